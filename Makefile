@@ -1,0 +1,27 @@
+# PGXS build of pg_incview. `make && make install && make installcheck`.
+EXTENSION   = pg_incview
+MODULE_big  = pg_incview
+DATA        = $(wildcard sql/pg_incview--*.sql)
+DOCS        = README.md
+
+CORE_SRCS   = $(wildcard src/core/*.cpp)
+PG_SRCS     = $(wildcard src/pg/*.cpp)
+OBJS        = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
+
+# pg_regress: sql/<test>.sql against expected/<test>.out (PGXS default inputdir).
+REGRESS     = $(patsubst sql/%.sql,%,$(sort $(filter-out sql/pg_incview--%,$(wildcard sql/*.sql))))
+REGRESS_OPTS = --load-extension=pgtap
+
+PG_CONFIG  ?= pg_config
+PG_CXXFLAGS = -std=c++17 -fexceptions -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Isrc
+SHLIB_LINK  = -lstdc++
+
+# PGXS compiles .cpp to LLVM bitcode without our flags; we don't ship bitcode.
+override with_llvm = no
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# src/core must stay free of PostgreSQL headers (DESIGN.md §2): compile it without them.
+src/core/%.o: src/core/%.cpp
+	$(CXX) -std=c++17 -O2 -fPIC -Wall -Wextra -Isrc -c -o $@ $<
