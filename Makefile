@@ -13,7 +13,7 @@ REGRESS     = $(patsubst sql/%.sql,%,$(sort $(filter-out sql/pg_incview--%,$(wil
 REGRESS_OPTS = --load-extension=pgtap
 
 PG_CONFIG  ?= pg_config
-PG_CXXFLAGS = -std=c++17 -fexceptions -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Isrc
+PG_CXXFLAGS = -std=c++17 -fexceptions -Wno-register -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Isrc
 SHLIB_LINK  = -lstdc++
 
 # PGXS compiles .cpp to LLVM bitcode without our flags; we don't ship bitcode.
@@ -24,4 +24,4 @@ include $(PGXS)
 
 # src/core must stay free of PostgreSQL headers (DESIGN.md §2): compile it without them.
 src/core/%.o: src/core/%.cpp
-	$(CXX) -std=c++17 -O2 -fPIC -Wall -Wextra -Isrc -c -o $@ $<
+	$(CXX) -std=c++17 -O2 -g -fPIC -Wall -Wextra -DINCVIEW_CORE_BUILD -Isrc -c -o $@ $<

@@ -1,7 +1,9 @@
 // Included first by every src/core header: src/core is plain C++ and must never see
-// PostgreSQL's headers (DESIGN.md §2). If postgres.h came in before us, fail the build.
+// PostgreSQL's headers (DESIGN.md §2). Core files are compiled with INCVIEW_CORE_BUILD and
+// without PostgreSQL's include path (Makefile and CMake), so `#include "postgres.h"` in
+// src/core fails to compile, and a postgres.h that slipped in through another header
+// trips this check. src/pg may include core headers after postgres.h: that is the point.
 #pragma once
-#ifdef POSTGRES_H
+#if defined(INCVIEW_CORE_BUILD) && defined(POSTGRES_H)
 #error "src/core must not include postgres.h; put PostgreSQL-facing code in src/pg"
 #endif
-#define INCVIEW_CORE_NO_POSTGRES 1

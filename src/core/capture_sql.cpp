@@ -1,0 +1,78 @@
+#include "core/capture_sql.hpp"
+
+#include "core/error.hpp"
+#include "core/sql_text.hpp"
+
+namespace incview {
+
+namespace {
+
+constexpr const char* kOld = "incview_old";
+constexpr const char* kNew = "incview_new";
+
+std::string build_key(const std::vector<std::string>& scope, const std::string& alias) {
+  return "pg_catalog.jsonb_build_array(" + column_list(scope, alias) + ")";
+}
+
+// Queues the keys of CTE `keys`, or one marker if there are more than $2 of them.
+std::string queue_from_keys(const std::string& keys_cte) {
+  return "WITH keys AS (" + keys_cte +
+         "), n AS (SELECT pg_catalog.count(*) AS c FROM keys) "
+         "INSERT INTO incview.dirty_scope (stage_id, key) "
+         "SELECT $1::pg_catalog.int4, k.key FROM keys k, n WHERE n.c OPERATOR(pg_catalog.<=) $2::pg_catalog.int8 "
+         "UNION ALL SELECT $1::pg_catalog.int4, NULL FROM n WHERE n.c OPERATOR(pg_catalog.>) $2::pg_catalog.int8";
+}
+
+std::string changed_rows(CaptureEvent event) {
+  switch (event) {
+    case CaptureEvent::Insert: return std::string("SELECT * FROM ") + kNew;
+    case CaptureEvent::Delete: return std::string("SELECT * FROM ") + kOld;
+    case CaptureEvent::Update:
+      return std::string("SELECT * FROM ") + kOld + " UNION ALL SELECT * FROM " + kNew;
+    case CaptureEvent::Truncate: break;
+  }
+  throw Error(sqlstate::kInternalError, "no changed rows for TRUNCATE");
+}
+
+}  // namespace
+
+MappingKind mapping_kind_from(const std::string& text) {
+  if (text == "same") return MappingKind::Same;
+  if (text == "lookup") return MappingKind::Lookup;
+  return MappingKind::All;
+}
+
+std::string capture_statement(const CaptureSpec& spec, CaptureEvent event) {
+  const std::string marker = "INSERT INTO incview.dirty_scope (stage_id, key) VALUES ($1::pg_catalog.int4, NULL)";
+  if (event == CaptureEvent::Truncate) return marker;
+  if (spec.kind == MappingKind::All) {
+    std::string any;
+    if (event != CaptureEvent::Delete) any += std::string("EXISTS (SELECT 1 FROM ") + kNew + ")";
+    if (event != CaptureEvent::Insert) any += std::string(any.empty() ? "" : " OR ") + "EXISTS (SELECT 1 FROM " + kOld + ")";
+    return "INSERT INTO incview.dirty_scope (stage_id, key) SELECT $1::pg_catalog.int4, NULL WHERE " + any;
+  }
+  if (spec.kind == MappingKind::Lookup) throw Error(sqlstate::kInternalError, "lookup mappings run in two phases");
+  std::string keys;
+  if (event != CaptureEvent::Delete)
+    keys += "SELECT " + build_key(spec.scope, "n") + " AS key FROM " + kNew + " n";
+  if (event != CaptureEvent::Insert) {
+    if (!keys.empty()) keys += " UNION ";
+    keys += "SELECT " + build_key(spec.scope, "o") + " AS key FROM " + kOld + " o";
+  }
+  if (event != CaptureEvent::Update) keys = "SELECT DISTINCT key FROM (" + keys + ") AS d";
+  return queue_from_keys(keys);
+}
+
+std::string lookup_keys_statement(const CaptureSpec& spec, CaptureEvent event) {
+  std::vector<std::string> names;
+  for (size_t i = 0; i < spec.scope.size(); ++i) names.push_back("k" + std::to_string(i + 1));
+  return "SELECT pg_catalog.array_agg(DISTINCT pg_catalog.jsonb_build_array(" + join(names, ", m.") .insert(0, "m.") +
+         ")) FROM (" + changed_rows(event) + ") AS changed, LATERAL (\n" + spec.mapping + "\n) AS m(" +
+         join(names, ", ") + ")";
+}
+
+std::string queue_keys_statement() {
+  return queue_from_keys("SELECT pg_catalog.unnest($3::pg_catalog.jsonb[]) AS key");
+}
+
+}  // namespace incview

@@ -1,0 +1,187 @@
+#include "core/stage_sql.hpp"
+
+#include "core/error.hpp"
+#include "core/sql_text.hpp"
+
+#include <algorithm>
+
+namespace incview {
+
+StageSql::StageSql(StageShape shape) : shape_(std::move(shape)) {
+  if (shape_.scope.empty()) throw Error(sqlstate::kInvalidParameterValue, "a stage needs at least one scope column");
+  for (const auto& c : shape_.scope) scope_names_.push_back(c.name);
+}
+
+std::string StageSql::scope_columns(const std::string& alias) const { return column_list(scope_names_, alias); }
+
+std::string StageSql::wrap_query(const std::string& alias) const {
+  // Newlines around the query: a trailing "-- comment" must not swallow our parenthesis.
+  return "(\n" + shape_.query + "\n) AS " + alias;
+}
+
+std::string StageSql::scope_filter(const std::string& alias, const NullColumns& nulls, int first_param) const {
+  const auto& scope = shape_.scope;
+  std::vector<std::string> parts;
+  for (size_t i = 0; i < scope.size(); ++i) {
+    const std::string col = alias + "." + quote_ident(scope[i].name);
+    const std::string param = "$" + std::to_string(first_param + static_cast<int>(i)) + "::" + scope[i].type + "[]";
+    const bool has_null = i < nulls.size() && nulls[i];
+    parts.push_back(has_null ? "(" + col + " = ANY(" + param + ") OR " + col + " IS NULL)"
+                             : col + " = ANY(" + param + ")");
+  }
+  if (scope.size() > 1) {
+    // Exact tuples on top of the per-column filters (which alone would admit the cross
+    // product of the batch's values).
+    std::vector<std::string> params;
+    std::vector<std::string> knames;
+    for (size_t i = 0; i < scope.size(); ++i) {
+      params.push_back("$" + std::to_string(first_param + static_cast<int>(i)) + "::" + scope[i].type + "[]");
+      knames.push_back("k" + std::to_string(i + 1));
+    }
+    const bool any_null = std::find(nulls.begin(), nulls.end(), true) != nulls.end();
+    if (!any_null) {
+      parts.push_back("(" + scope_columns(alias) + ") IN (SELECT * FROM unnest(" + join(params, ", ") + "))");
+    } else {
+      std::vector<std::string> eq;
+      for (size_t i = 0; i < scope.size(); ++i)
+        eq.push_back("k." + knames[i] + " IS NOT DISTINCT FROM " + alias + "." + quote_ident(scope[i].name));
+      parts.push_back("EXISTS (SELECT 1 FROM unnest(" + join(params, ", ") + ") AS k(" + join(knames, ", ") +
+                      ") WHERE " + join(eq, " AND ") + ")");
+    }
+  }
+  return join(parts, " AND ");
+}
+
+std::string StageSql::select_scoped(const NullColumns& nulls) const {
+  return "SELECT " + column_list(shape_.columns, "s") + " FROM " + wrap_query("s") + " WHERE " +
+         scope_filter("s", nulls);
+}
+
+std::string StageSql::select_scoped_literal(const std::vector<std::string>& array_literals,
+                                            const NullColumns& nulls) const {
+  std::string sql = select_scoped(nulls);
+  // Replace $n::type[] with the literal arrays, highest number first so $1 does not eat $10.
+  for (size_t i = array_literals.size(); i-- > 0;) {
+    const std::string param = "$" + std::to_string(i + 1) + "::";
+    const std::string lit = quote_literal(array_literals[i]) + "::";
+    for (size_t pos = sql.find(param); pos != std::string::npos; pos = sql.find(param, pos + lit.size()))
+      sql.replace(pos, param.size(), lit);
+  }
+  return sql;
+}
+
+std::string StageSql::delete_scoped(const NullColumns& nulls) const {
+  return "DELETE FROM " + shape_.target + " AS t WHERE " + scope_filter("t", nulls);
+}
+
+std::string StageSql::insert_scoped(const NullColumns& nulls) const {
+  return "INSERT INTO " + shape_.target + " (" + column_list(shape_.columns) + ") " + select_scoped(nulls);
+}
+
+std::string StageSql::row_text(const std::string& alias) const {
+  return "ROW(" + column_list(shape_.columns, alias) + ")::text";
+}
+
+std::string StageSql::key_row(const std::string& alias) const {
+  // A composite *value* (not a row constructor compared in place): composite values compare
+  // NULL fields as equal and hash, so the pairing below can be a hash join.
+  return "ROW(" + column_list(shape_.unique_key, alias) + ")";
+}
+
+std::string StageSql::diff_body(const std::string& fresh_sql, const std::string& current_filter) const {
+  if (shape_.unique_key.empty())
+    throw Error(sqlstate::kInvalidParameterValue, "the diff engine needs a unique_key");
+  std::vector<std::string> rest;  // non-key columns
+  for (const auto& c : shape_.columns)
+    if (std::find(shape_.unique_key.begin(), shape_.unique_key.end(), c) == shape_.unique_key.end())
+      rest.push_back(c);
+
+  const std::string& target = shape_.target;
+  std::string sql;
+  sql += "WITH fresh AS MATERIALIZED (SELECT f.*, " + key_row("f") + " AS incview_key, " + row_text("f") +
+         " AS incview_row FROM (" + fresh_sql + ") AS f),\n";
+  sql += "cur AS MATERIALIZED (SELECT t.ctid AS incview_ctid, " + key_row("t") + " AS incview_key, " +
+         row_text("t") + " AS incview_row FROM " + target + " AS t" +
+         (current_filter.empty() ? "" : " WHERE " + current_filter) + "),\n";
+  sql += "gone AS (DELETE FROM " + target +
+         " AS t WHERE t.ctid IN (SELECT c.incview_ctid FROM cur c WHERE NOT EXISTS "
+         "(SELECT 1 FROM fresh f WHERE f.incview_key = c.incview_key)) RETURNING 1),\n";
+  if (!rest.empty()) {
+    std::vector<std::string> sets;
+    for (const auto& c : rest) sets.push_back(quote_ident(c) + " = p." + quote_ident(c));
+    sql += "changed AS (UPDATE " + target + " AS t SET " + join(sets, ", ") +
+           " FROM (SELECT c.incview_ctid, f.* FROM cur c JOIN fresh f ON f.incview_key = c.incview_key "
+           "WHERE f.incview_row IS DISTINCT FROM c.incview_row) AS p WHERE t.ctid = p.incview_ctid RETURNING 1),\n";
+  }
+  sql += "added AS (INSERT INTO " + target + " (" + column_list(shape_.columns) + ") SELECT " +
+         column_list(shape_.columns, "f") +
+         " FROM fresh f WHERE NOT EXISTS (SELECT 1 FROM cur c WHERE c.incview_key = f.incview_key) RETURNING 1)\n";
+  sql += "SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM added), ";
+  sql += rest.empty() ? "0::bigint" : "(SELECT count(*) FROM changed)";
+  return sql;
+}
+
+std::string StageSql::diff_scoped(const NullColumns& nulls) const {
+  return diff_body(select_scoped(nulls), scope_filter("t", nulls));
+}
+
+std::string StageSql::diff_all() const {
+  return diff_body("SELECT " + column_list(shape_.columns, "s") + " FROM " + wrap_query("s"), "");
+}
+
+std::string StageSql::delete_all() const { return "DELETE FROM " + shape_.target; }
+
+std::string StageSql::insert_all() const {
+  return "INSERT INTO " + shape_.target + " (" + column_list(shape_.columns) + ") SELECT " +
+         column_list(shape_.columns, "s") + " FROM " + wrap_query("s");
+}
+
+std::string StageSql::verify() const {
+  return "WITH q AS MATERIALIZED (SELECT " + row_text("s") + " AS r FROM " + wrap_query("s") +
+         "),\n t AS MATERIALIZED (SELECT " + row_text("t") + " AS r FROM " + shape_.target +
+         " AS t)\n"
+         "SELECT (SELECT count(*) FROM (SELECT r FROM q EXCEPT ALL SELECT r FROM t) m)::bigint AS missing,\n"
+         "       (SELECT count(*) FROM (SELECT r FROM t EXCEPT ALL SELECT r FROM q) e)::bigint AS extra";
+}
+
+std::string StageSql::keys_from_json() const {
+  const auto& scope = shape_.scope;
+  std::vector<std::string> exprs;
+  for (size_t i = 0; i < scope.size(); ++i) {
+    std::string scalar = scope.size() == 1 ? "e #>> '{}'" : "NULL";
+    exprs.push_back("(CASE jsonb_typeof(e) WHEN 'object' THEN e ->> " + quote_literal(scope[i].name) +
+                    " WHEN 'array' THEN e ->> " + std::to_string(i) + " ELSE " + scalar + " END)::" +
+                    scope[i].type + " AS " + quote_ident(scope[i].name));
+  }
+  return "SELECT DISTINCT " + scope_columns("k") + " FROM (SELECT " + join(exprs, ", ") +
+         " FROM jsonb_array_elements($1) AS e) AS k ORDER BY " + scope_columns("k");
+}
+
+std::string StageSql::check_json_keys() const {
+  const auto& scope = shape_.scope;
+  std::vector<std::string> names;
+  for (const auto& c : scope) names.push_back(quote_literal(c.name));
+  // An object must name every scope column; an array must have one value per column;
+  // a bare scalar only works for a single-column scope.
+  std::string bad = "CASE jsonb_typeof(e) WHEN 'object' THEN NOT (e ?& ARRAY[" + join(names, ", ") +
+                    "]) WHEN 'array' THEN jsonb_array_length(e) <> " + std::to_string(scope.size()) + " ELSE " +
+                    (scope.size() == 1 ? "false" : "true") + " END";
+  return "SELECT count(*) FILTER (WHERE " + bad + "), (array_agg(e::text) FILTER (WHERE " + bad +
+         "))[1] FROM jsonb_array_elements($1) AS e";
+}
+
+std::string StageSql::keys_where(const std::string& condition) const {
+  return "SELECT DISTINCT " + scope_columns("k") + " FROM (SELECT " + scope_columns("t") + " FROM " +
+         shape_.target + " AS t WHERE (\n" + condition + "\n) UNION ALL SELECT " + scope_columns("s") + " FROM " +
+         wrap_query("s") + " WHERE (\n" + condition + "\n)) AS k ORDER BY " + scope_columns("k");
+}
+
+std::string StageSql::create_scope_index() const {
+  return "CREATE INDEX ON " + shape_.target + " (" + scope_columns() + ")";
+}
+
+std::string StageSql::create_unique_index() const {
+  return "CREATE UNIQUE INDEX ON " + shape_.target + " (" + column_list(shape_.unique_key) + ") NULLS NOT DISTINCT";
+}
+
+}  // namespace incview

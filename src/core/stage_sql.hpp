@@ -1,0 +1,90 @@
+// Builds every statement pg_incview runs for one stage. Pure text: no PostgreSQL here.
+//
+// Scope keys travel as one array parameter per scope column ($1 = first scope column...).
+// `s.a = ANY($1)` is what PostgreSQL's planner pushes down through UNION ALL, DISTINCT ON,
+// GROUP BY and window partitions into index scans on the sources, so the cost of a scoped
+// refresh is proportional to the batch. For composite scopes the per-column ANY filters
+// keep that push-down; an exact tuple filter sits on top of them.
+#pragma once
+#include "core/no_postgres.hpp"
+
+#include <string>
+#include <vector>
+
+namespace incview {
+
+struct ScopeColumn {
+  std::string name;  // output column name, exactly as the query spells it
+  std::string type;  // format_type() text, e.g. "bigint", "character varying(20)"
+};
+
+struct StageShape {
+  std::string query;                    // the user's SELECT (validated, no trailing ';')
+  std::string target;                   // already quoted: "schema"."table"
+  std::vector<std::string> columns;     // the query's output columns, in order
+  std::vector<ScopeColumn> scope;       // scope key columns
+  std::vector<std::string> unique_key;  // may be empty
+};
+
+// Which scope columns of a batch hold a NULL: NULL is a scope too, but `= ANY` never
+// matches it, so those columns get an extra `IS NULL` arm.
+using NullColumns = std::vector<bool>;
+
+class StageSql {
+ public:
+  explicit StageSql(StageShape shape);
+  const StageShape& shape() const { return shape_; }
+
+  // Predicate on `alias` selecting the batch's scopes; parameters $first.. are arrays.
+  std::string scope_filter(const std::string& alias, const NullColumns& nulls, int first_param = 1) const;
+
+  // SELECT <columns> FROM (<query>) s WHERE <scope filter on s>
+  std::string select_scoped(const NullColumns& nulls) const;
+  // Same, with literal key arrays in place of parameters (for EXPLAIN text a user can rerun).
+  std::string select_scoped_literal(const std::vector<std::string>& array_literals, const NullColumns& nulls) const;
+
+  // engine replace: delete the batch's rows, insert them again from the query.
+  std::string delete_scoped(const NullColumns& nulls) const;
+  std::string insert_scoped(const NullColumns& nulls) const;
+
+  // engine diff (needs unique_key): one statement; returns (deleted, inserted, updated).
+  // Rows are paired by unique_key (NULLs pair with NULLs) and compared by their text form,
+  // so unchanged rows are not written at all.
+  std::string diff_scoped(const NullColumns& nulls) const;
+
+  // engine full.
+  std::string delete_all() const;
+  std::string insert_all() const;
+  // diff over everything (full rebuild that writes only changes; needs unique_key).
+  std::string diff_all() const;
+
+  // verify: (missing, extra) comparing the query with the target as multisets of rows.
+  std::string verify() const;
+
+  // Distinct scope keys, typed, ordered, from a jsonb array parameter $1 whose elements
+  // are scalars (single-column scope), objects {"col": v} or arrays [v1, v2].
+  std::string keys_from_json() const;
+  // Rejects malformed key lists: returns (bad element count, first bad element text).
+  std::string check_json_keys() const;
+  // Distinct scope keys of rows satisfying `condition`, in the target and in the query.
+  std::string keys_where(const std::string& condition) const;
+
+  // Index on the scope columns and the unique index on unique_key.
+  std::string create_scope_index() const;
+  std::string create_unique_index() const;
+
+  // Selects 0 rows of the query: used to read its output shape.
+  std::string wrap_query(const std::string& alias = "s") const;
+
+  std::string scope_columns(const std::string& alias = {}) const;
+
+ private:
+  std::string diff_body(const std::string& fresh_sql, const std::string& current_filter) const;
+  std::string row_text(const std::string& alias) const;
+  std::string key_row(const std::string& alias) const;
+
+  StageShape shape_;
+  std::vector<std::string> scope_names_;
+};
+
+}  // namespace incview

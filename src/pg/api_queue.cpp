@@ -1,0 +1,127 @@
+// SQL entry points around the dirty queue: map_source, refresh, refresh_step, refresh_order.
+#include "core/capture_sql.hpp"
+#include "core/sql_text.hpp"
+#include "pg/args.hpp"
+#include "pg/capture.hpp"
+#include "pg/catalog.hpp"
+#include "pg/guard.hpp"
+#include "pg/query_check.hpp"
+#include "pg/role.hpp"
+#include "pg/spi.hpp"
+#include "pg/stage_graph_catalog.hpp"
+#include "pg/stage_refresh.hpp"
+
+extern "C" {
+PG_FUNCTION_INFO_V1(incview_map_source);
+PG_FUNCTION_INFO_V1(incview_refresh);
+PG_FUNCTION_INFO_V1(incview_refresh_step);
+PG_FUNCTION_INFO_V1(incview_refresh_order);
+}
+
+using namespace incview;
+using namespace incview::pg;
+
+namespace {
+
+StageRecord load_owned(const std::string& name, const char* action) {
+  StageRecord stage = load_stage(name);
+  check_stage_owner(stage, action);
+  if (stage.shape.target.empty())
+    throw Error(sqlstate::kUndefinedObject, "the target table of stage \"" + name + "\" no longer exists", "",
+                "drop the stage with incview.drop_stage and create it again");
+  return stage;
+}
+
+}  // namespace
+
+Datum incview_map_source(PG_FUNCTION_ARGS) {
+  return entry_guard([&]() -> Datum {
+    const std::string name = required_text(fcinfo, 0, "stage");
+    if (PG_ARGISNULL(1)) throw Error("22004", "parameter \"source\" must not be NULL");
+    const Oid source = PG_GETARG_OID(1);
+    const auto mapping = arg_text(fcinfo, 2);
+    spi_connect();
+    const StageRecord stage = load_owned(name, "change it");
+    const auto source_name = spi_scalar("SELECT $1::regclass::text", {oid_arg(source)});
+    std::string kind = "all";
+    std::optional<std::string> text;
+    if (mapping) {
+      kind = "lookup";
+      text = check_select_syntax(*mapping, "a mapping");
+      // Run it once over an empty `changed` to check names, types and the column count.
+      uint64 natts = 0;
+      with_search_path(stage.search_path, [&] {
+        spi_exec("SELECT m.* FROM (SELECT * FROM " + *source_name + " LIMIT 0) AS changed, LATERAL (\n" + *text +
+                     "\n) AS m LIMIT 0",
+                 {}, true);
+        natts = static_cast<uint64>(SPI_tuptable->tupdesc->natts);
+      });
+      if (natts != stage.shape.scope.size())
+        throw Error(sqlstate::kInvalidParameterValue,
+                    "mapping for source " + *source_name + " returns " + std::to_string(natts) +
+                        " columns; stage \"" + name + "\" has " + std::to_string(stage.shape.scope.size()) +
+                        " scope columns",
+                    "", "return the scope columns in order: " + StageSql(stage.shape).scope_columns());
+    }
+    as_extension_owner([&] {
+      spi_exec(
+          "INSERT INTO incview.stage_source AS ss (stage_id, source, mapping_kind, mapping, declared) "
+          "VALUES ($1, $2, $3, $4, true) ON CONFLICT (stage_id, source) DO UPDATE "
+          "SET mapping_kind = EXCLUDED.mapping_kind, mapping = EXCLUDED.mapping, declared = true",
+          {int4_arg(stage.id), oid_arg(source), text_arg(kind), text ? text_arg(*text) : null_arg(TEXTOID)});
+    });
+    install_capture(source);
+    spi_finish();
+    PG_RETURN_VOID();
+  });
+}
+
+Datum incview_refresh(PG_FUNCTION_ARGS) {
+  return entry_guard([&]() -> Datum {
+    const std::string name = required_text(fcinfo, 0, "stage");
+    spi_connect();
+    const StageRecord stage = load_owned(name, "refresh it");
+    const int64 scopes = refresh_stage(stage);
+    spi_finish();
+    PG_RETURN_INT64(scopes);
+  });
+}
+
+Datum incview_refresh_step(PG_FUNCTION_ARGS) {
+  return entry_guard([&]() -> Datum {
+    const std::string name = required_text(fcinfo, 0, "stage");
+    spi_connect();
+    std::optional<std::string> after;
+    if (!PG_ARGISNULL(1)) after = spi_scalar("SELECT $1::text", {{JSONBOID, PG_GETARG_DATUM(1), false}});
+    const StageRecord stage = load_owned(name, "refresh it");
+    const StepResult step = refresh_step(stage, after);
+    spi_finish();
+    Datum result = 0;
+    const char* last = step.last_key ? step.last_key->c_str() : nullptr;
+    pg_call([&] {
+      TupleDesc desc;
+      if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE) elog(ERROR, "record expected");
+      desc = BlessTupleDesc(desc);
+      Datum values[3] = {Int64GetDatum(step.scopes), last ? DirectFunctionCall1(jsonb_in, CStringGetDatum(last)) : 0,
+                         BoolGetDatum(step.failed)};
+      bool nulls[3] = {false, last == nullptr, false};
+      result = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+    });
+    return result;
+  });
+}
+
+Datum incview_refresh_order(PG_FUNCTION_ARGS) {
+  return entry_guard([&]() -> Datum {
+    spi_connect();
+    const std::vector<std::string> order = load_stage_graph().topological_order();
+    spi_finish();
+    Datum result = 0;
+    pg_call([&] {
+      Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * (order.size() + 1)));
+      for (size_t i = 0; i < order.size(); ++i) elems[i] = CStringGetTextDatum(order[i].c_str());
+      result = PointerGetDatum(construct_array(elems, static_cast<int>(order.size()), TEXTOID, -1, false, TYPALIGN_INT));
+    });
+    return result;
+  });
+}

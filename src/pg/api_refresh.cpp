@@ -1,0 +1,141 @@
+// SQL entry points that re-derive stages on request: refresh_scopes, refresh_where,
+// rebuild, verify, explain.
+#include "core/sql_text.hpp"
+#include "core/stage_sql.hpp"
+#include "pg/args.hpp"
+#include "pg/catalog.hpp"
+#include "pg/dirty_queue.hpp"
+#include "pg/explain.hpp"
+#include "pg/guard.hpp"
+#include "pg/query_check.hpp"
+#include "pg/refresher.hpp"
+#include "pg/settings.hpp"
+#include "pg/spi.hpp"
+
+extern "C" {
+PG_FUNCTION_INFO_V1(incview_refresh_scopes);
+PG_FUNCTION_INFO_V1(incview_refresh_where);
+PG_FUNCTION_INFO_V1(incview_rebuild);
+PG_FUNCTION_INFO_V1(incview_verify);
+PG_FUNCTION_INFO_V1(incview_explain);
+}
+
+using namespace incview;
+using namespace incview::pg;
+
+namespace {
+
+StageRecord load_for_refresh(const std::string& name) {
+  StageRecord stage = load_stage(name);
+  check_stage_owner(stage, "refresh it");
+  if (stage.shape.target.empty())
+    throw Error(sqlstate::kUndefinedObject, "the target table of stage \"" + name + "\" no longer exists", "",
+                "drop the stage with incview.drop_stage and create it again");
+  return stage;
+}
+
+// Refreshes the keys now in SPI_tuptable (typed scope columns), logs the run.
+int64 refresh_current_keys(const StageRecord& stage) {
+  const auto batches = batches_from_result(stage.scope_types, settings.batch_size);
+  const double t0 = monotonic_seconds();
+  for (const auto& b : batches) consume_dirty_keys(stage, b);
+  RefreshStats stats = refresh_batches(stage, batches);
+  log_refresh(stage, stats, monotonic_seconds() - t0, std::nullopt);
+  return stats.scopes;
+}
+
+}  // namespace
+
+Datum incview_refresh_scopes(PG_FUNCTION_ARGS) {
+  return entry_guard([&]() -> Datum {
+    const std::string name = required_text(fcinfo, 0, "stage");
+    if (PG_ARGISNULL(1)) throw Error("22004", "parameter \"keys\" must not be NULL");
+    const SpiArg keys{JSONBOID, PG_GETARG_DATUM(1), false};
+    spi_connect();
+    const StageRecord stage = load_for_refresh(name);
+    const StageSql sql(stage.shape);
+    if (spi_scalar("SELECT jsonb_typeof($1)", {keys}).value_or("") != "array")
+      throw Error(sqlstate::kInvalidParameterValue, "keys must be a JSON array", "",
+                  "for example '[123, 456]' or '[{\"org_id\": 1, \"cluster\": \"c\"}]'");
+    spi_exec(sql.check_json_keys(), {keys}, true);
+    if (spi_int8(0, 1) > 0) {
+      std::vector<std::string> names;
+      for (const auto& c : stage.shape.scope) names.push_back(c.name);
+      throw Error(sqlstate::kInvalidParameterValue,
+                  "invalid scope key " + spi_text_or(0, 2, "?") + " for stage \"" + name + "\"",
+                  "the scope is (" + join(names, ", ") + ")",
+                  names.size() == 1 ? "pass scalars, e.g. '[1, 2]', or objects naming the column"
+                                    : "pass objects naming every scope column or arrays with one value per column");
+    }
+    lock_stage(stage.id);
+    spi_exec(sql.keys_from_json(), {keys}, true);
+    const int64 scopes = refresh_current_keys(stage);
+    spi_finish();
+    PG_RETURN_INT64(scopes);
+  });
+}
+
+Datum incview_refresh_where(PG_FUNCTION_ARGS) {
+  return entry_guard([&]() -> Datum {
+    const std::string name = required_text(fcinfo, 0, "stage");
+    const std::string condition = required_text(fcinfo, 1, "condition");
+    spi_connect();
+    const StageRecord stage = load_for_refresh(name);
+    check_condition(condition);
+    lock_stage(stage.id);
+    spi_exec(StageSql(stage.shape).keys_where(condition), {}, true);
+    const int64 scopes = refresh_current_keys(stage);
+    spi_finish();
+    PG_RETURN_INT64(scopes);
+  });
+}
+
+Datum incview_rebuild(PG_FUNCTION_ARGS) {
+  return entry_guard([&]() -> Datum {
+    const std::string name = required_text(fcinfo, 0, "stage");
+    spi_connect();
+    const StageRecord stage = load_for_refresh(name);
+    lock_stage(stage.id);
+    const double t0 = monotonic_seconds();
+    consume_all_dirty(stage);
+    RefreshStats stats = rebuild_stage(stage);
+    stats.scopes = -1;
+    log_refresh(stage, stats, monotonic_seconds() - t0, std::nullopt);
+    spi_finish();
+    PG_RETURN_INT64(stats.inserted + stats.updated);
+  });
+}
+
+Datum incview_verify(PG_FUNCTION_ARGS) {
+  return entry_guard([&]() -> Datum {
+    const std::string name = required_text(fcinfo, 0, "stage");
+    spi_connect();
+    const StageRecord stage = load_for_refresh(name);
+    spi_exec(StageSql(stage.shape).verify(), {}, true);
+    const int64 missing = spi_int8(0, 1);
+    const int64 extra = spi_int8(0, 2);
+    spi_finish();
+    Datum result = 0;
+    pg_call([&] {
+      TupleDesc desc;
+      if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+        elog(ERROR, "incview.verify must return a record");
+      desc = BlessTupleDesc(desc);
+      Datum values[2] = {Int64GetDatum(missing), Int64GetDatum(extra)};
+      bool nulls[2] = {false, false};
+      result = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+    });
+    return result;
+  });
+}
+
+Datum incview_explain(PG_FUNCTION_ARGS) {
+  return entry_guard([&]() -> Datum {
+    const std::string name = required_text(fcinfo, 0, "stage");
+    spi_connect();
+    const StageRecord stage = load_for_refresh(name);
+    const std::string report = explain_stage(stage);
+    spi_finish();
+    return text_result(report);
+  });
+}

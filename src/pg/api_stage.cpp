@@ -1,0 +1,214 @@
+// SQL entry points that define stages: create_stage, drop_stage, set_engine.
+#include <algorithm>
+#include <set>
+
+#include "core/sql_text.hpp"
+#include "core/stage_sql.hpp"
+#include "pg/args.hpp"
+#include "pg/catalog.hpp"
+#include "pg/dirty_queue.hpp"
+#include "pg/guard.hpp"
+#include "pg/query_check.hpp"
+#include "pg/refresher.hpp"
+#include "pg/role.hpp"
+#include "pg/spi.hpp"
+#include "pg/stage_sources.hpp"
+
+extern "C" {
+PG_FUNCTION_INFO_V1(incview_create_stage);
+PG_FUNCTION_INFO_V1(incview_drop_stage);
+PG_FUNCTION_INFO_V1(incview_set_engine);
+}
+
+using namespace incview;
+using namespace incview::pg;
+
+namespace {
+
+const std::set<std::string> kEngines = {"auto", "replace", "diff", "full"};
+
+void check_engine(const std::string& engine, bool has_unique_key) {
+  if (!kEngines.count(engine))
+    throw Error(sqlstate::kInvalidParameterValue, "unknown engine \"" + engine + "\"",
+                "engines are auto, replace, diff and full");
+  if (engine == "diff" && !has_unique_key)
+    throw Error(sqlstate::kInvalidParameterValue, "engine \"diff\" needs a unique_key",
+                "", "pass unique_key => ARRAY[...] naming columns that identify a row");
+}
+
+void check_names(const std::vector<std::string>& names, const char* what) {
+  std::set<std::string> seen;
+  for (const auto& n : names)
+    if (!seen.insert(n).second)
+      throw Error(sqlstate::kInvalidParameterValue, std::string(what) + " names column \"" + n + "\" twice");
+}
+
+void check_columns_exist(const std::vector<std::string>& wanted, const std::vector<std::string>& columns,
+                         const char* what) {
+  for (const auto& w : wanted)
+    if (std::find(columns.begin(), columns.end(), w) == columns.end())
+      throw Error(sqlstate::kUndefinedColumn,
+                  std::string(what) + " column \"" + w + "\" is not an output column of the stage query",
+                  "the query returns: " + join(columns, ", "),
+                  "column names are matched exactly (case-sensitive), as the query spells them");
+}
+
+// Resolves where the target table goes: the default is public.<stage name>; a given
+// name follows CREATE TABLE's rules (unqualified = the current schema).
+std::pair<std::string, std::string> resolve_target(const std::string& name,
+                                                   const std::optional<std::string>& target) {
+  if (!target) return {"public", name};
+  auto parts = split_qualified_name(*target);
+  if (parts.size() == 2) return {parts[0], parts[1]};
+  auto schema = spi_scalar("SELECT pg_catalog.current_schema()");
+  if (!schema) throw Error("3F000", "no schema has been selected to create the target in");
+  return {*schema, parts[0]};
+}
+
+// Prepares (without running) every statement refresh will use, so a scope column whose
+// type cannot be compared (json, say) fails at create_stage, not at the first refresh.
+void check_generated_sql(const StageSql& sql, const std::vector<Oid>& scope_types, bool diff) {
+  std::vector<Oid> argtypes;
+  for (Oid t : scope_types) {
+    Oid a = InvalidOid;
+    pg_call([&] { a = get_array_type(t); });
+    argtypes.push_back(a);
+  }
+  NullColumns nulls(scope_types.size(), true);
+  std::vector<std::string> statements = {sql.delete_scoped(nulls), sql.select_scoped(nulls)};
+  if (diff) statements.push_back(sql.diff_scoped(nulls));
+  for (const auto& s : statements) {
+    const char* text = s.c_str();
+    const int nargs = static_cast<int>(argtypes.size());
+    Oid* types = argtypes.data();
+    pg_call([&] {
+      SPIPlanPtr plan = SPI_prepare(text, nargs, types);
+      if (plan) SPI_freeplan(plan);
+    });
+  }
+}
+
+}  // namespace
+
+Datum incview_create_stage(PG_FUNCTION_ARGS) {
+  return entry_guard([&]() -> Datum {
+    const std::string name = required_text(fcinfo, 0, "name");
+    const std::string query = required_text(fcinfo, 1, "query");
+    const auto scope = arg_text_array(fcinfo, 2, "scope");
+    const auto unique_key = arg_text_array(fcinfo, 3, "unique_key");
+    const auto target_arg = arg_text(fcinfo, 4);
+    const bool populate = arg_bool(fcinfo, 5, true);
+    const std::string engine = arg_text(fcinfo, 6).value_or("auto");
+
+    if (scope.empty())
+      throw Error(sqlstate::kInvalidParameterValue, "stage \"" + name + "\" needs at least one scope column",
+                  "", "pass scope => ARRAY['patient_id'] naming the output column(s) that partition its rows");
+    check_names(scope, "scope");
+    check_names(unique_key, "unique_key");
+    check_engine(engine, !unique_key.empty());
+
+    spi_connect();
+    if (find_stage(name)) throw Error(sqlstate::kDuplicateObject, "stage \"" + name + "\" already exists");
+
+    const CheckedQuery checked = check_stage_query(query);
+    const auto [schema, table] = resolve_target(name, target_arg);
+    const std::string target = quote_qualified(schema, table);
+    if (spi_scalar("SELECT pg_catalog.to_regclass($1)::text", {text_arg(target)}))
+      throw Error(sqlstate::kDuplicateTable, "relation " + target + " already exists",
+                  "stage \"" + name + "\" would materialize into it", "choose another table with target => '...'");
+
+    // The target takes the query's column names and types; the caller owns it.
+    spi_exec("CREATE TABLE " + target + " AS SELECT * FROM (\n" + checked.text + "\n) AS s WITH NO DATA");
+    const Oid target_oid =
+        static_cast<Oid>(std::stoul(*spi_scalar("SELECT $1::regclass::oid::text", {text_arg(target)})));
+
+    StageShape shape;
+    shape.query = checked.text;
+    shape.target = target;
+    shape.unique_key = unique_key;
+    std::vector<std::pair<std::string, std::pair<std::string, Oid>>> cols;
+    const uint64 n = spi_exec(
+        "SELECT attname, format_type(atttypid, atttypmod), atttypid::text FROM pg_catalog.pg_attribute "
+        "WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+        {oid_arg(target_oid)}, true);
+    for (uint64 i = 0; i < n; ++i) {
+      cols.push_back({spi_text_or(i, 1, ""), {spi_text_or(i, 2, ""), static_cast<Oid>(std::stoul(spi_text_or(i, 3, "0")))}});
+      shape.columns.push_back(cols.back().first);
+    }
+    check_columns_exist(scope, shape.columns, "scope");
+    check_columns_exist(unique_key, shape.columns, "unique_key");
+    std::vector<Oid> scope_types;
+    for (const auto& s : scope)
+      for (const auto& c : cols)
+        if (c.first == s) {
+          shape.scope.push_back({s, c.second.first});
+          scope_types.push_back(c.second.second);
+        }
+
+    const StageSql sql(shape);
+    check_generated_sql(sql, scope_types, !unique_key.empty());
+    spi_exec(sql.create_scope_index());
+    if (!unique_key.empty()) spi_exec(sql.create_unique_index());
+
+    Oid caller = GetUserId();
+    int32 stage_id = 0;
+    (void)stage_id;
+    const std::string search_path = spi_scalar("SELECT pg_catalog.current_setting('search_path')").value_or("");
+    as_extension_owner([&] {
+      spi_exec(
+          "INSERT INTO incview.stage (name, query, scope, unique_key, columns, target, engine, owner, search_path) "
+          "VALUES ($1, $2, ARRAY(SELECT jsonb_array_elements_text($3::jsonb)), "
+          "        CASE WHEN $4::jsonb = '[]' THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text($4::jsonb)) END, "
+          "        ARRAY(SELECT jsonb_array_elements_text($5::jsonb)), $6::oid::regclass, $7, $8::oid::regrole, $9) "
+          "RETURNING id",
+          {text_arg(name), text_arg(checked.text), text_arg(json_string_array(scope)),
+           text_arg(json_string_array(unique_key)), text_arg(json_string_array(shape.columns)), oid_arg(target_oid),
+           text_arg(engine), oid_arg(caller), text_arg(search_path)});
+      stage_id = static_cast<int32>(spi_int8(0, 1));
+      spi_exec("INSERT INTO incview.stage_state (stage_id) VALUES ($1)", {int4_arg(stage_id)});
+    });
+    StageRecord stage = load_stage(name);
+    register_sources(stage, checked.relations);
+
+    if (populate) {
+      const double t0 = monotonic_seconds();
+      RefreshStats stats;
+      stats.engine = "full";
+      stats.scopes = -1;
+      stats.inserted = static_cast<int64>(spi_exec(sql.insert_all()));
+      record_scope_count(stage);
+      log_refresh(stage, stats, monotonic_seconds() - t0, std::nullopt);
+    }
+    spi_finish();
+    return ObjectIdGetDatum(target_oid);
+  });
+}
+
+Datum incview_drop_stage(PG_FUNCTION_ARGS) {
+  return entry_guard([&]() -> Datum {
+    const std::string name = required_text(fcinfo, 0, "stage");
+    const bool cascade = arg_bool(fcinfo, 1, false);
+    spi_connect();
+    const StageRecord stage = load_stage(name);
+    check_stage_owner(stage, "drop it");
+    drop_stage_cascade(stage, cascade);
+    spi_finish();
+    PG_RETURN_VOID();
+  });
+}
+
+Datum incview_set_engine(PG_FUNCTION_ARGS) {
+  return entry_guard([&]() -> Datum {
+    const std::string name = required_text(fcinfo, 0, "stage");
+    const std::string engine = required_text(fcinfo, 1, "engine");
+    spi_connect();
+    const StageRecord stage = load_stage(name);
+    check_stage_owner(stage, "change it");
+    check_engine(engine, !stage.shape.unique_key.empty());
+    as_extension_owner([&] {
+      spi_exec("UPDATE incview.stage SET engine = $2 WHERE id = $1", {int4_arg(stage.id), text_arg(engine)});
+    });
+    spi_finish();
+    PG_RETURN_VOID();
+  });
+}

@@ -1,0 +1,21 @@
+// Dirty-scope capture: statement-level AFTER triggers with transition tables on every
+// source, one set per source table shared by all stages that read it.
+#pragma once
+#include "pg/catalog.hpp"
+
+namespace incview::pg {
+
+// Creates the capture triggers on `source` unless they exist (as the caller, who needs
+// the TRIGGER privilege on it), and tells every backend to reload its capture plans.
+void install_capture(Oid source);
+
+// Drops the triggers from the stage's sources that no other stage reads.
+void remove_capture(const StageRecord& stage);
+
+// Every backend reloads what it captures for this source at its next write to it.
+void invalidate_capture(Oid source);
+
+// Registers the relcache callback that drops cached capture plans (from _PG_init).
+void register_capture_invalidation();
+
+}  // namespace incview::pg

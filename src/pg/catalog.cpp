@@ -1,0 +1,110 @@
+#include "pg/catalog.hpp"
+
+#include "core/error.hpp"
+#include "pg/guard.hpp"
+#include "pg/role.hpp"
+#include "pg/spi.hpp"
+
+namespace incview::pg {
+
+std::optional<StageRecord> read_stage(const std::string& name);
+
+std::optional<StageRecord> find_stage(const std::string& name) {
+  std::optional<StageRecord> out;
+  // format_type() qualifies a type unless the search_path finds it: reading under the
+  // safe path gives type names that resolve the same in every session and worker.
+  with_search_path(kSafeSearchPath, [&] { out = read_stage(name); });
+  return out;
+}
+
+std::optional<StageRecord> read_stage(const std::string& name) {
+  const uint64 n = spi_exec(
+      "SELECT s.id, s.query, s.engine, s.target::oid, s.owner::oid, "
+      "       format('%I.%I', ns.nspname, c.relname), s.search_path "
+      "FROM incview.stage s LEFT JOIN pg_catalog.pg_class c ON c.oid = s.target "
+      "LEFT JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace WHERE s.name = $1",
+      {text_arg(name)}, true);
+  if (n == 0) return std::nullopt;
+  StageRecord r;
+  r.search_path = spi_text_or(0, 7, kSafeSearchPath);
+  r.id = static_cast<int32>(spi_int8(0, 1));
+  r.name = name;
+  r.shape.query = spi_text_or(0, 2, "");
+  r.engine = spi_text_or(0, 3, "auto");
+  r.target = static_cast<Oid>(std::stoul(spi_text_or(0, 4, "0")));
+  r.owner = static_cast<Oid>(std::stoul(spi_text_or(0, 5, "0")));
+  r.shape.target = spi_text_or(0, 6, "");
+  if (r.shape.target.empty()) return r;  // the target was dropped behind our back
+
+  // Columns, scope and unique key with the target's current types, in declared order.
+  const uint64 m = spi_exec(
+      "SELECT u.kind, u.col, format_type(a.atttypid, a.atttypmod), a.atttypid::oid::text "
+      "FROM incview.stage s, LATERAL ("
+      "  SELECT 1 AS k, 'column' AS kind, c AS col, n FROM unnest(s.columns) WITH ORDINALITY AS x(c, n)"
+      "  UNION ALL SELECT 2, 'scope', c, n FROM unnest(s.scope) WITH ORDINALITY AS x(c, n)"
+      "  UNION ALL SELECT 3, 'unique', c, n FROM unnest(s.unique_key) WITH ORDINALITY AS x(c, n)) u "
+      "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = s.target AND a.attname = u.col "
+      "     AND a.attnum > 0 AND NOT a.attisdropped "
+      "WHERE s.id = $1 ORDER BY u.k, u.n",
+      {int4_arg(r.id)}, true);
+  for (uint64 i = 0; i < m; ++i) {
+    const std::string kind = spi_text_or(i, 1, "");
+    const std::string col = spi_text_or(i, 2, "");
+    auto type = spi_text(i, 3);
+    if (!type)
+      throw Error(sqlstate::kUndefinedColumn,
+                  "column \"" + col + "\" of stage \"" + name + "\" is missing from its target table " + r.shape.target,
+                  "", "rebuild the stage with incview.drop_stage and incview.create_stage");
+    if (kind == "column") {
+      r.shape.columns.push_back(col);
+    } else if (kind == "scope") {
+      r.shape.scope.push_back({col, *type});
+      r.scope_types.push_back(static_cast<Oid>(std::stoul(spi_text_or(i, 4, "0"))));
+    } else {
+      r.shape.unique_key.push_back(col);
+    }
+  }
+  return r;
+}
+
+StageRecord load_stage(const std::string& name) {
+  auto r = find_stage(name);
+  if (!r) throw Error(sqlstate::kUndefinedObject, "stage \"" + name + "\" does not exist");
+  return *r;
+}
+
+void check_stage_owner(const StageRecord& stage, const char* action) {
+  bool ok = false;
+  Oid owner = stage.owner;
+  pg_call([&] { ok = has_privs_of_role(GetUserId(), owner); });
+  if (!ok)
+    throw Error(sqlstate::kInsufficientPrivilege,
+                std::string("must be owner of stage \"") + stage.name + "\" to " + action);
+}
+
+void log_refresh(const StageRecord& stage, const RefreshStats& s, double seconds,
+                 const std::optional<std::string>& error) {
+  const std::string duration = std::to_string(seconds) + " seconds";
+  as_extension_owner([&] {
+  spi_exec(
+      "INSERT INTO incview.refresh_log (stage, engine, scopes, rows_deleted, rows_inserted, rows_updated, "
+      "                                 started_at, duration, error) "
+      "VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp() - $7::interval, $7::interval, $8)",
+      {text_arg(stage.name), text_arg(s.engine), s.scopes < 0 ? null_arg(INT8OID) : int8_arg(s.scopes), int8_arg(s.deleted), int8_arg(s.inserted),
+       int8_arg(s.updated), text_arg(duration), error ? text_arg(*error) : null_arg(TEXTOID)});
+  spi_exec(
+      "INSERT INTO incview.stage_state AS st (stage_id, status, last_refresh, last_duration, last_error, failures) "
+      "VALUES ($1, CASE WHEN $3::text IS NULL THEN 'idle' ELSE 'failing' END, "
+      "        CASE WHEN $3::text IS NULL THEN clock_timestamp() END, $2::interval, $3, "
+      "        CASE WHEN $3::text IS NULL THEN 0 ELSE 1 END) "
+      "ON CONFLICT (stage_id) DO UPDATE SET "
+      "  status = EXCLUDED.status, "
+      "  last_refresh = coalesce(EXCLUDED.last_refresh, st.last_refresh), "
+      "  last_duration = CASE WHEN $3::text IS NULL THEN EXCLUDED.last_duration ELSE st.last_duration END, "
+      "  last_error = EXCLUDED.last_error, "
+      "  failures = CASE WHEN $3::text IS NULL THEN 0 ELSE st.failures + 1 END",
+      {int4_arg(stage.id), text_arg(duration), error ? text_arg(*error) : null_arg(TEXTOID)});
+  });
+}
+
+}  // namespace incview::pg

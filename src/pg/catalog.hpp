@@ -1,0 +1,39 @@
+// Reading and writing pg_incview's catalog tables (schema incview).
+#pragma once
+#include "pg/pg_headers.hpp"
+
+#include "core/stage_sql.hpp"
+
+namespace incview::pg {
+
+struct StageRecord {
+  int32 id = 0;
+  std::string name;
+  std::string engine;  // auto | replace | diff | full
+  Oid target = InvalidOid;
+  Oid owner = InvalidOid;
+  std::string search_path;  // the creator's search_path: the stage's SQL always runs under it
+  StageShape shape;              // query, quoted target, columns, scope (with types), unique_key
+  std::vector<Oid> scope_types;  // element type of each scope column
+};
+
+// Loads a stage by name; ERROR 42704 naming it when there is none.
+StageRecord load_stage(const std::string& name);
+std::optional<StageRecord> find_stage(const std::string& name);
+
+// ERROR 42501 unless the current user has the privileges of the stage's owner.
+void check_stage_owner(const StageRecord& stage, const char* action);
+
+struct RefreshStats {
+  std::string engine;
+  int64 scopes = 0;
+  int64 deleted = 0;
+  int64 inserted = 0;
+  int64 updated = 0;
+};
+
+// Appends to incview.refresh_log and updates incview.stage_state (as the extension owner).
+void log_refresh(const StageRecord& stage, const RefreshStats& stats, double seconds,
+                 const std::optional<std::string>& error);
+
+}  // namespace incview::pg

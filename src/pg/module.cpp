@@ -1,0 +1,69 @@
+// Module entry: PG_MODULE_MAGIC, settings, and the self-test used by the error-boundary tests.
+#include "pg/args.hpp"
+#include "pg/capture.hpp"
+#include "pg/guard.hpp"
+#include "pg/settings.hpp"
+
+#include <stdexcept>
+
+extern "C" {
+PG_MODULE_MAGIC;
+void _PG_init(void);
+PG_FUNCTION_INFO_V1(incview_selftest_throw);
+}
+
+namespace incview::pg {
+
+Settings settings;
+
+void define_settings() {
+  DefineCustomBoolVariable("incview.enabled", "Whether background workers refresh stages.", nullptr,
+                           &settings.enabled, true, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("incview.batch_size", "Scope keys re-derived per refresh batch.", nullptr,
+                          &settings.batch_size, 1000, 1, 10000000, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomRealVariable("incview.full_refresh_ratio",
+                           "Engine auto rebuilds a stage when its dirty scopes exceed this share of all scopes.",
+                           nullptr, &settings.full_refresh_ratio, 0.5, 0.0, 1.0, PGC_USERSET, 0, nullptr, nullptr,
+                           nullptr);
+  DefineCustomRealVariable("incview.capture_all_ratio",
+                           "A statement dirtying more than this share of a stage's scopes records one "
+                           "\"every scope\" marker instead of the keys.",
+                           nullptr, &settings.capture_all_ratio, 0.5, 0.0, 1.0, PGC_USERSET, 0, nullptr, nullptr,
+                           nullptr);
+  DefineCustomIntVariable("incview.max_workers", "Refresh workers per database running at once.", nullptr,
+                          &settings.max_workers, 2, 1, 64, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("incview.naptime", "Longest sleep of the scheduler between checks.", nullptr,
+                          &settings.naptime_ms, 1000, 10, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr,
+                          nullptr);
+  DefineCustomStringVariable("incview.database",
+                             "Comma-separated databases to schedule; empty means every database where "
+                             "the extension is installed.",
+                             nullptr, &settings.databases, "", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  MarkGUCPrefixReserved("incview");
+}
+
+}  // namespace incview::pg
+
+void _PG_init(void) {
+  incview::pg::define_settings();
+  incview::pg::register_capture_invalidation();
+}
+
+// incview._selftest_throw(kind): proves each kind of failure crosses the boundary cleanly.
+Datum incview_selftest_throw(PG_FUNCTION_ARGS) {
+  using namespace incview::pg;
+  return entry_guard([&]() -> Datum {
+    const std::string kind = required_text(fcinfo, 0, "kind");
+    if (kind == "std") throw std::runtime_error("self-test: std::runtime_error from C++");
+    if (kind == "incview")
+      throw incview::Error(incview::sqlstate::kInvalidParameterValue, "self-test: incview::Error",
+                           "detail survives", "hint survives");
+    if (kind == "unknown") throw 42;
+    if (kind == "pg") {
+      // A PostgreSQL ERROR raised below C++ frames: must reach the client unchanged.
+      pg_call([] { ereport(ERROR, (errcode(ERRCODE_DIVISION_BY_ZERO), errmsg("self-test: division by zero"))); });
+    }
+    if (kind == "bad_alloc") throw std::bad_alloc();
+    PG_RETURN_VOID();
+  });
+}

@@ -1,0 +1,82 @@
+#include "pg/refresher.hpp"
+
+#include <chrono>
+
+#include "pg/guard.hpp"
+#include "pg/role.hpp"
+#include "pg/spi.hpp"
+
+namespace incview::pg {
+
+namespace {
+// First half of the advisory lock key: "incv" — keeps our locks apart from the user's.
+constexpr int32 kLockSpace = 0x696e6376;
+}  // namespace
+
+void lock_stage(int32 stage_id) {
+  spi_exec("SELECT pg_catalog.pg_advisory_xact_lock($1, $2)", {int4_arg(kLockSpace), int4_arg(stage_id)});
+}
+
+bool try_lock_stage(int32 stage_id) {
+  spi_exec("SELECT pg_catalog.pg_try_advisory_xact_lock($1, $2)", {int4_arg(kLockSpace), int4_arg(stage_id)});
+  return spi_bool(0, 1);
+}
+
+std::string batch_engine(const StageRecord& stage) {
+  if (stage.engine != "auto") return stage.engine;
+  return stage.shape.unique_key.empty() ? "replace" : "diff";
+}
+
+RefreshStats refresh_batches(const StageRecord& stage, const std::vector<KeyBatch>& batches) {
+  RefreshStats stats;
+  stats.engine = batch_engine(stage);
+  if (stats.engine == "full") {
+    stats = rebuild_stage(stage);
+    for (const auto& b : batches) stats.scopes += b.count;
+    return stats;
+  }
+  const StageSql sql(stage.shape);
+  with_search_path(stage.search_path, [&] {
+  for (const auto& batch : batches) {
+    const auto args = batch_args(batch, stage.scope_types);
+    if (stats.engine == "diff") {
+      spi_exec(sql.diff_scoped(batch.nulls), args);
+      stats.deleted += spi_int8(0, 1);
+      stats.inserted += spi_int8(0, 2);
+      stats.updated += spi_int8(0, 3);
+    } else {
+      stats.deleted += static_cast<int64>(spi_exec(sql.delete_scoped(batch.nulls), args));
+      stats.inserted += static_cast<int64>(spi_exec(sql.insert_scoped(batch.nulls), args));
+    }
+    stats.scopes += batch.count;
+  }
+  });
+  return stats;
+}
+
+RefreshStats rebuild_stage(const StageRecord& stage) {
+  const StageSql sql(stage.shape);
+  RefreshStats stats;
+  with_search_path(stage.search_path, [&] {
+  if (stage.engine == "diff") {
+    stats.engine = "diff";
+    spi_exec(sql.diff_all());
+    stats.deleted = spi_int8(0, 1);
+    stats.inserted = spi_int8(0, 2);
+    stats.updated = spi_int8(0, 3);
+  } else {
+    // DELETE rather than TRUNCATE: readers keep seeing the old rows until we commit.
+    stats.engine = "full";
+    stats.deleted = static_cast<int64>(spi_exec(sql.delete_all()));
+    stats.inserted = static_cast<int64>(spi_exec(sql.insert_all()));
+  }
+  });
+  return stats;
+}
+
+double monotonic_seconds() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace incview::pg

@@ -1,0 +1,55 @@
+// Runs a scope of code as another role (catalog writes as the extension owner, refresh
+// as the stage owner). The destructor only restores two backend globals: it cannot fail.
+#pragma once
+#include "pg/pg_headers.hpp"
+
+namespace incview::pg {
+
+class AsRole {
+ public:
+  explicit AsRole(Oid role);
+  ~AsRole();
+  AsRole(const AsRole&) = delete;
+  AsRole& operator=(const AsRole&) = delete;
+
+ private:
+  Oid saved_user_;
+  int saved_context_;
+};
+
+// Owner of the pg_incview extension in this database.
+// Owner of the pg_incview extension in this database (cached per backend; the
+// extension owner changes only through REASSIGN OWNED, after which a reconnect is needed).
+Oid extension_owner();
+
+}  // namespace incview::pg
+
+#include "pg/guard.hpp"
+
+namespace incview::pg {
+
+// Runs body with search_path set at a new GUC nest level. Restored here on normal exit;
+// on error the (sub)transaction abort that follows every error unwinds the nest level.
+template <typename F>
+void with_search_path(const std::string& path, F&& body) {
+  int level = 0;
+  const char* p = path.c_str();
+  pg_call([&] {
+    level = NewGUCNestLevel();
+    (void)set_config_option("search_path", p, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+  });
+  body();
+  pg_call([&] { AtEOXact_GUC(true, level); });
+}
+
+// Catalog and queue work: as the extension owner, with a search_path no caller can
+// plant objects in (what SECURITY DEFINER ... SET search_path would do).
+inline constexpr const char* kSafeSearchPath = "pg_catalog, pg_temp";
+
+template <typename F>
+void as_extension_owner(F&& body) {
+  AsRole role(extension_owner());
+  with_search_path(kSafeSearchPath, body);
+}
+
+}  // namespace incview::pg

@@ -1,0 +1,20 @@
+// incview.* settings (GUCs), defined in _PG_init.
+#pragma once
+
+namespace incview::pg {
+
+struct Settings {
+  bool enabled = true;             // background refresh on/off
+  int batch_size = 1000;           // scope keys per refresh batch
+  double full_refresh_ratio = 0.5; // auto: rebuild when dirty/all scopes exceeds this
+  double capture_all_ratio = 0.5;  // capture: one "every scope" marker above this share
+  int max_workers = 2;             // parallel refresh workers per database
+  int naptime_ms = 1000;           // scheduler wake-up when nothing signals it
+  char* databases = nullptr;       // optional explicit list; empty = every database with the extension
+};
+
+extern Settings settings;
+
+void define_settings();
+
+}  // namespace incview::pg

@@ -1,0 +1,100 @@
+#include "pg/spi.hpp"
+
+#include "pg/guard.hpp"
+
+namespace incview::pg {
+
+SpiArg text_arg(const std::string& value) {
+  Datum d = 0;
+  const char* s = value.c_str();
+  pg_call([&] { d = CStringGetTextDatum(s); });
+  return {TEXTOID, d, false};
+}
+SpiArg int4_arg(int32 value) { return {INT4OID, Int32GetDatum(value), false}; }
+SpiArg int8_arg(int64 value) { return {INT8OID, Int64GetDatum(value), false}; }
+SpiArg oid_arg(Oid value) { return {OIDOID, ObjectIdGetDatum(value), false}; }
+SpiArg null_arg(Oid type) { return {type, 0, true}; }
+
+void spi_connect() {
+  int rc = 0;
+  pg_call([&] { rc = SPI_connect(); });
+  if (rc != SPI_OK_CONNECT) throw Error(sqlstate::kInternalError, "pg_incview: SPI_connect failed");
+}
+
+void spi_finish() {
+  pg_call([&] { SPI_finish(); });
+}
+
+uint64 spi_exec(const std::string& sql, const std::vector<SpiArg>& args, bool read_only, long max_rows) {
+  std::vector<Oid> types;
+  std::vector<Datum> values;
+  std::vector<char> nulls;
+  for (const auto& a : args) {
+    types.push_back(a.type);
+    values.push_back(a.value);
+    nulls.push_back(a.isnull ? 'n' : ' ');
+  }
+  const char* text = sql.c_str();
+  const int nargs = static_cast<int>(args.size());
+  Oid* t = types.data();
+  Datum* v = values.data();
+  char* n = nulls.data();
+  int rc = 0;
+  uint64 processed = 0;
+  pg_call([&] {
+    rc = SPI_execute_with_args(text, nargs, t, v, n, read_only, max_rows);
+    processed = SPI_processed;
+  });
+  if (rc < 0) {
+    throw Error(sqlstate::kInternalError, std::string("pg_incview: SPI failed (") + SPI_result_code_string(rc) +
+                                              ") running: " + sql);
+  }
+  return processed;
+}
+
+std::optional<std::string> spi_text(uint64 row, int col) {
+  char* v = nullptr;
+  pg_call([&] { v = SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col); });
+  if (!v) return std::nullopt;
+  return std::string(v);
+}
+
+std::string spi_text_or(uint64 row, int col, const std::string& fallback) {
+  auto v = spi_text(row, col);
+  return v ? *v : fallback;
+}
+
+Datum spi_datum(uint64 row, int col, bool* isnull) {
+  Datum d = 0;
+  pg_call([&] { d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull); });
+  return d;
+}
+
+int64 spi_int8(uint64 row, int col) {
+  bool isnull = false;
+  Datum d = spi_datum(row, col, &isnull);
+  if (isnull) return 0;
+  Oid type = spi_column_type(col);
+  if (type == INT4OID) return DatumGetInt32(d);
+  if (type == INT2OID) return DatumGetInt16(d);
+  return DatumGetInt64(d);
+}
+
+bool spi_bool(uint64 row, int col) {
+  bool isnull = false;
+  Datum d = spi_datum(row, col, &isnull);
+  return !isnull && DatumGetBool(d);
+}
+
+Oid spi_column_type(int col) {
+  Oid t = InvalidOid;
+  pg_call([&] { t = SPI_gettypeid(SPI_tuptable->tupdesc, col); });
+  return t;
+}
+
+std::optional<std::string> spi_scalar(const std::string& sql, const std::vector<SpiArg>& args) {
+  if (spi_exec(sql, args, false, 0) == 0) return std::nullopt;
+  return spi_text(0, 1);
+}
+
+}  // namespace incview::pg

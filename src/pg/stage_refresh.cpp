@@ -1,0 +1,82 @@
+#include "pg/stage_refresh.hpp"
+
+#include "core/refresh_planner.hpp"
+#include "pg/dirty_queue.hpp"
+#include "pg/refresher.hpp"
+#include "pg/settings.hpp"
+#include "pg/spi.hpp"
+#include "pg/subxact.hpp"
+
+namespace incview::pg {
+
+namespace {
+
+void warn_failure(const StageRecord& stage, const std::string& error) {
+  const std::string msg = "refresh of stage \"" + stage.name + "\" failed: " + error;
+  const char* m = msg.c_str();
+  pg_call([&] {
+    ereport(WARNING, (errmsg("%s", m), errdetail("its dirty scopes stay queued; see incview.refresh_log")));
+  });
+}
+
+}  // namespace
+
+StepResult refresh_step(const StageRecord& stage, const std::optional<std::string>& after) {
+  lock_stage(stage.id);
+  StepResult result;
+  RefreshStats stats;
+  stats.engine = batch_engine(stage);
+  const double t0 = monotonic_seconds();
+
+  if (!after) {
+    const DirtySummary dirty = dirty_summary(stage);
+    RefreshInput in;
+    in.engine = stage.engine;
+    in.every_scope = dirty.every_scope;
+    in.dirty = dirty.keys;
+    in.total = dirty.total_scopes;
+    in.full_ratio = settings.full_refresh_ratio;
+    const RefreshMode mode = plan_refresh(in);
+    if (mode == RefreshMode::Nothing) return result;
+    if (mode == RefreshMode::Full) {
+      auto error = in_subtransaction([&] {
+        consume_all_dirty(stage);
+        stats = rebuild_stage(stage);
+        record_scope_count(stage);
+      });
+      stats.scopes = dirty.every_scope ? -1 : dirty.keys;
+      log_refresh(stage, stats, monotonic_seconds() - t0, error);
+      if (error) warn_failure(stage, *error);
+      result.scopes = error ? 0 : stats.scopes;
+      result.failed = error.has_value();
+      return result;
+    }
+  }
+
+  std::optional<std::string> last_key;
+  auto error = in_subtransaction([&] {
+    DirtyBatch batch = take_dirty_batch(stage, after, settings.batch_size);
+    last_key = batch.last_key;
+    if (!batch.batches.empty()) stats = refresh_batches(stage, batch.batches);
+  });
+  result.last_key = last_key;
+  if (!last_key && !error) return result;  // queue empty past `after`
+  log_refresh(stage, stats, monotonic_seconds() - t0, error);
+  if (error) warn_failure(stage, *error);
+  result.scopes = error ? 0 : stats.scopes;
+  result.failed = error.has_value();
+  return result;
+}
+
+int64 refresh_stage(const StageRecord& stage) {
+  int64 total = 0;
+  std::optional<std::string> after;
+  do {
+    StepResult step = refresh_step(stage, after);
+    if (step.scopes > 0) total += step.scopes;
+    after = step.last_key;
+  } while (after);
+  return total;
+}
+
+}  // namespace incview::pg

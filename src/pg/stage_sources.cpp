@@ -1,0 +1,77 @@
+#include "pg/stage_sources.hpp"
+
+#include "core/sql_text.hpp"
+#include "pg/capture.hpp"
+#include "pg/guard.hpp"
+#include "pg/role.hpp"
+#include "pg/spi.hpp"
+
+namespace incview::pg {
+
+namespace {
+
+void notice(const std::string& message, const std::string& hint) {
+  const char* m = message.c_str();
+  const char* h = hint.c_str();
+  pg_call([&] { ereport(NOTICE, (errmsg("%s", m), errhint("%s", h))); });
+}
+
+}  // namespace
+
+void register_sources(const StageRecord& stage, const std::vector<Oid>& relations) {
+  std::vector<std::string> scope_names;
+  for (const auto& c : stage.shape.scope) scope_names.push_back(c.name);
+  const std::string scope_json = json_string_array(scope_names);
+  for (Oid rel : relations) {
+    // Which scope columns the source lacks (by exact name).
+    spi_exec(
+        "SELECT $1::regclass::text, coalesce(string_agg(quote_ident(w), ', '), '') "
+        "FROM jsonb_array_elements_text($2::jsonb) AS w "
+        "WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1 AND a.attname = w "
+        "                  AND a.attnum > 0 AND NOT a.attisdropped)",
+        {oid_arg(rel), text_arg(scope_json)}, true);
+    const std::string source_name = spi_text_or(0, 1, "?");
+    const std::string missing = spi_text_or(0, 2, "");
+    const std::string kind = missing.empty() ? "same" : "all";
+    as_extension_owner([&] {
+      spi_exec("INSERT INTO incview.stage_source (stage_id, source, mapping_kind) VALUES ($1, $2, $3)",
+               {int4_arg(stage.id), oid_arg(rel), text_arg(kind)});
+    });
+    install_capture(rel);
+    if (!missing.empty())
+      notice("source " + source_name + " of stage \"" + stage.name + "\" has no column " + missing +
+                 ": any change to it dirties every scope",
+             "map it with incview.map_source('" + stage.name + "', '" + source_name +
+                 "', 'SELECT ... FROM changed ...') to dirty only the scopes it affects");
+  }
+}
+
+void drop_stage_cascade(const StageRecord& stage, bool cascade) {
+  const uint64 n = spi_exec(
+      "SELECT s.name FROM incview.stage_source ss JOIN incview.stage s ON s.id = ss.stage_id "
+      "WHERE ss.source = $1 AND ss.stage_id <> $2 ORDER BY s.name",
+      {oid_arg(stage.target), int4_arg(stage.id)}, true);
+  std::vector<std::string> dependents;
+  for (uint64 i = 0; i < n; ++i) dependents.push_back(spi_text_or(i, 1, ""));
+  if (!dependents.empty() && !cascade)
+    throw Error(sqlstate::kDependentObjectsStillExist,
+                "cannot drop stage \"" + stage.name + "\" because other stages depend on it",
+                "stages reading " + stage.shape.target + ": " + join(dependents, ", "),
+                "use incview.drop_stage('" + stage.name + "', cascade => true) to drop them too");
+  for (const auto& d : dependents) {
+    auto dep = find_stage(d);
+    if (!dep) continue;  // already dropped through another path of the cascade
+    check_stage_owner(*dep, "drop it");
+    drop_stage_cascade(*dep, true);
+  }
+  remove_capture(stage);
+  if (!stage.shape.target.empty() &&
+      spi_scalar("SELECT pg_catalog.to_regclass($1)::text", {text_arg(stage.shape.target)}))
+    spi_exec("DROP TABLE " + stage.shape.target);
+  as_extension_owner([&] {
+    spi_exec("DELETE FROM incview.dirty_scope WHERE stage_id = $1", {int4_arg(stage.id)});
+    spi_exec("DELETE FROM incview.stage WHERE id = $1", {int4_arg(stage.id)});
+  });
+}
+
+}  // namespace incview::pg

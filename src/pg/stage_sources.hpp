@@ -1,0 +1,17 @@
+// A stage's sources: what its query reads, how a changed source row maps to scope keys,
+// and removing a stage with everything it installed.
+#pragma once
+#include "pg/catalog.hpp"
+
+namespace incview::pg {
+
+// Records each relation the query reads in incview.stage_source. A source that has every
+// scope column by name maps to the same keys; any other maps to "every scope" until
+// incview.map_source says better (a NOTICE names it).
+void register_sources(const StageRecord& stage, const std::vector<Oid>& relations);
+
+// Drops the stage: refuses while other stages read its table unless cascade, in which
+// case those go first. Removes its table, its catalog rows and its queued keys.
+void drop_stage_cascade(const StageRecord& stage, bool cascade);
+
+}  // namespace incview::pg
