@@ -39,7 +39,7 @@ std::optional<StageRecord> read_stage(const std::string& name) {
   // Columns, scope and unique key with the target's current types, in declared order.
   const uint64 m = spi_exec(
       "SELECT u.kind, u.col, format_type(a.atttypid, a.atttypmod), a.atttypid::oid::text "
-      "FROM incview.stage s, LATERAL ("
+      "FROM incview.stage s CROSS JOIN LATERAL ("
       "  SELECT 1 AS k, 'column' AS kind, c AS col, n FROM unnest(s.columns) WITH ORDINALITY AS x(c, n)"
       "  UNION ALL SELECT 2, 'scope', c, n FROM unnest(s.scope) WITH ORDINALITY AS x(c, n)"
       "  UNION ALL SELECT 3, 'unique', c, n FROM unnest(s.unique_key) WITH ORDINALITY AS x(c, n)) u "

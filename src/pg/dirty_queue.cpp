@@ -79,7 +79,7 @@ void consume_all_dirty(const StageRecord& stage) {
   as_extension_owner([&] { spi_exec("DELETE FROM incview.dirty_scope WHERE stage_id = $1", {int4_arg(stage.id)}); });
 }
 
-void record_scope_count(const StageRecord& stage) {
+int64 record_scope_count(const StageRecord& stage) {
   spi_exec("SELECT count(*) FROM (SELECT DISTINCT " + StageSql(stage.shape).scope_columns() + " FROM " +
                stage.shape.target + ") AS k",
            {}, true);
@@ -94,6 +94,7 @@ void record_scope_count(const StageRecord& stage) {
   std::vector<Oid> sources;
   for (uint64 i = 0; i < n; ++i) sources.push_back(static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))));
   for (Oid s : sources) invalidate_capture(s);
+  return count;
 }
 
 }  // namespace incview::pg

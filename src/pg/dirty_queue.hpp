@@ -29,6 +29,6 @@ void consume_dirty_keys(const StageRecord& stage, const KeyBatch& batch);
 void consume_all_dirty(const StageRecord& stage);
 
 // Records the number of scopes in the target (after a full build) for the planner and capture.
-void record_scope_count(const StageRecord& stage);
+int64 record_scope_count(const StageRecord& stage);
 
 }  // namespace incview::pg

@@ -42,7 +42,10 @@ uint64 spi_exec(const std::string& sql, const std::vector<SpiArg>& args, bool re
   int rc = 0;
   uint64 processed = 0;
   pg_call([&] {
-    rc = SPI_execute_with_args(text, nargs, t, v, n, read_only, max_rows);
+    // read_only would reuse the snapshot and skip the command-counter bump, hiding our own
+    // earlier writes (a table created a moment ago); callers mix reads and writes freely.
+    (void)read_only;
+    rc = SPI_execute_with_args(text, nargs, t, v, n, false, max_rows);
     processed = SPI_processed;
   });
   if (rc < 0) {

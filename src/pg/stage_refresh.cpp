@@ -39,12 +39,14 @@ StepResult refresh_step(const StageRecord& stage, const std::optional<std::strin
     const RefreshMode mode = plan_refresh(in);
     if (mode == RefreshMode::Nothing) return result;
     if (mode == RefreshMode::Full) {
+      int64 scopes = 0;
       auto error = in_subtransaction([&] {
         consume_all_dirty(stage);
         stats = rebuild_stage(stage);
-        record_scope_count(stage);
+        scopes = record_scope_count(stage);
       });
-      stats.scopes = dirty.every_scope ? -1 : dirty.keys;
+      // A rebuild re-derives every scope; with only keys queued, report those.
+      stats.scopes = dirty.every_scope ? scopes : dirty.keys;
       log_refresh(stage, stats, monotonic_seconds() - t0, error);
       if (error) warn_failure(stage, *error);
       result.scopes = error ? 0 : stats.scopes;
