@@ -59,7 +59,11 @@ std::pair<std::string, std::string> resolve_target(const std::string& name,
                                                    const std::optional<std::string>& target) {
   if (!target) return {"public", name};
   auto parts = split_qualified_name(*target);
-  if (parts.size() == 2) return {parts[0], parts[1]};
+  if (parts.size() == 2) {
+    if (!spi_scalar("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", {text_arg(parts[0])}))
+      throw Error("3F000", "schema \"" + parts[0] + "\" does not exist", "target => '" + *target + "'");
+    return {parts[0], parts[1]};
+  }
   auto schema = spi_scalar("SELECT pg_catalog.current_schema()");
   if (!schema) throw Error("3F000", "no schema has been selected to create the target in");
   return {*schema, parts[0]};

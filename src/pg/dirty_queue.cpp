@@ -35,11 +35,13 @@ std::string json_keys_of_batch(const StageRecord& stage) {
 }  // namespace
 
 DirtySummary dirty_summary(const StageRecord& stage) {
+  as_extension_owner([&] {
   spi_exec(
       "SELECT coalesce(bool_or(d.key IS NULL), false), count(DISTINCT d.key), "
       "       (SELECT coalesce(st.scope_count, 0) FROM incview.stage_state st WHERE st.stage_id = $1) "
       "FROM incview.dirty_scope d WHERE d.stage_id = $1",
       {int4_arg(stage.id)}, true);
+  });
   DirtySummary s;
   s.every_scope = spi_bool(0, 1);
   s.keys = spi_int8(0, 2);
