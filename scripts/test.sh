@@ -31,10 +31,10 @@ LOGDIR="$ROOT/build/test-logs"
 TAPDB=incview_tap
 
 SUITES=("$@")
-[[ ${#SUITES[@]} -eq 0 ]] && SUITES=(regress pgtap ctest)
+[[ ${#SUITES[@]} -eq 0 ]] && SUITES=(regress pgtap scenario ctest)
 want() { local s; for s in "${SUITES[@]}"; do [[ $s == "$1" ]] && return 0; done; return 1; }
 for s in "${SUITES[@]}"; do
-  case "$s" in regress|pgtap|ctest) ;; *) echo "test: unknown suite '$s' (regress|pgtap|ctest)" >&2; exit 2;; esac
+  case "$s" in regress|pgtap|scenario|ctest) ;; *) echo "test: unknown suite '$s' (regress|pgtap|scenario|ctest)" >&2; exit 2;; esac
 done
 
 TOTAL_PASS=0
@@ -251,6 +251,32 @@ run_pgtap() {
   record "pgTAP" "$spass" "$sfail"
 }
 
+# ---------------------------------------------------------------- scenarios
+# test/scenario/*.sh: shell scenarios that need more than one SQL session or a server
+# restart (pg_dump/restore, killed workers). Each is one test: exit 0 passes. They get
+# PGHOST/PGPORT/PGUSER, PGBIN, INCVIEW_PGDATA and the cluster script.
+run_scenario() {
+  section "scenarios (test/scenario/*.sh)"
+  local files=() f
+  for f in test/scenario/*.sh; do [[ -e $f ]] && files+=("$f"); done
+  if [[ ${#files[@]} -eq 0 ]]; then echo "no tests"; record "scenario" 0 0 "no files"; return; fi
+  if [[ $PGXS_OK != 1 || $CLUSTER_OK != 1 ]]; then echo "skipped"; record "scenario" 0 0 "skipped"; return; fi
+  local spass=0 sfail=0
+  for f in "${files[@]}"; do
+    local name log rc=0
+    name=$(basename "$f")
+    log="$LOGDIR/scenario-${name%.sh}.log"
+    PGHOST=/tmp PGPORT=$PORT PGUSER=postgres PGBIN=$PGBIN INCVIEW_PGDATA=$PGDATA_DIR \
+      timeout 600 bash "$f" >"$log" 2>&1 || rc=$?
+    if [[ $rc -eq 0 ]]; then
+      printf '  %-40s ok\n' "$name"; spass=$((spass + 1))
+    else
+      printf '  %-40s FAILED (exit %d)\n' "$name" "$rc"; show "$log" 40; sfail=$((sfail + 1))
+    fi
+  done
+  record "scenario" "$spass" "$sfail"
+}
+
 # ---------------------------------------------------------------- CTest
 run_ctest() {
   section "CTest (build/)"
@@ -280,12 +306,17 @@ run_ctest() {
 
 want regress && run_regress
 want pgtap && run_pgtap
+want scenario && run_scenario
 
 # Server crashes are worth a look even when the counts look fine.
 if [[ $CLUSTER_OK == 1 && -f "$PGDATA_DIR/server.log" ]] &&
    grep -qE 'terminated by signal|PANIC' "$PGDATA_DIR/server.log"; then
   section "server log: crash detected ($PGDATA_DIR/server.log)"
   grep -nE 'terminated by signal|PANIC' "$PGDATA_DIR/server.log" | head -n 20
+  # Scenarios may SIGKILL a worker on purpose (signal 9); any other crash is a failure.
+  if grep -E 'terminated by signal|PANIC' "$PGDATA_DIR/server.log" | grep -vq 'SIGKILL\|signal 9'; then
+    record "server" 0 1 "backend crashed"
+  fi
 fi
 if [[ "${INCVIEW_KEEP:-0}" == 1 && $CLUSTER_OK == 1 ]]; then
   section "cluster kept running (INCVIEW_KEEP=1): psql -h /tmp -p $PORT -U postgres; stop: scripts/cluster.sh stop"

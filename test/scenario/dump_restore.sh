@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Stage definitions, their sources/mappings and queued dirty keys survive pg_dump and
+# restore into a new database; after restore, capture and refresh work there.
+set -euo pipefail
+: "${PGBIN:=/usr/lib/postgresql/15/bin}"
+psql() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -U postgres "$@"; }
+src=incview_dump_src dst=incview_dump_dst
+psql -d postgres -c "DROP DATABASE IF EXISTS $src WITH (FORCE)" -c "DROP DATABASE IF EXISTS $dst WITH (FORCE)"
+psql -d postgres -c "CREATE DATABASE $src" -c "CREATE DATABASE $dst"
+psql -d $src <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION pg_incview;
+CREATE TABLE orders (id int PRIMARY KEY, customer_id int);
+CREATE TABLE order_lines (order_id int, amount int);
+INSERT INTO orders SELECT g, g % 10 FROM generate_series(1, 100) g;
+INSERT INTO order_lines SELECT g % 100 + 1, g FROM generate_series(1, 1000) g;
+SELECT incview.create_stage('customer_totals',
+  'SELECT o.customer_id, sum(l.amount) AS total FROM orders o JOIN order_lines l ON l.order_id = o.id GROUP BY 1',
+  ARRAY['customer_id'], ARRAY['customer_id']);
+SELECT incview.map_source('customer_totals', 'order_lines',
+  'SELECT o.customer_id FROM orders o WHERE o.id = changed.order_id');
+INSERT INTO order_lines VALUES (5, 1000000);   -- queued, not refreshed: must survive the dump
+SQL
+"$PGBIN/pg_dump" -U postgres -d $src -f /tmp/incview_dump.sql
+psql -d $dst -f /tmp/incview_dump.sql >/dev/null
+out=$(psql -d $dst -At <<'SQL'
+SELECT name || ':' || array_to_string(scope, ',') || ':' || engine FROM incview.stage;
+SELECT source::text || '=' || mapping_kind FROM incview.stage_source ORDER BY 1;
+SELECT 'queued ' || count(*) FROM incview.dirty_scope;
+SELECT 'triggers ' || count(*) FROM pg_trigger WHERE tgname LIKE 'incview_capture%';
+SELECT 'refreshed ' || incview.refresh('customer_totals');
+SELECT 'verify ' || missing || '/' || extra FROM incview.verify('customer_totals');
+INSERT INTO order_lines VALUES (6, 7);
+SELECT 'captured ' || count(*) FROM incview.dirty_scope;
+SELECT 'refreshed ' || incview.refresh('customer_totals');
+SELECT 'verify ' || missing || '/' || extra FROM incview.verify('customer_totals');
+SQL
+)
+echo "$out"
+expected='customer_totals:customer_id:auto
+order_lines=lookup
+orders=same
+queued 1
+triggers 8
+refreshed 1
+verify 0/0
+captured 1
+refreshed 1
+verify 0/0'
+if [[ "$out" != "$expected" ]]; then
+  echo "--- expected"; echo "$expected"; exit 1
+fi
+psql -d postgres -c "DROP DATABASE $src WITH (FORCE)" -c "DROP DATABASE $dst WITH (FORCE)"
+echo "dump/restore ok"
