@@ -1,0 +1,166 @@
+#include <gtest/gtest.h>
+
+#include "core/capture_sql.hpp"
+#include "core/error.hpp"
+#include "core/refresh_planner.hpp"
+#include "core/stage_sql.hpp"
+
+using namespace incview;
+
+namespace {
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+StageShape single() {
+  StageShape s;
+  s.query = "SELECT patient_id, product_id, n FROM t -- trailing comment";
+  s.target = "\"public\".\"due\"";
+  s.columns = {"patient_id", "product_id", "n"};
+  s.scope = {{"patient_id", "bigint"}};
+  s.unique_key = {"patient_id", "product_id"};
+  return s;
+}
+
+StageShape composite() {
+  StageShape s;
+  s.query = "SELECT org_id, cluster, id FROM reports";
+  s.target = "\"public\".\"latest\"";
+  s.columns = {"org_id", "cluster", "id"};
+  s.scope = {{"org_id", "integer"}, {"cluster", "text"}};
+  return s;
+}
+
+}  // namespace
+
+TEST(StageSql, NeedsAScope) {
+  StageShape s = single();
+  s.scope.clear();
+  EXPECT_THROW(StageSql{s}, Error);
+}
+
+TEST(StageSql, ScopeFilterIsPushableAny) {
+  StageSql sql(single());
+  EXPECT_EQ(sql.scope_filter("s", {false}), "s.\"patient_id\" = ANY($1::bigint[])");
+  EXPECT_EQ(sql.scope_filter("s", {true}), "(s.\"patient_id\" = ANY($1::bigint[]) OR s.\"patient_id\" IS NULL)");
+}
+
+TEST(StageSql, TrailingCommentCannotSwallowTheParenthesis) {
+  StageSql sql(single());
+  const std::string q = sql.select_scoped({false});
+  EXPECT_TRUE(contains(q, "-- trailing comment\n) AS s WHERE")) << q;
+}
+
+TEST(StageSql, CompositeFilterHasPerColumnAnyAndExactTuples) {
+  StageSql sql(composite());
+  const std::string f = sql.scope_filter("s", {false, false});
+  EXPECT_TRUE(contains(f, "s.\"org_id\" = ANY($1::integer[])"));
+  EXPECT_TRUE(contains(f, "s.\"cluster\" = ANY($2::text[])"));
+  EXPECT_TRUE(contains(f, "(s.\"org_id\", s.\"cluster\") IN (SELECT * FROM unnest($1::integer[], $2::text[]))"));
+  const std::string n = sql.scope_filter("s", {false, true});
+  EXPECT_TRUE(contains(n, "(s.\"cluster\" = ANY($2::text[]) OR s.\"cluster\" IS NULL)"));
+  EXPECT_TRUE(contains(n, "k.k2 IS NOT DISTINCT FROM s.\"cluster\""));
+}
+
+TEST(StageSql, ReplaceStatements) {
+  StageSql sql(single());
+  EXPECT_EQ(sql.delete_scoped({false}), "DELETE FROM \"public\".\"due\" AS t WHERE t.\"patient_id\" = ANY($1::bigint[])");
+  EXPECT_TRUE(contains(sql.insert_scoped({false}), "INSERT INTO \"public\".\"due\" (\"patient_id\", \"product_id\", \"n\") SELECT s.\"patient_id\""));
+}
+
+TEST(StageSql, DiffPairsByUniqueKeyAndUpdatesOnlyChangedRows) {
+  StageSql sql(single());
+  const std::string d = sql.diff_scoped({false});
+  EXPECT_TRUE(contains(d, "ROW(f.\"patient_id\", f.\"product_id\") AS incview_key"));
+  EXPECT_TRUE(contains(d, "WHERE f.incview_row IS DISTINCT FROM c.incview_row"));
+  EXPECT_TRUE(contains(d, "SET \"n\" = p.\"n\""));
+  EXPECT_FALSE(contains(d, "SET \"patient_id\""));
+  StageShape no_key = single();
+  no_key.unique_key.clear();
+  EXPECT_THROW(StageSql(no_key).diff_scoped({false}), Error);
+}
+
+TEST(StageSql, DiffWithOnlyKeyColumnsHasNoUpdate) {
+  StageShape s = single();
+  s.columns = {"patient_id", "product_id"};
+  const std::string d = StageSql(s).diff_scoped({false});
+  EXPECT_FALSE(contains(d, "UPDATE"));
+  EXPECT_TRUE(contains(d, "0::bigint"));
+}
+
+TEST(StageSql, LiteralBatchReplacesHighParamsFirst) {
+  StageSql sql(composite());
+  const std::string q = sql.select_scoped_literal({"{1,2}", "{a,b'c}"}, {false, false});
+  EXPECT_FALSE(contains(q, "$1")) << q;
+  EXPECT_FALSE(contains(q, "$2")) << q;
+  EXPECT_TRUE(contains(q, "'{1,2}'::integer[]"));
+  EXPECT_TRUE(contains(q, "'{a,b''c}'::text[]"));
+}
+
+TEST(StageSql, KeysFromJsonAcceptScalarsOnlyForSingleColumn) {
+  EXPECT_TRUE(contains(StageSql(single()).keys_from_json(), "ELSE e #>> '{}' END)::bigint"));
+  EXPECT_TRUE(contains(StageSql(composite()).keys_from_json(), "ELSE NULL END)::text"));
+  EXPECT_TRUE(contains(StageSql(composite()).check_json_keys(), "jsonb_array_length(e) <> 2 ELSE true END"));
+}
+
+TEST(StageSql, ColumnNamesAreQuotedEverywhere) {
+  StageShape s = single();
+  s.columns = {"Weird \"Name\"", "x"};
+  s.scope = {{"Weird \"Name\"", "text"}};
+  s.unique_key = {"x"};
+  StageSql sql(s);
+  EXPECT_TRUE(contains(sql.create_scope_index(), "(\"Weird \"\"Name\"\"\")"));
+  EXPECT_TRUE(contains(sql.keys_from_json(), "e ->> 'Weird \"Name\"'"));
+  EXPECT_TRUE(contains(sql.create_unique_index(), "NULLS NOT DISTINCT"));
+}
+
+TEST(CaptureSql, SameMappingReadsTheRightTransitionTables) {
+  CaptureSpec spec{MappingKind::Same, {"org_id", "cluster"}, ""};
+  const std::string ins = capture_statement(spec, CaptureEvent::Insert);
+  EXPECT_TRUE(contains(ins, "FROM incview_new n"));
+  EXPECT_FALSE(contains(ins, "incview_old"));
+  const std::string upd = capture_statement(spec, CaptureEvent::Update);
+  EXPECT_TRUE(contains(upd, "incview_new n UNION SELECT"));  // old and new keys, deduplicated
+  EXPECT_TRUE(contains(upd, "incview_old o"));
+  EXPECT_TRUE(contains(capture_statement(spec, CaptureEvent::Delete), "SELECT DISTINCT key FROM (SELECT pg_catalog.jsonb_build_array(o.\"org_id\", o.\"cluster\")"));
+  EXPECT_TRUE(contains(ins, "n.c OPERATOR(pg_catalog.>) $2"));  // the every-scope marker
+}
+
+TEST(CaptureSql, TruncateAndAllQueueTheMarker) {
+  CaptureSpec same{MappingKind::Same, {"a"}, ""};
+  EXPECT_TRUE(contains(capture_statement(same, CaptureEvent::Truncate), "VALUES ($1::pg_catalog.int4, NULL)"));
+  CaptureSpec all{MappingKind::All, {"a"}, ""};
+  const std::string del = capture_statement(all, CaptureEvent::Delete);
+  EXPECT_TRUE(contains(del, "EXISTS (SELECT 1 FROM incview_old)"));
+  EXPECT_FALSE(contains(del, "incview_new"));
+}
+
+TEST(CaptureSql, LookupRunsTheMappingPerChangedRow) {
+  CaptureSpec spec{MappingKind::Lookup, {"patient_id"}, "SELECT o.patient_id FROM orders o WHERE o.id = changed.order_id"};
+  const std::string q = lookup_keys_statement(spec, CaptureEvent::Update);
+  EXPECT_TRUE(contains(q, "FROM (SELECT * FROM incview_old UNION ALL SELECT * FROM incview_new) AS changed, LATERAL ("));
+  EXPECT_TRUE(contains(q, ") AS m(k1)"));
+  EXPECT_TRUE(contains(q, "jsonb_build_array(m.k1)"));
+  EXPECT_THROW(capture_statement(spec, CaptureEvent::Insert), Error);
+}
+
+TEST(RefreshPlanner, ChoosesBatchesOrFull) {
+  RefreshInput in;
+  in.engine = "auto";
+  EXPECT_EQ(plan_refresh(in), RefreshMode::Nothing);
+  in.dirty = 10;
+  in.total = 100;
+  EXPECT_EQ(plan_refresh(in), RefreshMode::Batches);
+  in.dirty = 51;
+  EXPECT_EQ(plan_refresh(in), RefreshMode::Full);
+  in.total = 0;  // unknown size: never guess a rebuild
+  EXPECT_EQ(plan_refresh(in), RefreshMode::Batches);
+  in.engine = "replace";
+  in.total = 100;
+  EXPECT_EQ(plan_refresh(in), RefreshMode::Batches);  // only auto switches on the ratio
+  in.every_scope = true;
+  EXPECT_EQ(plan_refresh(in), RefreshMode::Full);     // a marker always rebuilds
+  in = RefreshInput{};
+  in.engine = "full";
+  in.dirty = 1;
+  EXPECT_EQ(plan_refresh(in), RefreshMode::Full);
+}
