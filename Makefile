@@ -25,3 +25,6 @@ include $(PGXS)
 # src/core must stay free of PostgreSQL headers (DESIGN.md §2): compile it without them.
 src/core/%.o: src/core/%.cpp
 	$(CXX) -std=c++17 -O2 -g -fPIC -Wall -Wextra -DINCVIEW_CORE_BUILD -Isrc -c -o $@ $<
+
+# Rebuild objects when any header changes (PGXS tracks no C++ header dependencies).
+$(OBJS): $(wildcard src/core/*.hpp src/pg/*.hpp)

@@ -118,6 +118,12 @@ RETURNS regclass LANGUAGE c AS 'MODULE_PATHNAME', 'incview_create_stage';
 CREATE FUNCTION incview.drop_stage(stage text, "cascade" boolean DEFAULT false)
 RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'incview_drop_stage';
 
+CREATE FUNCTION incview.alter_stage(name text, query text)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'incview_alter_stage';
+
+CREATE FUNCTION incview.graph_dot()
+RETURNS text LANGUAGE c AS 'MODULE_PATHNAME', 'incview_graph_dot';
+
 CREATE FUNCTION incview.set_engine(stage text, engine text)
 RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'incview_set_engine';
 
@@ -155,12 +161,14 @@ RETURNS text[] LANGUAGE c AS 'MODULE_PATHNAME', 'incview_refresh_order';
 -- Every stage with dirty scopes, in dependency order, committing after each batch so a
 -- long refresh holds no lock and loses nothing if interrupted. Call it outside a
 -- transaction block: CALL incview.refresh_all();
+-- (No SET search_path clause: a procedure with one cannot COMMIT. Every name below is
+-- schema-qualified instead.)
 CREATE PROCEDURE incview.refresh_all()
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql AS $$
 DECLARE
-  s text;
+  s pg_catalog.text;
   r record;
-  after jsonb;
+  after pg_catalog.jsonb;
 BEGIN
   FOREACH s IN ARRAY incview.refresh_order() LOOP
     after := NULL;

@@ -4,7 +4,7 @@
 
 namespace incview::pg {
 
-StageGraph load_stage_graph() {
+StageGraph load_stage_graph(const std::string& ignore_upstreams_of) {
   StageGraph graph;
   uint64 n = spi_exec("SELECT name FROM incview.stage", {}, true);
   std::vector<std::string> names;
@@ -16,7 +16,8 @@ StageGraph load_stage_graph() {
       {}, true);
   std::vector<std::pair<std::string, std::string>> edges;
   for (uint64 i = 0; i < n; ++i) edges.push_back({spi_text_or(i, 1, ""), spi_text_or(i, 2, "")});
-  for (const auto& [up, down] : edges) graph.add_edge(up, down);
+  for (const auto& [up, down] : edges)
+    if (down != ignore_upstreams_of) graph.add_edge(up, down);
   return graph;
 }
 

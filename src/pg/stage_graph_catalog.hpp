@@ -7,6 +7,7 @@
 
 namespace incview::pg {
 
-StageGraph load_stage_graph();
+// Without the edges into `ignore_upstreams_of` (to test a redefinition of that stage).
+StageGraph load_stage_graph(const std::string& ignore_upstreams_of = {});
 
 }  // namespace incview::pg

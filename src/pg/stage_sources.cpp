@@ -33,12 +33,15 @@ void register_sources(const StageRecord& stage, const std::vector<Oid>& relation
     const std::string source_name = spi_text_or(0, 1, "?");
     const std::string missing = spi_text_or(0, 2, "");
     const std::string kind = missing.empty() ? "same" : "all";
+    uint64 added = 0;
     as_extension_owner([&] {
-      spi_exec("INSERT INTO incview.stage_source (stage_id, source, mapping_kind) VALUES ($1, $2, $3)",
-               {int4_arg(stage.id), oid_arg(rel), text_arg(kind)});
+      added = spi_exec(
+          "INSERT INTO incview.stage_source (stage_id, source, mapping_kind) VALUES ($1, $2, $3) "
+          "ON CONFLICT (stage_id, source) DO NOTHING",
+          {int4_arg(stage.id), oid_arg(rel), text_arg(kind)});
     });
     install_capture(rel);
-    if (!missing.empty())
+    if (added > 0 && !missing.empty())
       notice("source " + source_name + " of stage \"" + stage.name + "\" has no column " + missing +
                  ": any change to it dirties every scope",
              "map it with incview.map_source('" + stage.name + "', '" + source_name +
