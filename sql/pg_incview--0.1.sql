@@ -92,6 +92,18 @@ SELECT s.name,
        d.all_dirty,
        st.last_refresh,
        st.last_duration,
+       CASE
+         WHEN s.policy = 'manual' THEN NULL
+         WHEN st.next_attempt > now() THEN st.next_attempt
+         WHEN s.policy = 'continuous' THEN CASE WHEN d.dirty_scopes > 0 OR d.all_dirty THEN now() END
+         WHEN s.policy = 'interval' THEN greatest(now(), coalesce(st.last_refresh + s.policy_every, now()),
+                                                  least(coalesce(d.oldest + s.max_lag, 'infinity'), 'infinity'))
+         ELSE CASE WHEN now()::date + s.policy_at > coalesce(st.last_refresh, '-infinity')
+                    AND now()::date + s.policy_at > now()
+                   THEN (now()::date + s.policy_at)::timestamptz
+                   ELSE (now()::date + 1 + s.policy_at)::timestamptz END
+       END AS next_run,
+       st.failures,
        CASE WHEN d.oldest IS NULL THEN interval '0' ELSE now() - d.oldest END AS lag,
        st.last_error
 FROM incview.stage s
@@ -145,6 +157,16 @@ RETURNS text LANGUAGE c AS 'MODULE_PATHNAME', 'incview_explain';
 CREATE FUNCTION incview.map_source(stage text, source regclass, mapping text)
 RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'incview_map_source';
 
+-- When background workers refresh the stage: 'continuous' (soon after a commit dirties it),
+-- 'interval' (every `every`), 'daily' (at time of day `at`), 'manual' (never). max_lag:
+-- for interval/daily, refresh early once the oldest dirty scope is older than this.
+CREATE FUNCTION incview.set_policy(stage text, mode text, every interval DEFAULT NULL,
+                                   at time DEFAULT NULL, max_lag interval DEFAULT NULL)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'incview_set_policy';
+
+CREATE FUNCTION incview._wake_launcher()
+RETURNS boolean LANGUAGE c AS 'MODULE_PATHNAME', 'incview_wake_launcher';
+
 CREATE FUNCTION incview.refresh(stage text)
 RETURNS bigint LANGUAGE c AS 'MODULE_PATHNAME', 'incview_refresh';
 
@@ -190,3 +212,6 @@ RETURNS trigger LANGUAGE c AS 'MODULE_PATHNAME', 'incview_capture';
 CREATE FUNCTION incview._selftest_throw(kind text)
 RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'incview_selftest_throw';
 REVOKE ALL ON FUNCTION incview._selftest_throw(text) FROM PUBLIC;
+
+-- A new database with the extension gets its scheduler now, not at the next launcher pass.
+SELECT incview._wake_launcher();

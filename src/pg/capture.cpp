@@ -8,6 +8,7 @@
 #include "pg/guard.hpp"
 #include "pg/role.hpp"
 #include "pg/settings.hpp"
+#include "pg/shared_state.hpp"
 #include "pg/spi.hpp"
 
 extern "C" {
@@ -257,6 +258,7 @@ Datum incview_capture(PG_FUNCTION_ARGS) {
     }
     --capture_depth;
     spi_finish();
+    note_dirty_in_transaction();  // wake the scheduler when this transaction commits
     return PointerGetDatum(nullptr);
   });
 }

@@ -3,6 +3,7 @@
 #include "core/error.hpp"
 #include "pg/guard.hpp"
 #include "pg/role.hpp"
+#include "pg/settings.hpp"
 #include "pg/spi.hpp"
 
 namespace incview::pg {
@@ -102,8 +103,14 @@ void log_refresh(const StageRecord& stage, const RefreshStats& s, double seconds
       "  last_refresh = coalesce(EXCLUDED.last_refresh, st.last_refresh), "
       "  last_duration = CASE WHEN $3::text IS NULL THEN EXCLUDED.last_duration ELSE st.last_duration END, "
       "  last_error = EXCLUDED.last_error, "
-      "  failures = CASE WHEN $3::text IS NULL THEN 0 ELSE st.failures + 1 END",
-      {int4_arg(stage.id), text_arg(duration), error ? text_arg(*error) : null_arg(TEXTOID)});
+      "  failures = CASE WHEN $3::text IS NULL THEN 0 ELSE st.failures + 1 END, "
+      // Exponential back-off with jitter (x0.5..1.5), capped: a failing stage is retried
+      // ever more rarely, and many failing stages do not retry in lockstep.
+      "  next_attempt = CASE WHEN $3::text IS NULL THEN NULL ELSE clock_timestamp() + "
+      "    least($5::float8, $4::float8 * power(2, least(st.failures, 30))) * (0.5 + random()) "
+      "    * interval '1 millisecond' END",
+      {int4_arg(stage.id), text_arg(duration), error ? text_arg(*error) : null_arg(TEXTOID),
+       int8_arg(settings.retry_base_ms), int8_arg(settings.retry_max_ms)});
   });
 }
 

@@ -1,6 +1,13 @@
 // Module entry: PG_MODULE_MAGIC, settings, and the self-test used by the error-boundary tests.
 #include "pg/args.hpp"
 #include "pg/capture.hpp"
+#include "pg/scheduler.hpp"
+#include "pg/shared_state.hpp"
+
+extern "C" {
+#include "commands/dbcommands.h"
+#include "tcop/utility.h"
+}
 #include "pg/guard.hpp"
 #include "pg/settings.hpp"
 
@@ -39,14 +46,46 @@ void define_settings() {
                              "Comma-separated databases to schedule; empty means every database where "
                              "the extension is installed.",
                              nullptr, &settings.databases, "", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("incview.retry_base", "Back-off after the first failed refresh of a stage (doubles per failure).",
+                          nullptr, &settings.retry_base_ms, 1000, 10, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr,
+                          nullptr, nullptr);
+  DefineCustomIntVariable("incview.retry_max", "Longest back-off between retries of a failing stage.", nullptr,
+                          &settings.retry_max_ms, 300000, 10, 24 * 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr,
+                          nullptr, nullptr);
   MarkGUCPrefixReserved("incview");
 }
 
 }  // namespace incview::pg
 
+namespace {
+
+ProcessUtility_hook_type prev_utility_hook = nullptr;
+
+// DROP DATABASE must never wait for our scheduler: stop it first (it holds a connection).
+void utility_hook(PlannedStmt* pstmt, const char* query, bool read_only, ProcessUtilityContext context,
+                  ParamListInfo params, QueryEnvironment* env, DestReceiver* dest, QueryCompletion* qc) {
+  Node* stmt = pstmt->utilityStmt;
+  if (stmt && IsA(stmt, DropdbStmt)) {
+    Oid db = get_database_oid(reinterpret_cast<DropdbStmt*>(stmt)->dbname, true);
+    if (OidIsValid(db)) incview::pg::stop_scheduler(db, 10000);
+  }
+  if (prev_utility_hook)
+    prev_utility_hook(pstmt, query, read_only, context, params, env, dest, qc);
+  else
+    standard_ProcessUtility(pstmt, query, read_only, context, params, env, dest, qc);
+}
+
+}  // namespace
+
 void _PG_init(void) {
   incview::pg::define_settings();
   incview::pg::register_capture_invalidation();
+  if (process_shared_preload_libraries_in_progress) {
+    incview::pg::install_shmem_hooks();
+    incview::pg::register_launcher();
+    prev_utility_hook = ProcessUtility_hook;
+    ProcessUtility_hook = utility_hook;
+  }
 }
 
 // incview._selftest_throw(kind): proves each kind of failure crosses the boundary cleanly.

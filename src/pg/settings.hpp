@@ -10,7 +10,9 @@ struct Settings {
   double capture_all_ratio = 0.5;  // capture: one "every scope" marker above this share
   int max_workers = 2;             // parallel refresh workers per database
   int naptime_ms = 1000;           // scheduler wake-up when nothing signals it
-  char* databases = nullptr;       // optional explicit list; empty = every database with the extension
+  char* databases = nullptr;
+  int retry_base_ms = 1000;        // first back-off after a failed refresh
+  int retry_max_ms = 300000;       // back-off cap       // optional explicit list; empty = every database with the extension
 };
 
 extern Settings settings;

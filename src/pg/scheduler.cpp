@@ -1,0 +1,394 @@
+#include "pg/scheduler.hpp"
+
+#include <algorithm>
+#include <csignal>
+
+#include "pg/catalog.hpp"
+#include "pg/guard.hpp"
+#include "pg/role.hpp"
+#include "pg/settings.hpp"
+#include "pg/shared_state.hpp"
+#include "pg/spi.hpp"
+#include "pg/stage_graph_catalog.hpp"
+#include "pg/stage_refresh.hpp"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_database.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/timestamp.h"
+}
+
+namespace incview::pg {
+
+namespace {
+
+constexpr int kNoExtensionRecheckSeconds = 60;
+
+BackgroundWorker worker_template(const char* name, const char* function) {
+  BackgroundWorker w;
+  memset(&w, 0, sizeof w);
+  w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+  w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+  snprintf(w.bgw_library_name, BGW_MAXLEN, "pg_incview");
+  snprintf(w.bgw_function_name, BGW_MAXLEN, "%s", function);
+  snprintf(w.bgw_name, BGW_MAXLEN, "%s", name);
+  snprintf(w.bgw_type, BGW_MAXLEN, "%s", name);
+  return w;
+}
+
+// Runs one iteration of a worker loop; an ERROR is logged and the loop goes on (after its
+// sleep), so one bad stage or catalog hiccup never takes the worker down.
+template <typename F>
+void guarded_iteration(F&& body) {
+  MemoryContext cxt = CurrentMemoryContext;
+  PG_TRY();
+  { (void)entry_guard([&]() -> Datum { body(); return 0; }); }
+  PG_CATCH();
+  {
+    MemoryContextSwitchTo(TopMemoryContext);
+    EmitErrorReport();
+    FlushErrorState();
+    AbortCurrentTransaction();
+    MemoryContextSwitchTo(cxt);
+  }
+  PG_END_TRY();
+}
+
+void reload_config_if_asked() {
+  if (ConfigReloadPending) {
+    ConfigReloadPending = false;
+    ProcessConfigFile(PGC_SIGHUP);
+  }
+}
+
+bool pid_alive(int pid) { return pid > 0 && kill(pid, 0) == 0; }
+
+std::vector<std::string> wanted_databases() {
+  std::vector<std::string> out;
+  const std::string list = settings.databases ? settings.databases : "";
+  std::string cur;
+  for (char c : list + ",") {
+    if (c == ',') {
+      const size_t b = cur.find_first_not_of(" \t"), e = cur.find_last_not_of(" \t");
+      if (b != std::string::npos) out.push_back(cur.substr(b, e - b + 1));
+      cur.clear();
+    } else {
+      cur.push_back(c);
+    }
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ launcher
+
+struct DatabaseEntry {
+  Oid oid;
+  std::string name;
+};
+
+std::vector<DatabaseEntry> list_databases() {
+  List* oids = NIL;
+  List* names = NIL;
+  // The launcher has no database: read pg_database (a shared catalog) directly. Only
+  // PostgreSQL lists inside the guard; copied into C++ containers afterwards.
+  pg_call([&] {
+    StartTransactionCommand();
+    Relation rel = table_open(DatabaseRelationId, AccessShareLock);
+    TableScanDesc scan = table_beginscan_catalog(rel, 0, nullptr);
+    HeapTuple tup;
+    MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+    while ((tup = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
+      Form_pg_database db = reinterpret_cast<Form_pg_database>(GETSTRUCT(tup));
+      if (!db->datallowconn || db->datistemplate) continue;
+      oids = lappend_oid(oids, db->oid);
+      names = lappend(names, pstrdup(NameStr(db->datname)));
+    }
+    MemoryContextSwitchTo(old);
+    table_endscan(scan);
+    table_close(rel, AccessShareLock);
+    CommitTransactionCommand();
+  });
+  std::vector<DatabaseEntry> out;
+  for (int i = 0; i < list_length(oids); ++i)
+    out.push_back({list_nth_oid(oids, i), static_cast<const char*>(list_nth(names, i))});
+  pg_call([&] {
+    list_free(oids);
+    list_free_deep(names);
+  });
+  return out;
+}
+
+void start_scheduler(const DatabaseEntry& db) {
+  SharedState* st = shared_state();
+  // Reserve a slot first so the next pass does not start a second scheduler.
+  int free_slot = -1;
+  LWLockAcquire(st->lock, LW_EXCLUSIVE);
+  for (int i = 0; i < kMaxDatabases; ++i) {
+    SchedulerSlot& s = st->slots[i];
+    if (s.database == db.oid && s.state != SlotState::Free) {
+      const bool stale = s.state == SlotState::Running && s.pid != 0 && !pid_alive(s.pid);
+      const bool recheck = s.state == SlotState::NoExtension &&
+                           TimestampDifferenceExceeds(s.checked_at, GetCurrentTimestamp(), kNoExtensionRecheckSeconds * 1000);
+      if (!stale && !recheck) {
+        LWLockRelease(st->lock);
+        return;
+      }
+      s.state = SlotState::Free;
+    }
+    if (s.state == SlotState::Free && free_slot < 0) free_slot = i;
+  }
+  if (free_slot < 0) {
+    LWLockRelease(st->lock);
+    elog(WARNING, "pg_incview: more than %d databases; database \"%s\" gets no scheduler", kMaxDatabases,
+         db.name.c_str());
+    return;
+  }
+  SchedulerSlot& slot = st->slots[free_slot];
+  slot.database = db.oid;
+  slot.pid = 0;
+  slot.latch = nullptr;
+  slot.state = SlotState::Running;
+  LWLockRelease(st->lock);
+
+  BackgroundWorker w = worker_template("pg_incview scheduler", "incview_scheduler_main");
+  w.bgw_restart_time = BGW_NEVER_RESTART;
+  w.bgw_main_arg = ObjectIdGetDatum(db.oid);
+  w.bgw_notify_pid = MyProcPid;
+  BackgroundWorkerHandle* handle = nullptr;
+  pid_t pid = 0;
+  bool ok = RegisterDynamicBackgroundWorker(&w, &handle);
+  if (ok) ok = WaitForBackgroundWorkerStartup(handle, &pid) == BGWH_STARTED;
+  LWLockAcquire(st->lock, LW_EXCLUSIVE);
+  if (!ok) {
+    slot.state = SlotState::Free;
+  } else if (slot.pid == 0 && slot.database == db.oid) {
+    slot.pid = pid;  // the scheduler fills in its latch itself
+  }
+  LWLockRelease(st->lock);
+  if (!ok)
+    elog(WARNING, "pg_incview: could not start a scheduler for database \"%s\" (max_worker_processes?)",
+         db.name.c_str());
+}
+
+void launcher_pass() {
+  const auto wanted = wanted_databases();
+  for (const auto& db : list_databases()) {
+    if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), db.name) == wanted.end()) continue;
+    start_scheduler(db);
+  }
+}
+
+// ------------------------------------------------------------------ scheduler
+
+Oid my_database = InvalidOid;
+
+void release_slot(int, Datum) {
+  SharedState* st = shared_state();
+  if (!st) return;
+  LWLockAcquire(st->lock, LW_EXCLUSIVE);
+  for (auto& s : st->slots)
+    if (s.database == my_database && s.pid == MyProcPid && s.state == SlotState::Running) {
+      s.state = SlotState::Free;
+      s.latch = nullptr;
+      s.pid = 0;
+    }
+  LWLockRelease(st->lock);
+}
+
+// Claims this database's slot; false when another live scheduler already has it.
+bool claim_slot() {
+  SharedState* st = shared_state();
+  bool ok = false;
+  LWLockAcquire(st->lock, LW_EXCLUSIVE);
+  SchedulerSlot* mine = nullptr;
+  for (auto& s : st->slots)
+    if (s.database == my_database && s.state == SlotState::Running) mine = &s;
+  if (mine && mine->pid != 0 && mine->pid != MyProcPid && pid_alive(mine->pid)) {
+    ok = false;
+  } else {
+    if (!mine)
+      for (auto& s : st->slots)
+        if (s.state == SlotState::Free) {
+          mine = &s;
+          break;
+        }
+    if (mine) {
+      mine->database = my_database;
+      mine->pid = MyProcPid;
+      mine->latch = MyLatch;
+      mine->state = SlotState::Running;
+      ok = true;
+    }
+  }
+  LWLockRelease(st->lock);
+  return ok;
+}
+
+void mark_no_extension() {
+  SharedState* st = shared_state();
+  LWLockAcquire(st->lock, LW_EXCLUSIVE);
+  for (auto& s : st->slots)
+    if (s.database == my_database && s.pid == MyProcPid) {
+      s.state = SlotState::NoExtension;
+      s.checked_at = GetCurrentTimestamp();
+      s.latch = nullptr;
+    }
+  LWLockRelease(st->lock);
+}
+
+// Starts a transaction with SPI and a snapshot; the body runs inside, then commits.
+template <typename F>
+void in_transaction(F&& body) {
+  pg_call([] {
+    SetCurrentStatementStartTimestamp();
+    StartTransactionCommand();
+    PushActiveSnapshot(GetTransactionSnapshot());
+  });
+  spi_connect();
+  body();
+  spi_finish();
+  pg_call([] {
+    PopActiveSnapshot();
+    CommitTransactionCommand();
+  });
+}
+
+bool extension_installed() {
+  return spi_scalar("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_incview'").has_value();
+}
+
+void report_activity(const std::string& what) {
+  const char* w = what.c_str();
+  pg_call([&] { pgstat_report_activity(STATE_RUNNING, w); });
+}
+
+// Refreshes one stage to the end of its queue, one committed transaction per batch, as
+// the stage's owner.
+void refresh_in_worker(const std::string& name, int64 expected_batches) {
+  std::optional<std::string> after;
+  int batch = 0;
+  do {
+    if (ShutdownRequestPending) return;
+    ++batch;
+    report_activity("pg_incview: refreshing stage \"" + name + "\", batch " + std::to_string(batch) + " of ~" +
+                    std::to_string(std::max<int64>(expected_batches, batch)));
+    bool gone = false;
+    in_transaction([&] {
+      auto stage = find_stage(name);
+      if (!stage || stage->shape.target.empty()) {
+        gone = true;
+        return;
+      }
+      AsRole owner(stage->owner);
+      StepResult step = refresh_step(*stage, after);
+      after = step.last_key;
+    });
+    if (gone) return;
+  } while (after);
+}
+
+struct DueStage {
+  std::string name;
+  int64 dirty = 0;
+};
+
+void scheduler_pass() {
+  std::vector<DueStage> due;
+  std::vector<std::string> order;
+  bool installed = true;
+  in_transaction([&] {
+    installed = extension_installed();
+    if (!installed) return;
+    order = load_stage_graph().topological_order();
+    const uint64 n = spi_exec(
+        "SELECT s.name, d.keys "
+        "FROM incview.stage s LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
+        "CROSS JOIN LATERAL (SELECT count(DISTINCT q.key) AS keys, count(*) > 0 AS dirty, min(q.dirtied_at) AS oldest "
+        "                    FROM incview.dirty_scope q WHERE q.stage_id = s.id) d "
+        "WHERE d.dirty AND (st.next_attempt IS NULL OR st.next_attempt <= now()) AND CASE s.policy "
+        "  WHEN 'continuous' THEN true "
+        "  WHEN 'interval' THEN st.last_refresh IS NULL OR st.last_refresh + s.policy_every <= now() "
+        "       OR d.oldest + s.max_lag <= now() "
+        "  WHEN 'daily' THEN (now()::date + s.policy_at <= now() "
+        "                     AND coalesce(st.last_refresh, '-infinity') < now()::date + s.policy_at) "
+        "       OR d.oldest + s.max_lag <= now() "
+        "  ELSE false END");
+    for (uint64 i = 0; i < n; ++i) due.push_back({spi_text_or(i, 1, ""), spi_int8(i, 2)});
+  });
+  if (!installed) {
+    mark_no_extension();
+    proc_exit(0);
+  }
+  for (const auto& name : order) {
+    auto it = std::find_if(due.begin(), due.end(), [&](const DueStage& d) { return d.name == name; });
+    if (it == due.end()) continue;
+    const int64 batches = settings.batch_size > 0 ? (it->dirty + settings.batch_size - 1) / settings.batch_size : 1;
+    refresh_in_worker(name, batches);
+  }
+  pg_call([] { pgstat_report_activity(STATE_IDLE, nullptr); });
+}
+
+}  // namespace
+
+void register_launcher() {
+  BackgroundWorker w = worker_template("pg_incview launcher", "incview_launcher_main");
+  w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+  w.bgw_restart_time = 5;
+  RegisterBackgroundWorker(&w);
+}
+
+}  // namespace incview::pg
+
+using namespace incview::pg;
+
+void incview_launcher_main(Datum) {
+  pqsignal(SIGHUP, SignalHandlerForConfigReload);
+  pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+  BackgroundWorkerUnblockSignals();
+  BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
+  pgstat_report_appname("pg_incview launcher");
+  SharedState* st = shared_state();
+  LWLockAcquire(st->lock, LW_EXCLUSIVE);
+  st->launcher_pid = MyProcPid;
+  st->launcher_latch = MyLatch;
+  LWLockRelease(st->lock);
+  while (!ShutdownRequestPending) {
+    reload_config_if_asked();
+    if (settings.enabled) guarded_iteration([] { launcher_pass(); });
+    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, std::max(settings.naptime_ms, 100),
+                    PG_WAIT_EXTENSION);
+    ResetLatch(MyLatch);
+    CHECK_FOR_INTERRUPTS();
+  }
+  proc_exit(0);
+}
+
+void incview_scheduler_main(Datum arg) {
+  my_database = DatumGetObjectId(arg);
+  pqsignal(SIGHUP, SignalHandlerForConfigReload);
+  pqsignal(SIGTERM, die);  // also interrupts a running refresh: its batch rolls back, keys stay queued
+  BackgroundWorkerUnblockSignals();
+  BackgroundWorkerInitializeConnectionByOid(my_database, InvalidOid, 0);
+  pgstat_report_appname("pg_incview scheduler");
+  if (!claim_slot()) proc_exit(0);
+  before_shmem_exit(release_slot, 0);
+  while (!ShutdownRequestPending) {
+    reload_config_if_asked();
+    if (settings.enabled) guarded_iteration([] { scheduler_pass(); });
+    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, settings.naptime_ms,
+                    PG_WAIT_EXTENSION);
+    ResetLatch(MyLatch);
+    CHECK_FOR_INTERRUPTS();
+  }
+  proc_exit(0);
+}

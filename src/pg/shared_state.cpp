@@ -1,0 +1,105 @@
+#include "pg/shared_state.hpp"
+
+#include <csignal>
+
+extern "C" {
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+#include "utils/timestamp.h"
+}
+
+namespace incview::pg {
+
+namespace {
+
+SharedState* state = nullptr;
+bool loaded_at_startup = false;
+shmem_request_hook_type prev_request_hook = nullptr;
+shmem_startup_hook_type prev_startup_hook = nullptr;
+bool dirty_in_xact = false;
+bool xact_callback_registered = false;
+
+void request_shmem() {
+  if (prev_request_hook) prev_request_hook();
+  RequestAddinShmemSpace(MAXALIGN(sizeof(SharedState)));
+  RequestNamedLWLockTranche("pg_incview", 1);
+}
+
+void startup_shmem() {
+  if (prev_startup_hook) prev_startup_hook();
+  bool found = false;
+  LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+  state = static_cast<SharedState*>(ShmemInitStruct("pg_incview", sizeof(SharedState), &found));
+  if (!found) {
+    memset(state, 0, sizeof(SharedState));
+    state->lock = &(GetNamedLWLockTranche("pg_incview"))->lock;
+  }
+  LWLockRelease(AddinShmemInitLock);
+}
+
+void xact_callback(XactEvent event, void*) {
+  // Runs inside PostgreSQL's commit/abort processing: plain C, nothing that can throw.
+  if (event == XACT_EVENT_COMMIT && dirty_in_xact) wake_scheduler(MyDatabaseId);
+  if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_COMMIT ||
+      event == XACT_EVENT_PARALLEL_ABORT)
+    dirty_in_xact = false;
+}
+
+}  // namespace
+
+SharedState* shared_state() { return state; }
+bool preloaded() { return loaded_at_startup; }
+
+void install_shmem_hooks() {
+  loaded_at_startup = true;
+  prev_request_hook = shmem_request_hook;
+  shmem_request_hook = request_shmem;
+  prev_startup_hook = shmem_startup_hook;
+  shmem_startup_hook = startup_shmem;
+}
+
+void wake_scheduler(Oid database) {
+  if (!state) return;
+  Latch* latch = nullptr;
+  LWLockAcquire(state->lock, LW_SHARED);
+  for (auto& slot : state->slots)
+    if (slot.state == SlotState::Running && slot.database == database) latch = slot.latch;
+  LWLockRelease(state->lock);
+  if (latch) SetLatch(latch);
+}
+
+void wake_launcher() {
+  if (!state) return;
+  LWLockAcquire(state->lock, LW_EXCLUSIVE);
+  // A new CREATE EXTENSION may have happened: forget "no extension here" verdicts.
+  for (auto& slot : state->slots)
+    if (slot.state == SlotState::NoExtension) slot.state = SlotState::Free;
+  Latch* latch = state->launcher_latch;
+  LWLockRelease(state->lock);
+  if (latch) SetLatch(latch);
+}
+
+void note_dirty_in_transaction() {
+  if (!state) return;
+  if (!xact_callback_registered) {
+    RegisterXactCallback(xact_callback, nullptr);
+    xact_callback_registered = true;
+  }
+  dirty_in_xact = true;
+}
+
+void stop_scheduler(Oid database, int timeout_ms) {
+  if (!state) return;
+  for (int waited = 0; waited <= timeout_ms; waited += 10) {
+    int pid = 0;
+    LWLockAcquire(state->lock, LW_SHARED);
+    for (auto& slot : state->slots)
+      if (slot.state == SlotState::Running && slot.database == database) pid = slot.pid;
+    LWLockRelease(state->lock);
+    if (pid == 0) return;
+    if (waited == 0) kill(pid, SIGTERM);
+    pg_usleep(10000L);
+  }
+}
+
+}  // namespace incview::pg

@@ -1,0 +1,75 @@
+-- Background refresh (no refresh calls): policies, failures and back-off, owner's role.
+-- Waits poll with a timeout; nothing depends on a fixed sleep.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pg_incview;
+SELECT plan(17);
+
+-- Polls until `cond` is true or `timeout` passes; each check sees newly committed data.
+CREATE FUNCTION pg_temp.wait_until(cond text, timeout interval DEFAULT '10 s') RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE ok boolean; deadline timestamptz := clock_timestamp() + timeout;
+BEGIN
+  LOOP
+    EXECUTE 'SELECT (' || cond || ')' INTO ok;
+    IF ok THEN RETURN true; END IF;
+    IF clock_timestamp() > deadline THEN RETURN false; END IF;
+    PERFORM pg_sleep(0.02);
+  END LOOP;
+END $$;
+CREATE FUNCTION pg_temp.fresh(stage text) RETURNS boolean LANGUAGE sql AS $$
+  SELECT v.missing = 0 AND v.extra = 0 FROM incview.verify(stage) v
+$$;
+
+SELECT ok(pg_temp.wait_until($$EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'pg_incview scheduler'
+                                       AND datname = current_database())$$),
+  'CREATE EXTENSION got this database a scheduler, visible in pg_stat_activity');
+SELECT ok(EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'pg_incview launcher'), 'the launcher runs');
+
+CREATE TABLE sales (id serial PRIMARY KEY, shop int, amount int);
+CREATE INDEX ON sales (shop);
+INSERT INTO sales (shop, amount) SELECT g % 10, g FROM generate_series(1, 1000) g;
+SELECT incview.create_stage('shop_totals', 'SELECT shop, sum(amount) AS total FROM sales GROUP BY shop',
+  ARRAY['shop'], ARRAY['shop']);
+SELECT incview.create_stage('shop_manual', 'SELECT shop, count(*) AS n FROM sales GROUP BY shop', ARRAY['shop']);
+SELECT incview.set_policy('shop_manual', 'manual');
+
+-- continuous (default): a commit is visible within 2 s with nobody calling refresh.
+INSERT INTO sales (shop, amount) VALUES (3, 100000);
+SELECT ok(pg_temp.wait_until($$pg_temp.fresh('shop_totals')$$, '2 s'), 'continuous: committed change visible within 2 s');
+SELECT is((SELECT total FROM shop_totals WHERE shop = 3),
+          (SELECT sum(amount) FROM sales WHERE shop = 3), 'the new total is there');
+-- manual stays stale, although the scheduler has run a pass since (it refreshed shop_totals).
+SELECT ok(NOT pg_temp.fresh('shop_manual'), 'manual: still stale after the scheduler ran');
+SELECT is((SELECT dirty_scopes::int FROM incview.stages WHERE name = 'shop_manual'), 1, 'manual: its scope stays queued');
+SELECT is((SELECT next_run FROM incview.stages WHERE name = 'shop_manual'), NULL, 'manual: no next run');
+SELECT lives_ok($$SELECT incview.refresh('shop_manual')$$, 'manual stages refresh on request');
+
+-- interval policy.
+SELECT incview.set_policy('shop_manual', 'interval', every => '1 second');
+INSERT INTO sales (shop, amount) VALUES (4, 7);
+SELECT ok(pg_temp.wait_until($$pg_temp.fresh('shop_manual')$$, '5 s'), 'interval: refreshed within its period');
+SELECT throws_ok($$SELECT incview.set_policy('shop_manual', 'interval')$$, '22023', NULL, 'interval needs every');
+SELECT throws_ok($$SELECT incview.set_policy('shop_manual', 'daily')$$, '22023', NULL, 'daily needs at');
+SELECT throws_ok($$SELECT incview.set_policy('shop_manual', 'hourly')$$, '22023', NULL, 'unknown policy');
+
+-- A failing stage: error logged, status failing, scopes kept, retried with growing back-off,
+-- while an independent stage keeps refreshing; it recovers once the cause is gone.
+CREATE TABLE divisors (shop int PRIMARY KEY, d int);
+INSERT INTO divisors SELECT g, 1 FROM generate_series(0, 9) g;
+SELECT incview.create_stage('shop_ratio',
+  'SELECT s.shop, sum(s.amount) / max(d.d) AS ratio FROM sales s JOIN divisors d USING (shop) GROUP BY s.shop',
+  ARRAY['shop'], ARRAY['shop']);
+UPDATE divisors SET d = 0 WHERE shop = 5;
+SELECT ok(pg_temp.wait_until($$(SELECT failures >= 2 FROM incview.stages WHERE name = 'shop_ratio')$$, '15 s'),
+  'failing stage is retried (failures grow)');
+SELECT ok((SELECT status = 'failing' AND last_error LIKE '%division by zero%' AND dirty_scopes = 1
+           FROM incview.stages WHERE name = 'shop_ratio'), 'status failing, last_error kept, the scope stays dirty');
+SELECT ok((SELECT next_run > now() FROM incview.stages WHERE name = 'shop_ratio'), 'next attempt is backed off into the future');
+INSERT INTO sales (shop, amount) VALUES (6, 1);
+SELECT ok(pg_temp.wait_until($$pg_temp.fresh('shop_totals')$$, '2 s'), 'an independent stage keeps refreshing meanwhile');
+UPDATE divisors SET d = 2 WHERE shop = 5;
+SELECT ok(pg_temp.wait_until($$pg_temp.fresh('shop_ratio') AND
+                               (SELECT status = 'idle' FROM incview.stages WHERE name = 'shop_ratio')$$, '30 s'),
+  'the failing stage recovers once the cause is gone');
+
+SELECT * FROM finish();
