@@ -157,6 +157,7 @@ void start_scheduler(const DatabaseEntry& db) {
   slot.database = db.oid;
   slot.pid = 0;
   slot.latch = nullptr;
+  slot.stop_requested = false;
   slot.state = SlotState::Running;
   LWLockRelease(st->lock);
 
@@ -198,7 +199,9 @@ void release_slot(int, Datum) {
   LWLockAcquire(st->lock, LW_EXCLUSIVE);
   for (auto& s : st->slots)
     if (s.database == my_database && s.pid == MyProcPid && s.state == SlotState::Running) {
-      s.state = SlotState::Free;
+      s.state = s.stop_requested ? SlotState::NoExtension : SlotState::Free;
+      s.checked_at = GetCurrentTimestamp();
+      s.stop_requested = false;
       s.latch = nullptr;
       s.pid = 0;
     }
@@ -226,6 +229,7 @@ bool claim_slot() {
       mine->database = my_database;
       mine->pid = MyProcPid;
       mine->latch = MyLatch;
+      mine->stop_requested = false;
       mine->state = SlotState::Running;
       ok = true;
     }

@@ -90,14 +90,40 @@ void note_dirty_in_transaction() {
 
 void stop_scheduler(Oid database, int timeout_ms) {
   if (!state) return;
+  int pid = 0;
+  LWLockAcquire(state->lock, LW_EXCLUSIVE);
+  SchedulerSlot* slot = nullptr;
+  for (auto& s : state->slots)
+    if (s.database == database && s.state != SlotState::Free) slot = &s;
+  if (slot && slot->state == SlotState::Running) {
+    // Marked before the signal: when it exits, its slot says "no scheduler here" and the
+    // launcher (woken by that very exit) does not start a new one during the drop.
+    slot->stop_requested = true;
+    pid = slot->pid;
+  } else {
+    if (!slot)
+      for (auto& s : state->slots)
+        if (s.state == SlotState::Free) {
+          slot = &s;
+          break;
+        }
+    if (slot) {
+      slot->database = database;
+      slot->pid = 0;
+      slot->latch = nullptr;
+      slot->state = SlotState::NoExtension;
+      slot->checked_at = GetCurrentTimestamp();
+    }
+  }
+  LWLockRelease(state->lock);
+  if (pid == 0) return;
+  kill(pid, SIGTERM);
   for (int waited = 0; waited <= timeout_ms; waited += 10) {
-    int pid = 0;
+    bool running = false;
     LWLockAcquire(state->lock, LW_SHARED);
-    for (auto& slot : state->slots)
-      if (slot.state == SlotState::Running && slot.database == database) pid = slot.pid;
+    running = slot->state == SlotState::Running && slot->database == database;
     LWLockRelease(state->lock);
-    if (pid == 0) return;
-    if (waited == 0) kill(pid, SIGTERM);
+    if (!running) return;
     pg_usleep(10000L);
   }
 }

@@ -20,6 +20,7 @@ struct SchedulerSlot {
   SlotState state;
   TimestampTz checked_at;  // NoExtension: when the scheduler found no extension there
   Latch* latch;            // the scheduler's MyLatch (lives in its PGPROC, shared)
+  bool stop_requested;     // DROP DATABASE asked it to go: on exit, keep the launcher off
 };
 
 struct SharedState {

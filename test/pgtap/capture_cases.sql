@@ -9,7 +9,7 @@
 -- extension has set_policy, so no background refresher can consume their queues.
 CREATE EXTENSION IF NOT EXISTS pg_incview;
 SET client_min_messages = warning;
-SELECT plan(116);
+SELECT plan(124);
 
 -- ------------------------------------------------------------------ helpers
 -- The distinct keys queued for a stage, as text, sorted; the marker shows as 'ALL'.
@@ -271,19 +271,28 @@ GRANT USAGE ON SEQUENCE medications_id_seq TO incview_tap_writer;
 GRANT INSERT ON order_lines TO incview_tap_writer;
 GRANT USAGE ON SEQUENCE order_lines_id_seq TO incview_tap_writer;
 SELECT incview.map_source('order_qty', 'order_lines', 'SELECT o.patient_id FROM orders o WHERE o.id = changed.order_id');
+CREATE SCHEMA decoy;
+CREATE TABLE decoy.orders (id bigint, patient_id bigint);
+INSERT INTO decoy.orders VALUES (7, 999);
+GRANT USAGE ON SCHEMA decoy TO incview_tap_writer;
+GRANT SELECT ON decoy.orders TO incview_tap_writer;
 SET ROLE incview_tap_writer;
+-- the writer's search_path must not matter: the mapping says "orders", meaning public.orders
+SET search_path = decoy, public;
 SELECT throws_ok('SELECT count(*) FROM incview.dirty_scope', '42501', NULL,
                  'the writer cannot read the queue');
-SELECT throws_ok('SELECT count(*) FROM orders', '42501', NULL, 'the writer cannot read orders');
-SELECT lives_ok($$INSERT INTO medications (patient_id, product_id, given_at) VALUES (12, 1, '2025-05-01 00:00+00')$$,
+SELECT throws_ok('SELECT count(*) FROM public.orders', '42501', NULL, 'the writer cannot read orders');
+SELECT lives_ok($$INSERT INTO public.medications (patient_id, product_id, given_at) VALUES (12, 1, '2025-05-01 00:00+00')$$,
                 'the writer inserts into a source');
-SELECT lives_ok($$UPDATE medications SET patient_id = 14 WHERE patient_id = 13$$,
+SELECT lives_ok($$UPDATE public.medications SET patient_id = 14 WHERE patient_id = 13$$,
                 'the writer moves rows between scopes');
-SELECT lives_ok($$INSERT INTO order_lines (order_id, qty) VALUES (7, 1)$$,
+SELECT lives_ok($$INSERT INTO public.order_lines (order_id, qty) VALUES (7, 1)$$,
                 'the writer inserts into a lookup-mapped source (the mapping reads orders as the stage owner)');
+RESET search_path;
 RESET ROLE;
 SELECT is(pg_temp.queued('med_count'), ARRAY['[12]', '[13]', '[14]'], 'the writer''s changes were queued');
-SELECT is(pg_temp.queued('order_qty'), ARRAY['[17]'], 'the lookup found order 7''s patient 17');
+SELECT is(pg_temp.queued('order_qty'), ARRAY['[17]'],
+          'the lookup found order 7''s patient 17 (public.orders, not the writer''s decoy.orders)');
 SELECT is(incview.refresh('med_count') + incview.refresh('order_qty'), 4::bigint, 'refreshed');
 SELECT is(pg_temp.verified('med_count') || pg_temp.verified('order_qty'), '(0,0)(0,0)', 'both stages equal their queries');
 DROP OWNED BY incview_tap_writer;
@@ -374,5 +383,80 @@ SELECT is(incview.refresh('item_rows'), 2::bigint, 'a row moving to a lower scop
 SET client_min_messages = warning;
 SELECT is(pg_temp.verified('item_rows'), '(0,0)', 'item_rows equals its query after one refresh');
 RESET incview.batch_size;
+
+-- ------------------------------------------------------------------ float scope keys and session settings
+-- The key a writer queues must not depend on the writer's settings: with
+-- extra_float_digits = 0, float8out rounds to 15 digits, and the key [0.3] no longer
+-- names the scope 0.30000000000000004.
+CREATE TABLE readings (id int PRIMARY KEY, x float8 NOT NULL, v int NOT NULL);
+INSERT INTO readings VALUES (1, 0.1, 1), (2, 0.1::float8 + 0.2::float8, 2), (3, 1.0::float8 / 3, 3), (4, 4, 4);
+BEGIN;
+SELECT incview.create_stage('by_x', 'SELECT x, sum(v) AS v FROM readings GROUP BY x', ARRAY['x'], ARRAY['x'],
+                            engine => 'diff');
+SELECT pg_temp.manual('by_x');
+COMMIT;
+SET extra_float_digits = 0;
+UPDATE readings SET v = v + 10 WHERE id IN (2, 3);
+RESET extra_float_digits;
+SELECT is(incview.refresh('by_x'), 2::bigint, 'two float scopes refreshed');
+SELECT is(pg_temp.verified('by_x'), '(0,0)',
+          'a float scope written with extra_float_digits = 0 is refreshed (by_x equals its query)');
+
+-- ------------------------------------------------------------------ rebuild records the scope count
+-- capture_all_ratio and full_refresh_ratio compare with the stage's scope count: a stage
+-- created over an empty table and rebuilt after loading must know its 200 scopes.
+CREATE TABLE loads (id bigserial PRIMARY KEY, patient_id int NOT NULL, v int NOT NULL);
+BEGIN;
+SELECT incview.create_stage('load_sum', 'SELECT patient_id, sum(v) AS v FROM loads GROUP BY patient_id',
+                            ARRAY['patient_id'], ARRAY['patient_id']);
+SELECT pg_temp.manual('load_sum');
+COMMIT;
+INSERT INTO loads (patient_id, v) SELECT 1 + i % 200, i FROM generate_series(1, 400) i;
+SELECT lives_ok($$SELECT incview.rebuild('load_sum')$$, 'rebuild after loading');
+SELECT is((SELECT count(*) FROM load_sum), 200::bigint, 'load_sum has 200 scopes');
+UPDATE loads SET v = v + 1;
+SELECT is((SELECT row(pg_temp.queue_rows('load_sum'), all_dirty)::text FROM incview.stages WHERE name = 'load_sum'), '(1,t)',
+          'after rebuild, updating all 200 scopes queues one marker (rebuild recorded the scope count)');
+SELECT lives_ok($$SELECT incview.refresh('load_sum')$$, 'refresh');
+SELECT is(pg_temp.verified('load_sum'), '(0,0)', 'load_sum equals its query');
+
+-- ------------------------------------------------------------------ a mapping of the wrong type
+-- A mapping returning text for a bigint scope either is refused by map_source or must
+-- not wedge the stage: a good key in the same batch as a bad one still gets refreshed.
+CREATE TABLE people (id bigint PRIMARY KEY, name text NOT NULL);
+CREATE TABLE person_events (id bigserial PRIMARY KEY, person_id bigint NOT NULL, v int NOT NULL);
+INSERT INTO people SELECT g, 'P' || g FROM generate_series(1, 40) g;
+INSERT INTO person_events (person_id, v) SELECT g, g FROM generate_series(1, 40) g;
+BEGIN;
+SELECT incview.create_stage('person_sum', $$
+  SELECT e.person_id, p.name, sum(e.v) AS v FROM person_events e JOIN people p ON p.id = e.person_id
+  GROUP BY e.person_id, p.name
+$$, ARRAY['person_id'], ARRAY['person_id'], engine => 'diff');
+SELECT pg_temp.manual('person_sum');
+COMMIT;
+CREATE TEMP TABLE wrong_mapping (outcome text);
+SET client_min_messages = error;
+DO $$
+BEGIN
+  BEGIN
+    PERFORM incview.map_source('person_sum', 'people', 'SELECT changed.name');
+  EXCEPTION WHEN others THEN
+    INSERT INTO wrong_mapping VALUES ('map_source refused it');
+    RETURN;
+  END;
+  BEGIN
+    UPDATE people SET name = 'Ann' WHERE id = 1;
+  EXCEPTION WHEN others THEN
+    INSERT INTO wrong_mapping VALUES ('the write was refused');
+  END;
+  INSERT INTO person_events (person_id, v) VALUES (8, 1000);
+  PERFORM incview.refresh('person_sum');
+  INSERT INTO wrong_mapping
+  SELECT CASE WHEN v = 1008 THEN 'scope 8 refreshed' ELSE 'scope 8 stuck: ' || v END FROM person_sum WHERE person_id = 8;
+END
+$$;
+SET client_min_messages = warning;
+SELECT ok((SELECT outcome FROM wrong_mapping) IN ('map_source refused it', 'scope 8 refreshed'),
+          'a wrong-typed mapping is refused or does not block other keys: ' || (SELECT outcome FROM wrong_mapping));
 
 SELECT * FROM finish();

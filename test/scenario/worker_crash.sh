@@ -32,7 +32,8 @@ CREATE INDEX ON src (k);
 -- 50 ms per scope: a refresh of the 40 scopes below lasts about 2 s.
 CREATE FUNCTION slow(x int) RETURNS int LANGUAGE sql VOLATILE AS 'SELECT x FROM (SELECT pg_sleep(0.05)) s';
 INSERT INTO src SELECT g % 40, g FROM generate_series(1, 400) g;
-SELECT incview.create_stage('slow_stage', 'SELECT k, slow(sum(v)::int) AS total FROM src GROUP BY k', ARRAY['k']);
+SELECT incview.create_stage('slow_stage', 'SELECT k, slow(sum(v)::int) AS total FROM src GROUP BY k', ARRAY['k'],
+  engine => 'replace');  -- batches, not the full rebuild auto would pick for 100% dirty
 SELECT incview.set_policy('slow_stage', 'manual');
 SQL
 
