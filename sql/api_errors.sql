@@ -1,4 +1,6 @@
 -- Bad input gets a clear ERROR with the right SQLSTATE, and leaves nothing half-made.
+-- Stages refresh only when these tests say so (no background scheduler race).
+SET incview.default_policy = manual;
 CREATE TABLE t (id int, v text);
 INSERT INTO t VALUES (1, 'a'), (1, 'a'), (2, 'b');
 -- Shows SQLSTATE and message of a statement's error.
@@ -47,6 +49,13 @@ SELECT incview.create_stage('s', 'SELECT id, v FROM t', ARRAY['id'], engine => '
 SELECT pg_temp.err($$SELECT incview.create_stage('s', 'SELECT id, v FROM t', ARRAY['id'], ARRAY['id'])$$);
 -- A scope whose type has no equality cannot be refreshed by scope.
 SELECT pg_temp.err($$SELECT incview.create_stage('s', 'SELECT id, v::json AS j FROM t', ARRAY['j'])$$);
+-- Array-typed scopes cannot be refreshed by scope (keys travel as arrays of the type).
+CREATE TABLE arr (tags text[]);
+SELECT incview.create_stage('s', 'SELECT tags, count(*) AS n FROM arr GROUP BY tags', ARRAY['tags']);
+SELECT incview.create_stage('s', 'SELECT id, v FROM t', ARRAY['id'], engine => 'auto') IS NULL AS policy_check
+  FROM (SELECT set_config('incview.default_policy', 'hourly', true)) x;
+RESET incview.default_policy;
+SET incview.default_policy = manual;
 SELECT pg_temp.leftovers();
 
 -- Names already taken.

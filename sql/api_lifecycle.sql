@@ -1,4 +1,6 @@
 -- The stage lifecycle from SQL: create, read, refresh chosen scopes, verify, drop.
+-- Stages refresh only when these tests say so (no background scheduler race).
+SET incview.default_policy = manual;
 SET client_min_messages = warning;
 CREATE TABLE visits (id serial PRIMARY KEY, patient_id int, clinic text, amount numeric, at date);
 CREATE INDEX ON visits (patient_id);
@@ -72,6 +74,17 @@ INSERT INTO reports VALUES (1, 'a', 10, 'newer'), (2, NULL, 11, 'null cluster');
 SELECT incview.refresh_scopes('latest_report', '[{"org_id": 1, "cluster": "a"}, [2, null]]');
 SELECT * FROM latest_report ORDER BY org_id, cluster NULLS LAST;
 SELECT * FROM incview.verify('latest_report');
+
+-- A unique key must stay within the scope: scope columns are added to it.
+SELECT incview.create_stage('report_rows', 'SELECT id, org_id, payload FROM reports', ARRAY['org_id'],
+  unique_key => ARRAY['id']);
+SELECT unique_key FROM incview.stage WHERE name = 'report_rows';
+UPDATE reports SET org_id = 1 WHERE id = 3;   -- a row moves from scope 2 to scope 1
+SET incview.batch_size = 1;                   -- each scope in its own batch: 1 before 2
+SELECT incview.refresh_scopes('report_rows', '[1, 2]');
+RESET incview.batch_size;
+SELECT * FROM incview.verify('report_rows');
+SELECT incview.drop_stage('report_rows');
 
 -- drop_stage removes the table, the catalog rows and the capture triggers.
 SELECT incview.drop_stage('latest_report');

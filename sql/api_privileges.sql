@@ -1,4 +1,6 @@
 -- Only a stage's owner changes or refreshes it; writers need no privilege on our tables.
+-- Stages refresh only when these tests say so (no background scheduler race).
+SET incview.default_policy = manual;
 CREATE ROLE incview_owner LOGIN;
 CREATE ROLE incview_other LOGIN;
 CREATE ROLE incview_writer LOGIN;

@@ -65,7 +65,7 @@ Datum incview_set_policy(PG_FUNCTION_ARGS) {
 
 Datum incview_wake_launcher(PG_FUNCTION_ARGS) {
   return entry_guard([&]() -> Datum {
-    wake_launcher();
+    wake_launcher_at_commit();
     PG_RETURN_BOOL(preloaded());
   });
 }

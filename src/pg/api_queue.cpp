@@ -2,6 +2,10 @@
 #include "core/capture_sql.hpp"
 #include "core/sql_text.hpp"
 #include "pg/args.hpp"
+
+extern "C" {
+#include "catalog/pg_type_d.h"
+}
 #include "pg/capture.hpp"
 #include "pg/catalog.hpp"
 #include "pg/guard.hpp"
@@ -22,6 +26,17 @@ using namespace incview;
 using namespace incview::pg;
 
 namespace {
+
+// How a value of this type looks as jsonb: number, boolean, json or string.
+std::string json_kind(Oid type) {
+  char category = 0;
+  bool preferred = false;
+  pg_call([&] { get_type_category_preferred(getBaseType(type), &category, &preferred); });
+  if (type == JSONOID || type == JSONBOID) return "json value";
+  if (category == TYPCATEGORY_NUMERIC) return "number";
+  if (category == TYPCATEGORY_BOOLEAN) return "boolean";
+  return "string";
+}
 
 StageRecord load_owned(const std::string& name, const char* action) {
   StageRecord stage = load_stage(name);
@@ -50,11 +65,13 @@ Datum incview_map_source(PG_FUNCTION_ARGS) {
       text = check_select_syntax(*mapping, "a mapping");
       // Run it once over an empty `changed` to check names, types and the column count.
       uint64 natts = 0;
+      std::vector<Oid> types;
       with_search_path(stage.search_path, [&] {
         spi_exec("SELECT m.* FROM (SELECT * FROM " + *source_name + " LIMIT 0) AS changed, LATERAL (\n" + *text +
                      "\n) AS m LIMIT 0",
                  {}, true);
         natts = static_cast<uint64>(SPI_tuptable->tupdesc->natts);
+        for (uint64 i = 0; i < natts; ++i) types.push_back(TupleDescAttr(SPI_tuptable->tupdesc, i)->atttypid);
       });
       if (natts != stage.shape.scope.size())
         throw Error(sqlstate::kInvalidParameterValue,
@@ -62,6 +79,17 @@ Datum incview_map_source(PG_FUNCTION_ARGS) {
                         " columns; stage \"" + name + "\" has " + std::to_string(stage.shape.scope.size()) +
                         " scope columns",
                     "", "return the scope columns in order: " + StageSql(stage.shape).scope_columns());
+      // Keys are compared as jsonb: a text '5' never equals the number 5, so a mapping of
+      // the wrong kind would queue keys no refresh can consume.
+      for (size_t i = 0; i < types.size(); ++i) {
+        const std::string want = json_kind(stage.scope_types[i]), got = json_kind(types[i]);
+        if (want != got)
+          throw Error("42804",
+                      "mapping for source " + *source_name + " returns a " + got + " in column " +
+                          std::to_string(i + 1) + ", but scope column \"" + stage.shape.scope[i].name + "\" is " +
+                          stage.shape.scope[i].type,
+                      "", "cast the mapping's column to " + stage.shape.scope[i].type);
+      }
     }
     as_extension_owner([&] {
       spi_exec(

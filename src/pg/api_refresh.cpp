@@ -99,7 +99,7 @@ Datum incview_rebuild(PG_FUNCTION_ARGS) {
     const double t0 = monotonic_seconds();
     consume_all_dirty(stage);
     RefreshStats stats = rebuild_stage(stage);
-    stats.scopes = -1;
+    stats.scopes = record_scope_count(stage);
     log_refresh(stage, stats, monotonic_seconds() - t0, std::nullopt);
     spi_finish();
     PG_RETURN_INT64(stats.inserted + stats.updated);

@@ -11,6 +11,7 @@
 #include "pg/query_check.hpp"
 #include "pg/refresher.hpp"
 #include "pg/role.hpp"
+#include "pg/settings.hpp"
 #include "pg/spi.hpp"
 #include "pg/stage_sources.hpp"
 
@@ -110,6 +111,10 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     check_names(scope, "scope");
     check_names(unique_key, "unique_key");
     check_engine(engine, !unique_key.empty());
+    const std::string policy = settings.default_policy ? settings.default_policy : "continuous";
+    if (policy != "continuous" && policy != "manual")
+      throw Error(sqlstate::kInvalidParameterValue, "incview.default_policy must be continuous or manual",
+                  "it is \"" + policy + "\"", "interval and daily policies are set with incview.set_policy");
 
     spi_connect();
     if (find_stage(name)) throw Error(sqlstate::kDuplicateObject, "stage \"" + name + "\" already exists");
@@ -147,12 +152,40 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
         if (c.first == s) {
           shape.scope.push_back({s, c.second.first});
           scope_types.push_back(c.second.second);
+          Oid array_type = InvalidOid;
+          const Oid t = c.second.second;
+          pg_call([&] { array_type = get_array_type(t); });
+          if (array_type == InvalidOid)
+            throw Error(sqlstate::kFeatureNotSupported,
+                        "scope column \"" + s + "\" has type " + c.second.first + ", which cannot be a scope",
+                        "scope keys travel as arrays of the scope type; arrays and types without an array type "
+                        "cannot",
+                        "scope by the elements instead, e.g. SELECT unnest(tags) AS tag ... GROUP BY tag");
         }
+    // A row's identity must stay inside its scope: with a unique key that spans scopes, a
+    // row moving from scope A to B would collide when B is refreshed before A.
+    if (!shape.unique_key.empty()) {
+      std::vector<std::string> added;
+      for (const auto& s : scope)
+        if (std::find(shape.unique_key.begin(), shape.unique_key.end(), s) == shape.unique_key.end()) {
+          shape.unique_key.push_back(s);
+          added.push_back(s);
+        }
+      if (!added.empty()) {
+        const std::string msg = "unique_key of stage \"" + name + "\" extended with scope column(s) " + join(added, ", ");
+        const char* m = msg.c_str();
+        pg_call([&] {
+          ereport(NOTICE, (errmsg("%s", m),
+                           errdetail("a row's identity must stay within its scope: rows are re-derived scope by "
+                                     "scope, so a row moving between scopes exists in both for a moment")));
+        });
+      }
+    }
 
     const StageSql sql(shape);
-    check_generated_sql(sql, scope_types, !unique_key.empty());
+    check_generated_sql(sql, scope_types, !shape.unique_key.empty());
     spi_exec(sql.create_scope_index());
-    if (!unique_key.empty()) spi_exec(sql.create_unique_index());
+    if (!shape.unique_key.empty()) spi_exec(sql.create_unique_index());
 
     Oid caller = GetUserId();
     int32 stage_id = 0;
@@ -160,14 +193,15 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     const std::string search_path = spi_scalar("SELECT pg_catalog.current_setting('search_path')").value_or("");
     as_extension_owner([&] {
       spi_exec(
-          "INSERT INTO incview.stage (name, query, scope, unique_key, columns, target, engine, owner, search_path) "
+          "INSERT INTO incview.stage (name, query, scope, unique_key, columns, target, engine, owner, search_path, "
+          "                           policy) "
           "VALUES ($1, $2, ARRAY(SELECT jsonb_array_elements_text($3::jsonb)), "
           "        CASE WHEN $4::jsonb = '[]' THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text($4::jsonb)) END, "
-          "        ARRAY(SELECT jsonb_array_elements_text($5::jsonb)), $6::oid::regclass, $7, $8::oid::regrole, $9) "
+          "        ARRAY(SELECT jsonb_array_elements_text($5::jsonb)), $6::oid::regclass, $7, $8::oid::regrole, $9, $10) "
           "RETURNING id",
           {text_arg(name), text_arg(checked.text), text_arg(json_string_array(scope)),
-           text_arg(json_string_array(unique_key)), text_arg(json_string_array(shape.columns)), oid_arg(target_oid),
-           text_arg(engine), oid_arg(caller), text_arg(search_path)});
+           text_arg(json_string_array(shape.unique_key)), text_arg(json_string_array(shape.columns)), oid_arg(target_oid),
+           text_arg(engine), oid_arg(caller), text_arg(search_path), text_arg(policy)});
       stage_id = static_cast<int32>(spi_int8(0, 1));
       spi_exec("INSERT INTO incview.stage_state (stage_id) VALUES ($1)", {int4_arg(stage_id)});
     });

@@ -84,7 +84,7 @@ void check_stage_owner(const StageRecord& stage, const char* action) {
 }
 
 void log_refresh(const StageRecord& stage, const RefreshStats& s, double seconds,
-                 const std::optional<std::string>& error) {
+                 const std::optional<std::string>& error, bool keep_failure) {
   const std::string duration = std::to_string(seconds) + " seconds";
   as_extension_owner([&] {
   spi_exec(
@@ -99,18 +99,18 @@ void log_refresh(const StageRecord& stage, const RefreshStats& s, double seconds
       "        CASE WHEN $3::text IS NULL THEN clock_timestamp() END, $2::interval, $3, "
       "        CASE WHEN $3::text IS NULL THEN 0 ELSE 1 END) "
       "ON CONFLICT (stage_id) DO UPDATE SET "
-      "  status = EXCLUDED.status, "
+      "  status = CASE WHEN $6 THEN st.status ELSE EXCLUDED.status END, "
       "  last_refresh = coalesce(EXCLUDED.last_refresh, st.last_refresh), "
       "  last_duration = CASE WHEN $3::text IS NULL THEN EXCLUDED.last_duration ELSE st.last_duration END, "
-      "  last_error = EXCLUDED.last_error, "
-      "  failures = CASE WHEN $3::text IS NULL THEN 0 ELSE st.failures + 1 END, "
+      "  last_error = CASE WHEN $6 THEN st.last_error ELSE EXCLUDED.last_error END, "
+      "  failures = CASE WHEN $6 THEN st.failures WHEN $3::text IS NULL THEN 0 ELSE st.failures + 1 END, "
       // Exponential back-off with jitter (x0.5..1.5), capped: a failing stage is retried
       // ever more rarely, and many failing stages do not retry in lockstep.
-      "  next_attempt = CASE WHEN $3::text IS NULL THEN NULL ELSE clock_timestamp() + "
+      "  next_attempt = CASE WHEN $6 THEN st.next_attempt WHEN $3::text IS NULL THEN NULL ELSE clock_timestamp() + "
       "    least($5::float8, $4::float8 * power(2, least(st.failures, 30))) * (0.5 + random()) "
       "    * interval '1 millisecond' END",
       {int4_arg(stage.id), text_arg(duration), error ? text_arg(*error) : null_arg(TEXTOID),
-       int8_arg(settings.retry_base_ms), int8_arg(settings.retry_max_ms)});
+       int8_arg(settings.retry_base_ms), int8_arg(settings.retry_max_ms), {BOOLOID, BoolGetDatum(keep_failure), false}});
   });
 }
 

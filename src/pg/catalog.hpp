@@ -33,7 +33,9 @@ struct RefreshStats {
 };
 
 // Appends to incview.refresh_log and updates incview.stage_state (as the extension owner).
+// keep_failure: an earlier step of this same run failed, so a later successful step must
+// not report the stage idle (its failed keys are still queued).
 void log_refresh(const StageRecord& stage, const RefreshStats& stats, double seconds,
-                 const std::optional<std::string>& error);
+                 const std::optional<std::string>& error, bool keep_failure = false);
 
 }  // namespace incview::pg

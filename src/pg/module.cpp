@@ -52,6 +52,11 @@ void define_settings() {
   DefineCustomIntVariable("incview.retry_max", "Longest back-off between retries of a failing stage.", nullptr,
                           &settings.retry_max_ms, 300000, 10, 24 * 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr,
                           nullptr, nullptr);
+  DefineCustomStringVariable("incview.default_policy",
+                             "Policy given to stages created from now on: continuous, interval, daily or manual "
+                             "(interval and daily also need incview.set_policy).",
+                             nullptr, &settings.default_policy, "continuous", PGC_USERSET, 0, nullptr, nullptr,
+                             nullptr);
   MarkGUCPrefixReserved("incview");
 }
 

@@ -28,8 +28,10 @@ Oid extension_owner();
 
 namespace incview::pg {
 
-// Runs body with search_path set at a new GUC nest level. Restored here on normal exit;
-// on error the (sub)transaction abort that follows every error unwinds the nest level.
+// Runs body with search_path set at a new GUC nest level, and with float output exact
+// (extra_float_digits = 3): scope keys are built as jsonb from floats, and a writer's
+// extra_float_digits = 0 must not round them into another scope. Restored here on normal
+// exit; on error the (sub)transaction abort that follows every error unwinds the level.
 template <typename F>
 void with_search_path(const std::string& path, F&& body) {
   int level = 0;
@@ -37,6 +39,8 @@ void with_search_path(const std::string& path, F&& body) {
   pg_call([&] {
     level = NewGUCNestLevel();
     (void)set_config_option("search_path", p, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+    (void)set_config_option("extra_float_digits", "3", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
+                            false);
   });
   body();
   pg_call([&] { AtEOXact_GUC(true, level); });

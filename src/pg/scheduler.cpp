@@ -280,6 +280,7 @@ void report_activity(const std::string& what) {
 // the stage's owner.
 void refresh_in_worker(const std::string& name, int64 expected_batches) {
   std::optional<std::string> after;
+  bool failed = false;
   int batch = 0;
   do {
     if (ShutdownRequestPending) return;
@@ -294,7 +295,8 @@ void refresh_in_worker(const std::string& name, int64 expected_batches) {
         return;
       }
       AsRole owner(stage->owner);
-      StepResult step = refresh_step(*stage, after);
+      StepResult step = refresh_step(*stage, after, failed);
+      failed = failed || step.failed;
       after = step.last_key;
     });
     if (gone) return;

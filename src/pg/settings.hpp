@@ -11,6 +11,7 @@ struct Settings {
   int max_workers = 2;             // parallel refresh workers per database
   int naptime_ms = 1000;           // scheduler wake-up when nothing signals it
   char* databases = nullptr;
+  char* default_policy = nullptr;  // policy of stages created from now on (this session)
   int retry_base_ms = 1000;        // first back-off after a failed refresh
   int retry_max_ms = 300000;       // back-off cap       // optional explicit list; empty = every database with the extension
 };

@@ -17,6 +17,7 @@ bool loaded_at_startup = false;
 shmem_request_hook_type prev_request_hook = nullptr;
 shmem_startup_hook_type prev_startup_hook = nullptr;
 bool dirty_in_xact = false;
+bool launcher_at_commit = false;
 bool xact_callback_registered = false;
 
 void request_shmem() {
@@ -40,9 +41,12 @@ void startup_shmem() {
 void xact_callback(XactEvent event, void*) {
   // Runs inside PostgreSQL's commit/abort processing: plain C, nothing that can throw.
   if (event == XACT_EVENT_COMMIT && dirty_in_xact) wake_scheduler(MyDatabaseId);
+  if (event == XACT_EVENT_COMMIT && launcher_at_commit) wake_launcher();
   if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_COMMIT ||
-      event == XACT_EVENT_PARALLEL_ABORT)
+      event == XACT_EVENT_PARALLEL_ABORT) {
     dirty_in_xact = false;
+    launcher_at_commit = false;
+  }
 }
 
 }  // namespace
@@ -79,13 +83,25 @@ void wake_launcher() {
   if (latch) SetLatch(latch);
 }
 
-void note_dirty_in_transaction() {
-  if (!state) return;
+namespace {
+void ensure_xact_callback() {
   if (!xact_callback_registered) {
     RegisterXactCallback(xact_callback, nullptr);
     xact_callback_registered = true;
   }
+}
+}  // namespace
+
+void note_dirty_in_transaction() {
+  if (!state) return;
+  ensure_xact_callback();
   dirty_in_xact = true;
+}
+
+void wake_launcher_at_commit() {
+  if (!state) return;
+  ensure_xact_callback();
+  launcher_at_commit = true;
 }
 
 void stop_scheduler(Oid database, int timeout_ms) {

@@ -43,6 +43,10 @@ void wake_launcher();
 // scheduler is woken (the "continuous" policy's millisecond lag).
 void note_dirty_in_transaction();
 
+// Wakes the launcher when the current transaction commits (CREATE EXTENSION: a scheduler
+// started before the commit would not see the extension yet).
+void wake_launcher_at_commit();
+
 // Asks the scheduler of a database to exit and waits (up to timeout_ms) until it has:
 // DROP DATABASE must not wait for our worker.
 void stop_scheduler(Oid database, int timeout_ms);

@@ -21,7 +21,7 @@ void warn_failure(const StageRecord& stage, const std::string& error) {
 
 }  // namespace
 
-StepResult refresh_step(const StageRecord& stage, const std::optional<std::string>& after) {
+StepResult refresh_step(const StageRecord& stage, const std::optional<std::string>& after, bool run_failed) {
   lock_stage(stage.id);
   StepResult result;
   RefreshStats stats;
@@ -63,7 +63,7 @@ StepResult refresh_step(const StageRecord& stage, const std::optional<std::strin
   });
   result.last_key = last_key;
   if (!last_key && !error) return result;  // queue empty past `after`
-  log_refresh(stage, stats, monotonic_seconds() - t0, error);
+  log_refresh(stage, stats, monotonic_seconds() - t0, error, run_failed);
   if (error) warn_failure(stage, *error);
   result.scopes = error ? 0 : stats.scopes;
   result.failed = error.has_value();
@@ -72,9 +72,11 @@ StepResult refresh_step(const StageRecord& stage, const std::optional<std::strin
 
 int64 refresh_stage(const StageRecord& stage) {
   int64 total = 0;
+  bool failed = false;
   std::optional<std::string> after;
   do {
-    StepResult step = refresh_step(stage, after);
+    StepResult step = refresh_step(stage, after, failed);
+    failed = failed || step.failed;
     if (step.scopes > 0) total += step.scopes;
     after = step.last_key;
   } while (after);

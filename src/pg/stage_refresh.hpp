@@ -13,7 +13,9 @@ struct StepResult {
 // One step: a full rebuild when the planner says so (only when starting, after = nullopt),
 // else the next batch of keys after `after`. A failing step rolls back, keeps its keys
 // queued, is logged, and returns failed with the position past it.
-StepResult refresh_step(const StageRecord& stage, const std::optional<std::string>& after);
+// run_failed: an earlier step of the same run failed (kept visible in incview.stages).
+StepResult refresh_step(const StageRecord& stage, const std::optional<std::string>& after,
+                        bool run_failed = false);
 
 // All steps in this transaction; returns scopes re-derived (a full rebuild counts the
 // dirty keys it made fresh).

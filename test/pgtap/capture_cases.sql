@@ -8,8 +8,10 @@
 -- thrown away after the file. Stages are switched to the manual policy when the
 -- extension has set_policy, so no background refresher can consume their queues.
 CREATE EXTENSION IF NOT EXISTS pg_incview;
+-- Stages refresh only when this test says so: no race with the background scheduler.
+SET incview.default_policy = manual;
 SET client_min_messages = warning;
-SELECT plan(124);
+SELECT plan(123);
 
 -- ------------------------------------------------------------------ helpers
 -- The distinct keys queued for a stage, as text, sorted; the marker shows as 'ALL'.
@@ -368,21 +370,37 @@ SELECT is((SELECT row(status, last_error)::text FROM incview.stages WHERE name =
 RESET incview.batch_size;
 
 -- ------------------------------------------------------------------ a row moving between scopes, unique_key without the scope
--- unique_key (id) does not contain the scope: the row's new scope can be refreshed (in
--- an earlier batch) before its old scope deletes it.
+-- unique_key (id) does not contain the scope: the row's new scope [1] is refreshed (in an
+-- earlier batch) before its old scope [3] deletes it. Either create_stage refuses such a
+-- unique_key, or one refresh must bring the stage up to date.
 CREATE TABLE items (id int PRIMARY KEY, patient_id int NOT NULL, v int NOT NULL);
 INSERT INTO items SELECT g, 1 + g % 5, g FROM generate_series(1, 20) g;
-BEGIN;
-SELECT incview.create_stage('item_rows', 'SELECT id, patient_id, v FROM items', ARRAY['patient_id'], ARRAY['id']);
-SELECT pg_temp.manual('item_rows');
-COMMIT;
-SET incview.batch_size = 1;
-UPDATE items SET patient_id = 1 WHERE id = 2;      -- scope [3] -> [1]: [1] comes first
+CREATE TEMP TABLE moved_row (outcome text);
 SET client_min_messages = error;
-SELECT is(incview.refresh('item_rows'), 2::bigint, 'a row moving to a lower scope key refreshes both scopes');
+DO $$
+DECLARE
+  n bigint;
+BEGIN
+  BEGIN
+    PERFORM incview.create_stage('item_rows', 'SELECT id, patient_id, v FROM items', ARRAY['patient_id'], ARRAY['id']);
+  EXCEPTION WHEN others THEN
+    INSERT INTO moved_row VALUES ('create_stage refused it');
+    RETURN;
+  END;
+  PERFORM pg_temp.manual('item_rows');
+  PERFORM set_config('incview.batch_size', '1', true);
+  UPDATE items SET patient_id = 1 WHERE id = 2;      -- scope [3] -> [1]: [1] comes first
+  n := incview.refresh('item_rows');
+  INSERT INTO moved_row
+  SELECT format('refresh re-derived %s scopes, verify %s, errors: %s', n, pg_temp.verified('item_rows'),
+                (SELECT coalesce(string_agg(error, '; '), 'none') FROM incview.refresh_log
+                 WHERE stage = 'item_rows' AND error IS NOT NULL));
+END
+$$;
 SET client_min_messages = warning;
-SELECT is(pg_temp.verified('item_rows'), '(0,0)', 'item_rows equals its query after one refresh');
-RESET incview.batch_size;
+SELECT ok((SELECT outcome FROM moved_row) IN ('create_stage refused it',
+                                              'refresh re-derived 2 scopes, verify (0,0), errors: none'),
+          'a row moving to a lower scope key under a unique_key without the scope: ' || (SELECT outcome FROM moved_row));
 
 -- ------------------------------------------------------------------ float scope keys and session settings
 -- The key a writer queues must not depend on the writer's settings: with

@@ -3,18 +3,21 @@
 --     block, and once B commits the next refresh picks the change up.
 --  2. The same when A's own committed write dirtied the same key: A consumes only its own
 --     queue row, B's stays.
+--  2b. The same for a full rebuild.
 --  3. While A holds a refresh open (stage lock, rows being rewritten), B can still write
 --     to the sources and commit, and can read the stage table (seeing the old rows); a
 --     second refresh of the same stage waits for A (one refresher per stage).
 -- Not wrapped in a transaction: B must see the committed stage. The database is thrown
 -- away after the file. Stages are set to the manual policy when set_policy exists.
 CREATE EXTENSION IF NOT EXISTS pg_incview;
+-- Stages refresh only when this test says so: no race with the background scheduler.
+SET incview.default_policy = manual;
 CREATE EXTENSION IF NOT EXISTS dblink;
 SET client_min_messages = warning;
 -- a test that would block fails instead of hanging
 SET lock_timeout = '5s';
 SET statement_timeout = '60s';
-SELECT plan(33);
+SELECT plan(37);
 
 CREATE FUNCTION pg_temp.queued(stage text) RETURNS text[] LANGUAGE sql AS $$
   SELECT coalesce(array_agg(DISTINCT coalesce(d.key::text, 'ALL') ORDER BY coalesce(d.key::text, 'ALL')), '{}')
@@ -85,6 +88,15 @@ SELECT pg_temp.b('COMMIT');
 SELECT is(pg_temp.queued('med_count'), ARRAY['[6]'], 'scope 6 is dirty again after B commits');
 SELECT is(incview.refresh('med_count'), 1::bigint, 'refresh');
 SELECT is((SELECT n FROM med_count WHERE patient_id = 6), 12::bigint, 'both rows are counted');
+SELECT is(pg_temp.verified('med_count'), '(0,0)', 'the stage equals its query');
+
+-- ------------------------------------------------------------------ 2b. a full rebuild while B is in flight
+SELECT pg_temp.b('BEGIN');
+SELECT pg_temp.b($$INSERT INTO medications (patient_id, given_at) VALUES (9, '2025-02-03 00:00+00')$$);
+SELECT lives_ok($$SELECT incview.rebuild('med_count')$$, 'A rebuilds the whole stage while B has a write in flight');
+SELECT pg_temp.b('COMMIT');
+SELECT is(pg_temp.queued('med_count'), ARRAY['[9]'], 'the rebuild did not consume B''s queue row');
+SELECT is(incview.refresh('med_count'), 1::bigint, 'refresh takes B''s key');
 SELECT is(pg_temp.verified('med_count'), '(0,0)', 'the stage equals its query');
 
 -- ------------------------------------------------------------------ 3. A holds a refresh open

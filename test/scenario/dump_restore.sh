@@ -9,6 +9,7 @@ psql -d postgres -c "DROP DATABASE IF EXISTS $src WITH (FORCE)" -c "DROP DATABAS
 psql -d postgres -c "CREATE DATABASE $src" -c "CREATE DATABASE $dst"
 psql -d $src <<'SQL'
 SET client_min_messages = warning;
+SET incview.default_policy = manual;   -- the restored copy must not be refreshed behind our back
 CREATE EXTENSION pg_incview;
 CREATE TABLE orders (id int PRIMARY KEY, customer_id int);
 CREATE TABLE order_lines (order_id int, amount int);
