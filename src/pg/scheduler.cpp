@@ -305,19 +305,78 @@ void refresh_in_worker(const std::string& name, int64 expected_batches) {
 
 struct DueStage {
   std::string name;
+  int32 id = 0;
   int64 dirty = 0;
 };
 
+bool woken_during_pass = false;
+
+int64 expected_batches(const DueStage& d) {
+  return settings.batch_size > 0 ? (d.dirty + settings.batch_size - 1) / settings.batch_size : 1;
+}
+
+// Starts a refresh worker for one stage; nullptr when no worker slot is free.
+BackgroundWorkerHandle* start_refresh_worker(const DueStage& d) {
+  BackgroundWorker w = worker_template("pg_incview refresh", "incview_refresh_worker_main");
+  w.bgw_restart_time = BGW_NEVER_RESTART;
+  w.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
+  w.bgw_notify_pid = MyProcPid;
+  snprintf(w.bgw_extra, BGW_EXTRALEN, "%d", d.id);
+  BackgroundWorkerHandle* handle = nullptr;
+  bool ok = false;
+  pg_call([&] { ok = RegisterDynamicBackgroundWorker(&w, &handle); });
+  return ok ? handle : nullptr;
+}
+
+// Independent stages of one graph level, up to incview.max_workers at once, each in its
+// own worker; the level is finished before the next one starts.
+void refresh_level_in_parallel(const std::vector<DueStage>& level) {
+  std::vector<BackgroundWorkerHandle*> running;
+  size_t next = 0;
+  while (next < level.size() || !running.empty()) {
+    for (size_t i = 0; i < running.size();) {
+      pid_t pid;
+      BgwHandleStatus status = BGWH_STOPPED;
+      BackgroundWorkerHandle* h = running[i];
+      pg_call([&] { status = GetBackgroundWorkerPid(h, &pid); });
+      if (status == BGWH_STOPPED || status == BGWH_POSTMASTER_DIED) {
+        pg_call([&] { pfree(h); });
+        running.erase(running.begin() + static_cast<long>(i));
+      } else {
+        ++i;
+      }
+    }
+    while (next < level.size() && static_cast<int>(running.size()) < settings.max_workers) {
+      BackgroundWorkerHandle* h = start_refresh_worker(level[next]);
+      if (h)
+        running.push_back(h);
+      else
+        refresh_in_worker(level[next].name, expected_batches(level[next]));  // no free slot: do it here
+      ++next;
+    }
+    if (running.empty()) continue;
+    report_activity("pg_incview: waiting for " + std::to_string(running.size()) + " refresh worker(s)");
+    pg_call([] {
+      int rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 100, PG_WAIT_EXTENSION);
+      if (rc & WL_LATCH_SET) {
+        ResetLatch(MyLatch);
+        woken_during_pass = true;  // may have been a writer's commit: look again right after
+      }
+      CHECK_FOR_INTERRUPTS();
+    });
+  }
+}
+
 void scheduler_pass() {
   std::vector<DueStage> due;
-  std::vector<std::string> order;
+  std::vector<std::vector<std::string>> levels;
   bool installed = true;
   in_transaction([&] {
     installed = extension_installed();
     if (!installed) return;
-    order = load_stage_graph().topological_order();
+    levels = load_stage_graph().levels();
     const uint64 n = spi_exec(
-        "SELECT s.name, d.keys "
+        "SELECT s.name, d.keys, s.id "
         "FROM incview.stage s LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
         "CROSS JOIN LATERAL (SELECT count(DISTINCT q.key) AS keys, count(*) > 0 AS dirty, min(q.dirtied_at) AS oldest "
         "                    FROM incview.dirty_scope q WHERE q.stage_id = s.id) d "
@@ -329,17 +388,24 @@ void scheduler_pass() {
         "                     AND coalesce(st.last_refresh, '-infinity') < now()::date + s.policy_at) "
         "       OR d.oldest + s.max_lag <= now() "
         "  ELSE false END");
-    for (uint64 i = 0; i < n; ++i) due.push_back({spi_text_or(i, 1, ""), spi_int8(i, 2)});
+    for (uint64 i = 0; i < n; ++i)
+      due.push_back({spi_text_or(i, 1, ""), static_cast<int32>(spi_int8(i, 3)), spi_int8(i, 2)});
   });
   if (!installed) {
     mark_no_extension();
     proc_exit(0);
   }
-  for (const auto& name : order) {
-    auto it = std::find_if(due.begin(), due.end(), [&](const DueStage& d) { return d.name == name; });
-    if (it == due.end()) continue;
-    const int64 batches = settings.batch_size > 0 ? (it->dirty + settings.batch_size - 1) / settings.batch_size : 1;
-    refresh_in_worker(name, batches);
+  // Level by level: a downstream stage runs after its upstreams' refresh of this pass.
+  for (const auto& names : levels) {
+    std::vector<DueStage> level;
+    for (const auto& name : names) {
+      auto it = std::find_if(due.begin(), due.end(), [&](const DueStage& d) { return d.name == name; });
+      if (it != due.end()) level.push_back(*it);
+    }
+    if (level.size() > 1 && settings.max_workers > 1)
+      refresh_level_in_parallel(level);
+    else
+      for (const auto& d : level) refresh_in_worker(d.name, expected_batches(d));
   }
   pg_call([] { pgstat_report_activity(STATE_IDLE, nullptr); });
 }
@@ -390,11 +456,30 @@ void incview_scheduler_main(Datum arg) {
   before_shmem_exit(release_slot, 0);
   while (!ShutdownRequestPending) {
     reload_config_if_asked();
+    woken_during_pass = false;
     if (settings.enabled) guarded_iteration([] { scheduler_pass(); });
-    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, settings.naptime_ms,
-                    PG_WAIT_EXTENSION);
+    if (!woken_during_pass)
+      (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, settings.naptime_ms,
+                      PG_WAIT_EXTENSION);
     ResetLatch(MyLatch);
     CHECK_FOR_INTERRUPTS();
   }
+  proc_exit(0);
+}
+
+// One stage (id in bgw_extra) refreshed to the end of its queue, then exit.
+void incview_refresh_worker_main(Datum arg) {
+  pqsignal(SIGTERM, die);
+  BackgroundWorkerUnblockSignals();
+  BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(arg), InvalidOid, 0);
+  pgstat_report_appname("pg_incview refresh");
+  const int32 stage_id = static_cast<int32>(strtol(MyBgworkerEntry->bgw_extra, nullptr, 10));
+  guarded_iteration([stage_id] {
+    std::optional<std::string> name;
+    in_transaction([&] {
+      name = spi_scalar("SELECT name FROM incview.stage WHERE id = $1", {int4_arg(stage_id)});
+    });
+    if (name) refresh_in_worker(*name, 0);
+  });
   proc_exit(0);
 }

@@ -14,4 +14,5 @@ void register_launcher();
 extern "C" {
 PGDLLEXPORT void incview_launcher_main(Datum arg);
 PGDLLEXPORT void incview_scheduler_main(Datum arg);
+PGDLLEXPORT void incview_refresh_worker_main(Datum arg);
 }

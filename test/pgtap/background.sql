@@ -2,7 +2,7 @@
 -- Waits poll with a timeout; nothing depends on a fixed sleep.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_incview;
-SELECT plan(17);
+SELECT plan(20);
 
 -- Polls until `cond` is true or `timeout` passes; each check sees newly committed data.
 CREATE FUNCTION pg_temp.wait_until(cond text, timeout interval DEFAULT '10 s') RETURNS boolean
@@ -10,6 +10,7 @@ LANGUAGE plpgsql AS $$
 DECLARE ok boolean; deadline timestamptz := clock_timestamp() + timeout;
 BEGIN
   LOOP
+    PERFORM pg_stat_clear_snapshot();  -- pg_stat_activity is otherwise frozen for the transaction
     EXECUTE 'SELECT (' || cond || ')' INTO ok;
     IF ok THEN RETURN true; END IF;
     IF clock_timestamp() > deadline THEN RETURN false; END IF;
@@ -71,5 +72,19 @@ UPDATE divisors SET d = 2 WHERE shop = 5;
 SELECT ok(pg_temp.wait_until($$pg_temp.fresh('shop_ratio') AND
                                (SELECT status = 'idle' FROM incview.stages WHERE name = 'shop_ratio')$$, '30 s'),
   'the failing stage recovers once the cause is gone');
+
+-- Independent stages of one graph level refresh in parallel workers (incview.max_workers = 2).
+CREATE FUNCTION slow(x bigint) RETURNS bigint LANGUAGE sql VOLATILE AS 'SELECT x FROM (SELECT pg_sleep(0.05)) s';
+CREATE TABLE ticks (k int, v int);
+INSERT INTO ticks SELECT g % 20, g FROM generate_series(1, 200) g;
+SELECT incview.create_stage('slow_a', 'SELECT k, slow(sum(v)) AS s FROM ticks GROUP BY k', ARRAY['k'], engine => 'replace');
+SELECT incview.create_stage('slow_b', 'SELECT k, slow(count(*)) AS c FROM ticks GROUP BY k', ARRAY['k'], engine => 'replace');
+UPDATE ticks SET v = v + 1;   -- dirties all 20 scopes of both: about 1 s of work each
+SELECT ok(pg_temp.wait_until($$(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_incview refresh'
+                                 AND datname = current_database() AND query LIKE '%refreshing stage "slow_%') = 2$$, '10 s'),
+  'two refresh workers run the two independent stages at the same time');
+SELECT ok(pg_temp.wait_until($$pg_temp.fresh('slow_a') AND pg_temp.fresh('slow_b')$$, '20 s'), 'both fresh');
+SELECT ok(pg_temp.wait_until($$NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'pg_incview refresh'
+                                           AND datname = current_database())$$, '5 s'), 'the refresh workers exit when done');
 
 SELECT * FROM finish();
