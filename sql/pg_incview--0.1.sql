@@ -22,6 +22,9 @@ CREATE TABLE incview.stage (
   policy_at    time,
   max_lag      interval,
   search_path  text NOT NULL DEFAULT 'pg_catalog',  -- the creator's, used whenever its SQL runs
+  partition_by text,                  -- 'list (c)', 'hash (c) 16', 'range (c) 1 month'
+  retention_column text,              -- rows older than now() - retention_keep are expired
+  retention_keep interval CHECK (retention_keep > interval '0'),
   created_at   timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE incview.stage IS 'pg_incview: one row per registered stage';
@@ -36,6 +39,14 @@ CREATE TABLE incview.stage_source (
   mapping      text,
   declared     boolean NOT NULL DEFAULT false,
   PRIMARY KEY (stage_id, source)
+);
+
+-- Indexes declared on a stage's table (re-created with it).
+CREATE TABLE incview.stage_index (
+  stage_id   int NOT NULL REFERENCES incview.stage(id) ON DELETE CASCADE,
+  index_name text NOT NULL,
+  definition text NOT NULL,
+  PRIMARY KEY (stage_id, index_name)
 );
 
 -- The dirty queue: one row per (stage, scope key) a writer touched. key is a jsonb
@@ -57,6 +68,7 @@ CREATE TABLE incview.stage_state (
   last_error    text,
   failures      int NOT NULL DEFAULT 0,
   scope_count   bigint NOT NULL DEFAULT 0,  -- scopes in the target at the last full build
+  last_retention timestamptz,             -- last time expired rows were removed
   next_attempt  timestamptz
 );
 
@@ -78,6 +90,7 @@ SELECT pg_catalog.pg_extension_config_dump('incview.stage', '');
 SELECT pg_catalog.pg_extension_config_dump('incview.stage_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('incview.stage_source', '');
 SELECT pg_catalog.pg_extension_config_dump('incview.dirty_scope', '');
+SELECT pg_catalog.pg_extension_config_dump('incview.stage_index', '');
 
 CREATE VIEW incview.stages AS
 SELECT s.name,
@@ -115,7 +128,7 @@ CROSS JOIN LATERAL (
   FROM incview.dirty_scope q WHERE q.stage_id = s.id) d;
 
 GRANT USAGE ON SCHEMA incview TO PUBLIC;
-GRANT SELECT ON incview.stage, incview.stage_source, incview.stage_state,
+GRANT SELECT ON incview.stage, incview.stage_source, incview.stage_state, incview.stage_index,
                incview.refresh_log, incview.stages TO PUBLIC;
 
 -- ---------------------------------------------------------------------------
@@ -124,7 +137,8 @@ GRANT SELECT ON incview.stage, incview.stage_source, incview.stage_state,
 -- ---------------------------------------------------------------------------
 CREATE FUNCTION incview.create_stage(
   name text, query text, scope text[], unique_key text[] DEFAULT NULL,
-  target text DEFAULT NULL, populate boolean DEFAULT true, engine text DEFAULT 'auto')
+  target text DEFAULT NULL, populate boolean DEFAULT true, engine text DEFAULT 'auto',
+  partition_by text DEFAULT NULL, indexes text[] DEFAULT NULL)
 RETURNS regclass LANGUAGE c AS 'MODULE_PATHNAME', 'incview_create_stage';
 
 CREATE FUNCTION incview.drop_stage(stage text, "cascade" boolean DEFAULT false)
@@ -151,8 +165,27 @@ RETURNS bigint LANGUAGE c AS 'MODULE_PATHNAME', 'incview_rebuild';
 CREATE FUNCTION incview.verify(stage text, OUT missing bigint, OUT extra bigint)
 RETURNS record LANGUAGE c AS 'MODULE_PATHNAME', 'incview_verify';
 
-CREATE FUNCTION incview.explain(stage text)
+CREATE FUNCTION incview.explain(stage text, read_query text DEFAULT NULL)
 RETURNS text LANGUAGE c AS 'MODULE_PATHNAME', 'incview_explain';
+
+CREATE FUNCTION incview.add_index(stage text, definition text)
+RETURNS text LANGUAGE c AS 'MODULE_PATHNAME', 'incview_add_index';
+
+CREATE FUNCTION incview.drop_index(stage text, index_name text)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'incview_drop_index';
+
+-- Rows whose `column` is older than now() - keep leave the stage (NULL keep: keep all).
+CREATE FUNCTION incview.set_retention(stage text, "column" text, keep interval)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'incview_set_retention';
+
+-- Removes expired rows now (background workers do it about once a minute); returns rows
+-- removed, counting those of dropped partitions.
+CREATE FUNCTION incview.apply_retention(stage text)
+RETURNS bigint LANGUAGE c AS 'MODULE_PATHNAME', 'incview_apply_retention';
+
+-- Rebuilds one list partition beside the table and swaps it in.
+CREATE FUNCTION incview.rebuild_partition(stage text, value text)
+RETURNS bigint LANGUAGE c AS 'MODULE_PATHNAME', 'incview_rebuild_partition';
 
 CREATE FUNCTION incview.map_source(stage text, source regclass, mapping text)
 RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'incview_map_source';

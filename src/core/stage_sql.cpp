@@ -16,7 +16,24 @@ std::string StageSql::scope_columns(const std::string& alias) const { return col
 
 std::string StageSql::wrap_query(const std::string& alias) const {
   // Newlines around the query: a trailing "-- comment" must not swallow our parenthesis.
-  return "(\n" + shape_.query + "\n) AS " + alias;
+  const std::string inner = "(\n" + shape_.query + "\n)";
+  if (shape_.retention_column.empty()) return inner + " AS " + alias;
+  return "(SELECT * FROM " + inner + " AS r WHERE r." + quote_ident(shape_.retention_column) +
+         " >= now() - " + quote_literal(shape_.retention_keep) + "::interval) AS " + alias;
+}
+
+std::string StageSql::delete_expired(long limit) const {
+  if (shape_.retention_column.empty()) throw Error(sqlstate::kInvalidParameterValue, "the stage has no retention");
+  const std::string col = quote_ident(shape_.retention_column);
+  return "DELETE FROM " + shape_.target + " WHERE ctid = ANY(ARRAY(SELECT t.ctid FROM " + shape_.target +
+         " AS t WHERE t." + col + " < now() - " + quote_literal(shape_.retention_keep) + "::interval LIMIT " +
+         std::to_string(limit) + "))";
+}
+
+std::string StageSql::create_declared_index(const std::string& index_name, const std::string& definition) const {
+  const bool wrapped = !definition.empty() && definition.front() == '(';
+  return "CREATE INDEX " + quote_ident(index_name) + " ON " + shape_.target + " " +
+         (wrapped ? definition : "(" + definition + ")");
 }
 
 std::string StageSql::scope_filter(const std::string& alias, const NullColumns& nulls, int first_param) const {

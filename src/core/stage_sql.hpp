@@ -24,6 +24,10 @@ struct StageShape {
   std::vector<std::string> columns;     // the query's output columns, in order
   std::vector<ScopeColumn> scope;       // scope key columns
   std::vector<std::string> unique_key;  // may be empty
+  // Retention: rows whose retention_column is older than now() - retention_keep are not
+  // part of the stage (the refresh does not re-create what retention deletes).
+  std::string retention_column;         // empty = keep everything
+  std::string retention_keep;           // interval literal text, e.g. "30 days"
 };
 
 // Which scope columns of a batch hold a NULL: NULL is a scope too, but `= ANY` never
@@ -72,9 +76,14 @@ class StageSql {
   // Index on the scope columns and the unique index on unique_key.
   std::string create_scope_index() const;
   std::string create_unique_index() const;
+  // CREATE INDEX with a declared definition ("updated_at DESC" or "(a, b DESC)").
+  std::string create_declared_index(const std::string& index_name, const std::string& definition) const;
 
-  // Selects 0 rows of the query: used to read its output shape.
+  // (<query>) AS alias, with the retention filter applied when there is one.
   std::string wrap_query(const std::string& alias = "s") const;
+
+  // Rows of the stage older than the retention window, for deletion in small batches.
+  std::string delete_expired(long limit) const;
 
   std::string scope_columns(const std::string& alias = {}) const;
 

@@ -15,6 +15,7 @@
 #include "pg/role.hpp"
 #include "pg/spi.hpp"
 #include "pg/stage_graph_catalog.hpp"
+#include "pg/stage_indexes.hpp"
 #include "pg/stage_sources.hpp"
 
 extern "C" {
@@ -111,6 +112,11 @@ Datum incview_alter_stage(PG_FUNCTION_ARGS) {
                       "the query returns: " + join(next_names, ", "));
     }
     Oid target = old.target;
+    std::vector<std::string> declared_indexes;
+    if (!(now == next) && old.partition.partitioned())
+      throw Error(sqlstate::kFeatureNotSupported,
+                  "cannot change the columns of partitioned stage \"" + name + "\"", "",
+                  "keep the columns and their types, or drop the stage and create it again");
     if (!(now == next)) {
       const auto dependents = graph.downstreams(name);
       if (!dependents.empty())
@@ -127,6 +133,12 @@ Datum incview_alter_stage(PG_FUNCTION_ARGS) {
       const StageSql sql(shape);
       spi_exec(sql.create_scope_index());
       if (!shape.unique_key.empty()) spi_exec(sql.create_unique_index());
+      // Declared indexes went with the old table: declare them again on the new one.
+      spi_exec("SELECT definition FROM incview.stage_index WHERE stage_id = $1 ORDER BY index_name", {int4_arg(old.id)});
+      std::vector<std::string> defs;
+      for (uint64 i = 0; i < SPI_processed; ++i) defs.push_back(spi_text_or(i, 1, ""));
+      as_extension_owner([&] { spi_exec("DELETE FROM incview.stage_index WHERE stage_id = $1", {int4_arg(old.id)}); });
+      declared_indexes = defs;
     }
 
     // Sources: drop what is no longer read (declared mappings of still-read sources stay).
@@ -145,6 +157,7 @@ Datum incview_alter_stage(PG_FUNCTION_ARGS) {
            text_arg(search_path)});
     });
     const StageRecord stage = load_stage(name);
+    for (const auto& d : declared_indexes) add_declared_index(stage, d);
     register_sources(stage, checked.relations);
     spi_exec("SELECT source::oid::text FROM incview.stage_source WHERE stage_id = $1 AND declared",
              {int4_arg(stage.id)});

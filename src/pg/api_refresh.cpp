@@ -133,8 +133,9 @@ Datum incview_explain(PG_FUNCTION_ARGS) {
   return entry_guard([&]() -> Datum {
     const std::string name = required_text(fcinfo, 0, "stage");
     spi_connect();
+    const auto read_query = arg_text(fcinfo, 1);
     const StageRecord stage = load_for_refresh(name);
-    const std::string report = explain_stage(stage);
+    const std::string report = read_query ? explain_read_query(stage, *read_query) : explain_stage(stage);
     spi_finish();
     return text_result(report);
   });

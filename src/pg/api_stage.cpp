@@ -14,6 +14,8 @@
 #include "pg/settings.hpp"
 #include "pg/spi.hpp"
 #include "pg/stage_sources.hpp"
+#include "pg/partitions.hpp"
+#include "pg/stage_indexes.hpp"
 
 extern "C" {
 PG_FUNCTION_INFO_V1(incview_create_stage);
@@ -70,6 +72,40 @@ std::pair<std::string, std::string> resolve_target(const std::string& name,
   return {*schema, parts[0]};
 }
 
+// The partition key must be an output column; for list and hash it must also be a scope
+// column, so that a scoped refresh prunes to the partitions of its scopes.
+void check_partition_column(const StagePartitioning& partition, const std::vector<std::string>& scope) {
+  const auto found = spi_scalar(
+      "SELECT format_type(atttypid, atttypmod) FROM pg_catalog.pg_attribute "
+      "WHERE attrelid = 'pg_temp.incview_shape'::regclass AND attname = $1 AND attnum > 0 AND NOT attisdropped",
+      {text_arg(partition.column)});
+  if (!found) {
+    const std::string cols = spi_scalar(
+        "SELECT string_agg(attname, ', ' ORDER BY attnum) FROM pg_catalog.pg_attribute "
+        "WHERE attrelid = 'pg_temp.incview_shape'::regclass AND attnum > 0 AND NOT attisdropped").value_or("");
+    throw Error(sqlstate::kUndefinedColumn,
+                "partition column \"" + partition.column + "\" is not an output column of the stage query",
+                "the query returns: " + cols);
+  }
+  if (partition.method != "range" && std::find(scope.begin(), scope.end(), partition.column) == scope.end())
+    throw Error(sqlstate::kInvalidParameterValue,
+                partition.method + " partition key \"" + partition.column + "\" must be one of the scope columns",
+                "a refresh deletes and re-derives whole scopes; with the partition key inside the scope, the "
+                "scopes of a refresh prune to their partitions and one partition can be rebuilt alone, while a key "
+                "outside the scope would make every refresh visit every partition",
+                "add it to scope, or partition by range on a time column (for retention)");
+  if (partition.method == "range") {
+    const bool ok_type = partition.numeric_range
+                             ? found->find("int") != std::string::npos || *found == "numeric" || *found == "bigint"
+                             : found->find("timestamp") == 0 || *found == "date";
+    if (!ok_type)
+      throw Error(sqlstate::kInvalidParameterValue,
+                  "range partition column \"" + partition.column + "\" has type " + *found,
+                  partition.numeric_range ? "a numeric bucket width needs an integer or numeric column"
+                                          : "an interval bucket width needs a date or timestamp column");
+  }
+}
+
 // Prepares (without running) every statement refresh will use, so a scope column whose
 // type cannot be compared (json, say) fails at create_stage, not at the first refresh.
 void check_generated_sql(const StageSql& sql, const std::vector<Oid>& scope_types, bool diff) {
@@ -104,6 +140,9 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     const auto target_arg = arg_text(fcinfo, 4);
     const bool populate = arg_bool(fcinfo, 5, true);
     const std::string engine = arg_text(fcinfo, 6).value_or("auto");
+    const std::string partition_by = arg_text(fcinfo, 7).value_or("");
+    const auto indexes = arg_text_array(fcinfo, 8, "indexes");
+    const StagePartitioning partition = parse_partition_by(partition_by);
 
     if (scope.empty())
       throw Error(sqlstate::kInvalidParameterValue, "stage \"" + name + "\" needs at least one scope column",
@@ -126,8 +165,17 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
       throw Error(sqlstate::kDuplicateTable, "relation " + target + " already exists",
                   "stage \"" + name + "\" would materialize into it", "choose another table with target => '...'");
 
-    // The target takes the query's column names and types; the caller owns it.
-    spi_exec("CREATE TABLE " + target + " AS SELECT * FROM (\n" + checked.text + "\n) AS s WITH NO DATA");
+    // The target takes the query's column names, types and collations; the caller owns it.
+    // (CREATE TABLE AS cannot partition: a partitioned target is made LIKE a shape table.)
+    if (!partition.partitioned()) {
+      spi_exec("CREATE TABLE " + target + " AS SELECT * FROM (\n" + checked.text + "\n) AS s WITH NO DATA");
+    } else {
+      spi_exec("CREATE TEMP TABLE incview_shape ON COMMIT DROP AS SELECT * FROM (\n" + checked.text +
+               "\n) AS s WITH NO DATA");
+      check_partition_column(partition, scope);
+      spi_exec("CREATE TABLE " + target + " (LIKE pg_temp.incview_shape INCLUDING ALL)" + partition_clause(partition));
+      spi_exec("DROP TABLE pg_temp.incview_shape");
+    }
     const Oid target_oid =
         static_cast<Oid>(std::stoul(*spi_scalar("SELECT $1::regclass::oid::text", {text_arg(target)})));
 
@@ -163,16 +211,20 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
                         "scope by the elements instead, e.g. SELECT unnest(tags) AS tag ... GROUP BY tag");
         }
     // A row's identity must stay inside its scope: with a unique key that spans scopes, a
-    // row moving from scope A to B would collide when B is refreshed before A.
+    // row moving from scope A to B would collide when B is refreshed before A. (And
+    // PostgreSQL wants the partition key in every unique index of a partitioned table.)
     if (!shape.unique_key.empty()) {
       std::vector<std::string> added;
-      for (const auto& s : scope)
+      std::vector<std::string> needed = scope;
+      if (partition.partitioned()) needed.push_back(partition.column);
+      for (const auto& s : needed)
         if (std::find(shape.unique_key.begin(), shape.unique_key.end(), s) == shape.unique_key.end()) {
           shape.unique_key.push_back(s);
           added.push_back(s);
         }
       if (!added.empty()) {
-        const std::string msg = "unique_key of stage \"" + name + "\" extended with scope column(s) " + join(added, ", ");
+        const std::string msg =
+            "unique_key of stage \"" + name + "\" extended with scope/partition column(s) " + join(added, ", ");
         const char* m = msg.c_str();
         pg_call([&] {
           ereport(NOTICE, (errmsg("%s", m),
@@ -194,26 +246,30 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     as_extension_owner([&] {
       spi_exec(
           "INSERT INTO incview.stage (name, query, scope, unique_key, columns, target, engine, owner, search_path, "
-          "                           policy) "
+          "                           policy, partition_by) "
           "VALUES ($1, $2, ARRAY(SELECT jsonb_array_elements_text($3::jsonb)), "
           "        CASE WHEN $4::jsonb = '[]' THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text($4::jsonb)) END, "
-          "        ARRAY(SELECT jsonb_array_elements_text($5::jsonb)), $6::oid::regclass, $7, $8::oid::regrole, $9, $10) "
+          "        ARRAY(SELECT jsonb_array_elements_text($5::jsonb)), $6::oid::regclass, $7, $8::oid::regrole, $9, $10, $11) "
           "RETURNING id",
           {text_arg(name), text_arg(checked.text), text_arg(json_string_array(scope)),
            text_arg(json_string_array(shape.unique_key)), text_arg(json_string_array(shape.columns)), oid_arg(target_oid),
-           text_arg(engine), oid_arg(caller), text_arg(search_path), text_arg(policy)});
+           text_arg(engine), oid_arg(caller), text_arg(search_path), text_arg(policy),
+           partition_by.empty() ? null_arg(TEXTOID) : text_arg(partition_by)});
       stage_id = static_cast<int32>(spi_int8(0, 1));
       spi_exec("INSERT INTO incview.stage_state (stage_id) VALUES ($1)", {int4_arg(stage_id)});
     });
     StageRecord stage = load_stage(name);
     register_sources(stage, checked.relations);
+    if (stage.partition.method == "hash") create_hash_partitions(stage);
+    for (const auto& definition : indexes) add_declared_index(stage, definition);
 
     if (populate) {
       const double t0 = monotonic_seconds();
       RefreshStats stats;
       stats.engine = "full";
       stats.scopes = -1;
-      stats.inserted = static_cast<int64>(spi_exec(sql.insert_all()));
+      insert_routed(stage, "SELECT * FROM " + sql.wrap_query("s"), {},
+                    [&] { stats.inserted = static_cast<int64>(spi_exec(sql.insert_all())); });
       record_scope_count(stage);
       log_refresh(stage, stats, monotonic_seconds() - t0, std::nullopt);
     }

@@ -2,6 +2,7 @@
 #pragma once
 #include "pg/pg_headers.hpp"
 
+#include "core/stage_partitioning.hpp"
 #include "core/stage_sql.hpp"
 
 namespace incview::pg {
@@ -14,6 +15,9 @@ struct StageRecord {
   Oid owner = InvalidOid;
   std::string search_path;  // the creator's search_path: the stage's SQL always runs under it
   StageShape shape;              // query, quoted target, columns, scope (with types), unique_key
+  StagePartitioning partition;       // none unless created with partition_by
+  std::string target_schema;     // unquoted parts of the target's name
+  std::string target_table;
   std::vector<Oid> scope_types;  // element type of each scope column
 };
 

@@ -1,10 +1,13 @@
 #include "pg/explain.hpp"
 
+#include <array>
+
 #include "core/sql_text.hpp"
 #include "pg/key_batch.hpp"
 #include "pg/refresher.hpp"
 #include "pg/role.hpp"
 #include "pg/spi.hpp"
+#include "pg/query_check.hpp"
 #include "pg/stage_graph_catalog.hpp"
 
 namespace incview::pg {
@@ -104,6 +107,52 @@ std::string explain_stage(const StageRecord& stage) {
       out += "not read by this plan";
     }
     out += "\n";
+  }
+  return out;
+}
+
+std::string explain_read_query(const StageRecord& stage, const std::string& read_query) {
+  const std::string query = check_select_syntax(read_query, "a read query");
+  std::vector<std::string> plan;
+  const uint64 rows = spi_exec("EXPLAIN " + query);
+  for (uint64 i = 0; i < rows; ++i) plan.push_back(spi_text_or(i, 1, ""));
+  std::string out = "read query on stage " + quote_ident(stage.name) + ":\n  " + query + "\nplan:\n";
+  for (const auto& line : plan) out += "  " + line + "\n";
+
+  // Every index on the table; a partitioned index is used when any of its partitions'
+  // indexes (pg_partition_tree) appears in the plan.
+  const uint64 n = spi_exec(
+      "SELECT x.indexrelid::regclass::text, "
+      "       coalesce(d.definition, CASE WHEN x.indisunique THEN 'unique key' ELSE 'scope' END), "
+      "       (SELECT string_agg(c.relname, ' ') FROM pg_catalog.pg_partition_tree(x.indexrelid) t "
+      "        JOIN pg_catalog.pg_class c ON c.oid = t.relid) "
+      "FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class ic ON ic.oid = x.indexrelid "
+      "LEFT JOIN incview.stage_index d ON d.stage_id = $2 AND d.index_name = ic.relname "
+      "WHERE x.indrelid = $1 ORDER BY 1",
+      {oid_arg(stage.target), int4_arg(stage.id)});
+  std::vector<std::array<std::string, 3>> indexes;
+  for (uint64 i = 0; i < n; ++i) indexes.push_back({spi_text_or(i, 1, ""), spi_text_or(i, 2, ""), spi_text_or(i, 3, "")});
+  out += "indexes:\n";
+  for (const auto& [name, what, members] : indexes) {
+    bool used = false;
+    size_t pos = 0;
+    while (!used && pos < members.size()) {
+      const size_t end = std::min(members.find(' ', pos), members.size());
+      const std::string member = members.substr(pos, end - pos);
+      for (const auto& line : plan) {
+        const size_t at = line.find(" using " + member);
+        const size_t after = at + 7 + member.size();
+        if (at != std::string::npos && (after == line.size() || line[after] == ' ')) used = true;
+      }
+      pos = end + 1;
+    }
+    out += "  " + name + " (" + what + "): " + (used ? "USED" : "not used") + "\n";
+  }
+  if (stage.partition.partitioned()) {
+    int scanned = 0;
+    for (const auto& line : plan)
+      if (line.find(" on " + stage.target_table + "_p_") != std::string::npos) ++scanned;
+    out += "partitions scanned: " + std::to_string(scanned) + "\n";
   }
   return out;
 }

@@ -8,4 +8,8 @@ namespace incview::pg {
 
 std::string explain_stage(const StageRecord& stage);
 
+// EXPLAIN of a user's read query against the stage's table, and which of the stage's
+// indexes (declared, scope, unique) and partitions the plan uses.
+std::string explain_read_query(const StageRecord& stage, const std::string& read_query);
+
 }  // namespace incview::pg

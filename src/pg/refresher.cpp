@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "pg/guard.hpp"
+#include "pg/partitions.hpp"
 #include "pg/role.hpp"
 #include "pg/spi.hpp"
 
@@ -39,14 +40,17 @@ RefreshStats refresh_batches(const StageRecord& stage, const std::vector<KeyBatc
   with_search_path(stage.search_path, [&] {
   for (const auto& batch : batches) {
     const auto args = batch_args(batch, stage.scope_types);
+    const std::string rows = sql.select_scoped(batch.nulls);
     if (stats.engine == "diff") {
-      spi_exec(sql.diff_scoped(batch.nulls), args);
+      insert_routed(stage, rows, args, [&] { spi_exec(sql.diff_scoped(batch.nulls), args); });
       stats.deleted += spi_int8(0, 1);
       stats.inserted += spi_int8(0, 2);
       stats.updated += spi_int8(0, 3);
     } else {
       stats.deleted += static_cast<int64>(spi_exec(sql.delete_scoped(batch.nulls), args));
-      stats.inserted += static_cast<int64>(spi_exec(sql.insert_scoped(batch.nulls), args));
+      insert_routed(stage, rows, args, [&] {
+        stats.inserted += static_cast<int64>(spi_exec(sql.insert_scoped(batch.nulls), args));
+      });
     }
     stats.scopes += batch.count;
   }
@@ -58,9 +62,10 @@ RefreshStats rebuild_stage(const StageRecord& stage) {
   const StageSql sql(stage.shape);
   RefreshStats stats;
   with_search_path(stage.search_path, [&] {
+  const std::string rows = "SELECT * FROM " + sql.wrap_query("s");
   if (stage.engine == "diff") {
     stats.engine = "diff";
-    spi_exec(sql.diff_all());
+    insert_routed(stage, rows, {}, [&] { spi_exec(sql.diff_all()); });
     stats.deleted = spi_int8(0, 1);
     stats.inserted = spi_int8(0, 2);
     stats.updated = spi_int8(0, 3);
@@ -68,7 +73,7 @@ RefreshStats rebuild_stage(const StageRecord& stage) {
     // DELETE rather than TRUNCATE: readers keep seeing the old rows until we commit.
     stats.engine = "full";
     stats.deleted = static_cast<int64>(spi_exec(sql.delete_all()));
-    stats.inserted = static_cast<int64>(spi_exec(sql.insert_all()));
+    insert_routed(stage, rows, {}, [&] { stats.inserted = static_cast<int64>(spi_exec(sql.insert_all())); });
   }
   });
   return stats;

@@ -5,6 +5,7 @@
 
 #include "pg/catalog.hpp"
 #include "pg/guard.hpp"
+#include "pg/retention.hpp"
 #include "pg/role.hpp"
 #include "pg/settings.hpp"
 #include "pg/shared_state.hpp"
@@ -367,6 +368,37 @@ void refresh_level_in_parallel(const std::vector<DueStage>& level) {
   }
 }
 
+// Stages with retention whose expired rows were last removed over a minute ago: removed
+// now, as the stage owner, committing every batch.
+void apply_due_retention() {
+  std::vector<std::string> names;
+  in_transaction([&] {
+    const uint64 n = spi_exec(
+        "SELECT s.name FROM incview.stage s LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
+        "WHERE s.retention_column IS NOT NULL AND (st.last_retention IS NULL "
+        "      OR st.last_retention < now() - interval '1 minute') ORDER BY s.name");
+    for (uint64 i = 0; i < n; ++i) names.push_back(spi_text_or(i, 1, ""));
+  });
+  for (const auto& name : names) {
+    report_activity("pg_incview: removing expired rows of stage \"" + name + "\"");
+    in_transaction([&] {
+      auto stage = find_stage(name);
+      if (!stage || stage->shape.target.empty()) return;
+      AsRole owner(stage->owner);
+      apply_retention(*stage, [] {
+        spi_finish();
+        pg_call([] {
+          PopActiveSnapshot();
+          CommitTransactionCommand();
+          StartTransactionCommand();
+          PushActiveSnapshot(GetTransactionSnapshot());
+        });
+        spi_connect();
+      });
+    });
+  }
+}
+
 void scheduler_pass() {
   std::vector<DueStage> due;
   std::vector<std::vector<std::string>> levels;
@@ -407,6 +439,7 @@ void scheduler_pass() {
     else
       for (const auto& d : level) refresh_in_worker(d.name, expected_batches(d));
   }
+  apply_due_retention();
   pg_call([] { pgstat_report_activity(STATE_IDLE, nullptr); });
 }
 

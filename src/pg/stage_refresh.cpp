@@ -47,8 +47,8 @@ StepResult refresh_step(const StageRecord& stage, const std::optional<std::strin
       });
       // A rebuild re-derives every scope; with only keys queued, report those.
       stats.scopes = dirty.every_scope ? scopes : dirty.keys;
-      log_refresh(stage, stats, monotonic_seconds() - t0, error);
-      if (error) warn_failure(stage, *error);
+      log_refresh(stage, stats, monotonic_seconds() - t0, error ? std::optional<std::string>(error->message) : std::nullopt);
+      if (error) warn_failure(stage, error->message);
       result.scopes = error ? 0 : stats.scopes;
       result.failed = error.has_value();
       return result;
@@ -63,8 +63,9 @@ StepResult refresh_step(const StageRecord& stage, const std::optional<std::strin
   });
   result.last_key = last_key;
   if (!last_key && !error) return result;  // queue empty past `after`
-  log_refresh(stage, stats, monotonic_seconds() - t0, error, run_failed);
-  if (error) warn_failure(stage, *error);
+  log_refresh(stage, stats, monotonic_seconds() - t0, error ? std::optional<std::string>(error->message) : std::nullopt,
+              run_failed);
+  if (error) warn_failure(stage, error->message);
   result.scopes = error ? 0 : stats.scopes;
   result.failed = error.has_value();
   return result;

@@ -6,19 +6,35 @@
 
 namespace incview::pg {
 
+inline std::string unpack_sqlstate(int code) {
+  std::string out(5, '0');
+  for (int i = 0; i < 5; ++i) {
+    out[i] = static_cast<char>(PGUNSIXBIT(code));
+    code >>= 6;
+  }
+  return out;
+}
+
+struct SubxactError {
+  std::string message;
+  std::string sqlstate;  // five characters
+};
+
 template <typename F>
-std::optional<std::string> in_subtransaction(F&& body) {
+std::optional<SubxactError> in_subtransaction(F&& body) {
   MemoryContext cxt = CurrentMemoryContext;
   ResourceOwner owner = CurrentResourceOwner;
   pg_call([&] { BeginInternalSubTransaction(nullptr); });
   MemoryContextSwitchTo(cxt);
-  std::optional<std::string> error;
+  std::optional<SubxactError> error;
   try {
     body();
   } catch (const PgError& e) {
-    error = e.what();
+    error = SubxactError{e.what(), unpack_sqlstate(e.data()->sqlerrcode)};
+  } catch (const Error& e) {
+    error = SubxactError{e.what(), e.sqlstate()};
   } catch (const std::exception& e) {
-    error = e.what();
+    error = SubxactError{e.what(), "XX000"};
   }
   if (!error) {
     pg_call([&] { ReleaseCurrentSubTransaction(); });

@@ -1,0 +1,131 @@
+// SQL entry points for how a stage is stored: declared indexes, retention, partitions.
+#include "core/sql_text.hpp"
+#include "pg/args.hpp"
+#include "pg/catalog.hpp"
+#include "pg/dirty_queue.hpp"
+#include "pg/guard.hpp"
+#include "pg/partitions.hpp"
+#include "pg/refresher.hpp"
+#include "pg/retention.hpp"
+#include "pg/role.hpp"
+#include "pg/spi.hpp"
+#include "pg/stage_indexes.hpp"
+
+extern "C" {
+PG_FUNCTION_INFO_V1(incview_add_index);
+PG_FUNCTION_INFO_V1(incview_drop_index);
+PG_FUNCTION_INFO_V1(incview_set_retention);
+PG_FUNCTION_INFO_V1(incview_apply_retention);
+PG_FUNCTION_INFO_V1(incview_rebuild_partition);
+}
+
+using namespace incview;
+using namespace incview::pg;
+
+namespace {
+
+StageRecord load_owned(const std::string& name, const char* action) {
+  StageRecord stage = load_stage(name);
+  check_stage_owner(stage, action);
+  if (stage.shape.target.empty())
+    throw Error(sqlstate::kUndefinedObject, "the target table of stage \"" + name + "\" no longer exists");
+  return stage;
+}
+
+}  // namespace
+
+Datum incview_add_index(PG_FUNCTION_ARGS) {
+  return entry_guard([&]() -> Datum {
+    const std::string name = required_text(fcinfo, 0, "stage");
+    const std::string definition = required_text(fcinfo, 1, "definition");
+    spi_connect();
+    const std::string index = add_declared_index(load_owned(name, "change it"), definition);
+    spi_finish();
+    return text_result(index);
+  });
+}
+
+Datum incview_drop_index(PG_FUNCTION_ARGS) {
+  return entry_guard([&]() -> Datum {
+    const std::string name = required_text(fcinfo, 0, "stage");
+    const std::string index = required_text(fcinfo, 1, "index_name");
+    spi_connect();
+    drop_declared_index(load_owned(name, "change it"), index);
+    spi_finish();
+    PG_RETURN_VOID();
+  });
+}
+
+Datum incview_set_retention(PG_FUNCTION_ARGS) {
+  return entry_guard([&]() -> Datum {
+    const std::string name = required_text(fcinfo, 0, "stage");
+    const auto column = arg_text(fcinfo, 1);
+    const SpiArg keep = PG_ARGISNULL(2) ? null_arg(INTERVALOID) : SpiArg{INTERVALOID, PG_GETARG_DATUM(2), false};
+    spi_connect();
+    const StageRecord stage = load_owned(name, "change it");
+    if (!keep.isnull) {
+      if (!column) throw Error("22004", "parameter \"column\" must not be NULL when keep is given");
+      if (spi_scalar("SELECT $1 <= interval '0'", {keep}) == std::optional<std::string>("t"))
+        throw Error(sqlstate::kInvalidParameterValue, "keep must be a positive interval");
+      const auto type = spi_scalar(
+          "SELECT format_type(atttypid, atttypmod) FROM pg_catalog.pg_attribute "
+          "WHERE attrelid = $1 AND attname = $2 AND attnum > 0 AND NOT attisdropped",
+          {oid_arg(stage.target), text_arg(*column)});
+      if (!type)
+        throw Error(sqlstate::kUndefinedColumn, "retention column \"" + *column + "\" is not a column of stage \"" + name + "\"");
+      if (type->find("timestamp") != 0 && *type != "date")
+        throw Error(sqlstate::kInvalidParameterValue,
+                    "retention column \"" + *column + "\" has type " + *type + "; it must be a date or timestamp");
+    }
+    as_extension_owner([&] {
+      // A wider window (or none) brings rows back that retention removed: rebuild at the
+      // next refresh. A narrower one only needs apply_retention.
+      spi_exec("INSERT INTO incview.dirty_scope (stage_id, key) "
+               "SELECT s.id, NULL FROM incview.stage s WHERE s.id = $1 AND s.retention_column IS NOT NULL "
+               "AND ($3::interval IS NULL OR s.retention_column <> $2 OR $3::interval > s.retention_keep)",
+               {int4_arg(stage.id), keep.isnull ? null_arg(TEXTOID) : text_arg(*column), keep});
+      spi_exec("UPDATE incview.stage SET retention_column = $2, retention_keep = $3 WHERE id = $1",
+               {int4_arg(stage.id), keep.isnull ? null_arg(TEXTOID) : text_arg(*column), keep});
+    });
+    spi_finish();
+    PG_RETURN_VOID();
+  });
+}
+
+Datum incview_apply_retention(PG_FUNCTION_ARGS) {
+  return entry_guard([&]() -> Datum {
+    const std::string name = required_text(fcinfo, 0, "stage");
+    spi_connect();
+    const StageRecord stage = load_owned(name, "change it");
+    const int64 rows = apply_retention(stage, [] {});
+    spi_finish();
+    PG_RETURN_INT64(rows);
+  });
+}
+
+Datum incview_rebuild_partition(PG_FUNCTION_ARGS) {
+  return entry_guard([&]() -> Datum {
+    const std::string name = required_text(fcinfo, 0, "stage");
+    if (PG_ARGISNULL(1)) throw Error("22004", "parameter \"value\" must not be NULL");
+    const std::string value = *arg_text(fcinfo, 1);
+    spi_connect();
+    const StageRecord stage = load_owned(name, "refresh it");
+    lock_stage(stage.id);
+    const double t0 = monotonic_seconds();
+    // Keys of this partition's scopes are made fresh by the rebuild.
+    size_t pos = 0;
+    for (size_t i = 0; i < stage.shape.scope.size(); ++i)
+      if (stage.shape.scope[i].name == stage.partition.column) pos = i;
+    as_extension_owner([&] {
+      spi_exec("DELETE FROM incview.dirty_scope WHERE stage_id = $1 AND key ->> " + std::to_string(pos) + " = $2",
+               {int4_arg(stage.id), text_arg(value)});
+    });
+    RefreshStats stats;
+    stats.engine = "partition";
+    stats.inserted = rebuild_list_partition(stage, value);
+    stats.scopes = -1;
+    log_refresh(stage, stats, monotonic_seconds() - t0, std::nullopt);
+    spi_finish();
+    PG_RETURN_INT64(stats.inserted);
+  });
+}
