@@ -25,9 +25,10 @@ std::string StageSql::wrap_query(const std::string& alias) const {
 std::string StageSql::delete_expired(long limit) const {
   if (shape_.retention_column.empty()) throw Error(sqlstate::kInvalidParameterValue, "the stage has no retention");
   const std::string col = quote_ident(shape_.retention_column);
-  return "DELETE FROM " + shape_.target + " WHERE ctid = ANY(ARRAY(SELECT t.ctid FROM " + shape_.target +
-         " AS t WHERE t." + col + " < now() - " + quote_literal(shape_.retention_keep) + "::interval LIMIT " +
-         std::to_string(limit) + "))";
+  // (tableoid, ctid): a ctid alone repeats across the partitions of a partitioned table.
+  return "DELETE FROM " + shape_.target + " AS d USING (SELECT t.tableoid AS toid, t.ctid AS tid FROM " +
+         shape_.target + " AS t WHERE t." + col + " < now() - " + quote_literal(shape_.retention_keep) +
+         "::interval LIMIT " + std::to_string(limit) + ") AS x WHERE d.tableoid = x.toid AND d.ctid = x.tid";
 }
 
 std::string StageSql::create_declared_index(const std::string& index_name, const std::string& definition) const {
@@ -117,18 +118,21 @@ std::string StageSql::diff_body(const std::string& fresh_sql, const std::string&
   std::string sql;
   sql += "WITH fresh AS MATERIALIZED (SELECT f.*, " + key_row("f") + " AS incview_key, " + row_text("f") +
          " AS incview_row FROM (" + fresh_sql + ") AS f),\n";
-  sql += "cur AS MATERIALIZED (SELECT t.ctid AS incview_ctid, " + key_row("t") + " AS incview_key, " +
+  // Rows are addressed by (tableoid, ctid): a ctid alone repeats across partitions.
+  sql += "cur AS MATERIALIZED (SELECT t.tableoid AS incview_toid, t.ctid AS incview_ctid, " + key_row("t") +
+         " AS incview_key, " +
          row_text("t") + " AS incview_row FROM " + target + " AS t" +
          (current_filter.empty() ? "" : " WHERE " + current_filter) + "),\n";
   sql += "gone AS (DELETE FROM " + target +
-         " AS t WHERE t.ctid IN (SELECT c.incview_ctid FROM cur c WHERE NOT EXISTS "
+         " AS t WHERE (t.tableoid, t.ctid) IN (SELECT c.incview_toid, c.incview_ctid FROM cur c WHERE NOT EXISTS "
          "(SELECT 1 FROM fresh f WHERE f.incview_key = c.incview_key)) RETURNING 1),\n";
   if (!rest.empty()) {
     std::vector<std::string> sets;
     for (const auto& c : rest) sets.push_back(quote_ident(c) + " = p." + quote_ident(c));
     sql += "changed AS (UPDATE " + target + " AS t SET " + join(sets, ", ") +
-           " FROM (SELECT c.incview_ctid, f.* FROM cur c JOIN fresh f ON f.incview_key = c.incview_key "
-           "WHERE f.incview_row IS DISTINCT FROM c.incview_row) AS p WHERE t.ctid = p.incview_ctid RETURNING 1),\n";
+           " FROM (SELECT c.incview_toid, c.incview_ctid, f.* FROM cur c JOIN fresh f ON f.incview_key = c.incview_key "
+           "WHERE f.incview_row IS DISTINCT FROM c.incview_row) AS p "
+           "WHERE t.tableoid = p.incview_toid AND t.ctid = p.incview_ctid RETURNING 1),\n";
   }
   sql += "added AS (INSERT INTO " + target + " (" + column_list(shape_.columns) + ") SELECT " +
          column_list(shape_.columns, "f") +

@@ -94,6 +94,7 @@ void check_partition_column(const StagePartitioning& partition, const std::vecto
                 "scopes of a refresh prune to their partitions and one partition can be rebuilt alone, while a key "
                 "outside the scope would make every refresh visit every partition",
                 "add it to scope, or partition by range on a time column (for retention)");
+  if (partition.method == "range" && !partition.numeric_range) check_range_width(partition.interval);
   if (partition.method == "range") {
     const bool ok_type = partition.numeric_range
                              ? found->find("int") != std::string::npos || *found == "numeric" || *found == "bigint"

@@ -59,6 +59,12 @@ void create_partition(const StageRecord& stage, const std::string& suffix, const
 
 }  // namespace
 
+void check_range_width(const std::string& width) {
+  if (spi_scalar("SELECT $1::interval <= interval '0'", {text_arg(width)}) == std::optional<std::string>("t"))
+    throw Error(sqlstate::kInvalidParameterValue, "a range bucket width must be positive: " + width);
+  (void)bucket_months(width);
+}
+
 void create_hash_partitions(const StageRecord& stage) {
   for (int i = 0; i < stage.partition.modulus; ++i)
     create_partition(stage, std::to_string(i),

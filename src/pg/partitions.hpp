@@ -12,6 +12,10 @@ namespace incview::pg {
 // Creates the partitions the rows of `rows_sql` (with `args`) would need, if missing.
 void ensure_partitions(const StageRecord& stage, const std::string& rows_sql, const std::vector<SpiArg>& args);
 
+// Checks a range bucket width ("1 month", "7 days"): a valid, positive interval that is a
+// whole number of months or has no month part.
+void check_range_width(const std::string& width);
+
 // Creates the hash partitions of a new stage.
 void create_hash_partitions(const StageRecord& stage);
 

@@ -73,6 +73,7 @@ TEST(StageSql, DiffPairsByUniqueKeyAndUpdatesOnlyChangedRows) {
   EXPECT_TRUE(contains(d, "ROW(f.\"patient_id\", f.\"product_id\") AS incview_key"));
   EXPECT_TRUE(contains(d, "WHERE f.incview_row IS DISTINCT FROM c.incview_row"));
   EXPECT_TRUE(contains(d, "SET \"n\" = p.\"n\""));
+  EXPECT_TRUE(contains(d, "t.tableoid = p.incview_toid AND t.ctid = p.incview_ctid"));  // partitions repeat ctids
   EXPECT_FALSE(contains(d, "SET \"patient_id\""));
   StageShape no_key = single();
   no_key.unique_key.clear();
@@ -227,6 +228,7 @@ TEST(StageSql, RetentionFiltersTheQueryEverywhere) {
   EXPECT_TRUE(contains(sql.verify(), "r.\"last_at\" >= now() - '30 days'::interval"));
   EXPECT_TRUE(contains(sql.insert_all(), "r.\"last_at\" >= now()"));
   EXPECT_TRUE(contains(sql.delete_expired(500), "t.\"last_at\" < now() - '30 days'::interval LIMIT 500"));
+  EXPECT_TRUE(contains(sql.delete_expired(500), "d.tableoid = x.toid AND d.ctid = x.tid"));  // partitions repeat ctids
   EXPECT_THROW(StageSql(single()).delete_expired(1), Error);
 }
 
