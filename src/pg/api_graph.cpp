@@ -16,6 +16,7 @@
 #include "pg/spi.hpp"
 #include "pg/stage_graph_catalog.hpp"
 #include "pg/stage_indexes.hpp"
+#include "pg/stage_refresh.hpp"
 #include "pg/stage_sources.hpp"
 
 extern "C" {
@@ -165,12 +166,7 @@ Datum incview_alter_stage(PG_FUNCTION_ARGS) {
     for (uint64 i = 0; i < SPI_processed; ++i) declared.push_back(static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))));
     for (Oid d : declared) install_capture(d);
 
-    lock_stage(stage.id);
-    const double t0 = monotonic_seconds();
-    consume_all_dirty(stage);
-    RefreshStats stats = rebuild_stage(stage);
-    stats.scopes = record_scope_count(stage);
-    log_refresh(stage, stats, monotonic_seconds() - t0, std::nullopt);
+    rebuild_and_log(stage);
     spi_finish();
     PG_RETURN_VOID();
   });

@@ -38,14 +38,6 @@ std::string json_kind(Oid type) {
   return "string";
 }
 
-StageRecord load_owned(const std::string& name, const char* action) {
-  StageRecord stage = load_stage(name);
-  check_stage_owner(stage, action);
-  if (stage.shape.target.empty())
-    throw Error(sqlstate::kUndefinedObject, "the target table of stage \"" + name + "\" no longer exists", "",
-                "drop the stage with incview.drop_stage and create it again");
-  return stage;
-}
 
 }  // namespace
 
@@ -56,7 +48,7 @@ Datum incview_map_source(PG_FUNCTION_ARGS) {
     const Oid source = PG_GETARG_OID(1);
     const auto mapping = arg_text(fcinfo, 2);
     spi_connect();
-    const StageRecord stage = load_owned(name, "change it");
+    const StageRecord stage = load_owned_stage(name, "change it");
     const auto source_name = spi_scalar("SELECT $1::regclass::text", {oid_arg(source)});
     std::string kind = "all";
     std::optional<std::string> text;
@@ -108,7 +100,7 @@ Datum incview_refresh(PG_FUNCTION_ARGS) {
   return entry_guard([&]() -> Datum {
     const std::string name = required_text(fcinfo, 0, "stage");
     spi_connect();
-    const StageRecord stage = load_owned(name, "refresh it");
+    const StageRecord stage = load_owned_stage(name, "refresh it");
     const int64 scopes = refresh_stage(stage);
     spi_finish();
     PG_RETURN_INT64(scopes);
@@ -121,7 +113,7 @@ Datum incview_refresh_step(PG_FUNCTION_ARGS) {
     spi_connect();
     std::optional<std::string> after;
     if (!PG_ARGISNULL(1)) after = spi_scalar("SELECT $1::text", {{JSONBOID, PG_GETARG_DATUM(1), false}});
-    const StageRecord stage = load_owned(name, "refresh it");
+    const StageRecord stage = load_owned_stage(name, "refresh it");
     const StepResult step = refresh_step(stage, after);
     spi_finish();
     Datum result = 0;

@@ -11,6 +11,7 @@
 #include "pg/refresher.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi.hpp"
+#include "pg/stage_refresh.hpp"
 
 extern "C" {
 PG_FUNCTION_INFO_V1(incview_refresh_scopes);
@@ -25,14 +26,6 @@ using namespace incview::pg;
 
 namespace {
 
-StageRecord load_for_refresh(const std::string& name) {
-  StageRecord stage = load_stage(name);
-  check_stage_owner(stage, "refresh it");
-  if (stage.shape.target.empty())
-    throw Error(sqlstate::kUndefinedObject, "the target table of stage \"" + name + "\" no longer exists", "",
-                "drop the stage with incview.drop_stage and create it again");
-  return stage;
-}
 
 // Refreshes the keys now in SPI_tuptable (typed scope columns), logs the run.
 int64 refresh_current_keys(const StageRecord& stage) {
@@ -52,7 +45,7 @@ Datum incview_refresh_scopes(PG_FUNCTION_ARGS) {
     if (PG_ARGISNULL(1)) throw Error("22004", "parameter \"keys\" must not be NULL");
     const SpiArg keys{JSONBOID, PG_GETARG_DATUM(1), false};
     spi_connect();
-    const StageRecord stage = load_for_refresh(name);
+    const StageRecord stage = load_owned_stage(name, "refresh it");
     const StageSql sql(stage.shape);
     if (spi_scalar("SELECT jsonb_typeof($1)", {keys}).value_or("") != "array")
       throw Error(sqlstate::kInvalidParameterValue, "keys must be a JSON array", "",
@@ -80,7 +73,7 @@ Datum incview_refresh_where(PG_FUNCTION_ARGS) {
     const std::string name = required_text(fcinfo, 0, "stage");
     const std::string condition = required_text(fcinfo, 1, "condition");
     spi_connect();
-    const StageRecord stage = load_for_refresh(name);
+    const StageRecord stage = load_owned_stage(name, "refresh it");
     check_condition(condition);
     lock_stage(stage.id);
     spi_exec(StageSql(stage.shape).keys_where(condition), {}, true);
@@ -94,13 +87,8 @@ Datum incview_rebuild(PG_FUNCTION_ARGS) {
   return entry_guard([&]() -> Datum {
     const std::string name = required_text(fcinfo, 0, "stage");
     spi_connect();
-    const StageRecord stage = load_for_refresh(name);
-    lock_stage(stage.id);
-    const double t0 = monotonic_seconds();
-    consume_all_dirty(stage);
-    RefreshStats stats = rebuild_stage(stage);
-    stats.scopes = record_scope_count(stage);
-    log_refresh(stage, stats, monotonic_seconds() - t0, std::nullopt);
+    const StageRecord stage = load_owned_stage(name, "refresh it");
+    const RefreshStats stats = rebuild_and_log(stage);
     spi_finish();
     PG_RETURN_INT64(stats.inserted + stats.updated);
   });
@@ -110,7 +98,7 @@ Datum incview_verify(PG_FUNCTION_ARGS) {
   return entry_guard([&]() -> Datum {
     const std::string name = required_text(fcinfo, 0, "stage");
     spi_connect();
-    const StageRecord stage = load_for_refresh(name);
+    const StageRecord stage = load_owned_stage(name, "refresh it");
     spi_exec(StageSql(stage.shape).verify(), {}, true);
     const int64 missing = spi_int8(0, 1);
     const int64 extra = spi_int8(0, 2);
@@ -134,7 +122,7 @@ Datum incview_explain(PG_FUNCTION_ARGS) {
     const std::string name = required_text(fcinfo, 0, "stage");
     spi_connect();
     const auto read_query = arg_text(fcinfo, 1);
-    const StageRecord stage = load_for_refresh(name);
+    const StageRecord stage = load_owned_stage(name, "refresh it");
     const std::string report = read_query ? explain_read_query(stage, *read_query) : explain_stage(stage);
     spi_finish();
     return text_result(report);

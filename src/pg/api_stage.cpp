@@ -75,10 +75,8 @@ std::pair<std::string, std::string> resolve_target(const std::string& name,
 // The partition key must be an output column; for list and hash it must also be a scope
 // column, so that a scoped refresh prunes to the partitions of its scopes.
 void check_partition_column(const StagePartitioning& partition, const std::vector<std::string>& scope) {
-  const auto found = spi_scalar(
-      "SELECT format_type(atttypid, atttypmod) FROM pg_catalog.pg_attribute "
-      "WHERE attrelid = 'pg_temp.incview_shape'::regclass AND attname = $1 AND attnum > 0 AND NOT attisdropped",
-      {text_arg(partition.column)});
+  const Oid shape = static_cast<Oid>(std::stoul(*spi_scalar("SELECT 'pg_temp.incview_shape'::regclass::oid::text")));
+  const auto found = column_type(shape, partition.column);
   if (!found) {
     const std::string cols = spi_scalar(
         "SELECT string_agg(attname, ', ' ORDER BY attnum) FROM pg_catalog.pg_attribute "

@@ -24,13 +24,6 @@ using namespace incview::pg;
 
 namespace {
 
-StageRecord load_owned(const std::string& name, const char* action) {
-  StageRecord stage = load_stage(name);
-  check_stage_owner(stage, action);
-  if (stage.shape.target.empty())
-    throw Error(sqlstate::kUndefinedObject, "the target table of stage \"" + name + "\" no longer exists");
-  return stage;
-}
 
 }  // namespace
 
@@ -39,7 +32,7 @@ Datum incview_add_index(PG_FUNCTION_ARGS) {
     const std::string name = required_text(fcinfo, 0, "stage");
     const std::string definition = required_text(fcinfo, 1, "definition");
     spi_connect();
-    const std::string index = add_declared_index(load_owned(name, "change it"), definition);
+    const std::string index = add_declared_index(load_owned_stage(name, "change it"), definition);
     spi_finish();
     return text_result(index);
   });
@@ -50,7 +43,7 @@ Datum incview_drop_index(PG_FUNCTION_ARGS) {
     const std::string name = required_text(fcinfo, 0, "stage");
     const std::string index = required_text(fcinfo, 1, "index_name");
     spi_connect();
-    drop_declared_index(load_owned(name, "change it"), index);
+    drop_declared_index(load_owned_stage(name, "change it"), index);
     spi_finish();
     PG_RETURN_VOID();
   });
@@ -62,15 +55,12 @@ Datum incview_set_retention(PG_FUNCTION_ARGS) {
     const auto column = arg_text(fcinfo, 1);
     const SpiArg keep = PG_ARGISNULL(2) ? null_arg(INTERVALOID) : SpiArg{INTERVALOID, PG_GETARG_DATUM(2), false};
     spi_connect();
-    const StageRecord stage = load_owned(name, "change it");
+    const StageRecord stage = load_owned_stage(name, "change it");
     if (!keep.isnull) {
       if (!column) throw Error("22004", "parameter \"column\" must not be NULL when keep is given");
       if (spi_scalar("SELECT $1 <= interval '0'", {keep}) == std::optional<std::string>("t"))
         throw Error(sqlstate::kInvalidParameterValue, "keep must be a positive interval");
-      const auto type = spi_scalar(
-          "SELECT format_type(atttypid, atttypmod) FROM pg_catalog.pg_attribute "
-          "WHERE attrelid = $1 AND attname = $2 AND attnum > 0 AND NOT attisdropped",
-          {oid_arg(stage.target), text_arg(*column)});
+      const auto type = column_type(stage.target, *column);
       if (!type)
         throw Error(sqlstate::kUndefinedColumn, "retention column \"" + *column + "\" is not a column of stage \"" + name + "\"");
       if (type->find("timestamp") != 0 && *type != "date")
@@ -96,7 +86,7 @@ Datum incview_apply_retention(PG_FUNCTION_ARGS) {
   return entry_guard([&]() -> Datum {
     const std::string name = required_text(fcinfo, 0, "stage");
     spi_connect();
-    const StageRecord stage = load_owned(name, "change it");
+    const StageRecord stage = load_owned_stage(name, "change it");
     const int64 rows = apply_retention(stage, [] {});
     spi_finish();
     PG_RETURN_INT64(rows);
@@ -109,7 +99,7 @@ Datum incview_rebuild_partition(PG_FUNCTION_ARGS) {
     if (PG_ARGISNULL(1)) throw Error("22004", "parameter \"value\" must not be NULL");
     const std::string value = *arg_text(fcinfo, 1);
     spi_connect();
-    const StageRecord stage = load_owned(name, "refresh it");
+    const StageRecord stage = load_owned_stage(name, "refresh it");
     lock_stage(stage.id);
     const double t0 = monotonic_seconds();
     // Keys of this partition's scopes are made fresh by the rebuild.

@@ -89,6 +89,22 @@ void check_stage_owner(const StageRecord& stage, const char* action) {
                 std::string("must be owner of stage \"") + stage.name + "\" to " + action);
 }
 
+StageRecord load_owned_stage(const std::string& name, const char* action) {
+  StageRecord stage = load_stage(name);
+  check_stage_owner(stage, action);
+  if (stage.shape.target.empty())
+    throw Error(sqlstate::kUndefinedObject, "the target table of stage \"" + name + "\" no longer exists", "",
+                "drop the stage with incview.drop_stage and create it again");
+  return stage;
+}
+
+std::optional<std::string> column_type(Oid table, const std::string& column) {
+  return spi_scalar(
+      "SELECT format_type(atttypid, atttypmod) FROM pg_catalog.pg_attribute "
+      "WHERE attrelid = $1 AND attname = $2 AND attnum > 0 AND NOT attisdropped",
+      {oid_arg(table), text_arg(column)});
+}
+
 void log_refresh(const StageRecord& stage, const RefreshStats& s, double seconds,
                  const std::optional<std::string>& error, bool keep_failure) {
   const std::string duration = std::to_string(seconds) + " seconds";

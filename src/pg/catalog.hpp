@@ -28,6 +28,12 @@ std::optional<StageRecord> find_stage(const std::string& name);
 // ERROR 42501 unless the current user has the privileges of the stage's owner.
 void check_stage_owner(const StageRecord& stage, const char* action);
 
+// load_stage + check_stage_owner + an ERROR when its table was dropped behind our back.
+StageRecord load_owned_stage(const std::string& name, const char* action);
+
+// format_type of a column of a table, nullopt when there is no such column.
+std::optional<std::string> column_type(Oid table, const std::string& column);
+
 struct RefreshStats {
   std::string engine;
   int64 scopes = 0;

@@ -9,10 +9,7 @@ namespace incview::pg {
 namespace {
 
 std::string partition_key_type(const StageRecord& stage) {
-  return spi_scalar("SELECT format_type(atttypid, atttypmod) FROM pg_catalog.pg_attribute "
-                    "WHERE attrelid = $1 AND attname = $2",
-                    {oid_arg(stage.target), text_arg(stage.partition.column)})
-      .value_or("text");
+  return column_type(stage.target, stage.partition.column).value_or("text");
 }
 
 // Months in the range bucket width ("1 month" -> 1, "1 year" -> 12), 0 for day/time widths.

@@ -71,6 +71,16 @@ StepResult refresh_step(const StageRecord& stage, const std::optional<std::strin
   return result;
 }
 
+RefreshStats rebuild_and_log(const StageRecord& stage) {
+  lock_stage(stage.id);
+  const double t0 = monotonic_seconds();
+  consume_all_dirty(stage);
+  RefreshStats stats = rebuild_stage(stage);
+  stats.scopes = record_scope_count(stage);
+  log_refresh(stage, stats, monotonic_seconds() - t0, std::nullopt);
+  return stats;
+}
+
 int64 refresh_stage(const StageRecord& stage) {
   int64 total = 0;
   bool failed = false;

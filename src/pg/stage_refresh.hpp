@@ -17,6 +17,10 @@ struct StepResult {
 StepResult refresh_step(const StageRecord& stage, const std::optional<std::string>& after,
                         bool run_failed = false);
 
+// Full rebuild now: takes the stage lock, consumes every queued key, rebuilds, records the
+// scope count, logs. Returns what was written.
+RefreshStats rebuild_and_log(const StageRecord& stage);
+
 // All steps in this transaction; returns scopes re-derived (a full rebuild counts the
 // dirty keys it made fresh).
 int64 refresh_stage(const StageRecord& stage);
