@@ -23,6 +23,7 @@ CREATE TABLE incview.stage (
   max_lag      interval,
   search_path  text NOT NULL DEFAULT 'pg_catalog',  -- the creator's, used whenever its SQL runs
   partition_by text,                  -- 'list (c)', 'hash (c) 16', 'range (c) 1 month'
+  scope_pushdown boolean,             -- false: the scope filter cannot reach a source (auto rebuilds)
   retention_column text,              -- rows older than now() - retention_keep are expired
   retention_keep interval CHECK (retention_keep > interval '0'),
   created_at   timestamptz NOT NULL DEFAULT now()

@@ -7,6 +7,7 @@
 #include "pg/args.hpp"
 #include "pg/catalog.hpp"
 #include "pg/dirty_queue.hpp"
+#include "pg/explain.hpp"
 #include "pg/guard.hpp"
 #include "pg/query_check.hpp"
 #include "pg/refresher.hpp"
@@ -271,6 +272,7 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
                     [&] { stats.inserted = static_cast<int64>(spi_exec(sql.insert_all())); });
       record_scope_count(stage);
       log_refresh(stage, stats, monotonic_seconds() - t0, std::nullopt);
+      record_scope_pushdown(stage);
     }
     spi_finish();
     return ObjectIdGetDatum(target_oid);

@@ -22,7 +22,8 @@ std::optional<StageRecord> read_stage(const std::string& name) {
   const uint64 n = spi_exec(
       "SELECT s.id, s.query, s.engine, s.target::oid, s.owner::oid, "
       "       format('%I.%I', ns.nspname, c.relname), s.search_path, coalesce(s.partition_by, ''), "
-      "       coalesce(s.retention_column, ''), coalesce(s.retention_keep::text, ''), ns.nspname, c.relname "
+      "       coalesce(s.retention_column, ''), coalesce(s.retention_keep::text, ''), ns.nspname, c.relname, "
+      "       coalesce(s.scope_pushdown, true) "
       "FROM incview.stage s LEFT JOIN pg_catalog.pg_class c ON c.oid = s.target "
       "LEFT JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace WHERE s.name = $1",
       {text_arg(name)}, true);
@@ -41,6 +42,7 @@ std::optional<StageRecord> read_stage(const std::string& name) {
   r.shape.retention_keep = spi_text_or(0, 10, "");
   r.target_schema = spi_text_or(0, 11, "");
   r.target_table = spi_text_or(0, 12, "");
+  r.scope_pushdown = spi_bool(0, 13);
   if (r.shape.target.empty()) return r;  // the target was dropped behind our back
 
   // Columns, scope and unique key with the target's current types, in declared order.

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "core/sql_text.hpp"
+#include "core/plan_reach.hpp"
 #include "pg/key_batch.hpp"
 #include "pg/refresher.hpp"
 #include "pg/role.hpp"
@@ -16,6 +17,7 @@ namespace {
 
 constexpr int64 kSampleKeys = 100;
 
+
 struct SourceInfo {
   std::string name;      // as regclass prints it
   std::string relname;   // as EXPLAIN prints it
@@ -23,15 +25,47 @@ struct SourceInfo {
   std::string mapping;
 };
 
-bool plan_mentions(const std::vector<std::string>& plan, const std::string& what, const std::string& relname) {
-  const std::string needle = what + " on " + relname;
-  for (const auto& line : plan) {
-    const size_t pos = line.find(needle);
-    if (pos == std::string::npos) continue;
-    const size_t end = pos + needle.size();
-    if (end == line.size() || line[end] == ' ') return true;
-  }
-  return false;
+std::vector<SourceInfo> stage_sources(const StageRecord& stage) {
+  const uint64 n = spi_exec(
+      "SELECT ss.source::text, c.relname, ss.mapping_kind, coalesce(ss.mapping, '') "
+      "FROM incview.stage_source ss JOIN pg_catalog.pg_class c ON c.oid = ss.source "
+      "WHERE ss.stage_id = $1 ORDER BY 1",
+      {int4_arg(stage.id)});
+  std::vector<SourceInfo> sources;
+  for (uint64 i = 0; i < n; ++i)
+    sources.push_back({spi_text_or(i, 1, ""), spi_text_or(i, 2, ""), spi_text_or(i, 3, ""), spi_text_or(i, 4, "")});
+  return sources;
+}
+
+struct SamplePlan {
+  int64 keys = 0;
+  std::string sql;                  // the scoped query with the sample keys inlined
+  std::vector<std::string> lines;   // its EXPLAIN
+};
+
+// EXPLAIN of the scoped refresh query for the first keys the table holds; empty when the
+// table is.
+std::optional<SamplePlan> plan_sample_batch(const StageRecord& stage) {
+  const StageSql sql(stage.shape);
+  spi_exec("SELECT DISTINCT " + sql.scope_columns() + " FROM " + stage.shape.target + " ORDER BY " +
+           sql.scope_columns() + " LIMIT " + std::to_string(kSampleKeys));
+  const auto batches = batches_from_result(stage.scope_types, kSampleKeys);
+  if (batches.empty()) return std::nullopt;
+  const KeyBatch& batch = batches.front();
+  SamplePlan out;
+  out.keys = batch.count;
+  out.sql = sql.select_scoped_literal(batch_literals(batch, stage.scope_types), batch.nulls);
+  with_search_path(stage.search_path, [&] {
+    const uint64 rows = spi_exec("EXPLAIN " + sql.select_scoped(batch.nulls), batch_args(batch, stage.scope_types));
+    for (uint64 i = 0; i < rows; ++i) out.lines.push_back(spi_text_or(i, 1, ""));
+  });
+  return out;
+}
+
+std::vector<std::string> scope_names(const StageRecord& stage) {
+  std::vector<std::string> names;
+  for (const auto& c : stage.shape.scope) names.push_back(c.name);
+  return names;
 }
 
 }  // namespace
@@ -43,15 +77,11 @@ std::string explain_stage(const StageRecord& stage) {
   out += "  scope: (" + sql.scope_columns() + ")";
   if (!stage.shape.unique_key.empty()) out += "  unique key: (" + column_list(stage.shape.unique_key) + ")";
   out += "\n  engine: " + stage.engine + " (batches use " + batch_engine(stage) + ")\n";
+  if (stage.partition.partitioned()) out += "  partitioned: " + stage.partition.method + " (" + stage.partition.column + ")\n";
+  if (!stage.shape.retention_column.empty())
+    out += "  retention: " + stage.shape.retention_column + " within " + stage.shape.retention_keep + "\n";
 
-  uint64 n = spi_exec(
-      "SELECT ss.source::text, c.relname, ss.mapping_kind, coalesce(ss.mapping, '') "
-      "FROM incview.stage_source ss JOIN pg_catalog.pg_class c ON c.oid = ss.source "
-      "WHERE ss.stage_id = $1 ORDER BY 1",
-      {int4_arg(stage.id)}, true);
-  std::vector<SourceInfo> sources;
-  for (uint64 i = 0; i < n; ++i)
-    sources.push_back({spi_text_or(i, 1, ""), spi_text_or(i, 2, ""), spi_text_or(i, 3, ""), spi_text_or(i, 4, "")});
+  const auto sources = stage_sources(stage);
   out += "sources:\n";
   for (const auto& s : sources) {
     out += "  " + s.name + ": ";
@@ -60,55 +90,57 @@ std::string explain_stage(const StageRecord& stage) {
     else out += "every scope (any change rebuilds the stage)";
     out += "\n";
   }
-
   const StageGraph graph = load_stage_graph();
-  const auto ups = graph.upstreams(stage.name);
-  const auto downs = graph.downstreams(stage.name);
-  out += "graph: upstream [" + join(ups, ", ") + "], downstream [" + join(downs, ", ") + "]\n";
+  out += "graph: upstream [" + join(graph.upstreams(stage.name), ", ") + "], downstream [" +
+         join(graph.downstreams(stage.name), ", ") + "]\n";
 
-  // A sample batch: the first keys the target holds.
-  spi_exec("SELECT DISTINCT " + sql.scope_columns() + " FROM " + stage.shape.target + " ORDER BY " +
-               sql.scope_columns() + " LIMIT " + std::to_string(kSampleKeys),
-           {}, true);
-  const auto batches = batches_from_result(stage.scope_types, kSampleKeys);
-  if (batches.empty()) {
-    out += "scoped refresh: the stage is empty, no sample batch to plan\n";
-    return out;
-  }
-  const KeyBatch& batch = batches.front();
-  out += "scoped refresh query for a batch of " + std::to_string(batch.count) + " keys:\n  " +
-         sql.select_scoped_literal(batch_literals(batch, stage.scope_types), batch.nulls) + "\n";
-
-  std::vector<std::string> plan;
-  with_search_path(stage.search_path, [&] {
-    const uint64 rows = spi_exec("EXPLAIN " + sql.select_scoped(batch.nulls), batch_args(batch, stage.scope_types));
-    for (uint64 i = 0; i < rows; ++i) plan.push_back(spi_text_or(i, 1, ""));
-  });
-  out += "plan:\n";
-  for (const auto& line : plan) out += "  " + line + "\n";
-
+  const auto sample = plan_sample_batch(stage);
+  if (!sample) return out + "scoped refresh: the stage is empty, no sample batch to plan\n";
+  out += "scoped refresh query for a batch of " + std::to_string(sample->keys) + " keys:\n  " + sample->sql + "\nplan:\n";
+  for (const auto& line : sample->lines) out += "  " + line + "\n";
   out += "push-down:\n";
+  const auto scope = scope_names(stage);
   for (const auto& s : sources) {
-    const bool seq = plan_mentions(plan, "Seq Scan", s.relname);
-    const bool indexed = plan_mentions(plan, "Index Scan", s.relname) ||
-                         plan_mentions(plan, "Index Only Scan", s.relname) ||
-                         plan_mentions(plan, "Bitmap Heap Scan", s.relname);
+    const ScopeReach reach = scope_reach(sample->lines, s.relname, scope);
     out += "  " + s.name + ": ";
-    if (s.kind != "same") {
-      out += seq ? "read in full (it has no scope column; fine when it is small)"
-                 : (indexed ? "read through an index" : "not read by this plan");
-    } else if (seq) {
-      out += "SEQUENTIAL SCAN: the scope filter does not reach this source, so every batch reads all of it. "
-             "Typical causes: a window function or aggregate not partitioned by the scope, DISTINCT ON / "
-             "GROUP BY without the scope column, a LIMIT, a volatile function, or no index on the scope column.";
-    } else if (indexed) {
-      out += "index scan: the scope filter is pushed down";
-    } else {
-      out += "not read by this plan";
-    }
+    if (s.kind != "same" && reach == ScopeReach::NotReached)
+      out += "read in full (it has no scope column; fine when it is small)";
+    else
+      out += describe(reach);
     out += "\n";
   }
   return out;
+}
+
+void record_scope_pushdown(const StageRecord& stage) {
+  const auto sample = plan_sample_batch(stage);
+  if (!sample) return;
+  const auto scope = scope_names(stage);
+  std::vector<std::string> unreached;
+  for (const auto& s : stage_sources(stage))
+    if (s.kind == "same" && scope_reach(sample->lines, s.relname, scope) == ScopeReach::NotReached)
+      unreached.push_back(s.name);
+  as_extension_owner([&] {
+    spi_exec("UPDATE incview.stage SET scope_pushdown = $2 WHERE id = $1",
+             {int4_arg(stage.id), {BOOLOID, BoolGetDatum(unreached.empty()), false}});
+  });
+  if (unreached.empty()) return;
+  const bool automatic = stage.engine == "auto";
+  const std::string msg = "the scope filter of stage \"" + stage.name + "\" does not reach " + join(unreached, ", ") +
+                          (automatic ? ": its refreshes will rebuild it in full"
+                                     : ": engine " + stage.engine + " may give wrong results");
+  const std::string detail =
+      "something in the query mixes scopes above that source (a window function or aggregate not partitioned by "
+      "the scope, DISTINCT or GROUP BY without it, a LIMIT, a MATERIALIZED CTE), so a scope's rows may depend "
+      "on other scopes";
+  const char* m = msg.c_str();
+  const char* d = detail.c_str();
+  const int level = automatic ? NOTICE : WARNING;
+  pg_call([&] {
+    ereport(level, (errmsg("%s", m), errdetail("%s", d),
+                    errhint("see incview.explain('%s'); partition the window/aggregate by the scope, or choose "
+                            "another scope", stage.name.c_str())));
+  });
 }
 
 std::string explain_read_query(const StageRecord& stage, const std::string& read_query) {

@@ -8,6 +8,10 @@ namespace incview::pg {
 
 std::string explain_stage(const StageRecord& stage);
 
+// Plans a sample batch and records in the catalog whether the scope filter reaches every
+// source that has the scope columns; tells the user (NOTICE / WARNING) when it does not.
+void record_scope_pushdown(const StageRecord& stage);
+
 // EXPLAIN of a user's read query against the stage's table, and which of the stage's
 // indexes (declared, scope, unique) and partitions the plan uses.
 std::string explain_read_query(const StageRecord& stage, const std::string& read_query);

@@ -25,6 +25,7 @@ bool try_lock_stage(int32 stage_id) {
 
 std::string batch_engine(const StageRecord& stage) {
   if (stage.engine != "auto") return stage.engine;
+  if (!stage.scope_pushdown) return "full";  // scopes are not independent: only a rebuild is right
   return stage.shape.unique_key.empty() ? "replace" : "diff";
 }
 

@@ -2,6 +2,7 @@
 
 #include "core/refresh_planner.hpp"
 #include "pg/dirty_queue.hpp"
+#include "pg/explain.hpp"
 #include "pg/refresher.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi.hpp"
@@ -31,7 +32,7 @@ StepResult refresh_step(const StageRecord& stage, const std::optional<std::strin
   if (!after) {
     const DirtySummary dirty = dirty_summary(stage);
     RefreshInput in;
-    in.engine = stage.engine;
+    in.engine = stage.engine == "auto" && !stage.scope_pushdown ? "full" : stage.engine;
     in.every_scope = dirty.every_scope;
     in.dirty = dirty.keys;
     in.total = dirty.total_scopes;
@@ -78,6 +79,7 @@ RefreshStats rebuild_and_log(const StageRecord& stage) {
   RefreshStats stats = rebuild_stage(stage);
   stats.scopes = record_scope_count(stage);
   log_refresh(stage, stats, monotonic_seconds() - t0, std::nullopt);
+  record_scope_pushdown(stage);  // the query may be new (alter_stage), or the table was empty
   return stats;
 }
 

@@ -41,7 +41,8 @@ round() {  # round <label> <kill command>
   psql -d $db -c "SELECT incview.set_policy('slow_stage', 'manual')" >/dev/null
   psql -d $db -c "UPDATE src SET v = v + 1"    # dirties all 40 scopes
   psql -d $db -c "SELECT incview.set_policy('slow_stage', 'continuous')" >/dev/null
-  wait_for 20 "SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'pg_incview scheduler' AND query LIKE '%slow_stage%batch 3%'"
+  # Mid-refresh: batch 3 or later of about 20 (some batches committed, most not yet).
+  wait_for 20 "SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'pg_incview scheduler' AND query ~ 'slow_stage\", batch ([3-9]|1[0-5]) '"
   echo "$1: killing mid-refresh"
   eval "$2"
   wait_server

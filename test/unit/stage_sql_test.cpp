@@ -237,3 +237,33 @@ TEST(StageSql, DeclaredIndexDefinitions) {
   EXPECT_EQ(sql.create_declared_index("ix", "n DESC"), "CREATE INDEX \"ix\" ON \"public\".\"due\" (n DESC)");
   EXPECT_EQ(sql.create_declared_index("ix", "(a, b DESC)"), "CREATE INDEX \"ix\" ON \"public\".\"due\" (a, b DESC)");
 }
+
+#include "core/plan_reach.hpp"
+
+TEST(PlanReach, ReadsIndexBitmapSeqAndUnreachedScans) {
+  const std::vector<std::string> plan = {
+      "Unique  (cost=1..2 rows=1 width=8)",
+      "  ->  Append  (cost=1..2 rows=1 width=8)",
+      "        ->  Bitmap Heap Scan on meds  (cost=1..2 rows=1 width=8)",
+      "              Recheck Cond: (patient_id = ANY ('{1,2}'::integer[]))",
+      "              ->  Bitmap Index Scan on meds_patient_id_idx  (cost=0..1 rows=1 width=0)",
+      "                    Index Cond: (patient_id = ANY ('{1,2}'::integer[]))",
+      "        ->  Index Scan using shots_pid on shots s  (cost=1..2 rows=1 width=8)",
+      "              Index Cond: (patient_id = ANY ('{1,2}'::integer[]))",
+      "        ->  Seq Scan on orders  (cost=1..2 rows=1 width=8)",
+      "              Filter: (patient_id = ANY ('{1,2}'::integer[]))",
+      "  ->  Seq Scan on products p  (cost=0..4 rows=200 width=8)",
+      "  ->  Subquery Scan on w  (cost=1..2 rows=1 width=8)",
+      "        Filter: (w.patient_id = ANY ('{1,2}'::integer[]))",
+      "        ->  WindowAgg  (cost=1..2 rows=1 width=8)",
+      "              ->  Seq Scan on visits  (cost=1..2 rows=1 width=8)",
+  };
+  EXPECT_EQ(scope_reach(plan, "meds", {"patient_id"}), ScopeReach::IndexScan);
+  EXPECT_EQ(scope_reach(plan, "shots", {"patient_id"}), ScopeReach::IndexScan);
+  EXPECT_EQ(scope_reach(plan, "orders", {"patient_id"}), ScopeReach::FilteredScan);
+  EXPECT_EQ(scope_reach(plan, "visits", {"patient_id"}), ScopeReach::NotReached);  // filter sits above the window
+  EXPECT_EQ(scope_reach(plan, "products", {"patient_id"}), ScopeReach::NotReached);
+  EXPECT_EQ(scope_reach(plan, "absent", {"patient_id"}), ScopeReach::NotRead);
+  EXPECT_EQ(scope_reach(plan, "meds", {"patient"}), ScopeReach::NotReached);  // whole identifiers only
+  EXPECT_EQ(scope_reach(plan, "med", {"patient_id"}), ScopeReach::NotRead);   // whole table names only
+}
