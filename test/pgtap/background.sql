@@ -2,7 +2,7 @@
 -- Waits poll with a timeout; nothing depends on a fixed sleep.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_incview;
-SELECT plan(20);
+SELECT plan(23);
 
 -- Polls until `cond` is true or `timeout` passes; each check sees newly committed data.
 CREATE FUNCTION pg_temp.wait_until(cond text, timeout interval DEFAULT '10 s') RETURNS boolean
@@ -87,4 +87,28 @@ SELECT ok(pg_temp.wait_until($$pg_temp.fresh('slow_a') AND pg_temp.fresh('slow_b
 SELECT ok(pg_temp.wait_until($$NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'pg_incview refresh'
                                            AND datname = current_database())$$, '5 s'), 'the refresh workers exit when done');
 
+-- Stages refresh as their owner: an owner who lost access to a source gets a permission
+-- error (logged), never the scheduler's superuser rights.
+DROP ROLE IF EXISTS incview_bg_owner;
+CREATE ROLE incview_bg_owner;
+CREATE TABLE secrets (k int, v int);
+INSERT INTO secrets VALUES (1, 1), (2, 2);
+GRANT SELECT, TRIGGER ON secrets TO incview_bg_owner;  -- reading it, and capturing its changes
+GRANT CREATE ON SCHEMA public TO incview_bg_owner;
+SET ROLE incview_bg_owner;
+SELECT incview.create_stage('owned', 'SELECT k, sum(v) AS s FROM secrets GROUP BY k', ARRAY['k']);
+RESET ROLE;
+REVOKE SELECT ON secrets FROM incview_bg_owner;
+INSERT INTO secrets VALUES (1, 10);
+SELECT ok(pg_temp.wait_until($$(SELECT status = 'failing' FROM incview.stages WHERE name = 'owned')$$, '5 s'),
+  'the refresh of a stage whose owner lost access fails');
+SELECT alike((SELECT last_error FROM incview.stages WHERE name = 'owned'), 'permission denied for table secrets%',
+  'with the owner''s permission error');
+SELECT is((SELECT s::int FROM owned WHERE k = 1), 1, 'and the stage was not refreshed with anyone else''s rights');
+
 SELECT * FROM finish();
+-- Roles outlive this test's database.
+SELECT incview.drop_stage('owned');
+REVOKE ALL ON secrets FROM incview_bg_owner;
+REVOKE CREATE ON SCHEMA public FROM incview_bg_owner;
+DROP ROLE incview_bg_owner;
