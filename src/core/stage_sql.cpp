@@ -101,9 +101,9 @@ std::string StageSql::row_text(const std::string& alias) const {
 }
 
 std::string StageSql::key_row(const std::string& alias) const {
-  // A composite *value* (not a row constructor compared in place): composite values compare
-  // NULL fields as equal and hash, so the pairing below can be a hash join.
-  return "ROW(" + column_list(shape_.unique_key, alias) + ")";
+  // The key's text form: text equality hashes (a hash join, not a nested loop over the
+  // batch), and it is NULL-safe ("(1,)" is not "(1,\"\")").
+  return "ROW(" + column_list(shape_.unique_key, alias) + ")::text";
 }
 
 std::string StageSql::diff_body(const std::string& fresh_sql, const std::string& current_filter) const {
@@ -115,24 +115,25 @@ std::string StageSql::diff_body(const std::string& fresh_sql, const std::string&
       rest.push_back(c);
 
   const std::string& target = shape_.target;
+  // The rows to delete or update are reached through the batch's scope filter (the scope
+  // index), then picked by key: never a join on ctid that could scan the whole table.
+  const std::string in_batch = current_filter.empty() ? "" : current_filter + " AND ";
   std::string sql;
   sql += "WITH fresh AS MATERIALIZED (SELECT f.*, " + key_row("f") + " AS incview_key, " + row_text("f") +
          " AS incview_row FROM (" + fresh_sql + ") AS f),\n";
-  // Rows are addressed by (tableoid, ctid): a ctid alone repeats across partitions.
-  sql += "cur AS MATERIALIZED (SELECT t.tableoid AS incview_toid, t.ctid AS incview_ctid, " + key_row("t") +
-         " AS incview_key, " +
-         row_text("t") + " AS incview_row FROM " + target + " AS t" +
-         (current_filter.empty() ? "" : " WHERE " + current_filter) + "),\n";
-  sql += "gone AS (DELETE FROM " + target +
-         " AS t WHERE (t.tableoid, t.ctid) IN (SELECT c.incview_toid, c.incview_ctid FROM cur c WHERE NOT EXISTS "
+  sql += "cur AS MATERIALIZED (SELECT " + key_row("t") + " AS incview_key, " + row_text("t") +
+         " AS incview_row FROM " + target + " AS t" + (current_filter.empty() ? "" : " WHERE " + current_filter) +
+         "),\n";
+  sql += "gone AS (DELETE FROM " + target + " AS t WHERE " + in_batch + key_row("t") +
+         " IN (SELECT c.incview_key FROM cur c WHERE NOT EXISTS "
          "(SELECT 1 FROM fresh f WHERE f.incview_key = c.incview_key)) RETURNING 1),\n";
   if (!rest.empty()) {
     std::vector<std::string> sets;
     for (const auto& c : rest) sets.push_back(quote_ident(c) + " = p." + quote_ident(c));
     sql += "changed AS (UPDATE " + target + " AS t SET " + join(sets, ", ") +
-           " FROM (SELECT c.incview_toid, c.incview_ctid, f.* FROM cur c JOIN fresh f ON f.incview_key = c.incview_key "
-           "WHERE f.incview_row IS DISTINCT FROM c.incview_row) AS p "
-           "WHERE t.tableoid = p.incview_toid AND t.ctid = p.incview_ctid RETURNING 1),\n";
+           " FROM (SELECT f.* FROM fresh f JOIN cur c ON c.incview_key = f.incview_key "
+           "WHERE f.incview_row IS DISTINCT FROM c.incview_row) AS p WHERE " +
+           in_batch + key_row("t") + " = p.incview_key RETURNING 1),\n";
   }
   sql += "added AS (INSERT INTO " + target + " (" + column_list(shape_.columns) + ") SELECT " +
          column_list(shape_.columns, "f") +

@@ -23,7 +23,8 @@ std::optional<StageRecord> read_stage(const std::string& name) {
       "SELECT s.id, s.query, s.engine, s.target::oid, s.owner::oid, "
       "       format('%I.%I', ns.nspname, c.relname), s.search_path, coalesce(s.partition_by, ''), "
       "       coalesce(s.retention_column, ''), coalesce(s.retention_keep::text, ''), ns.nspname, c.relname, "
-      "       coalesce(s.scope_pushdown, true) "
+      "       coalesce(s.scope_pushdown, true), "
+      "       EXISTS (SELECT 1 FROM incview.stage_source ss WHERE ss.source = s.target AND ss.stage_id <> s.id) "
       "FROM incview.stage s LEFT JOIN pg_catalog.pg_class c ON c.oid = s.target "
       "LEFT JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace WHERE s.name = $1",
       {text_arg(name)}, true);
@@ -43,6 +44,7 @@ std::optional<StageRecord> read_stage(const std::string& name) {
   r.target_schema = spi_text_or(0, 11, "");
   r.target_table = spi_text_or(0, 12, "");
   r.scope_pushdown = spi_bool(0, 13);
+  r.has_downstream = spi_bool(0, 14);
   if (r.shape.target.empty()) return r;  // the target was dropped behind our back
 
   // Columns, scope and unique key with the target's current types, in declared order.

@@ -14,7 +14,8 @@ struct StageRecord {
   Oid target = InvalidOid;
   Oid owner = InvalidOid;
   std::string search_path;  // the creator's search_path: the stage's SQL always runs under it
-  bool scope_pushdown = true;  // false: a source's scans never see the scope filter (see plan_reach)
+  bool scope_pushdown = true;
+  bool has_downstream = false;  // other stages read its table  // false: a source's scans never see the scope filter (see plan_reach)
   StageShape shape;              // query, quoted target, columns, scope (with types), unique_key
   StagePartitioning partition;       // none unless created with partition_by
   std::string target_schema;     // unquoted parts of the target's name

@@ -26,7 +26,9 @@ bool try_lock_stage(int32 stage_id) {
 std::string batch_engine(const StageRecord& stage) {
   if (stage.engine != "auto") return stage.engine;
   if (!stage.scope_pushdown) return "full";  // scopes are not independent: only a rebuild is right
-  return stage.shape.unique_key.empty() ? "replace" : "diff";
+  // diff writes only rows that changed, which spares the stages reading this one (their
+  // capture sees only real changes); without readers, replace is cheaper.
+  return !stage.shape.unique_key.empty() && stage.has_downstream ? "diff" : "replace";
 }
 
 RefreshStats refresh_batches(const StageRecord& stage, const std::vector<KeyBatch>& batches) {

@@ -224,7 +224,9 @@ SELECT is(pg_temp.verified('visit_minutes'), '(0,0)', 'visit_minutes equals its 
 UPDATE visits SET minutes = minutes + 1 WHERE patient_id <= 50;   -- 25%: keys
 SELECT is(pg_temp.queue_rows('visit_minutes'), 50::bigint, '50 of 200 scopes: 50 keys, no marker');
 SELECT is(incview.refresh('visit_minutes'), 50::bigint, '50 scopes refreshed');
-SELECT is(pg_temp.last_log('visit_minutes'), '(diff,50,0,0,50)', 'auto used diff by key: 50 rows updated');
+SELECT is(pg_temp.last_log('visit_minutes'), '(replace,50,50,50,0)', 'no stage reads it: auto used replace');
+-- Once another stage reads it, auto writes only real changes (diff).
+SELECT incview.create_stage('visit_total', 'SELECT 1 AS one, sum(minutes) AS m FROM visit_minutes', ARRAY['one']);
 
 SET incview.capture_all_ratio = 0.9;
 UPDATE visits SET minutes = minutes + 1 WHERE patient_id <= 150;  -- 75%: keys under ratio 0.9
@@ -235,7 +237,7 @@ SELECT is((SELECT engine FROM incview.refresh_log WHERE stage = 'visit_minutes' 
 SET incview.full_refresh_ratio = 0.9;
 UPDATE visits SET minutes = minutes + 1 WHERE patient_id <= 150;
 SELECT is(incview.refresh('visit_minutes'), 150::bigint, '150 scopes refreshed again');
-SELECT is(pg_temp.last_log('visit_minutes'), '(diff,150,0,0,150)', 'with full_refresh_ratio 0.9, auto diffs by key');
+SELECT is(pg_temp.last_log('visit_minutes'), '(diff,150,0,0,150)', 'with full_refresh_ratio 0.9 and a reader, auto diffs by key');
 RESET incview.capture_all_ratio;
 RESET incview.full_refresh_ratio;
 SELECT is(pg_temp.verified('visit_minutes'), '(0,0)', 'visit_minutes equals its query');

@@ -352,7 +352,7 @@ SELECT is((SELECT array_agg(DISTINCT l.engine ORDER BY l.engine) FROM incview.re
           ARRAY['full'], 'full rounds ran only full rebuilds');
 SELECT is((SELECT array_agg(DISTINCT l.engine ORDER BY l.engine) FROM incview.refresh_log l
            WHERE l.id > :log_auto AND l.id <= :log_end),
-          ARRAY['diff', 'full'], 'auto rounds ran diff batches (every stage has a unique key) and full rebuilds');
+          ARRAY['full', 'replace'], 'auto rounds ran replace batches (no stage reads these) and full rebuilds');
 SELECT is((SELECT count(*) FROM incview.refresh_log l WHERE l.id > :log_replace AND l.error IS NOT NULL), 0::bigint,
           'no refresh logged an error');
 
