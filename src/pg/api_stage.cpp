@@ -236,8 +236,6 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
 
     const StageSql sql(shape);
     check_generated_sql(sql, scope_types, !shape.unique_key.empty());
-    spi_exec(sql.create_scope_index());
-    if (!shape.unique_key.empty()) spi_exec(sql.create_unique_index());
 
     Oid caller = GetUserId();
     int32 stage_id = 0;
@@ -261,7 +259,14 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     StageRecord stage = load_stage(name);
     register_sources(stage, checked.relations);
     if (stage.partition.method == "hash") create_hash_partitions(stage);
-    for (const auto& definition : indexes) add_declared_index(stage, definition);
+    // Indexes are built after the first load when there is one: building an index on a
+    // full table is much cheaper than maintaining it row by row.
+    auto create_indexes = [&] {
+      spi_exec(sql.create_scope_index());
+      if (!shape.unique_key.empty()) spi_exec(sql.create_unique_index());
+      for (const auto& definition : indexes) add_declared_index(stage, definition);
+    };
+    if (!populate) create_indexes();
 
     if (populate) {
       const double t0 = monotonic_seconds();
@@ -270,6 +275,8 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
       stats.scopes = -1;
       insert_routed(stage, "SELECT * FROM " + sql.wrap_query("s"), {},
                     [&] { stats.inserted = static_cast<int64>(spi_exec(sql.insert_all())); });
+      create_indexes();
+      spi_exec("ANALYZE " + target);  // fresh statistics for reads, refresh plans and the scope count
       record_scope_count(stage);
       log_refresh(stage, stats, monotonic_seconds() - t0, std::nullopt);
       record_scope_pushdown(stage);
