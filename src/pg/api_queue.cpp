@@ -58,7 +58,7 @@ Datum incview_map_source(PG_FUNCTION_ARGS) {
       // Run it once over an empty `changed` to check names, types and the column count.
       uint64 natts = 0;
       std::vector<Oid> types;
-      with_search_path(stage.search_path, [&] {
+      with_session_settings(stage.search_path, [&] {
         spi_exec("SELECT m.* FROM (SELECT * FROM " + *source_name + " LIMIT 0) AS changed, LATERAL (\n" + *text +
                      "\n) AS m LIMIT 0",
                  {}, true);

@@ -154,7 +154,7 @@ void capture_stage(StageCapture& sc, CaptureEvent event) {
     bool isnull = true;
     {
       AsRole role(sc.stage_owner);
-      with_search_path(sc.search_path, [&] {
+      with_session_settings(sc.search_path, [&] {
         if (!sc.lookup_plans.plan[e]) sc.lookup_plans.plan[e] = prepare_kept(lookup_keys_statement(sc.spec, event), 0, nullptr);
         run_plan(sc.lookup_plans.plan[e], nullptr, nullptr);
         keys = spi_datum(0, 1, &isnull);

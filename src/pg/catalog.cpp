@@ -14,7 +14,7 @@ std::optional<StageRecord> find_stage(const std::string& name) {
   std::optional<StageRecord> out;
   // format_type() qualifies a type unless the search_path finds it: reading under the
   // safe path gives type names that resolve the same in every session and worker.
-  with_search_path(kSafeSearchPath, [&] { out = read_stage(name); });
+  with_session_settings(kSafeSearchPath, [&] { out = read_stage(name); });
   return out;
 }
 

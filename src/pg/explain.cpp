@@ -55,7 +55,7 @@ std::optional<SamplePlan> plan_sample_batch(const StageRecord& stage) {
   SamplePlan out;
   out.keys = batch.count;
   out.sql = sql.select_scoped_literal(batch_literals(batch, stage.scope_types), batch.nulls);
-  with_search_path(stage.search_path, [&] {
+  with_session_settings(stage.search_path, [&] {
     const uint64 rows = spi_exec("EXPLAIN " + sql.select_scoped(batch.nulls), batch_args(batch, stage.scope_types));
     for (uint64 i = 0; i < rows; ++i) out.lines.push_back(spi_text_or(i, 1, ""));
   });

@@ -140,7 +140,7 @@ int64 rebuild_list_partition(const StageRecord& stage, const std::string& value)
   if (spi_scalar("SELECT pg_catalog.to_regclass($1)::text", {text_arg(staging)})) spi_exec("DROP TABLE " + staging);
   spi_exec("CREATE TABLE " + staging + " (LIKE " + stage.shape.target + " INCLUDING DEFAULTS)");
   int64 rows = 0;
-  with_search_path(stage.search_path, [&] {
+  with_session_settings(stage.search_path, [&] {
     rows = static_cast<int64>(spi_exec("INSERT INTO " + staging + " (" + column_list(stage.shape.columns) + ") SELECT " +
                                            column_list(stage.shape.columns, "s") + " FROM " + sql.wrap_query("s") +
                                            " WHERE s." + col + " = $1::" + type,

@@ -40,7 +40,7 @@ RefreshStats refresh_batches(const StageRecord& stage, const std::vector<KeyBatc
     return stats;
   }
   const StageSql sql(stage.shape);
-  with_search_path(stage.search_path, [&] {
+  with_session_settings(stage.search_path, [&] {
   for (const auto& batch : batches) {
     const auto args = batch_args(batch, stage.scope_types);
     const std::string rows = sql.select_scoped(batch.nulls);
@@ -64,7 +64,7 @@ RefreshStats refresh_batches(const StageRecord& stage, const std::vector<KeyBatc
 RefreshStats rebuild_stage(const StageRecord& stage) {
   const StageSql sql(stage.shape);
   RefreshStats stats;
-  with_search_path(stage.search_path, [&] {
+  with_session_settings(stage.search_path, [&] {
   const std::string rows = "SELECT * FROM " + sql.wrap_query("s");
   if (stage.engine == "diff") {
     stats.engine = "diff";

@@ -28,12 +28,16 @@ Oid extension_owner();
 
 namespace incview::pg {
 
-// Runs body with search_path set at a new GUC nest level, and with float output exact
-// (extra_float_digits = 3): scope keys are built as jsonb from floats, and a writer's
-// extra_float_digits = 0 must not round them into another scope. Restored here on normal
-// exit; on error the (sub)transaction abort that follows every error unwinds the level.
+// Runs body at a new GUC nest level with the settings every statement of ours needs:
+// - search_path as given (the stage's, or the safe one for catalog work);
+// - extra_float_digits = 3: scope keys are built as jsonb from floats, and a writer's
+//   extra_float_digits = 0 must not round them into another scope;
+// - jit = off: refresh statements are many short plans over a batch; JIT compilation cost
+//   more than it saved (a diff batch of 1000 patients went from 1.19 s to 0.33 s).
+// Restored here on normal exit; on error the (sub)transaction abort that follows every
+// error unwinds the nest level.
 template <typename F>
-void with_search_path(const std::string& path, F&& body) {
+void with_session_settings(const std::string& path, F&& body) {
   int level = 0;
   const char* p = path.c_str();
   pg_call([&] {
@@ -41,6 +45,7 @@ void with_search_path(const std::string& path, F&& body) {
     (void)set_config_option("search_path", p, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
     (void)set_config_option("extra_float_digits", "3", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
                             false);
+    (void)set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
   });
   body();
   pg_call([&] { AtEOXact_GUC(true, level); });
@@ -53,7 +58,7 @@ inline constexpr const char* kSafeSearchPath = "pg_catalog, pg_temp";
 template <typename F>
 void as_extension_owner(F&& body) {
   AsRole role(extension_owner());
-  with_search_path(kSafeSearchPath, body);
+  with_session_settings(kSafeSearchPath, body);
 }
 
 }  // namespace incview::pg
