@@ -146,11 +146,15 @@ log "data: $COUNTS (loaded in ${LOAD_SECONDS}s)"
 #    vs a hand-written CREATE TABLE AS + the same two indexes the stage gets.
 # ---------------------------------------------------------------------------------------
 QUERY_FILE=$OUT/query.sql
+HAS_POLICY=$(sql "SELECT count(*) FROM pg_proc WHERE proname = 'set_policy' AND pronamespace = 'incview'::regnamespace")
 for rep in $(seq 1 "$BUILD_REPS"); do
   pre=""
   [[ $rep -gt 1 ]] && pre="SELECT incview.drop_stage('$STAGE');"
   ms=$(timed build create_stage "" "" "$rep" "$pre" "\\i $ROOT/examples/vet/stage.sql")
   log "build #$rep: incview.create_stage: $ms ms"
+  # Background refresh (if this build has the scheduler) must not race the measurements:
+  # the stage is refreshed by hand only, until the freshness-lag section.
+  [[ $HAS_POLICY == 1 ]] && sql "SELECT incview.set_policy('$STAGE', 'manual')" >/dev/null
   if [[ $rep == 1 ]]; then
     sql "SELECT regexp_replace(query, ';\s*$', '') FROM incview.stage WHERE name = '$STAGE'" > "$QUERY_FILE"
     [[ -s "$QUERY_FILE" ]] || die "stage $STAGE not found after examples/vet/stage.sql"
@@ -304,6 +308,22 @@ log "verify (missing,extra) = ($VERIFY)"
 #    dirty queue emptied -- the data is back to what the stage holds -- then VACUUM and
 #    CHECKPOINT, so every round starts from the same state.
 # ---------------------------------------------------------------------------------------
+# Background scheduler on/off (ALTER SYSTEM + reload). "on" waits until a scheduler runs in
+# the benchmark database (fails after 20 s). Off for everything but pgbench's scheduler_on
+# variant and the freshness lag: a wake-up pass must not run beside a timed statement.
+scheduler() {
+  if [[ $1 == on ]]; then
+    "${PSQL[@]}" -d "$DB" -c "ALTER SYSTEM SET incview.enabled = on" -c "SELECT pg_reload_conf()" >/dev/null 2>>"$LOG"
+    local i
+    for i in $(seq 1 200); do
+      [[ $(sql "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_incview scheduler' AND datname = current_database()") -ge 1 ]] && return 0
+      sleep 0.1
+    done
+    return 1
+  fi
+  "${PSQL[@]}" -d "$DB" -c "ALTER SYSTEM SET incview.enabled = off" -c "SELECT pg_reload_conf()" >/dev/null 2>>"$LOG"
+  sleep 0.5
+}
 reset_writes() {
   "${PSQL[@]}" -d "$DB" -c "ALTER TABLE medications DISABLE TRIGGER USER" \
     -c "DELETE FROM medications WHERE id > $BASE_MED" -c "ALTER TABLE medications ENABLE TRIGGER USER" \
@@ -319,11 +339,15 @@ cat > "$PGB_FILE" <<EOF
 \\set pr random(1, $N_PRODUCTS)
 INSERT INTO medications (patient_id, product_id, given_at) VALUES (:p, :pr, now());
 EOF
-PGB_VARIANTS="sync_commit_on"
-[[ $SMOKE == 1 ]] || PGB_VARIANTS="sync_commit_on sync_commit_off"
-for variant in $PGB_VARIANTS; do
+# Variants: the scheduler off (capture alone: the target), synchronous_commit off (CPU-bound),
+# and the scheduler on with the stage's policy manual (every capturing commit wakes it).
+for variant in sync_commit_on sync_commit_off scheduler_on; do
   opts=""
   [[ $variant == sync_commit_off ]] && opts="-c synchronous_commit=off"
+  if [[ $variant == scheduler_on ]]; then
+    [[ $HAS_POLICY == 1 ]] || continue
+    scheduler on || { log "pgbench: no scheduler started; skipping variant $variant"; scheduler off; continue; }
+  fi
   for rep in $(seq 1 "$PGB_ROUNDS"); do
     order="capture no_capture"; [[ $((rep % 2)) == 0 ]] && order="no_capture capture"
     for mode in $order; do
@@ -338,6 +362,7 @@ for variant in $PGB_VARIANTS; do
       log "pgbench $variant #$rep $mode: $tps tps"
     done
   done
+  [[ $variant == scheduler_on ]] && scheduler off
 done
 
 BULK_ROWS=$(awk -v s="$SCALE" 'BEGIN { x = int(5000 * s + 0.5); if (x < 2000) x = 2000; print x }')
@@ -367,7 +392,58 @@ done
 reset_writes
 
 # ---------------------------------------------------------------------------------------
-# 5. RESULTS.md and refresh.png
+# 5. Freshness lag: with the background scheduler (policy continuous), the time from the
+#    commit of a change to the commit of its refresh (the moment the dirty keys leave the
+#    queue, in the refresh's transaction). Placeholder if this build has no scheduler.
+# ---------------------------------------------------------------------------------------
+LAG_REPS=${BENCH_LAG_REPS:-$([[ $SMOKE == 1 ]] && echo 3 || echo 10)}
+LAG_STATUS="not measured yet: background scheduler"
+if [[ $HAS_POLICY == 1 ]]; then
+  sql "SELECT incview.set_policy('$STAGE', 'continuous')" >/dev/null 2>&1 || true
+  if scheduler on; then
+    LAG_STATUS=measured
+    STAGE_ID=$(sql "SELECT id FROM incview.stage WHERE name = '$STAGE'")
+    for lk in 1 100; do
+      [[ $lk -gt $N_PATIENTS ]] && continue
+      for rep in $(seq 1 "$LAG_REPS"); do
+        ROUND=$((ROUND + 1))
+        cat > "$OUT/lag.sql" <<EOF
+SET client_min_messages = warning;
+SELECT bench.apply_change($lk, $ROUND);
+SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
+DO \$\$
+DECLARE deadline timestamptz := clock_timestamp() + interval '60 s';
+BEGIN
+  WHILE EXISTS (SELECT 1 FROM incview.dirty_scope WHERE stage_id = $STAGE_ID) LOOP
+    IF clock_timestamp() > deadline THEN RAISE EXCEPTION 'not refreshed within 60 s'; END IF;
+    PERFORM pg_sleep(0.0005);
+  END LOOP;
+END
+\$\$;
+SELECT (extract(epoch FROM clock_timestamp()) - :t0) * 1000 AS lag_ms \gset
+INSERT INTO bench.raw (experiment, method, k, share, rep, ms) VALUES ('lag', 'continuous', $lk, $lk::float8 / $N_PATIENTS, $rep, :lag_ms);
+SELECT round(:lag_ms::numeric, 2);
+EOF
+        if ms=$(sqlf "$OUT/lag.sql" | tail -n 1); then
+          log "lag k=$lk #$rep: $ms ms"
+        else
+          LAG_STATUS="failed: a change was not refreshed by the scheduler within 60 s"
+          log "lag: $LAG_STATUS"; break 2
+        fi
+        sleep 0.2
+      done
+    done
+  else
+    LAG_STATUS="not measured: no pg_incview scheduler running in the benchmark database"
+  fi
+  scheduler off
+  sql "SELECT incview.set_policy('$STAGE', 'manual')" >/dev/null 2>&1 || true
+  sql "SELECT incview.refresh('$STAGE')" >/dev/null
+fi
+log "freshness lag: $LAG_STATUS"
+
+# ---------------------------------------------------------------------------------------
+# 6. RESULTS.md and refresh.png
 # ---------------------------------------------------------------------------------------
 log "writing results"
 "${PSQL[@]}" -d "$DB" -c "\\copy (SELECT * FROM bench.raw ORDER BY id) TO '$OUT/raw.csv' WITH (FORMAT csv, HEADER)" 2>>"$LOG"
@@ -396,7 +472,7 @@ PGCONF_LINE=$(printf '%s' "$PGCONF" | tr '\n' ';' | sed 's/;/; /g')
   for v in DB PORT PGBIN SCALE SMOKE REPS BUILD_REPS START_TS RUNTIME MACHINE_CPU MACHINE_MEM KERNEL PG_VERSION \
            GIT_REV LOAD_START LOAD_END COUNTS LOAD_SECONDS STAGE_ROWS STAGE_SIZE N_PATIENTS PGB_SECONDS \
            PGB_ROUNDS BULK_ROWS BULK_P10 BULK_ROUNDS WAL_PATIENTS WAL_ROWS WAL_CHANGED CHECK_FAILS VERIFY \
-           PROFILE KP KB OUT PGCONF_LINE KS; do
+           PROFILE KP KB OUT PGCONF_LINE KS LAG_STATUS LAG_REPS; do
     printf '%s=%q\n' "$v" "${!v:-}"
   done
 } > "$OUT/run.env"

@@ -30,7 +30,7 @@ void define_settings() {
                           &settings.batch_size, 1000, 1, 10000000, PGC_USERSET, 0, nullptr, nullptr, nullptr);
   DefineCustomRealVariable("incview.full_refresh_ratio",
                            "Engine auto rebuilds a stage when its dirty scopes exceed this share of all scopes.",
-                           nullptr, &settings.full_refresh_ratio, 0.5, 0.0, 1.0, PGC_USERSET, 0, nullptr, nullptr,
+                           nullptr, &settings.full_refresh_ratio, 0.7, 0.0, 1.0, PGC_USERSET, 0, nullptr, nullptr,
                            nullptr);
   DefineCustomRealVariable("incview.capture_all_ratio",
                            "A statement dirtying more than this share of a stage's scopes records one "

@@ -6,7 +6,7 @@ namespace incview::pg {
 struct Settings {
   bool enabled = true;             // background refresh on/off
   int batch_size = 1000;           // scope keys per refresh batch
-  double full_refresh_ratio = 0.5; // auto: rebuild when dirty/all scopes exceeds this
+  double full_refresh_ratio = 0.7; // auto: rebuild when dirty/all scopes exceeds this (bench/)
   double capture_all_ratio = 0.5;  // capture: one "every scope" marker above this share
   int max_workers = 2;             // parallel refresh workers per database
   int naptime_ms = 1000;           // scheduler wake-up when nothing signals it
