@@ -10,9 +10,17 @@ db=incview_crash
 wait_for() {  # wait_for <seconds> <sql returning t>
   local deadline=$((SECONDS + $1))
   until [[ "$(psql -d $db -c "$2" 2>/dev/null || true)" == t ]]; do
-    (( SECONDS > deadline )) && { echo "timeout waiting for: $2"; return 1; }
+    (( SECONDS > deadline )) && { echo "timeout waiting for: $2"; diagnose; return 1; }
     sleep 0.1
   done
+}
+diagnose() {  # what the scheduler saw, for a failure report
+  psql -d $db -c "SELECT 'stage: ' || row_to_json(s)::text FROM incview.stages s" \
+    -c "SELECT 'log: ' || row_to_json(l)::text FROM (SELECT * FROM incview.refresh_log ORDER BY 1 DESC LIMIT 5) l" \
+    -c "SELECT 'dirty: ' || count(*) FROM incview.dirty_scope" \
+    -c "SELECT 'activity: ' || backend_type || ' ' || coalesce(datname, '-') || ' ' || left(coalesce(query, ''), 100) FROM pg_stat_activity WHERE backend_type LIKE 'pg_incview%'" \
+    2>&1 | sed 's/^/  /' || true
+  tail -n 30 "$INCVIEW_PGDATA/server.log" 2>/dev/null | sed 's/^/  log| /' || true
 }
 wait_server() {
   local deadline=$((SECONDS + 60))
@@ -60,7 +68,7 @@ psql -d $db -c "INSERT INTO src VALUES (1, 1)"
 sleep 2
 [[ "$(psql -d $db -c "SELECT count(*) > 0 FROM incview.dirty_scope")" == t ]] || { echo "refreshed while disabled"; exit 1; }
 psql -d postgres -c "ALTER SYSTEM RESET incview.enabled" -c "SELECT pg_reload_conf()" >/dev/null
-wait_for 20 "SELECT NOT EXISTS (SELECT 1 FROM incview.dirty_scope)"
+wait_for 60 "SELECT NOT EXISTS (SELECT 1 FROM incview.dirty_scope)"
 echo "SIGHUP: disabled then re-enabled background refresh"
 
 # DROP DATABASE (no FORCE) with a scheduler connected returns promptly.
