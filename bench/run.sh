@@ -340,7 +340,7 @@ cat > "$PGB_FILE" <<EOF
 INSERT INTO medications (patient_id, product_id, given_at) VALUES (:p, :pr, now());
 EOF
 # Variants: the scheduler off (capture alone: the target), synchronous_commit off (CPU-bound),
-# and the scheduler on with the stage's policy manual (every capturing commit wakes it).
+# and the scheduler on with the stage's policy manual (commits do not wake it; it polls every naptime).
 for variant in sync_commit_on sync_commit_off scheduler_on; do
   opts=""
   [[ $variant == sync_commit_off ]] && opts="-c synchronous_commit=off"
@@ -398,6 +398,8 @@ reset_writes
 # ---------------------------------------------------------------------------------------
 LAG_REPS=${BENCH_LAG_REPS:-$([[ $SMOKE == 1 ]] && echo 3 || echo 10)}
 LAG_STATUS="not measured yet: background scheduler"
+LAG_PROBES=${BENCH_LAG_PROBES:-$([[ $SMOKE == 1 ]] && echo 5 || echo 60)}
+LAG_RATES=${BENCH_LAG_RATES:-"100 1000"}  # pgbench -R (inserts/s) of the load; 0 = unthrottled
 if [[ $HAS_POLICY == 1 ]]; then
   sql "SELECT incview.set_policy('$STAGE', 'continuous')" >/dev/null 2>&1 || true
   if scheduler on; then
@@ -433,12 +435,51 @@ EOF
         sleep 0.2
       done
     done
+    # Under a sustained write load: pgbench inserts medications of random patients at a
+    # fixed rate (each one a real change to refresh) while probes on random patients
+    # measure commit -> visible in the stage. Throughput is counted from the inserted rows.
+    for rate in $LAG_RATES; do
+      # Back to the loaded data, through capture, so the stage follows.
+      sql "DELETE FROM medications WHERE id > $BASE_MED" >/dev/null
+      sql "SELECT incview.refresh('$STAGE')" >/dev/null
+      sql "VACUUM medications, incview.dirty_scope" >/dev/null
+      rate_opt=(); [[ $rate != 0 ]] && rate_opt=(-R "$rate")
+      "$PGBIN/pgbench" -n -h /tmp -p "$PORT" -U postgres -c 2 -j 2 -T 3600 "${rate_opt[@]}" \
+        -f "$PGB_FILE" "$DB" > "$OUT/pgbench-lag-$rate.log" 2>&1 &
+      PGB_PID=$!
+      t_start=$(date +%s.%N)
+      sleep 2  # let the load and the scheduler settle
+      for probe in $(seq 1 "$LAG_PROBES"); do
+        ROUND=$((ROUND + 1))
+        p=$(( (RANDOM * 32768 + RANDOM) % N_PATIENTS + 1 ))
+        if ms=$(sql "CALL bench.lag_probe($p, 1 + $p % $N_PRODUCTS, $ROUND)"); then
+          sql "INSERT INTO bench.raw (experiment, method, variant, k, rep, ms) VALUES ('lag_load', 'continuous', 'rate=$rate', 1, $probe, $ms)"
+        else
+          LAG_STATUS="failed: a probe was not refreshed by the scheduler within 120 s"
+          log "lag: $LAG_STATUS"; kill "$PGB_PID" 2>/dev/null; wait "$PGB_PID" 2>/dev/null; break 2
+        fi
+        sleep 0.2
+      done
+      kill "$PGB_PID" 2>/dev/null; wait "$PGB_PID" 2>/dev/null || true
+      elapsed=$(awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
+      inserted=$(sql "SELECT count(*) FROM medications WHERE id > $BASE_MED")
+      tps=$(awk -v n="$inserted" -v t="$elapsed" 'BEGIN { printf "%.1f", n / t }')
+      backlog=$(sql "SELECT count(DISTINCT key) FROM incview.dirty_scope")
+      sql "INSERT INTO bench.raw (experiment, method, variant, tps, note) VALUES ('lag_load_tps', 'continuous', 'rate=$rate', $tps, 'backlog at the end: $backlog keys')"
+      log "lag under load rate=$rate: $(sql "SELECT round(ms::numeric, 1) || ' ms median, max ' || round(max_ms::numeric, 1) FROM bench.med WHERE experiment = 'lag_load' AND variant = 'rate=$rate'"), $tps inserts/s, backlog $backlog"
+    done
   else
     LAG_STATUS="not measured: no pg_incview scheduler running in the benchmark database"
   fi
   scheduler off
   sql "SELECT incview.set_policy('$STAGE', 'manual')" >/dev/null 2>&1 || true
+  sql "DELETE FROM medications WHERE id > $BASE_MED" >/dev/null
   sql "SELECT incview.refresh('$STAGE')" >/dev/null
+  # The scheduler refreshed while writers wrote: the stage must still equal its query.
+  VERIFY_LAG=$(sql "SELECT missing || ',' || extra FROM incview.verify('$STAGE')")
+  sql "INSERT INTO bench.raw (experiment, method, note) VALUES ('check', 'verify_after_lag', '$VERIFY_LAG')"
+  log "verify after the freshness-lag runs (missing,extra) = ($VERIFY_LAG)"
+  [[ "$VERIFY_LAG" == "0,0" ]] || { CHECK_FAILS=$((CHECK_FAILS + 1)); log "VERIFY FAILED"; }
 fi
 log "freshness lag: $LAG_STATUS"
 
@@ -472,7 +513,7 @@ PGCONF_LINE=$(printf '%s' "$PGCONF" | tr '\n' ';' | sed 's/;/; /g')
   for v in DB PORT PGBIN SCALE SMOKE REPS BUILD_REPS START_TS RUNTIME MACHINE_CPU MACHINE_MEM KERNEL PG_VERSION \
            GIT_REV LOAD_START LOAD_END COUNTS LOAD_SECONDS STAGE_ROWS STAGE_SIZE N_PATIENTS PGB_SECONDS \
            PGB_ROUNDS BULK_ROWS BULK_P10 BULK_ROUNDS WAL_PATIENTS WAL_ROWS WAL_CHANGED CHECK_FAILS VERIFY \
-           PROFILE KP KB OUT PGCONF_LINE KS LAG_STATUS LAG_REPS; do
+           PROFILE KP KB OUT PGCONF_LINE KS LAG_STATUS LAG_REPS LAG_PROBES LAG_RATES VERIFY_LAG; do
     printf '%s=%q\n' "$v" "${!v:-}"
   done
 } > "$OUT/run.env"

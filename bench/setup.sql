@@ -195,3 +195,26 @@ LANGUAGE sql IMMUTABLE AS $$
               WHEN s >= 0.0001 THEN to_char(s * 100, 'FM990.099') || '%'
               ELSE to_char(s * 100, 'FM0.09999') || '%' END
 $$;
+
+-- One freshness probe: a medication dated in the future (so it becomes the latest event of
+-- its (patient, product) row) is committed, then the stage is polled every millisecond
+-- until that row shows it. Returns commit -> visible in the stage, in ms.
+CREATE PROCEDURE bench.lag_probe(p bigint, pr bigint, i int, INOUT lag_ms float8 DEFAULT NULL)
+LANGUAGE plpgsql AS $$
+DECLARE
+  ts       timestamptz := timestamptz '2031-01-01 00:00:00+00' + i * interval '1 second';
+  t0       timestamptz;
+BEGIN
+  INSERT INTO medications (patient_id, product_id, given_at) VALUES (p, pr, ts);
+  COMMIT;
+  t0 := clock_timestamp();
+  WHILE NOT EXISTS (SELECT 1 FROM patient_product_due d
+                    WHERE d.patient_id = p AND d.product_id = pr AND d.last_at = ts) LOOP
+    IF clock_timestamp() > t0 + interval '120 s' THEN
+      RAISE EXCEPTION 'probe % (patient %) not refreshed within 120 s', i, p;
+    END IF;
+    PERFORM pg_sleep(0.001);
+  END LOOP;
+  lag_ms := extract(epoch FROM clock_timestamp() - t0) * 1000;
+END
+$$;

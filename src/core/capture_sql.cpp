@@ -42,7 +42,7 @@ MappingKind mapping_kind_from(const std::string& text) {
   return MappingKind::All;
 }
 
-std::string capture_statement(const CaptureSpec& spec, CaptureEvent event) {
+std::string capture_statement(const CaptureSpec& spec, CaptureEvent event, CaptureSize size) {
   const std::string marker = "INSERT INTO incview.dirty_scope (stage_id, key) VALUES ($1::pg_catalog.int4, NULL)";
   if (event == CaptureEvent::Truncate) return marker;
   if (spec.kind == MappingKind::All) {
@@ -59,8 +59,11 @@ std::string capture_statement(const CaptureSpec& spec, CaptureEvent event) {
     if (!keys.empty()) keys += " UNION ";
     keys += "SELECT " + build_key(spec.scope, "o") + " AS key FROM " + kOld + " o";
   }
-  if (event != CaptureEvent::Update) keys = "SELECT DISTINCT key FROM (" + keys + ") AS d";
-  return queue_from_keys(keys);
+  if (event != CaptureEvent::Update && size != CaptureSize::One) keys = "SELECT DISTINCT key FROM (" + keys + ") AS d";
+  if (size == CaptureSize::Many) return queue_from_keys(keys);
+  // $2 stays referenced so every variant takes the same parameters.
+  return "INSERT INTO incview.dirty_scope (stage_id, key) SELECT $1::pg_catalog.int4, k.key FROM (" + keys +
+         ") AS k WHERE $2::pg_catalog.int8 IS NOT NULL";
 }
 
 std::string lookup_keys_statement(const CaptureSpec& spec, CaptureEvent event) {

@@ -20,11 +20,21 @@ struct CaptureSpec {
   std::string mapping;             // Lookup: SELECT over `changed` returning the scope columns
 };
 
+// How many rows the statement changed, as far as the capture statement needs to know.
+// Executor start-up is most of the cost of a single-row capture, so the common small
+// cases get statements with fewer plan nodes.
+enum class CaptureSize {
+  One,    // one row per transition table: no deduplication needed (an UPDATE's old and new
+          // keys are still deduplicated)
+  Few,    // no more rows than the marker threshold: deduplicate, never a marker
+  Many,   // may exceed the threshold: count the distinct keys, queue a marker above it
+};
+
 // Same: one statement that derives the keys from the transition tables and queues them,
-// or queues one "every scope" marker when there are more than $2 distinct keys.
+// or (Many) queues one "every scope" marker when there are more than $2 distinct keys.
 // All: queues the marker when the statement changed any row. Parameters: $1 stage id,
-// $2 key threshold (bigint). Truncate always queues the marker.
-std::string capture_statement(const CaptureSpec& spec, CaptureEvent event);
+// $2 key threshold (bigint; present in every variant). Truncate always queues the marker.
+std::string capture_statement(const CaptureSpec& spec, CaptureEvent event, CaptureSize size = CaptureSize::Many);
 
 // Lookup, phase 1 (as the stage owner, since it runs the owner's SQL):
 // SELECT array_agg(DISTINCT key) over the mapping applied to each changed row.

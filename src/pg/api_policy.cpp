@@ -3,6 +3,7 @@
 #include <set>
 
 #include "pg/args.hpp"
+#include "pg/capture.hpp"
 #include "pg/catalog.hpp"
 #include "pg/guard.hpp"
 #include "pg/role.hpp"
@@ -46,6 +47,8 @@ Datum incview_set_policy(PG_FUNCTION_ARGS) {
           {int4_arg(stage.id), text_arg(mode), every, at, max_lag});
       // A new policy is a fresh start for a failing stage.
       spi_exec("UPDATE incview.stage_state SET next_attempt = NULL WHERE stage_id = $1", {int4_arg(stage.id)});
+      // Capture wakes the scheduler at commit only for continuous stages.
+      invalidate_stage_capture(stage.id);
     });
     spi_finish();
     if (mode != "manual" && !preloaded()) {

@@ -1,5 +1,6 @@
 #include "pg/capture.hpp"
 
+#include <algorithm>
 #include <memory>
 #include <unordered_map>
 
@@ -13,6 +14,7 @@
 
 extern "C" {
 #include "utils/inval.h"
+#include "utils/tuplestore.h"
 PG_FUNCTION_INFO_V1(incview_capture);
 }
 
@@ -25,11 +27,13 @@ constexpr const char* kTriggerNames[] = {"incview_capture_ins", "incview_capture
 
 std::vector<SPIPlanPtr> plans_to_free;
 
-// Prepared statements per event. Freed lazily: a relcache callback may drop an entry
+constexpr int kSizes = 3;  // CaptureSize variants
+
+// Prepared statements per event and size. Freed lazily: a relcache callback may drop an entry
 // while a capture is using it, so the plans only move to plans_to_free here, and are
 // freed when no capture is running.
 struct PlanSet {
-  SPIPlanPtr plan[4] = {nullptr, nullptr, nullptr, nullptr};
+  SPIPlanPtr plan[4 * kSizes] = {};
   PlanSet() = default;
   PlanSet(const PlanSet&) = delete;
   PlanSet& operator=(const PlanSet&) = delete;
@@ -50,6 +54,7 @@ struct StageCapture {
   Oid stage_owner = InvalidOid;
   std::string search_path;  // the stage's, for running its lookup mapping
   int64 scopes = 0;         // scopes in the stage at its last full build
+  bool wakes = false;       // policy continuous: its commit wakes the scheduler
   CaptureSpec spec;
   PlanSet plans;
   PlanSet lookup_plans;
@@ -95,7 +100,7 @@ std::shared_ptr<StageList> load(Oid relid) {
   as_extension_owner([&] {
     n = spi_exec(
         "SELECT s.id, s.owner::oid::text, ss.mapping_kind, ss.mapping, s.search_path, "
-        "       coalesce(st.scope_count, 0), u.col "
+        "       coalesce(st.scope_count, 0), u.col, s.policy = 'continuous' "
         "FROM incview.stage_source ss JOIN incview.stage s ON s.id = ss.stage_id "
         "LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
         "CROSS JOIN LATERAL unnest(s.scope) WITH ORDINALITY AS u(col, ord) "
@@ -112,6 +117,7 @@ std::shared_ptr<StageList> load(Oid relid) {
       sc->spec.mapping = spi_text_or(i, 4, "");
       sc->search_path = spi_text_or(i, 5, kSafeSearchPath);
       sc->scopes = spi_int8(i, 6);
+      sc->wakes = spi_bool(i, 8);
       stages->push_back(std::move(sc));
     }
     stages->back()->spec.scope.push_back(spi_text_or(i, 7, ""));
@@ -145,9 +151,26 @@ void run_plan(SPIPlanPtr plan, Datum* values, const char* nulls) {
   if (rc < 0) throw Error(sqlstate::kInternalError, "pg_incview: capture statement failed");
 }
 
-void capture_stage(StageCapture& sc, CaptureEvent event) {
-  const int e = static_cast<int>(event);
-  Datum values[3] = {Int32GetDatum(sc.stage_id), Int64GetDatum(marker_threshold(sc)), 0};
+// Rows in the statement's transition tables (the larger of old and new for an UPDATE).
+int64 changed_row_count(const TriggerData* td) {
+  int64 n = 0;
+  pg_call([&] {
+    if (td->tg_newtable) n = std::max<int64>(n, tuplestore_tuple_count(td->tg_newtable));
+    if (td->tg_oldtable) n = std::max<int64>(n, tuplestore_tuple_count(td->tg_oldtable));
+  });
+  return n;
+}
+
+CaptureSize size_for(int64 rows, int64 threshold) {
+  if (rows <= 1) return CaptureSize::One;
+  if (rows <= threshold) return CaptureSize::Few;  // distinct keys <= rows: never a marker
+  return CaptureSize::Many;
+}
+
+void capture_stage(StageCapture& sc, CaptureEvent event, int64 rows) {
+  const int64 threshold = marker_threshold(sc);
+  Datum values[3] = {Int32GetDatum(sc.stage_id), Int64GetDatum(threshold), 0};
+  const int e = static_cast<int>(event) * kSizes;  // first plan slot of this event
   if (sc.spec.kind == MappingKind::Lookup && event != CaptureEvent::Truncate) {
     // Phase 1 runs the owner's mapping as the owner, never as the writer or as us.
     Datum keys = 0;
@@ -171,12 +194,14 @@ void capture_stage(StageCapture& sc, CaptureEvent event) {
     });
     return;
   }
+  const CaptureSize size = sc.spec.kind == MappingKind::Same ? size_for(rows, threshold) : CaptureSize::Many;
+  const int slot = e + static_cast<int>(size);
   as_extension_owner([&] {
-    if (!sc.plans.plan[e]) {
+    if (!sc.plans.plan[slot]) {
       Oid types[2] = {INT4OID, INT8OID};
-      sc.plans.plan[e] = prepare_kept(capture_statement(sc.spec, event), 2, types);
+      sc.plans.plan[slot] = prepare_kept(capture_statement(sc.spec, event, size), 2, types);
     }
-    run_plan(sc.plans.plan[e], values, nullptr);
+    run_plan(sc.plans.plan[slot], values, nullptr);
   });
 }
 
@@ -193,6 +218,14 @@ void register_capture_invalidation() { CacheRegisterRelcacheCallback(relcache_ca
 
 void invalidate_capture(Oid source) {
   pg_call([&] { CacheInvalidateRelcacheByRelid(source); });
+}
+
+void invalidate_stage_capture(int32 stage_id) {
+  const uint64 n = spi_exec("SELECT source::oid::text FROM incview.stage_source WHERE stage_id = $1",
+                            {int4_arg(stage_id)}, true);
+  std::vector<Oid> sources;
+  for (uint64 i = 0; i < n; ++i) sources.push_back(static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))));
+  for (Oid s : sources) invalidate_capture(s);
 }
 
 void install_capture(Oid source) {
@@ -249,16 +282,22 @@ Datum incview_capture(PG_FUNCTION_ARGS) {
     pg_call([&] { SPI_register_trigger_data(td); });
     free_pending_plans();
     const std::shared_ptr<StageList> stages = load(relid);
+    const int64 rows = changed_row_count(td);
+    bool wake = false;
     ++capture_depth;
     try {
-      for (auto& sc : *stages) capture_stage(*sc, event);
+      for (auto& sc : *stages) {
+        capture_stage(*sc, event, rows);
+        wake = wake || sc->wakes;
+      }
     } catch (...) {
       --capture_depth;
       throw;
     }
     --capture_depth;
     spi_finish();
-    note_dirty_in_transaction();  // wake the scheduler when this transaction commits
+    // Continuous stages are woken at commit; the others wait for their time (naptime).
+    if (wake) note_dirty_in_transaction();
     return PointerGetDatum(nullptr);
   });
 }

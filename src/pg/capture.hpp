@@ -15,6 +15,9 @@ void remove_capture(const StageRecord& stage);
 // Every backend reloads what it captures for this source at its next write to it.
 void invalidate_capture(Oid source);
 
+// invalidate_capture for every source of the stage (its policy or scope count changed).
+void invalidate_stage_capture(int32 stage_id);
+
 // Registers the relcache callback that drops cached capture plans (from _PG_init).
 void register_capture_invalidation();
 

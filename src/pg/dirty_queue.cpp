@@ -93,11 +93,7 @@ int64 record_scope_count(const StageRecord& stage) {
              {int4_arg(stage.id), int8_arg(count)});
   });
   // Capture reads the count to decide when a statement dirties "every scope".
-  const uint64 n = spi_exec("SELECT source::oid::text FROM incview.stage_source WHERE stage_id = $1",
-                            {int4_arg(stage.id)}, true);
-  std::vector<Oid> sources;
-  for (uint64 i = 0; i < n; ++i) sources.push_back(static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))));
-  for (Oid s : sources) invalidate_capture(s);
+  invalidate_stage_capture(stage.id);
   return count;
 }
 

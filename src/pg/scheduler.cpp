@@ -407,18 +407,20 @@ void scheduler_pass() {
     installed = extension_installed();
     if (!installed) return;
     levels = load_stage_graph().levels();
+    // Cheap when nothing is due: manual stages and stages without queued keys are ruled
+    // out before anything reads their queue, and the key count (for "batch i of ~n" only)
+    // is taken for due stages alone, without deduplication.
     const uint64 n = spi_exec(
-        "SELECT s.name, d.keys, s.id "
+        "SELECT s.name, (SELECT count(*) FROM incview.dirty_scope q WHERE q.stage_id = s.id), s.id "
         "FROM incview.stage s LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
-        "CROSS JOIN LATERAL (SELECT count(DISTINCT q.key) AS keys, count(*) > 0 AS dirty, min(q.dirtied_at) AS oldest "
-        "                    FROM incview.dirty_scope q WHERE q.stage_id = s.id) d "
-        "WHERE d.dirty AND (st.next_attempt IS NULL OR st.next_attempt <= now()) AND CASE s.policy "
+        "WHERE s.policy <> 'manual' AND (st.next_attempt IS NULL OR st.next_attempt <= now()) "
+        "  AND EXISTS (SELECT 1 FROM incview.dirty_scope q WHERE q.stage_id = s.id) AND CASE s.policy "
         "  WHEN 'continuous' THEN true "
         "  WHEN 'interval' THEN st.last_refresh IS NULL OR st.last_refresh + s.policy_every <= now() "
-        "       OR d.oldest + s.max_lag <= now() "
+        "       OR (SELECT min(q.dirtied_at) FROM incview.dirty_scope q WHERE q.stage_id = s.id) + s.max_lag <= now() "
         "  WHEN 'daily' THEN (now()::date + s.policy_at <= now() "
         "                     AND coalesce(st.last_refresh, '-infinity') < now()::date + s.policy_at) "
-        "       OR d.oldest + s.max_lag <= now() "
+        "       OR (SELECT min(q.dirtied_at) FROM incview.dirty_scope q WHERE q.stage_id = s.id) + s.max_lag <= now() "
         "  ELSE false END");
     for (uint64 i = 0; i < n; ++i)
       due.push_back({spi_text_or(i, 1, ""), static_cast<int32>(spi_int8(i, 3)), spi_int8(i, 2)});

@@ -1,5 +1,7 @@
 #include "pg/shared_state.hpp"
 
+#include "pg/settings.hpp"
+
 #include <csignal>
 
 extern "C" {
@@ -40,7 +42,8 @@ void startup_shmem() {
 
 void xact_callback(XactEvent event, void*) {
   // Runs inside PostgreSQL's commit/abort processing: plain C, nothing that can throw.
-  if (event == XACT_EVENT_COMMIT && dirty_in_xact) wake_scheduler(MyDatabaseId);
+  // With incview.enabled = off the scheduler does nothing: no signal to send.
+  if (event == XACT_EVENT_COMMIT && dirty_in_xact && settings.enabled) wake_scheduler(MyDatabaseId);
   if (event == XACT_EVENT_COMMIT && launcher_at_commit) wake_launcher();
   if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_COMMIT ||
       event == XACT_EVENT_PARALLEL_ABORT) {

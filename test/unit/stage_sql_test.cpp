@@ -128,6 +128,22 @@ TEST(CaptureSql, SameMappingReadsTheRightTransitionTables) {
   EXPECT_TRUE(contains(ins, "n.c OPERATOR(pg_catalog.>) $2"));  // the every-scope marker
 }
 
+TEST(CaptureSql, SmallStatementsSkipTheMarkerAndSingleRowsSkipDeduplication) {
+  CaptureSpec spec{MappingKind::Same, {"patient_id"}, ""};
+  const std::string one = capture_statement(spec, CaptureEvent::Insert, CaptureSize::One);
+  EXPECT_FALSE(contains(one, "DISTINCT"));
+  EXPECT_FALSE(contains(one, "count("));
+  EXPECT_TRUE(contains(one, "FROM (SELECT pg_catalog.jsonb_build_array(n.\"patient_id\") AS key FROM incview_new n) AS k"));
+  const std::string few = capture_statement(spec, CaptureEvent::Delete, CaptureSize::Few);
+  EXPECT_TRUE(contains(few, "SELECT DISTINCT key FROM"));
+  EXPECT_FALSE(contains(few, "count("));
+  // An update's old and new keys are deduplicated whatever the size (UNION).
+  EXPECT_TRUE(contains(capture_statement(spec, CaptureEvent::Update, CaptureSize::One), "incview_new n UNION SELECT"));
+  // Every variant takes $1 and $2, so one parameter list fits all.
+  for (auto size : {CaptureSize::One, CaptureSize::Few, CaptureSize::Many})
+    EXPECT_TRUE(contains(capture_statement(spec, CaptureEvent::Insert, size), "$2::pg_catalog.int8"));
+}
+
 TEST(CaptureSql, TruncateAndAllQueueTheMarker) {
   CaptureSpec same{MappingKind::Same, {"a"}, ""};
   EXPECT_TRUE(contains(capture_statement(same, CaptureEvent::Truncate), "VALUES ($1::pg_catalog.int4, NULL)"));
