@@ -31,10 +31,10 @@ LOGDIR="$ROOT/build/test-logs"
 TAPDB=incview_tap
 
 SUITES=("$@")
-[[ ${#SUITES[@]} -eq 0 ]] && SUITES=(regress pgtap scenario ctest)
+[[ ${#SUITES[@]} -eq 0 ]] && SUITES=(regress pgtap scenario bench ctest)
 want() { local s; for s in "${SUITES[@]}"; do [[ $s == "$1" ]] && return 0; done; return 1; }
 for s in "${SUITES[@]}"; do
-  case "$s" in regress|pgtap|scenario|ctest) ;; *) echo "test: unknown suite '$s' (regress|pgtap|scenario|ctest)" >&2; exit 2;; esac
+  case "$s" in regress|pgtap|scenario|bench|ctest) ;; *) echo "test: unknown suite '$s' (regress|pgtap|scenario|bench|ctest)" >&2; exit 2;; esac
 done
 
 TOTAL_PASS=0
@@ -277,6 +277,25 @@ run_scenario() {
   record "scenario" "$spass" "$sfail"
 }
 
+# ---------------------------------------------------------------- bench smoke
+# bench/run.sh at scale 0.01 (20 patients, about 30 s) on its own throwaway cluster, so the
+# benchmark script keeps working; its numbers mean nothing and nothing is published into
+# bench/. One test: exit 0 passes (the script fails on any error or wrong refresh result).
+run_bench_smoke() {
+  section "bench smoke (bench/run.sh 0.01)"
+  if [[ $PGXS_OK != 1 ]]; then echo "skipped"; record "bench" 0 0 "skipped: build failed"; return; fi
+  local log="$LOGDIR/bench-smoke.log" rc=0
+  BENCH_PGPORT=$((PORT + 3)) BENCH_PGDATA="${PGDATA_DIR}_bench" BENCH_OUT="$LOGDIR/bench-out" \
+    BENCH_PUBLISH_DIR="$LOGDIR/bench-out" PGBIN=$PGBIN timeout 600 bash bench/run.sh 0.01 >"$log" 2>&1 || rc=$?
+  if [[ $rc -eq 0 ]]; then
+    echo "  bench/run.sh 0.01                        ok  (results: $LOGDIR/bench-out/RESULTS.md)"
+    record "bench" 1 0
+  else
+    echo "  bench/run.sh 0.01                        FAILED (exit $rc)"; show "$log" 40
+    record "bench" 0 1
+  fi
+}
+
 # ---------------------------------------------------------------- CTest
 run_ctest() {
   section "CTest (build/)"
@@ -324,6 +343,7 @@ else
   cleanup
 fi
 
+want bench && run_bench_smoke
 want ctest && run_ctest
 
 section "summary (logs: $LOGDIR)"
