@@ -30,7 +30,7 @@ KEEP=${BENCH_KEEP:-0}
 PROFILE=${BENCH_PROFILE:-1}
 # Smoke runs must not overwrite the committed results: they publish into bench/out/.
 PUBLISH_DIR=${BENCH_PUBLISH_DIR:-$([[ $SMOKE == 1 ]] && echo "$HERE/out" || echo "$HERE")}
-OUT=$HERE/out
+OUT=${BENCH_OUT:-$HERE/out}
 # Server settings on top of scripts/cluster.sh's (fsync stays on: INCVIEW_FAST=0).
 PGCONF=${BENCH_PGCONF:-"shared_buffers = '2GB'
 work_mem = '64MB'
