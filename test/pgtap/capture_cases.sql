@@ -11,7 +11,7 @@ CREATE EXTENSION IF NOT EXISTS pg_incview;
 -- Stages refresh only when this test says so: no race with the background scheduler.
 SET incview.default_policy = manual;
 SET client_min_messages = warning;
-SELECT plan(123);
+SELECT plan(124);
 
 -- ------------------------------------------------------------------ helpers
 -- The distinct keys queued for a stage, as text, sorted; the marker shows as 'ALL'.
@@ -478,5 +478,10 @@ $$;
 SET client_min_messages = warning;
 SELECT ok((SELECT outcome FROM wrong_mapping) IN ('map_source refused it', 'scope 8 refreshed'),
           'a wrong-typed mapping is refused or does not block other keys: ' || (SELECT outcome FROM wrong_mapping));
+
+-- The queue is vacuumed and analyzed after a fixed number of changes, whatever its size.
+SELECT ok((SELECT reloptions @> ARRAY['autovacuum_vacuum_scale_factor=0', 'autovacuum_analyze_scale_factor=0']
+           FROM pg_class WHERE oid = 'incview.dirty_scope'::regclass),
+  'incview.dirty_scope: autovacuum by a fixed number of changes, not a share of the table');
 
 SELECT * FROM finish();

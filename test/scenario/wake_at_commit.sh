@@ -6,15 +6,8 @@
 # (its cached capture plans are invalidated by set_policy).
 set -euo pipefail
 : "${PGBIN:=/usr/lib/postgresql/15/bin}"
-psql() { "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -U postgres "$@"; }
 db=incview_wake
-wait_for() {  # wait_for <seconds> <sql returning t>
-  local deadline=$((SECONDS + $1))
-  until [[ "$(psql -d $db -c "$2" 2>/dev/null || true)" == t ]]; do
-    (( SECONDS > deadline )) && { echo "timeout ($1 s) waiting for: $2"; return 1; }
-    sleep 0.05
-  done
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib/wait.bash"
 cleanup() {
   psql -d postgres -c "ALTER SYSTEM RESET incview.naptime" -c "SELECT pg_reload_conf()" >/dev/null || true
 }

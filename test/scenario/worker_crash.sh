@@ -5,15 +5,8 @@
 set -euo pipefail
 : "${PGBIN:=/usr/lib/postgresql/15/bin}"
 : "${INCVIEW_PGDATA:=/tmp/pg_incview_data}"
-psql() { "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -U postgres "$@"; }
 db=incview_crash
-wait_for() {  # wait_for <seconds> <sql returning t>
-  local deadline=$((SECONDS + $1))
-  until [[ "$(psql -d $db -c "$2" 2>/dev/null || true)" == t ]]; do
-    (( SECONDS > deadline )) && { echo "timeout waiting for: $2"; diagnose; return 1; }
-    sleep 0.1
-  done
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib/wait.bash"
 diagnose() {  # what the scheduler saw, for a failure report
   psql -d $db -c "SELECT 'stage: ' || row_to_json(s)::text FROM incview.stages s" \
     -c "SELECT 'log: ' || row_to_json(l)::text FROM (SELECT * FROM incview.refresh_log ORDER BY 1 DESC LIMIT 5) l" \
@@ -32,6 +25,12 @@ wait_server() {
 psql -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
 # Small batches, so a refresh of 40 slow scopes takes several seconds and commits batch by batch.
 psql -d postgres -c "ALTER DATABASE $db SET incview.batch_size = 2"
+# test.sh runs the cluster with synchronous_commit = off, where a crash may lose the last
+# commits of *every* session (PostgreSQL's documented trade-off): the data and its dirty keys
+# together, but also this script's set_policy calls. The crash rounds need durable commits,
+# for the scheduler (database setting) and for this script's sessions (PGOPTIONS).
+psql -d postgres -c "ALTER DATABASE $db SET synchronous_commit = on"
+export PGOPTIONS="-c synchronous_commit=on"
 psql -d $db <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION pg_incview;
