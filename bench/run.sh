@@ -181,7 +181,8 @@ log "stage: $STAGE_ROWS rows, $STAGE_SIZE with indexes"
 #    timed refresh: VACUUM of the measured table and medications, then the change (both
 #    untimed). Each method is measured REPS times per k; medians are reported.
 # ---------------------------------------------------------------------------------------
-KS=$(awk -v n="$N_PATIENTS" 'BEGIN {
+KS=${BENCH_KS:-}
+[[ -n "$KS" ]] || KS=$(awk -v n="$N_PATIENTS" 'BEGIN {
   split("1 100 10000", a, " "); a[4] = int(n * 0.1 + 0.5); a[5] = int(n * 0.5 + 0.5);
   for (i = 1; i <= 5; i++) if (a[i] >= 1 && a[i] <= n * 0.5 && !(a[i] in seen)) { seen[a[i]] = 1; print a[i] } }' | sort -n | tr '\n' ' ')
 log "refresh: k in { $KS} of $N_PATIENTS patients; methods: replace diff auto full floor mvc mv"
