@@ -504,7 +504,9 @@ if command -v gnuplot >/dev/null; then
 fi
 
 MACHINE_CPU=$(awk -F': ' '/^model name/ { m = $2 } /^processor/ { n++ } END { printf "%s, %d logical CPUs", m, n }' /proc/cpuinfo)
-MACHINE_MEM=$(free -h | awk '/^Mem:/ { printf "%s total, %s available at the end", $2, $7 }')
+# /proc/meminfo rather than free(1): procps is not on every minimal machine.
+MACHINE_MEM=$(awk '/^MemTotal:/ { t = $2 } /^MemAvailable:/ { a = $2 }
+  END { printf "%.0fGi total, %.0fGi available at the end", t / 1048576, a / 1048576 }' /proc/meminfo)
 PG_VERSION=$(sql "SELECT version()")
 GIT_REV=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
