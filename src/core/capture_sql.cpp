@@ -51,16 +51,14 @@ std::string capture_statement(const CaptureSpec& spec, CaptureEvent event, Captu
   // Deduplicate the raw scope values first and build one jsonb key per distinct value:
   // hashing an int is much cheaper than building and hashing a jsonb array per row
   // (a 500k-row INSERT over 2,000 patients: capture 0.40 s -> 0.10 s).
+  // An UPDATE's UNION of old and new values deduplicates already; one row needs nothing.
+  const std::string distinct = size != CaptureSize::One && event != CaptureEvent::Update ? "DISTINCT " : "";
+  auto values_of = [&](const char* table, const char* alias) {
+    return "SELECT " + distinct + column_list(spec.scope, alias) + " FROM " + table + " " + alias;
+  };
   std::string rows;
-  const bool dedupe = size != CaptureSize::One || event == CaptureEvent::Update;
-  if (event != CaptureEvent::Delete)
-    rows += std::string("SELECT ") + (dedupe && event != CaptureEvent::Update ? "DISTINCT " : "") +
-            column_list(spec.scope, "n") + " FROM " + kNew + " n";
-  if (event != CaptureEvent::Insert) {
-    if (!rows.empty()) rows += " UNION ";  // UNION: old and new values, deduplicated
-    rows += std::string("SELECT ") + (dedupe && event != CaptureEvent::Update ? "DISTINCT " : "") +
-            column_list(spec.scope, "o") + " FROM " + kOld + " o";
-  }
+  if (event != CaptureEvent::Delete) rows = values_of(kNew, "n");
+  if (event != CaptureEvent::Insert) rows += (rows.empty() ? "" : " UNION ") + values_of(kOld, "o");
   std::vector<std::string> cols;
   for (size_t i = 0; i < spec.scope.size(); ++i) cols.push_back("c" + std::to_string(i + 1));
   std::string keys = "SELECT pg_catalog.jsonb_build_array(" + join(cols, ", ") + ") AS key FROM (" + rows +

@@ -414,14 +414,15 @@ void scheduler_pass() {
         "SELECT s.name, (SELECT count(*) FROM incview.dirty_scope q WHERE q.stage_id = s.id), s.id "
         "FROM incview.stage s LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
         "WHERE s.policy <> 'manual' AND (st.next_attempt IS NULL OR st.next_attempt <= now()) "
-        "  AND EXISTS (SELECT 1 FROM incview.dirty_scope q WHERE q.stage_id = s.id) AND CASE s.policy "
+        "  AND EXISTS (SELECT 1 FROM incview.dirty_scope q WHERE q.stage_id = s.id) AND (CASE s.policy "
         "  WHEN 'continuous' THEN true "
         "  WHEN 'interval' THEN st.last_refresh IS NULL OR st.last_refresh + s.policy_every <= now() "
-        "       OR (SELECT min(q.dirtied_at) FROM incview.dirty_scope q WHERE q.stage_id = s.id) + s.max_lag <= now() "
-        "  WHEN 'daily' THEN (now()::date + s.policy_at <= now() "
-        "                     AND coalesce(st.last_refresh, '-infinity') < now()::date + s.policy_at) "
-        "       OR (SELECT min(q.dirtied_at) FROM incview.dirty_scope q WHERE q.stage_id = s.id) + s.max_lag <= now() "
-        "  ELSE false END");
+        "  WHEN 'daily' THEN now()::date + s.policy_at <= now() "
+        "                    AND coalesce(st.last_refresh, '-infinity') < now()::date + s.policy_at "
+        "  ELSE false END "
+        // interval and daily: early when a key has waited longer than max_lag (NULL: never)
+        "  OR EXISTS (SELECT 1 FROM incview.dirty_scope q "
+        "             WHERE q.stage_id = s.id AND q.dirtied_at + s.max_lag <= now()))");
     for (uint64 i = 0; i < n; ++i)
       due.push_back({spi_text_or(i, 1, ""), static_cast<int32>(spi_int8(i, 3)), spi_int8(i, 2)});
   });
