@@ -2,7 +2,7 @@
 -- Waits poll with a timeout; nothing depends on a fixed sleep.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_incview;
-SELECT plan(23);
+SELECT plan(25);
 
 -- Polls until `cond` is true or `timeout` passes; each check sees newly committed data.
 CREATE FUNCTION pg_temp.wait_until(cond text, timeout interval DEFAULT '10 s') RETURNS boolean
@@ -49,6 +49,14 @@ SELECT lives_ok($$SELECT incview.refresh('shop_manual')$$, 'manual stages refres
 SELECT incview.set_policy('shop_manual', 'interval', every => '1 second');
 INSERT INTO sales (shop, amount) VALUES (4, 7);
 SELECT ok(pg_temp.wait_until($$pg_temp.fresh('shop_manual')$$, '5 s'), 'interval: refreshed within its period');
+-- Not due yet (refreshed just now, every hour): stays stale through a scheduler pass (the
+-- pass that refreshes the continuous shop_totals); max_lag makes it due once a key waits longer.
+SELECT incview.set_policy('shop_manual', 'interval', every => '1 hour');
+INSERT INTO sales (shop, amount) VALUES (5, 11);
+SELECT ok(pg_temp.wait_until($$pg_temp.fresh('shop_totals')$$, '5 s') AND NOT pg_temp.fresh('shop_manual'),
+  'interval: not due before its period, although the scheduler ran');
+SELECT incview.set_policy('shop_manual', 'interval', every => '1 hour', max_lag => '1 second');
+SELECT ok(pg_temp.wait_until($$pg_temp.fresh('shop_manual')$$, '5 s'), 'interval + max_lag: refreshed once a key waited 1 s');
 SELECT throws_ok($$SELECT incview.set_policy('shop_manual', 'interval')$$, '22023', NULL, 'interval needs every');
 SELECT throws_ok($$SELECT incview.set_policy('shop_manual', 'daily')$$, '22023', NULL, 'daily needs at');
 SELECT throws_ok($$SELECT incview.set_policy('shop_manual', 'hourly')$$, '22023', NULL, 'unknown policy');
