@@ -36,10 +36,21 @@ enum class CaptureSize {
 // $2 key threshold (bigint; present in every variant). Truncate always queues the marker.
 std::string capture_statement(const CaptureSpec& spec, CaptureEvent event, CaptureSize size = CaptureSize::Many);
 
-// Lookup, phase 1 (as the stage owner, since it runs the owner's SQL):
-// SELECT array_agg(DISTINCT key) over the mapping applied to each changed row.
+// Two-phase capture, for when deriving the keys runs the stage owner's code: a lookup
+// mapping, or scope columns of a type whose equality, hashing or jsonb conversion is not
+// built in (an enum with a cast to json, a type with its own operator class). Phase 1 runs
+// as the stage owner (restricted) and returns one row: the distinct keys as jsonb[] and
+// how many raw keys it read. Phase 2 queues them as the extension owner, touching only
+// jsonb. Never the other way round: the extension owner never runs a user's code.
+//
+// Lookup, phase 1: the mapping applied to each changed row. $1 (bigint) caps the raw keys
+// read: a mapping that fans one row out to millions of keys stops at the cap and the
+// caller queues one "every scope" marker instead of collecting them all.
 std::string lookup_keys_statement(const CaptureSpec& spec, CaptureEvent event);
-// Lookup, phase 2 (as the extension owner): $1 stage id, $2 threshold, $3 jsonb[] keys.
+// Same with owner-typed scope columns, phase 1: the keys of the changed rows ($1 unused,
+// present so both phase-1 statements take the same parameters).
+std::string owner_keys_statement(const CaptureSpec& spec, CaptureEvent event);
+// Phase 2 (as the extension owner): $1 stage id, $2 threshold, $3 jsonb[] keys.
 std::string queue_keys_statement();
 
 }  // namespace incview

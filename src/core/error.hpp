@@ -22,6 +22,7 @@ inline constexpr const char* kInvalidRecursion = "42P19";
 inline constexpr const char* kDependentObjectsStillExist = "2BP01";
 inline constexpr const char* kInsufficientPrivilege = "42501";
 inline constexpr const char* kObjectInUse = "55006";
+inline constexpr const char* kObjectNotInPrerequisiteState = "55000";
 inline constexpr const char* kInternalError = "XX000";
 }  // namespace sqlstate
 

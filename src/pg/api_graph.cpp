@@ -75,14 +75,21 @@ Datum incview_alter_stage(PG_FUNCTION_ARGS) {
     check_stage_owner(old, "change it");
     if (old.shape.target.empty())
       throw Error(sqlstate::kUndefinedObject, "the target table of stage \"" + name + "\" no longer exists");
+    // The new definition runs, like the old one, as the stage's owner (a superuser altering
+    // somebody's stage must not run its functions as superuser), under the caller's path.
+    const std::string search_path = creator_search_path();
+    as_stage_owner(old.owner, search_path, [&] {
     const CheckedQuery checked = check_stage_query(query);
+    check_source_privileges(old.owner, checked.relations);
 
     // Stages whose tables the new query reads become upstreams: check for a cycle first.
     StageGraph graph = load_stage_graph(name);
-    const uint64 n = spi_exec("SELECT s.name, s.target::oid::text FROM incview.stage s");
     std::vector<std::pair<std::string, Oid>> targets;
-    for (uint64 i = 0; i < n; ++i)
-      targets.push_back({spi_text_or(i, 1, ""), static_cast<Oid>(std::stoul(spi_text_or(i, 2, "0")))});
+    as_extension_owner([&] {
+      const uint64 n = spi_exec("SELECT s.name, s.target::oid::text FROM incview.stage s");
+      for (uint64 i = 0; i < n; ++i)
+        targets.push_back({spi_text_or(i, 1, ""), static_cast<Oid>(std::stoul(spi_text_or(i, 2, "0")))});
+    });
     for (const auto& [stage_name, target] : targets)
       for (Oid rel : checked.relations)
         if (rel == target) {
@@ -135,16 +142,17 @@ Datum incview_alter_stage(PG_FUNCTION_ARGS) {
       spi_exec(sql.create_scope_index());
       if (!shape.unique_key.empty()) spi_exec(sql.create_unique_index());
       // Declared indexes went with the old table: declare them again on the new one.
-      spi_exec("SELECT definition FROM incview.stage_index WHERE stage_id = $1 ORDER BY index_name", {int4_arg(old.id)});
       std::vector<std::string> defs;
-      for (uint64 i = 0; i < SPI_processed; ++i) defs.push_back(spi_text_or(i, 1, ""));
-      as_extension_owner([&] { spi_exec("DELETE FROM incview.stage_index WHERE stage_id = $1", {int4_arg(old.id)}); });
+      as_extension_owner([&] {
+        spi_exec("SELECT definition FROM incview.stage_index WHERE stage_id = $1 ORDER BY index_name", {int4_arg(old.id)});
+        for (uint64 i = 0; i < SPI_processed; ++i) defs.push_back(spi_text_or(i, 1, ""));
+        spi_exec("DELETE FROM incview.stage_index WHERE stage_id = $1", {int4_arg(old.id)});
+      });
       declared_indexes = defs;
     }
 
     // Sources: drop what is no longer read (declared mappings of still-read sources stay).
     remove_capture(old);
-    const std::string search_path = spi_scalar("SELECT pg_catalog.current_setting('search_path')").value_or("");
     std::string oids = "{";
     for (size_t i = 0; i < checked.relations.size(); ++i) oids += (i ? "," : "") + std::to_string(checked.relations[i]);
     oids += "}";
@@ -160,13 +168,16 @@ Datum incview_alter_stage(PG_FUNCTION_ARGS) {
     const StageRecord stage = load_stage(name);
     for (const auto& d : declared_indexes) add_declared_index(stage, d);
     register_sources(stage, checked.relations);
-    spi_exec("SELECT source::oid::text FROM incview.stage_source WHERE stage_id = $1 AND declared",
-             {int4_arg(stage.id)});
     std::vector<Oid> declared;
-    for (uint64 i = 0; i < SPI_processed; ++i) declared.push_back(static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))));
+    as_extension_owner([&] {
+      spi_exec("SELECT source::oid::text FROM incview.stage_source WHERE stage_id = $1 AND declared",
+               {int4_arg(stage.id)});
+      for (uint64 i = 0; i < SPI_processed; ++i) declared.push_back(static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))));
+    });
     for (Oid d : declared) install_capture(d);
 
     rebuild_and_log(stage);
+    });
     spi_finish();
     PG_RETURN_VOID();
   });

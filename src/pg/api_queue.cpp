@@ -14,6 +14,7 @@ extern "C" {
 #include "pg/spi.hpp"
 #include "pg/stage_graph_catalog.hpp"
 #include "pg/stage_refresh.hpp"
+#include "pg/stage_sources.hpp"
 
 extern "C" {
 PG_FUNCTION_INFO_V1(incview_map_source);
@@ -49,6 +50,11 @@ Datum incview_map_source(PG_FUNCTION_ARGS) {
     const auto mapping = arg_text(fcinfo, 2);
     spi_connect();
     const StageRecord stage = load_owned_stage(name, "change it");
+    // A mapping runs in every writer's transaction on the source, as the stage's owner: the
+    // owner must be able to read the source and put triggers on it, whether or not the
+    // query reads it (a table read inside a function is declared this way).
+    check_source_privileges(stage.owner, {source});
+    as_owner_of(stage, [&] {
     const auto source_name = spi_scalar("SELECT $1::regclass::text", {oid_arg(source)});
     std::string kind = "all";
     std::optional<std::string> text;
@@ -58,13 +64,11 @@ Datum incview_map_source(PG_FUNCTION_ARGS) {
       // Run it once over an empty `changed` to check names, types and the column count.
       uint64 natts = 0;
       std::vector<Oid> types;
-      with_session_settings(stage.search_path, [&] {
-        spi_exec("SELECT m.* FROM (SELECT * FROM " + *source_name + " LIMIT 0) AS changed, LATERAL (\n" + *text +
-                     "\n) AS m LIMIT 0",
-                 {}, true);
-        natts = static_cast<uint64>(SPI_tuptable->tupdesc->natts);
-        for (uint64 i = 0; i < natts; ++i) types.push_back(TupleDescAttr(SPI_tuptable->tupdesc, i)->atttypid);
-      });
+      spi_exec("SELECT m.* FROM (SELECT * FROM " + *source_name + " LIMIT 0) AS changed, LATERAL (\n" + *text +
+                   "\n) AS m LIMIT 0",
+               {}, true);
+      natts = static_cast<uint64>(SPI_tuptable->tupdesc->natts);
+      for (uint64 i = 0; i < natts; ++i) types.push_back(TupleDescAttr(SPI_tuptable->tupdesc, i)->atttypid);
       if (natts != stage.shape.scope.size())
         throw Error(sqlstate::kInvalidParameterValue,
                     "mapping for source " + *source_name + " returns " + std::to_string(natts) +
@@ -91,6 +95,7 @@ Datum incview_map_source(PG_FUNCTION_ARGS) {
           {int4_arg(stage.id), oid_arg(source), text_arg(kind), text ? text_arg(*text) : null_arg(TEXTOID)});
     });
     install_capture(source);
+    });
     spi_finish();
     PG_RETURN_VOID();
   });
@@ -102,6 +107,7 @@ Datum incview_refresh(PG_FUNCTION_ARGS) {
     spi_connect();
     const StageRecord stage = load_owned_stage(name, "refresh it");
     const int64 scopes = refresh_stage(stage);
+    warn_if_capture_off(stage);
     spi_finish();
     PG_RETURN_INT64(scopes);
   });

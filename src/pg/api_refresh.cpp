@@ -12,6 +12,7 @@
 #include "pg/settings.hpp"
 #include "pg/spi.hpp"
 #include "pg/stage_refresh.hpp"
+#include "pg/capture.hpp"
 
 extern "C" {
 PG_FUNCTION_INFO_V1(incview_refresh_scopes);
@@ -47,6 +48,8 @@ Datum incview_refresh_scopes(PG_FUNCTION_ARGS) {
     spi_connect();
     const StageRecord stage = load_owned_stage(name, "refresh it");
     const StageSql sql(stage.shape);
+    int64 scopes = 0;
+    as_owner_of(stage, [&] {
     if (spi_scalar("SELECT jsonb_typeof($1)", {keys}).value_or("") != "array")
       throw Error(sqlstate::kInvalidParameterValue, "keys must be a JSON array", "",
                   "for example '[123, 456]' or '[{\"org_id\": 1, \"cluster\": \"c\"}]'");
@@ -62,7 +65,8 @@ Datum incview_refresh_scopes(PG_FUNCTION_ARGS) {
     }
     lock_stage(stage.id);
     spi_exec(sql.keys_from_json(), {keys}, true);
-    const int64 scopes = refresh_current_keys(stage);
+    scopes = refresh_current_keys(stage);
+    });
     spi_finish();
     PG_RETURN_INT64(scopes);
   });
@@ -75,9 +79,12 @@ Datum incview_refresh_where(PG_FUNCTION_ARGS) {
     spi_connect();
     const StageRecord stage = load_owned_stage(name, "refresh it");
     check_condition(condition);
-    lock_stage(stage.id);
-    spi_exec(StageSql(stage.shape).keys_where(condition), {}, true);
-    const int64 scopes = refresh_current_keys(stage);
+    int64 scopes = 0;
+    as_owner_of(stage, [&] {  // the condition is embedded in SQL over the owner's query
+      lock_stage(stage.id);
+      spi_exec(StageSql(stage.shape).keys_where(condition), {}, true);
+      scopes = refresh_current_keys(stage);
+    });
     spi_finish();
     PG_RETURN_INT64(scopes);
   });
@@ -88,7 +95,9 @@ Datum incview_rebuild(PG_FUNCTION_ARGS) {
     const std::string name = required_text(fcinfo, 0, "stage");
     spi_connect();
     const StageRecord stage = load_owned_stage(name, "refresh it");
+    as_owner_of(stage, [&] { reinstall_missing_capture(stage); });
     const RefreshStats stats = rebuild_and_log(stage);
+    warn_if_capture_off(stage);
     spi_finish();
     PG_RETURN_INT64(stats.inserted + stats.updated);
   });
@@ -99,9 +108,13 @@ Datum incview_verify(PG_FUNCTION_ARGS) {
     const std::string name = required_text(fcinfo, 0, "stage");
     spi_connect();
     const StageRecord stage = load_owned_stage(name, "refresh it");
-    spi_exec(StageSql(stage.shape).verify(), {}, true);
-    const int64 missing = spi_int8(0, 1);
-    const int64 extra = spi_int8(0, 2);
+    int64 missing = 0, extra = 0;
+    as_owner_of(stage, [&] {
+      spi_exec(StageSql(stage.shape).verify(), {}, true);
+      missing = spi_int8(0, 1);
+      extra = spi_int8(0, 2);
+    });
+    warn_if_capture_off(stage);
     spi_finish();
     Datum result = 0;
     pg_call([&] {
@@ -123,7 +136,8 @@ Datum incview_explain(PG_FUNCTION_ARGS) {
     spi_connect();
     const auto read_query = arg_text(fcinfo, 1);
     const StageRecord stage = load_owned_stage(name, "refresh it");
-    const std::string report = read_query ? explain_read_query(stage, *read_query) : explain_stage(stage);
+    std::string report;
+    as_owner_of(stage, [&] { report = read_query ? explain_read_query(stage, *read_query) : explain_stage(stage); });
     spi_finish();
     return text_result(report);
   });

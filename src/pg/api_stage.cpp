@@ -17,6 +17,7 @@
 #include "pg/stage_sources.hpp"
 #include "pg/partitions.hpp"
 #include "pg/stage_indexes.hpp"
+#include "pg/capture.hpp"
 
 extern "C" {
 PG_FUNCTION_INFO_V1(incview_create_stage);
@@ -75,13 +76,12 @@ std::pair<std::string, std::string> resolve_target(const std::string& name,
 
 // The partition key must be an output column; for list and hash it must also be a scope
 // column, so that a scoped refresh prunes to the partitions of its scopes.
-void check_partition_column(const StagePartitioning& partition, const std::vector<std::string>& scope) {
-  const Oid shape = static_cast<Oid>(std::stoul(*spi_scalar("SELECT 'pg_temp.incview_shape'::regclass::oid::text")));
+void check_partition_column(const StagePartitioning& partition, const std::vector<std::string>& scope, Oid shape) {
   const auto found = column_type(shape, partition.column);
   if (!found) {
     const std::string cols = spi_scalar(
         "SELECT string_agg(attname, ', ' ORDER BY attnum) FROM pg_catalog.pg_attribute "
-        "WHERE attrelid = 'pg_temp.incview_shape'::regclass AND attnum > 0 AND NOT attisdropped").value_or("");
+        "WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped", {oid_arg(shape)}).value_or("");
     throw Error(sqlstate::kUndefinedColumn,
                 "partition column \"" + partition.column + "\" is not an output column of the stage query",
                 "the query returns: " + cols);
@@ -158,7 +158,14 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     spi_connect();
     if (find_stage(name)) throw Error(sqlstate::kDuplicateObject, "stage \"" + name + "\" already exists");
 
+    // The creator owns the stage; from here on its SQL runs as for every later refresh:
+    // as the owner, restricted, under the search path recorded for it.
+    const Oid caller = GetUserId();
+    const std::string search_path = creator_search_path();
+    Oid target_oid = InvalidOid;
+    as_stage_owner(caller, search_path, [&] {
     const CheckedQuery checked = check_stage_query(query);
+    check_source_privileges(caller, checked.relations);
     const auto [schema, table] = resolve_target(name, target_arg);
     const std::string target = quote_qualified(schema, table);
     if (spi_scalar("SELECT pg_catalog.to_regclass($1)::text", {text_arg(target)}))
@@ -170,13 +177,15 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     if (!partition.partitioned()) {
       spi_exec("CREATE TABLE " + target + " AS SELECT * FROM (\n" + checked.text + "\n) AS s WITH NO DATA");
     } else {
-      spi_exec("CREATE TEMP TABLE incview_shape ON COMMIT DROP AS SELECT * FROM (\n" + checked.text +
-               "\n) AS s WITH NO DATA");
-      check_partition_column(partition, scope);
-      spi_exec("CREATE TABLE " + target + " (LIKE pg_temp.incview_shape INCLUDING ALL)" + partition_clause(partition));
-      spi_exec("DROP TABLE pg_temp.incview_shape");
+      // (Not a temp table: none may be created in a security-restricted operation.)
+      const std::string shape = quote_qualified(schema, "incview_shape_" + std::to_string(MyProcPid));
+      spi_exec("CREATE TABLE " + shape + " AS SELECT * FROM (\n" + checked.text + "\n) AS s WITH NO DATA");
+      check_partition_column(partition, scope,
+                             static_cast<Oid>(std::stoul(*spi_scalar("SELECT $1::regclass::oid::text", {text_arg(shape)}))));
+      spi_exec("CREATE TABLE " + target + " (LIKE " + shape + " INCLUDING ALL)" + partition_clause(partition));
+      spi_exec("DROP TABLE " + shape);
     }
-    const Oid target_oid =
+    target_oid =
         static_cast<Oid>(std::stoul(*spi_scalar("SELECT $1::regclass::oid::text", {text_arg(target)})));
 
     StageShape shape;
@@ -237,10 +246,7 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     const StageSql sql(shape);
     check_generated_sql(sql, scope_types, !shape.unique_key.empty());
 
-    Oid caller = GetUserId();
     int32 stage_id = 0;
-    (void)stage_id;
-    const std::string search_path = spi_scalar("SELECT pg_catalog.current_setting('search_path')").value_or("");
     as_extension_owner([&] {
       spi_exec(
           "INSERT INTO incview.stage (name, query, scope, unique_key, columns, target, engine, owner, search_path, "
@@ -281,6 +287,7 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
       log_refresh(stage, stats, monotonic_seconds() - t0, std::nullopt);
       record_scope_pushdown(stage);
     }
+    });
     spi_finish();
     return ObjectIdGetDatum(target_oid);
   });

@@ -32,7 +32,9 @@ Datum incview_add_index(PG_FUNCTION_ARGS) {
     const std::string name = required_text(fcinfo, 0, "stage");
     const std::string definition = required_text(fcinfo, 1, "definition");
     spi_connect();
-    const std::string index = add_declared_index(load_owned_stage(name, "change it"), definition);
+    const StageRecord stage = load_owned_stage(name, "change it");
+    std::string index;
+    as_owner_of(stage, [&] { index = add_declared_index(stage, definition); });
     spi_finish();
     return text_result(index);
   });
@@ -43,7 +45,8 @@ Datum incview_drop_index(PG_FUNCTION_ARGS) {
     const std::string name = required_text(fcinfo, 0, "stage");
     const std::string index = required_text(fcinfo, 1, "index_name");
     spi_connect();
-    drop_declared_index(load_owned_stage(name, "change it"), index);
+    const StageRecord stage = load_owned_stage(name, "change it");
+    as_owner_of(stage, [&] { drop_declared_index(stage, index); });
     spi_finish();
     PG_RETURN_VOID();
   });
@@ -87,7 +90,7 @@ Datum incview_apply_retention(PG_FUNCTION_ARGS) {
     const std::string name = required_text(fcinfo, 0, "stage");
     spi_connect();
     const StageRecord stage = load_owned_stage(name, "change it");
-    const int64 rows = apply_retention(stage, [] {});
+    const int64 rows = apply_retention(stage);
     spi_finish();
     PG_RETURN_INT64(rows);
   });
@@ -100,6 +103,8 @@ Datum incview_rebuild_partition(PG_FUNCTION_ARGS) {
     const std::string value = *arg_text(fcinfo, 1);
     spi_connect();
     const StageRecord stage = load_owned_stage(name, "refresh it");
+    int64 inserted = 0;
+    as_owner_of(stage, [&] {
     lock_stage(stage.id);
     const double t0 = monotonic_seconds();
     // Keys of this partition's scopes are made fresh by the rebuild.
@@ -115,7 +120,9 @@ Datum incview_rebuild_partition(PG_FUNCTION_ARGS) {
     stats.inserted = rebuild_list_partition(stage, value);
     stats.scopes = -1;
     log_refresh(stage, stats, monotonic_seconds() - t0, std::nullopt);
+    inserted = stats.inserted;
+    });
     spi_finish();
-    PG_RETURN_INT64(stats.inserted);
+    PG_RETURN_INT64(inserted);
   });
 }

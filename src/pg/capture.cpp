@@ -13,7 +13,9 @@
 #include "pg/spi.hpp"
 
 extern "C" {
+#include "access/transam.h"
 #include "utils/inval.h"
+#include "utils/rls.h"
 #include "utils/tuplestore.h"
 PG_FUNCTION_INFO_V1(incview_capture);
 }
@@ -24,6 +26,15 @@ namespace {
 
 constexpr const char* kTriggerNames[] = {"incview_capture_ins", "incview_capture_upd", "incview_capture_del",
                                          "incview_capture_trunc"};
+constexpr const char* kOldTable = "incview_old";
+constexpr const char* kNewTable = "incview_new";
+
+// Raw keys a lookup mapping may produce for one statement before it counts as "every
+// scope": at least this many, more for big statements (a bulk write mapping one key per
+// row is not a fan-out), so a mapping that explodes one row into millions of keys is cut
+// short instead of collected.
+constexpr int64 kLookupRawKeyFloor = 100000;
+constexpr int64 kLookupRawKeysPerRow = 16;
 
 std::vector<SPIPlanPtr> plans_to_free;
 
@@ -55,9 +66,14 @@ struct StageCapture {
   std::string search_path;  // the stage's, for running its lookup mapping
   int64 scopes = 0;         // scopes in the stage at its last full build
   bool wakes = false;       // policy continuous: its commit wakes the scheduler
+  // Same mapping over scope columns whose types are built in (or domains over them):
+  // their equality, hashing and jsonb conversion run no user code, so the extension owner
+  // may derive the keys in one statement. Otherwise keys are derived as the owner.
+  bool builtin_types = true;
   CaptureSpec spec;
   PlanSet plans;
-  PlanSet lookup_plans;
+  PlanSet owner_plans;   // phase 1 of a two-phase capture, prepared as the stage owner
+  PlanSet marker_plans;  // "every scope" when the owner may not see the changed rows
 };
 
 using StageList = std::vector<std::unique_ptr<StageCapture>>;
@@ -92,7 +108,22 @@ void free_pending_plans() {
   }
 }
 
-std::shared_ptr<StageList> load(Oid relid) {
+// True when every scope column of the source has a built-in type (through domains).
+bool scope_types_builtin(TupleDesc desc, const std::vector<std::string>& scope) {
+  for (const auto& name : scope) {
+    Oid type = InvalidOid;
+    for (int i = 0; i < desc->natts; ++i) {
+      Form_pg_attribute a = TupleDescAttr(desc, i);
+      if (!a->attisdropped && name == NameStr(a->attname)) type = a->atttypid;
+    }
+    Oid base = InvalidOid;
+    pg_call([&] { base = getBaseType(type); });
+    if (type == InvalidOid || base >= FirstNormalObjectId) return false;
+  }
+  return true;
+}
+
+std::shared_ptr<StageList> load(Oid relid, TupleDesc desc) {
   SourceCapture& entry = cache[relid];
   if (entry.stages) return entry.stages;
   auto stages = std::make_shared<StageList>();
@@ -122,6 +153,8 @@ std::shared_ptr<StageList> load(Oid relid) {
     }
     stages->back()->spec.scope.push_back(spi_text_or(i, 7, ""));
   }
+  for (auto& sc : *stages)
+    if (sc->spec.kind == MappingKind::Same) sc->builtin_types = scope_types_builtin(desc, sc->spec.scope);
   // A relcache message processed while we read may have reset the entry: ours is newer.
   cache[relid].stages = stages;
   return stages;
@@ -167,33 +200,71 @@ CaptureSize size_for(int64 rows, int64 threshold) {
   return CaptureSize::Many;
 }
 
-void capture_stage(StageCapture& sc, CaptureEvent event, int64 rows) {
-  const int64 threshold = marker_threshold(sc);
-  Datum values[3] = {Int32GetDatum(sc.stage_id), Int64GetDatum(threshold), 0};
-  const int e = static_cast<int>(event) * kSizes;  // first plan slot of this event
-  if (sc.spec.kind == MappingKind::Lookup && event != CaptureEvent::Truncate) {
-    // Phase 1 runs the owner's mapping as the owner, never as the writer or as us.
-    Datum keys = 0;
-    bool isnull = true;
-    {
-      AsRole role(sc.stage_owner);
-      with_session_settings(sc.search_path, [&] {
-        if (!sc.lookup_plans.plan[e]) sc.lookup_plans.plan[e] = prepare_kept(lookup_keys_statement(sc.spec, event), 0, nullptr);
-        run_plan(sc.lookup_plans.plan[e], nullptr, nullptr);
-        keys = spi_datum(0, 1, &isnull);
-      });
+// Queues one "every scope" marker when the statement changed any row.
+void capture_marker(StageCapture& sc, CaptureEvent event, Datum* values) {
+  const int slot = static_cast<int>(event);
+  as_extension_owner([&] {
+    if (!sc.marker_plans.plan[slot]) {
+      Oid types[2] = {INT4OID, INT8OID};
+      sc.marker_plans.plan[slot] = prepare_kept(capture_statement(CaptureSpec{MappingKind::All, {}, ""}, event), 2, types);
     }
-    if (isnull) return;  // the mapping produced no key
-    values[2] = keys;
-    as_extension_owner([&] {
-      if (!sc.plans.plan[e]) {
-        Oid types[3] = {INT4OID, INT8OID, JSONBARRAYOID};
-        sc.plans.plan[e] = prepare_kept(queue_keys_statement(), 3, types);
-      }
-      run_plan(sc.plans.plan[e], values, nullptr);
-    });
+    run_plan(sc.marker_plans.plan[slot], values, nullptr);
+  });
+}
+
+// Phase 1 as the stage owner (restricted, its GUC changes rolled back), phase 2 as us.
+void capture_as_owner(StageCapture& sc, CaptureEvent event, int64 rows, Datum* values) {
+  const int e = static_cast<int>(event) * kSizes;
+  const bool lookup = sc.spec.kind == MappingKind::Lookup;
+  const int64 cap = std::max(kLookupRawKeyFloor, rows * kLookupRawKeysPerRow);
+  Datum args[1] = {Int64GetDatum(cap + 1)};
+  Datum keys = 0;
+  bool isnull = true;
+  int64 raw = 0;
+  as_stage_owner(sc.stage_owner, sc.search_path, [&] {
+    if (!sc.owner_plans.plan[e]) {
+      Oid types[1] = {INT8OID};
+      sc.owner_plans.plan[e] = prepare_kept(
+          lookup ? lookup_keys_statement(sc.spec, event) : owner_keys_statement(sc.spec, event), 1, types);
+    }
+    run_plan(sc.owner_plans.plan[e], args, nullptr);
+    keys = spi_datum(0, 1, &isnull);
+    raw = spi_int8(0, 2);
+  });
+  if (lookup && raw > cap) {
+    capture_marker(sc, event, values);
     return;
   }
+  if (isnull) return;  // no key
+  values[2] = keys;
+  as_extension_owner([&] {
+    if (!sc.plans.plan[e]) {
+      Oid types[3] = {INT4OID, INT8OID, JSONBARRAYOID};
+      sc.plans.plan[e] = prepare_kept(queue_keys_statement(), 3, types);
+    }
+    run_plan(sc.plans.plan[e], values, nullptr);
+  });
+}
+
+void capture_stage(StageCapture& sc, Oid relid, CaptureEvent event, int64 rows) {
+  const int64 threshold = marker_threshold(sc);
+  Datum values[3] = {Int32GetDatum(sc.stage_id), Int64GetDatum(threshold), 0};
+  const bool owner_code = event != CaptureEvent::Truncate &&
+                          (sc.spec.kind == MappingKind::Lookup || (sc.spec.kind == MappingKind::Same && !sc.builtin_types));
+  if (owner_code) {
+    // The owner's code would see every changed row, including rows row-level security
+    // hides from the owner: then it does not run, and the statement dirties every scope
+    // (the refresh reads the source as the owner, under the same policies).
+    int rls = RLS_NONE;
+    const Oid owner = sc.stage_owner;
+    pg_call([&] { rls = check_enable_rls(relid, owner, true); });
+    if (rls == RLS_ENABLED)
+      capture_marker(sc, event, values);
+    else
+      capture_as_owner(sc, event, rows, values);
+    return;
+  }
+  const int e = static_cast<int>(event) * kSizes;  // first plan slot of this event
   const CaptureSize size = sc.spec.kind == MappingKind::Same ? size_for(rows, threshold) : CaptureSize::Many;
   const int slot = e + static_cast<int>(size);
   as_extension_owner([&] {
@@ -203,6 +274,30 @@ void capture_stage(StageCapture& sc, CaptureEvent event, int64 rows) {
     }
     run_plan(sc.plans.plan[slot], values, nullptr);
   });
+}
+
+// incview.capture() runs pg_incview's SQL as the extension owner over the statement's
+// transition tables, which it finds by name. It must only ever run as one of our own
+// triggers: right name for the event, AFTER ... FOR EACH STATEMENT, and the transition
+// tables registered under our names (else "incview_new" would resolve through the
+// search path, to whatever temp view the table's owner planted).
+void check_trigger_is_ours(const TriggerData* td, CaptureEvent event) {
+  const Trigger* t = td->tg_trigger;
+  const char* want_name = kTriggerNames[static_cast<int>(event)];
+  const bool wants_old = event == CaptureEvent::Update || event == CaptureEvent::Delete;
+  const bool wants_new = event == CaptureEvent::Update || event == CaptureEvent::Insert;
+  auto named = [](const char* have, const char* want) { return have && strcmp(have, want) == 0; };
+  const bool ok = TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) && TRIGGER_FIRED_AFTER(td->tg_event) &&
+                  named(t->tgname, want_name) &&
+                  (wants_old ? named(t->tgoldtable, kOldTable) && td->tg_oldtable : t->tgoldtable == nullptr) &&
+                  (wants_new ? named(t->tgnewtable, kNewTable) && td->tg_newtable : t->tgnewtable == nullptr);
+  if (!ok)
+    throw Error("39P01",
+                std::string("incview.capture() fired by trigger \"") + (t->tgname ? t->tgname : "?") +
+                    "\", which is not one of pg_incview's capture triggers",
+                "pg_incview installs its own triggers (incview_capture_ins/upd/del/trunc, with transition tables "
+                "incview_old/incview_new) on the sources of stages",
+                "drop this trigger; incview.create_stage and incview.map_source install capture");
 }
 
 CaptureEvent event_of(TriggerEvent ev) {
@@ -221,41 +316,75 @@ void invalidate_capture(Oid source) {
 }
 
 void invalidate_stage_capture(int32 stage_id) {
-  const uint64 n = spi_exec("SELECT source::oid::text FROM incview.stage_source WHERE stage_id = $1",
-                            {int4_arg(stage_id)}, true);
   std::vector<Oid> sources;
-  for (uint64 i = 0; i < n; ++i) sources.push_back(static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))));
+  as_extension_owner([&] {
+    const uint64 n = spi_exec("SELECT source::oid::text FROM incview.stage_source WHERE stage_id = $1",
+                              {int4_arg(stage_id)}, true);
+    for (uint64 i = 0; i < n; ++i) sources.push_back(static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))));
+  });
   for (Oid s : sources) invalidate_capture(s);
 }
 
 void install_capture(Oid source) {
-  const auto exists = spi_scalar("SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = $1 AND tgname = $2",
-                                 {oid_arg(source), text_arg(kTriggerNames[0])});
-  if (!exists) {
-    const std::string table = *spi_scalar("SELECT $1::regclass::text", {oid_arg(source)});
-    const std::string fn = "incview.capture()";
-    spi_exec("CREATE TRIGGER " + quote_ident(kTriggerNames[0]) + " AFTER INSERT ON " + table +
-             " REFERENCING NEW TABLE AS incview_new FOR EACH STATEMENT EXECUTE FUNCTION " + fn);
-    spi_exec("CREATE TRIGGER " + quote_ident(kTriggerNames[1]) + " AFTER UPDATE ON " + table +
-             " REFERENCING OLD TABLE AS incview_old NEW TABLE AS incview_new FOR EACH STATEMENT EXECUTE FUNCTION " +
-             fn);
-    spi_exec("CREATE TRIGGER " + quote_ident(kTriggerNames[2]) + " AFTER DELETE ON " + table +
-             " REFERENCING OLD TABLE AS incview_old FOR EACH STATEMENT EXECUTE FUNCTION " + fn);
-    spi_exec("CREATE TRIGGER " + quote_ident(kTriggerNames[3]) + " AFTER TRUNCATE ON " + table +
-             " FOR EACH STATEMENT EXECUTE FUNCTION " + fn);
+  // Each trigger that is missing (never made, or dropped by the table's owner since).
+  static const char* const kClauses[] = {
+      " AFTER INSERT ON %s REFERENCING NEW TABLE AS incview_new",
+      " AFTER UPDATE ON %s REFERENCING OLD TABLE AS incview_old NEW TABLE AS incview_new",
+      " AFTER DELETE ON %s REFERENCING OLD TABLE AS incview_old", " AFTER TRUNCATE ON %s"};
+  std::string table;
+  for (int i = 0; i < 4; ++i) {
+    if (spi_scalar("SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = $1 AND tgname = $2",
+                   {oid_arg(source), text_arg(kTriggerNames[i])}))
+      continue;
+    if (table.empty()) table = *spi_scalar("SELECT $1::pg_catalog.regclass::pg_catalog.text", {oid_arg(source)});
+    std::string clause = kClauses[i];
+    clause.replace(clause.find("%s"), 2, table);
+    spi_exec("CREATE TRIGGER " + quote_ident(kTriggerNames[i]) + clause +
+             " FOR EACH STATEMENT EXECUTE FUNCTION incview.capture()");
   }
   invalidate_capture(source);
 }
 
+void reinstall_missing_capture(const StageRecord& stage) {
+  std::vector<Oid> sources;
+  as_extension_owner([&] {
+    const uint64 n = spi_exec("SELECT source::oid::text FROM incview.stage_source WHERE stage_id = $1 "
+                              "AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = source)",
+                              {int4_arg(stage.id)}, true);
+    for (uint64 i = 0; i < n; ++i) sources.push_back(static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))));
+  });
+  for (Oid s : sources) install_capture(s);
+}
+
+void warn_if_capture_off(const StageRecord& stage) {
+  std::optional<std::string> off;
+  as_extension_owner([&] {
+    if (!catalog_is_0_2()) return;  // catalog 0.1: its stages view cannot tell
+    off = spi_scalar("SELECT capture_off FROM incview.stages WHERE name = $1", {text_arg(stage.name)});
+  });
+  if (!off) return;
+  const std::string msg = "stage \"" + stage.name + "\" is stale: pg_incview's capture triggers on " + *off +
+                          " are disabled or missing, so changes to it are not seen";
+  const char* m = msg.c_str();
+  pg_call([&] {
+    ereport(WARNING, (errmsg("%s", m),
+                      errhint("re-enable them (ALTER TABLE ... ENABLE TRIGGER incview_capture_ins, "
+                              "incview_capture_upd, incview_capture_del, incview_capture_trunc), or call "
+                              "incview.rebuild to re-create missing ones")));
+  });
+}
+
 void remove_capture(const StageRecord& stage) {
-  const uint64 n = spi_exec(
-      "SELECT ss.source::oid::text, ss.source::text, "
-      "       NOT EXISTS (SELECT 1 FROM incview.stage_source o WHERE o.source = ss.source AND o.stage_id <> $1) "
-      "FROM incview.stage_source ss WHERE ss.stage_id = $1",
-      {int4_arg(stage.id)}, true);
   std::vector<std::pair<Oid, std::pair<std::string, bool>>> sources;
-  for (uint64 i = 0; i < n; ++i)
-    sources.push_back({static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))), {spi_text_or(i, 2, ""), spi_bool(i, 3)}});
+  as_extension_owner([&] {  // (source::text is schema-qualified under the safe path)
+    const uint64 n = spi_exec(
+        "SELECT ss.source::oid::text, ss.source::text, "
+        "       NOT EXISTS (SELECT 1 FROM incview.stage_source o WHERE o.source = ss.source AND o.stage_id <> $1) "
+        "FROM incview.stage_source ss WHERE ss.stage_id = $1",
+        {int4_arg(stage.id)}, true);
+    for (uint64 i = 0; i < n; ++i)
+      sources.push_back({static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))), {spi_text_or(i, 2, ""), spi_bool(i, 3)}});
+  });
   for (const auto& [oid, info] : sources) {
     if (info.second)
       for (const char* name : kTriggerNames)
@@ -274,20 +403,19 @@ Datum incview_capture(PG_FUNCTION_ARGS) {
     if (!CALLED_AS_TRIGGER(fcinfo))
       throw Error("39P01", "incview.capture() must be called as a trigger");
     auto* td = reinterpret_cast<TriggerData*>(fcinfo->context);
-    if (!TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) || !TRIGGER_FIRED_AFTER(td->tg_event))
-      throw Error("39P01", "incview.capture() must be an AFTER ... FOR EACH STATEMENT trigger");
     const Oid relid = td->tg_relation->rd_id;
     const CaptureEvent event = event_of(td->tg_event);
+    check_trigger_is_ours(td, event);
     spi_connect();
     pg_call([&] { SPI_register_trigger_data(td); });
     free_pending_plans();
-    const std::shared_ptr<StageList> stages = load(relid);
+    const std::shared_ptr<StageList> stages = load(relid, td->tg_relation->rd_att);
     const int64 rows = changed_row_count(td);
     bool wake = false;
     ++capture_depth;
     try {
       for (auto& sc : *stages) {
-        capture_stage(*sc, event, rows);
+        capture_stage(*sc, relid, event, rows);
         wake = wake || sc->wakes;
       }
     } catch (...) {

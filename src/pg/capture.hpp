@@ -9,6 +9,10 @@ namespace incview::pg {
 // the TRIGGER privilege on it), and tells every backend to reload its capture plans.
 void install_capture(Oid source);
 
+// install_capture for every source of the stage (incview.rebuild: a table owner may have
+// dropped our triggers, leaving the stage stale).
+void reinstall_missing_capture(const StageRecord& stage);
+
 // Drops the triggers from the stage's sources that no other stage reads.
 void remove_capture(const StageRecord& stage);
 
@@ -17,6 +21,10 @@ void invalidate_capture(Oid source);
 
 // invalidate_capture for every source of the stage (its policy or scope count changed).
 void invalidate_stage_capture(int32 stage_id);
+
+// WARNING when some source of the stage has pg_incview's capture triggers disabled or
+// dropped (incview.stages.capture_off; the stage is then 'stale': its changes go unseen).
+void warn_if_capture_off(const StageRecord& stage);
 
 // Registers the relcache callback that drops cached capture plans (from _PG_init).
 void register_capture_invalidation();

@@ -10,11 +10,30 @@ namespace incview::pg {
 
 std::optional<StageRecord> read_stage(const std::string& name);
 
+std::string check_catalog_version() {
+  const auto v = spi_scalar("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_incview'");
+  if (!v) throw Error(sqlstate::kUndefinedObject, "extension \"pg_incview\" is not installed in this database");
+  if (*v != kCatalogVersion && *v != "0.1")
+    throw Error(sqlstate::kObjectNotInPrerequisiteState,
+                "pg_incview's SQL objects in this database are version " + *v + ", which this library (" +
+                    kCatalogVersion + ") does not serve",
+                "", "install the pg_incview library of version " + *v + ", or update the extension to " +
+                        kCatalogVersion + " with ALTER EXTENSION pg_incview UPDATE");
+  return *v;
+}
+
+bool catalog_is_0_2() { return check_catalog_version() != "0.1"; }
+
 std::optional<StageRecord> find_stage(const std::string& name) {
   std::optional<StageRecord> out;
-  // format_type() qualifies a type unless the search_path finds it: reading under the
-  // safe path gives type names that resolve the same in every session and worker.
-  with_session_settings(kSafeSearchPath, [&] { out = read_stage(name); });
+  // As the extension owner: the catalog's rows are visible to their owners only (row
+  // security), and whoever asks for a stage by name must find it to be told whether it may
+  // touch it. format_type() qualifies a type unless the search_path finds it: reading under
+  // the safe path gives type names that resolve the same in every session and worker.
+  as_extension_owner([&] {
+    check_catalog_version();
+    out = read_stage(name);
+  });
   return out;
 }
 
@@ -113,12 +132,13 @@ void log_refresh(const StageRecord& stage, const RefreshStats& s, double seconds
                  const std::optional<std::string>& error, bool keep_failure) {
   const std::string duration = std::to_string(seconds) + " seconds";
   as_extension_owner([&] {
+  const bool with_owner = catalog_is_0_2();
   spi_exec(
-      "INSERT INTO incview.refresh_log (stage, engine, scopes, rows_deleted, rows_inserted, rows_updated, "
+      std::string(with_owner ? "INSERT INTO incview.refresh_log (stage, owner, engine" : "INSERT INTO incview.refresh_log (stage, engine") + ", scopes, rows_deleted, rows_inserted, rows_updated, "
       "                                 started_at, duration, error) "
-      "VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp() - $7::interval, $7::interval, $8)",
+      + (with_owner ? "VALUES ($1, $9::oid::regrole, $2, $3" : "VALUES ($1, $2, $3") + ", $4, $5, $6, clock_timestamp() - $7::interval, $7::interval, $8)",
       {text_arg(stage.name), text_arg(s.engine), s.scopes < 0 ? null_arg(INT8OID) : int8_arg(s.scopes), int8_arg(s.deleted), int8_arg(s.inserted),
-       int8_arg(s.updated), text_arg(duration), error ? text_arg(*error) : null_arg(TEXTOID)});
+       int8_arg(s.updated), text_arg(duration), error ? text_arg(*error) : null_arg(TEXTOID), oid_arg(stage.owner)});
   spi_exec(
       "INSERT INTO incview.stage_state AS st (stage_id, status, last_refresh, last_duration, last_error, failures) "
       "VALUES ($1, CASE WHEN $3::text IS NULL THEN 'idle' ELSE 'failing' END, "
@@ -137,6 +157,18 @@ void log_refresh(const StageRecord& stage, const RefreshStats& s, double seconds
       "    * interval '1 millisecond' END",
       {int4_arg(stage.id), text_arg(duration), error ? text_arg(*error) : null_arg(TEXTOID),
        int8_arg(settings.retry_base_ms), int8_arg(settings.retry_max_ms), {BOOLOID, BoolGetDatum(keep_failure), false}});
+  });
+}
+
+void log_dropped_key(const StageRecord& stage, const std::string& message) {
+  as_extension_owner([&] {
+    spi_exec(catalog_is_0_2()
+                 ? "INSERT INTO incview.refresh_log (stage, owner, engine, scopes, error) "
+                   "VALUES ($1, $2::oid::regrole, 'skip', 0, $3)"
+                 : "INSERT INTO incview.refresh_log (stage, engine, scopes, error) VALUES ($1, 'skip', 0, $3)",
+             {text_arg(stage.name), oid_arg(stage.owner), text_arg(message)});
+    spi_exec("UPDATE incview.stage_state SET last_error = $2 WHERE stage_id = $1",
+             {int4_arg(stage.id), text_arg(message)});
   });
 }
 

@@ -4,6 +4,7 @@
 
 #include "core/stage_partitioning.hpp"
 #include "core/stage_sql.hpp"
+#include "pg/role.hpp"
 
 namespace incview::pg {
 
@@ -23,6 +24,18 @@ struct StageRecord {
   std::vector<Oid> scope_types;  // element type of each scope column
 };
 
+// The catalog versions this library serves: the extension's default_version, and the one
+// before it for the window between installing the library and ALTER EXTENSION ... UPDATE
+// (0.1 lacks refresh_log.owner; every other difference is in SQL objects only).
+inline constexpr const char* kCatalogVersion = "0.2";
+
+// The installed version of pg_incview's SQL objects; ERROR 55000 for one this library
+// does not serve.
+std::string check_catalog_version();
+
+// Whether incview.refresh_log has the owner column (catalog 0.2 on).
+bool catalog_is_0_2();
+
 // Loads a stage by name; ERROR 42704 naming it when there is none.
 StageRecord load_stage(const std::string& name);
 std::optional<StageRecord> find_stage(const std::string& name);
@@ -32,6 +45,13 @@ void check_stage_owner(const StageRecord& stage, const char* action);
 
 // load_stage + check_stage_owner + an ERROR when its table was dropped behind our back.
 StageRecord load_owned_stage(const std::string& name, const char* action);
+
+// Runs body as the stage's owner, restricted, under its search path (role.hpp): every
+// entry point that runs a stage's SQL does its work inside this, whoever called it.
+template <typename F>
+void as_owner_of(const StageRecord& stage, F&& body) {
+  as_stage_owner(stage.owner, stage.search_path, body);
+}
 
 // format_type of a column of a table, nullopt when there is no such column.
 std::optional<std::string> column_type(Oid table, const std::string& column);
@@ -49,5 +69,9 @@ struct RefreshStats {
 // not report the stage idle (its failed keys are still queued).
 void log_refresh(const StageRecord& stage, const RefreshStats& stats, double seconds,
                  const std::optional<std::string>& error, bool keep_failure = false);
+
+// Records a queued key the refresh had to drop (it cannot be read as the scope types):
+// a refresh_log row with the error, and the stage's last_error.
+void log_dropped_key(const StageRecord& stage, const std::string& message);
 
 }  // namespace incview::pg

@@ -5,6 +5,7 @@
 #include "pg/guard.hpp"
 #include "pg/role.hpp"
 #include "pg/spi.hpp"
+#include "pg/subxact.hpp"
 
 namespace incview::pg {
 
@@ -21,15 +22,73 @@ std::string typed_key_columns(const StageRecord& stage, const std::string& alias
   return join(cols, ", ");
 }
 
-// jsonb_build_array(k1, k2) over the batch arrays: the queue's form of the keys.
+// jsonb_build_array(k1, k2) over the batch arrays ($1, $2, ...): the queue's form of the
+// keys, as one jsonb[]. Runs the scope types' jsonb conversion: as the stage owner.
 std::string json_keys_of_batch(const StageRecord& stage) {
   std::vector<std::string> params, names;
   for (size_t i = 0; i < stage.shape.scope.size(); ++i) {
-    params.push_back("$" + std::to_string(i + 2) + "::" + stage.shape.scope[i].type + "[]");
-    names.push_back("k" + std::to_string(i + 1));
+    params.push_back("$" + std::to_string(i + 1) + "::" + stage.shape.scope[i].type + "[]");
+    names.push_back("u.k" + std::to_string(i + 1));
   }
-  return "SELECT jsonb_build_array(" + join(names, ", ") + ") FROM unnest(" + join(params, ", ") + ") AS u(" +
-         join(names, ", ") + ")";
+  std::string cols = join(names, ", ");
+  std::string bare = cols;
+  for (size_t p = bare.find("u."); p != std::string::npos; p = bare.find("u.", p)) bare.erase(p, 2);
+  return "SELECT pg_catalog.array_agg(pg_catalog.jsonb_build_array(" + cols + ")) FROM pg_catalog.unnest(" +
+         join(params, ", ") + ") AS u(" + bare + ")";
+}
+
+// The typed scope columns of queued keys, from a jsonb array of keys ($1, text), in order.
+std::string typed_keys_sql(const StageRecord& stage) {
+  return "SELECT " + typed_key_columns(stage, "k") +
+         " FROM pg_catalog.jsonb_array_elements($1::pg_catalog.jsonb) WITH ORDINALITY AS k(key, n) ORDER BY k.n";
+}
+
+std::string json_array_of(const std::vector<std::string>& keys) { return "[" + join(keys, ",") + "]"; }
+
+// A queued key that cannot be read back as the scope types (a mapping returned 10^10 for
+// an int4 scope, or the type changed under the key) can never be refreshed: it is dropped
+// from the queue, logged in refresh_log and last_error with a WARNING, and the batch goes
+// on without it, so one bad key never wedges the stage.
+void report_dropped_keys(const StageRecord& stage, const std::vector<std::pair<std::string, std::string>>& bad) {
+  for (const auto& [key, error] : bad) {
+    const std::string msg = "scope key " + key + " of stage \"" + stage.name + "\" cannot be read as (" +
+                            StageSql(stage.shape).scope_columns() + "): " + error + "; dropped from the queue";
+    log_dropped_key(stage, msg);
+    const char* m = msg.c_str();
+    pg_call([&] {
+      ereport(WARNING, (errmsg("%s", m), errhint("check the mappings of the stage's sources (incview.explain)")));
+    });
+  }
+}
+
+// Casts queued keys to the scope types as the stage owner (the casts run its types' input
+// functions and domain checks), one subtransaction for the batch and, only if that fails,
+// one per key to find the bad ones.
+std::vector<KeyBatch> typed_batches(const StageRecord& stage, const std::vector<std::string>& keys, int64 limit) {
+  std::vector<KeyBatch> out;
+  std::vector<std::pair<std::string, std::string>> bad;
+  const std::string sql = typed_keys_sql(stage);
+  as_stage_owner(stage.owner, stage.search_path, [&] {
+    auto error = in_subtransaction([&] {
+      spi_exec(sql, {text_arg(json_array_of(keys))});
+      out = batches_from_result(stage.scope_types, limit);
+    });
+    if (!error) return;
+    out.clear();
+    std::vector<std::string> good;
+    for (const auto& key : keys) {
+      auto e = in_subtransaction([&] { spi_exec(sql, {text_arg(json_array_of({key}))}); });
+      if (e)
+        bad.push_back({key, e->message});
+      else
+        good.push_back(key);
+    }
+    if (good.empty()) return;
+    spi_exec(sql, {text_arg(json_array_of(good))});
+    out = batches_from_result(stage.scope_types, limit);
+  });
+  if (!bad.empty()) report_dropped_keys(stage, bad);
+  return out;
 }
 
 }  // namespace
@@ -50,30 +109,36 @@ DirtySummary dirty_summary(const StageRecord& stage) {
 }
 
 DirtyBatch take_dirty_batch(const StageRecord& stage, const std::optional<std::string>& after, int64 limit) {
+  // As the extension owner: jsonb only. The keys go back to typed values as the owner.
   const std::string sql =
       "WITH batch AS (SELECT DISTINCT d.key FROM incview.dirty_scope d "
       "               WHERE d.stage_id = $1 AND d.key IS NOT NULL AND ($2::jsonb IS NULL OR d.key > $2::jsonb) "
       "               ORDER BY d.key LIMIT $3), "
       "gone AS (DELETE FROM incview.dirty_scope d USING batch b WHERE d.stage_id = $1 AND d.key = b.key) "
-      "SELECT " + typed_key_columns(stage, "b") + ", b.key::text FROM batch b ORDER BY b.key";
+      "SELECT b.key::text FROM batch b ORDER BY b.key";
   DirtyBatch out;
-  uint64 n = 0;
+  std::vector<std::string> keys;
   as_extension_owner([&] {
-    n = spi_exec(sql, {int4_arg(stage.id), after ? text_arg(*after) : null_arg(TEXTOID), int8_arg(limit)});
+    const uint64 n = spi_exec(sql, {int4_arg(stage.id), after ? text_arg(*after) : null_arg(TEXTOID), int8_arg(limit)});
+    for (uint64 i = 0; i < n; ++i) keys.push_back(spi_text_or(i, 1, "null"));
   });
-  if (n == 0) return out;
-  out.last_key = spi_text(n - 1, static_cast<int>(stage.shape.scope.size()) + 1);
-  out.batches = batches_from_result(stage.scope_types, limit);
+  if (keys.empty()) return out;
+  out.last_key = keys.back();
+  out.batches = typed_batches(stage, keys, limit);
   return out;
 }
 
 void consume_dirty_keys(const StageRecord& stage, const KeyBatch& batch) {
-  auto args = batch_args(batch, stage.scope_types);
-  args.insert(args.begin(), int4_arg(stage.id));
+  Datum keys = 0;
+  bool isnull = true;
+  as_stage_owner(stage.owner, stage.search_path, [&] {
+    spi_exec(json_keys_of_batch(stage), batch_args(batch, stage.scope_types));
+    keys = spi_datum(0, 1, &isnull);
+  });
+  if (isnull) return;
   as_extension_owner([&] {
-    spi_exec("DELETE FROM incview.dirty_scope d WHERE d.stage_id = $1 AND d.key IN (" + json_keys_of_batch(stage) +
-                 ")",
-             args);
+    spi_exec("DELETE FROM incview.dirty_scope d WHERE d.stage_id = $1 AND d.key = ANY($2::jsonb[])",
+             {int4_arg(stage.id), {JSONBARRAYOID, keys, false}});
   });
 }
 
@@ -85,15 +150,18 @@ int64 record_scope_count(const StageRecord& stage) {
   // Exact: auto's batches-or-rebuild choice and capture's marker threshold compare with
   // it, and pg_stats' n_distinct can be off by a factor of two on big tables. (About 1 s
   // per 5 million rows, next to a full build that costs 15 s or more.)
-  spi_exec("SELECT count(*) FROM (SELECT DISTINCT " + StageSql(stage.shape).scope_columns() + " FROM " +
-           stage.shape.target + ") AS k");
-  const int64 count = spi_int8(0, 1);
+  int64 count = 0;
+  as_stage_owner(stage.owner, stage.search_path, [&] {  // DISTINCT runs the scope types' equality
+    spi_exec("SELECT count(*) FROM (SELECT DISTINCT " + StageSql(stage.shape).scope_columns() + " FROM " +
+             stage.shape.target + ") AS k");
+    count = spi_int8(0, 1);
+  });
   as_extension_owner([&] {
     spi_exec("UPDATE incview.stage_state SET scope_count = $2 WHERE stage_id = $1",
              {int4_arg(stage.id), int8_arg(count)});
   });
   // Capture reads the count to decide when a statement dirties "every scope".
-  invalidate_stage_capture(stage.id);
+  as_extension_owner([&] { invalidate_stage_capture(stage.id); });
   return count;
 }
 

@@ -26,14 +26,19 @@ struct SourceInfo {
 };
 
 std::vector<SourceInfo> stage_sources(const StageRecord& stage) {
-  const uint64 n = spi_exec(
-      "SELECT ss.source::text, c.relname, ss.mapping_kind, coalesce(ss.mapping, '') "
-      "FROM incview.stage_source ss JOIN pg_catalog.pg_class c ON c.oid = ss.source "
-      "WHERE ss.stage_id = $1 ORDER BY 1",
-      {int4_arg(stage.id)});
   std::vector<SourceInfo> sources;
-  for (uint64 i = 0; i < n; ++i)
-    sources.push_back({spi_text_or(i, 1, ""), spi_text_or(i, 2, ""), spi_text_or(i, 3, ""), spi_text_or(i, 4, "")});
+  // Names as the stage's search path prints them; rows as the extension owner (row security).
+  const std::string path = stage_search_path(stage.search_path);
+  AsRole role(extension_owner());
+  with_session_settings(path, [&] {
+    const uint64 n = spi_exec(
+        "SELECT ss.source::pg_catalog.text, c.relname, ss.mapping_kind, coalesce(ss.mapping, '') "
+        "FROM incview.stage_source ss JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) ss.source "
+        "WHERE ss.stage_id OPERATOR(pg_catalog.=) $1 ORDER BY 1",
+        {int4_arg(stage.id)});
+    for (uint64 i = 0; i < n; ++i)
+      sources.push_back({spi_text_or(i, 1, ""), spi_text_or(i, 2, ""), spi_text_or(i, 3, ""), spi_text_or(i, 4, "")});
+  });
   return sources;
 }
 
@@ -47,19 +52,22 @@ struct SamplePlan {
 // table is.
 std::optional<SamplePlan> plan_sample_batch(const StageRecord& stage) {
   const StageSql sql(stage.shape);
-  spi_exec("SELECT DISTINCT " + sql.scope_columns() + " FROM " + stage.shape.target + " ORDER BY " +
-           sql.scope_columns() + " LIMIT " + std::to_string(kSampleKeys));
-  const auto batches = batches_from_result(stage.scope_types, kSampleKeys);
-  if (batches.empty()) return std::nullopt;
-  const KeyBatch& batch = batches.front();
-  SamplePlan out;
-  out.keys = batch.count;
-  out.sql = sql.select_scoped_literal(batch_literals(batch, stage.scope_types), batch.nulls);
-  with_session_settings(stage.search_path, [&] {
+  std::optional<SamplePlan> result;
+  // DISTINCT, the array literals and planning run the owner's types and functions.
+  as_owner_of(stage, [&] {
+    spi_exec("SELECT DISTINCT " + sql.scope_columns() + " FROM " + stage.shape.target + " ORDER BY " +
+             sql.scope_columns() + " LIMIT " + std::to_string(kSampleKeys));
+    const auto batches = batches_from_result(stage.scope_types, kSampleKeys);
+    if (batches.empty()) return;
+    const KeyBatch& batch = batches.front();
+    SamplePlan out;
+    out.keys = batch.count;
+    out.sql = sql.select_scoped_literal(batch_literals(batch, stage.scope_types), batch.nulls);
     const uint64 rows = spi_exec("EXPLAIN " + sql.select_scoped(batch.nulls), batch_args(batch, stage.scope_types));
     for (uint64 i = 0; i < rows; ++i) out.lines.push_back(spi_text_or(i, 1, ""));
+    result = std::move(out);
   });
-  return out;
+  return result;
 }
 
 std::vector<std::string> scope_names(const StageRecord& stage) {

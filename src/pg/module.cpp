@@ -35,7 +35,8 @@ void define_settings() {
   DefineCustomRealVariable("incview.capture_all_ratio",
                            "A statement dirtying more than this share of a stage's scopes records one "
                            "\"every scope\" marker instead of the keys.",
-                           nullptr, &settings.capture_all_ratio, 0.5, 0.0, 1.0, PGC_USERSET, 0, nullptr, nullptr,
+                           // Superuser only: a writer setting it could flood every stage with markers.
+                           nullptr, &settings.capture_all_ratio, 0.5, 0.0, 1.0, PGC_SUSET, 0, nullptr, nullptr,
                            nullptr);
   DefineCustomIntVariable("incview.max_workers", "Refresh workers per database running at once.", nullptr,
                           &settings.max_workers, 2, 1, 64, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
@@ -67,12 +68,15 @@ namespace {
 ProcessUtility_hook_type prev_utility_hook = nullptr;
 
 // DROP DATABASE must never wait for our scheduler: stop it first (it holds a connection).
+// Only for a caller who may drop the database (its owner, or a superuser): anybody else's
+// DROP DATABASE fails its permission check anyway and must not switch background refresh
+// of that database off.
 void utility_hook(PlannedStmt* pstmt, const char* query, bool read_only, ProcessUtilityContext context,
                   ParamListInfo params, QueryEnvironment* env, DestReceiver* dest, QueryCompletion* qc) {
   Node* stmt = pstmt->utilityStmt;
   if (stmt && IsA(stmt, DropdbStmt)) {
     Oid db = get_database_oid(reinterpret_cast<DropdbStmt*>(stmt)->dbname, true);
-    if (OidIsValid(db)) incview::pg::stop_scheduler(db, 10000);
+    if (OidIsValid(db) && pg_database_ownercheck(db, GetUserId())) incview::pg::stop_scheduler(db, 10000);
   }
   if (prev_utility_hook)
     prev_utility_hook(pstmt, query, read_only, context, params, env, dest, qc);

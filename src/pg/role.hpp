@@ -1,13 +1,23 @@
-// Runs a scope of code as another role (catalog writes as the extension owner, refresh
-// as the stage owner). The destructor only restores two backend globals: it cannot fail.
+// Who runs what (DESIGN.md §6, docs/security.md). Two kinds of SQL run inside pg_incview:
+// - the stage owner's SQL (its query, mappings, conditions, casts to its types, index
+//   expressions and triggers of its table): as_stage_owner — as that owner, with
+//   SECURITY_RESTRICTED_OPERATION, under the stage's search_path (pg_temp explicit and
+//   last), and every GUC it changes rolled back, the way REFRESH MATERIALIZED VIEW runs a
+//   matview's query (CVE-2022-1552);
+// - pg_incview's own catalog and queue work: as_extension_owner — over our tables and
+//   jsonb only, search_path pinned to "pg_catalog, pg_temp" (functions and operators never
+//   resolve through pg_temp, so only built-ins are reachable unqualified).
 #pragma once
 #include "pg/pg_headers.hpp"
 
 namespace incview::pg {
 
+// Runs a scope of code as another role. The destructor only restores two backend
+// globals: it cannot fail. `restricted` adds SECURITY_RESTRICTED_OPERATION (no temp
+// objects, no SET ROLE / SESSION AUTHORIZATION, no holdable cursors) until the scope ends.
 class AsRole {
  public:
-  explicit AsRole(Oid role);
+  explicit AsRole(Oid role, bool restricted = false);
   ~AsRole();
   AsRole(const AsRole&) = delete;
   AsRole& operator=(const AsRole&) = delete;
@@ -17,10 +27,17 @@ class AsRole {
   int saved_context_;
 };
 
-// Owner of the pg_incview extension in this database.
 // Owner of the pg_incview extension in this database (cached per backend; the
 // extension owner changes only through REASSIGN OWNED, after which a reconnect is needed).
 Oid extension_owner();
+
+// The search path a stage's SQL runs under: the stored one with pg_temp explicit and last,
+// so an unqualified table name never resolves to somebody's temp table first.
+std::string stage_search_path(const std::string& stored);
+
+// The current session's effective search path in the stored form: schemas that exist,
+// quoted, the session's own temp schema left out, pg_temp last.
+std::string creator_search_path();
 
 }  // namespace incview::pg
 
@@ -70,6 +87,21 @@ template <typename F>
 void as_extension_owner(F&& body) {
   AsRole role(extension_owner());
   with_session_settings(kSafeSearchPath, body);
+}
+
+// The stage owner's SQL: as `owner`, restricted, under the stage's search path, at a GUC
+// nest level that is always rolled back (AtEOXact_GUC(false)): a set_config(..., false)
+// or SET inside the owner's code never outlives it, in a writer's backend, a caller's
+// session or a background worker. On error the enclosing (sub)transaction's abort
+// unwinds the nest level and AsRole's destructor restores the user.
+template <typename F>
+void as_stage_owner(Oid owner, const std::string& stored_search_path, F&& body) {
+  const std::string path = stage_search_path(stored_search_path);
+  AsRole role(owner, true);
+  int level = 0;
+  pg_call([&] { level = NewGUCNestLevel(); });
+  with_session_settings(path, body);
+  pg_call([&] { AtEOXact_GUC(false, level); });
 }
 
 }  // namespace incview::pg

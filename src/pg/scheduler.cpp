@@ -272,6 +272,14 @@ bool extension_installed() {
   return spi_scalar("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_incview'").has_value();
 }
 
+// A worker's own SQL runs as the bootstrap superuser: its search path is pinned before
+// anything runs, so no schema but pg_catalog (and, for tables only, its own pg_temp) can
+// supply a function or operator to it. Stage SQL runs at its own GUC nest level, rolled
+// back after (role.hpp), so a stage cannot change this for the worker's later statements.
+void pin_search_path() {
+  pg_call([] { SetConfigOption("search_path", kSafeSearchPath, PGC_SUSET, PGC_S_SESSION); });
+}
+
 void report_activity(const std::string& what) {
   const char* w = what.c_str();
   pg_call([&] { pgstat_report_activity(STATE_RUNNING, w); });
@@ -295,8 +303,7 @@ void refresh_in_worker(const std::string& name, int64 expected_batches) {
         gone = true;
         return;
       }
-      AsRole owner(stage->owner);
-      StepResult step = refresh_step(*stage, after, failed);
+      StepResult step = refresh_step(*stage, after, failed);  // as the stage's owner, restricted
       failed = failed || step.failed;
       after = step.last_key;
     });
@@ -381,21 +388,24 @@ void apply_due_retention() {
   });
   for (const auto& name : names) {
     report_activity("pg_incview: removing expired rows of stage \"" + name + "\"");
-    in_transaction([&] {
-      auto stage = find_stage(name);
-      if (!stage || stage->shape.target.empty()) return;
-      AsRole owner(stage->owner);
-      apply_retention(*stage, [] {
-        spi_finish();
-        pg_call([] {
-          PopActiveSnapshot();
-          CommitTransactionCommand();
-          StartTransactionCommand();
-          PushActiveSnapshot(GetTransactionSnapshot());
-        });
-        spi_connect();
+    // One transaction per step, each loading the stage and switching to its owner anew
+    // (the stage may be dropped or change owner between batches).
+    auto step = [&](auto&& body) {
+      bool gone = false;
+      in_transaction([&] {
+        auto stage = find_stage(name);
+        if (!stage || stage->shape.target.empty() || stage->shape.retention_column.empty())
+          gone = true;
+        else
+          body(*stage);
       });
-    });
+      return !gone;
+    };
+    if (!step([](const StageRecord& s) { (void)drop_expired_partitions_as_owner(s); })) continue;
+    bool more = true;
+    while (more && !ShutdownRequestPending)
+      if (!step([&](const StageRecord& s) { more = delete_expired_batch(s) >= kRetentionBatch; })) more = false;
+    (void)step([](const StageRecord& s) { mark_retention_applied(s); });
   }
 }
 
@@ -488,6 +498,7 @@ void incview_scheduler_main(Datum arg) {
   BackgroundWorkerUnblockSignals();
   BackgroundWorkerInitializeConnectionByOid(my_database, InvalidOid, 0);
   pgstat_report_appname("pg_incview scheduler");
+  pin_search_path();
   if (!claim_slot()) proc_exit(0);
   before_shmem_exit(release_slot, 0);
   while (!ShutdownRequestPending) {
@@ -509,6 +520,7 @@ void incview_refresh_worker_main(Datum arg) {
   BackgroundWorkerUnblockSignals();
   BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(arg), InvalidOid, 0);
   pgstat_report_appname("pg_incview refresh");
+  pin_search_path();
   const int32 stage_id = static_cast<int32>(strtol(MyBgworkerEntry->bgw_extra, nullptr, 10));
   guarded_iteration([stage_id] {
     std::optional<std::string> name;

@@ -38,8 +38,12 @@ std::string add_declared_index(const StageRecord& stage, const std::string& defi
   check_definition(definition);
   const std::string hash = *spi_scalar("SELECT substr(md5($1), 1, 8)", {text_arg(definition)});
   const std::string name = stage.target_table.substr(0, 50) + "_" + hash + "_idx";
-  if (spi_scalar("SELECT 1 FROM incview.stage_index WHERE stage_id = $1 AND index_name = $2",
-                 {int4_arg(stage.id), text_arg(name)}))
+  bool exists = false;
+  as_extension_owner([&] {
+    exists = spi_scalar("SELECT 1 FROM incview.stage_index WHERE stage_id = $1 AND index_name = $2",
+                        {int4_arg(stage.id), text_arg(name)}).has_value();
+  });
+  if (exists)
     throw Error(sqlstate::kDuplicateObject, "stage \"" + stage.name + "\" already has the index " + definition);
   spi_exec(StageSql(stage.shape).create_declared_index(name, definition));
   as_extension_owner([&] {
@@ -51,9 +55,12 @@ std::string add_declared_index(const StageRecord& stage, const std::string& defi
 
 void drop_declared_index(const StageRecord& stage, const std::string& index_name) {
   // Accept the name or the definition it was declared with.
-  auto name = spi_scalar("SELECT index_name FROM incview.stage_index WHERE stage_id = $1 "
-                         "AND (index_name = $2 OR definition = $2)",
-                         {int4_arg(stage.id), text_arg(index_name)});
+  std::optional<std::string> name;
+  as_extension_owner([&] {
+    name = spi_scalar("SELECT index_name FROM incview.stage_index WHERE stage_id = $1 "
+                      "AND (index_name = $2 OR definition = $2)",
+                      {int4_arg(stage.id), text_arg(index_name)});
+  });
   if (!name)
     throw Error(sqlstate::kUndefinedObject,
                 "stage \"" + stage.name + "\" has no declared index \"" + index_name + "\"", "",

@@ -20,9 +20,29 @@ void warn_failure(const StageRecord& stage, const std::string& error) {
   });
 }
 
+StepResult step_as_owner(const StageRecord& stage, const std::optional<std::string>& after, bool run_failed);
+RefreshStats rebuild_as_owner(const StageRecord& stage);
+
 }  // namespace
 
+// Both run the stage's SQL (query, casts to its types, triggers and index expressions of
+// its table) as its owner, restricted, whoever calls: the owner, a member of its role, a
+// superuser's CALL incview.refresh_all(), or the background scheduler.
 StepResult refresh_step(const StageRecord& stage, const std::optional<std::string>& after, bool run_failed) {
+  StepResult result;
+  as_owner_of(stage, [&] { result = step_as_owner(stage, after, run_failed); });
+  return result;
+}
+
+RefreshStats rebuild_and_log(const StageRecord& stage) {
+  RefreshStats stats;
+  as_owner_of(stage, [&] { stats = rebuild_as_owner(stage); });
+  return stats;
+}
+
+namespace {
+
+StepResult step_as_owner(const StageRecord& stage, const std::optional<std::string>& after, bool run_failed) {
   lock_stage(stage.id);
   StepResult result;
   RefreshStats stats;
@@ -72,7 +92,7 @@ StepResult refresh_step(const StageRecord& stage, const std::optional<std::strin
   return result;
 }
 
-RefreshStats rebuild_and_log(const StageRecord& stage) {
+RefreshStats rebuild_as_owner(const StageRecord& stage) {
   lock_stage(stage.id);
   const double t0 = monotonic_seconds();
   consume_all_dirty(stage);
@@ -82,6 +102,8 @@ RefreshStats rebuild_and_log(const StageRecord& stage) {
   record_scope_pushdown(stage);  // the query may be new (alter_stage), or the table was empty
   return stats;
 }
+
+}  // namespace
 
 int64 refresh_stage(const StageRecord& stage) {
   int64 total = 0;

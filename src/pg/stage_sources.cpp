@@ -18,6 +18,30 @@ void notice(const std::string& message, const std::string& hint) {
 
 }  // namespace
 
+void check_source_privileges(Oid owner, const std::vector<Oid>& relations) {
+  for (Oid rel : relations) {
+    bool can_select = false, can_trigger = false;
+    const Oid r = rel;
+    pg_call([&] {
+      can_select = pg_class_aclcheck(r, owner, ACL_SELECT) == ACLCHECK_OK;
+      can_trigger = pg_class_ownercheck(r, owner) || pg_class_aclcheck(r, owner, ACL_TRIGGER) == ACLCHECK_OK;
+    });
+    if (can_select && can_trigger) continue;
+    std::string role = "?", table = "?";
+    pg_call([&] {
+      role = GetUserNameFromId(owner, true) ? GetUserNameFromId(owner, true) : "?";
+      char* t = get_rel_name(r);
+      char* ns = get_namespace_name(get_rel_namespace(r));
+      if (t) table = quote_qualified_identifier(ns, t);
+    });
+    throw Error(sqlstate::kInsufficientPrivilege,
+                "permission denied for table " + table + ": the stage's owner " + quote_ident(role) + " needs " +
+                    (can_select ? "TRIGGER on it (or to own it)" : "SELECT on it"),
+                "pg_incview reads every source of a stage as the stage's owner and installs capture triggers on it",
+                "GRANT " + std::string(can_select ? "TRIGGER" : "SELECT") + " ON " + table + " TO " + quote_ident(role));
+  }
+}
+
 void register_sources(const StageRecord& stage, const std::vector<Oid>& relations) {
   std::vector<std::string> scope_names;
   for (const auto& c : stage.shape.scope) scope_names.push_back(c.name);
@@ -50,12 +74,14 @@ void register_sources(const StageRecord& stage, const std::vector<Oid>& relation
 }
 
 void drop_stage_cascade(const StageRecord& stage, bool cascade) {
-  const uint64 n = spi_exec(
-      "SELECT s.name FROM incview.stage_source ss JOIN incview.stage s ON s.id = ss.stage_id "
-      "WHERE ss.source = $1 AND ss.stage_id <> $2 ORDER BY s.name",
-      {oid_arg(stage.target), int4_arg(stage.id)}, true);
   std::vector<std::string> dependents;
-  for (uint64 i = 0; i < n; ++i) dependents.push_back(spi_text_or(i, 1, ""));
+  as_extension_owner([&] {
+    const uint64 n = spi_exec(
+        "SELECT s.name FROM incview.stage_source ss JOIN incview.stage s ON s.id = ss.stage_id "
+        "WHERE ss.source = $1 AND ss.stage_id <> $2 ORDER BY s.name",
+        {oid_arg(stage.target), int4_arg(stage.id)}, true);
+    for (uint64 i = 0; i < n; ++i) dependents.push_back(spi_text_or(i, 1, ""));
+  });
   if (!dependents.empty() && !cascade)
     throw Error(sqlstate::kDependentObjectsStillExist,
                 "cannot drop stage \"" + stage.name + "\" because other stages depend on it",

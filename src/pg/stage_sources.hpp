@@ -10,6 +10,13 @@ namespace incview::pg {
 // incview.map_source says better (a NOTICE names it).
 void register_sources(const StageRecord& stage, const std::vector<Oid>& relations);
 
+// ERROR 42501 unless `owner` may read every relation (SELECT) and may put triggers on it
+// (owns it, or has TRIGGER): pg_incview installs capture triggers on every source, and a
+// stage's owner must never get a trigger or a mapping onto a table it could not itself
+// touch. Checked at create_stage, alter_stage and map_source, whether or not the triggers
+// already exist (another stage's owner may have installed them).
+void check_source_privileges(Oid owner, const std::vector<Oid>& relations);
+
 // Drops the stage: refuses while other stages read its table unless cascade, in which
 // case those go first. Removes its table, its catalog rows and its queued keys.
 void drop_stage_cascade(const StageRecord& stage, bool cascade);

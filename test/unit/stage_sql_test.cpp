@@ -165,6 +165,30 @@ TEST(CaptureSql, LookupRunsTheMappingPerChangedRow) {
   EXPECT_THROW(capture_statement(spec, CaptureEvent::Insert), Error);
 }
 
+TEST(CaptureSql, LookupKeysAreCappedBeforeDeduplication) {
+  // A mapping fanning one row out to millions of keys must stop at the cap ($1), which
+  // applies to the raw rows (below DISTINCT), and report how many it read.
+  CaptureSpec spec{MappingKind::Lookup, {"tag"}, "SELECT g FROM generate_series(1, 2000000) g"};
+  const std::string q = lookup_keys_statement(spec, CaptureEvent::Insert);
+  EXPECT_TRUE(contains(q, ") AS m(k1) LIMIT $1::pg_catalog.int8) AS r"));
+  EXPECT_TRUE(contains(q, "pg_catalog.array_agg(DISTINCT r.key), pg_catalog.count(*)"));
+}
+
+TEST(CaptureSql, OwnerKeysDeriveTheSameKeysWithoutQueueing) {
+  // Owner-typed scope columns: the keys are computed (DISTINCT, jsonb_build_array) in a
+  // statement that touches no pg_incview table, so it can run as the stage owner.
+  CaptureSpec spec{MappingKind::Same, {"mood"}, ""};
+  const std::string q = owner_keys_statement(spec, CaptureEvent::Update);
+  EXPECT_FALSE(contains(q, "incview.dirty_scope"));
+  EXPECT_TRUE(contains(q, "incview_new n UNION SELECT"));
+  EXPECT_TRUE(contains(q, "pg_catalog.jsonb_build_array(c1)"));
+  EXPECT_TRUE(contains(q, "$1::pg_catalog.int8"));
+  EXPECT_THROW(owner_keys_statement(spec, CaptureEvent::Truncate), Error);
+  EXPECT_THROW(owner_keys_statement(CaptureSpec{MappingKind::All, {"mood"}, ""}, CaptureEvent::Insert), Error);
+  // Phase 2 queues a jsonb[] and nothing else: only jsonb as the extension owner.
+  EXPECT_TRUE(contains(queue_keys_statement(), "pg_catalog.unnest($3::pg_catalog.jsonb[])"));
+}
+
 TEST(RefreshPlanner, ChoosesBatchesOrFull) {
   RefreshInput in;
   in.engine = "auto";

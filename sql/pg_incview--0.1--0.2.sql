@@ -1,0 +1,135 @@
+-- pg_incview 0.1 -> 0.2: the security model (docs/security.md).
+-- Released scripts are never edited: every catalog or SQL-surface change after 0.1 goes into
+-- an upgrade script like this one (docs/upgrading.md). A new install of 0.2 runs
+-- pg_incview--0.1.sql and then this file.
+\echo Use "ALTER EXTENSION pg_incview UPDATE TO '0.2'" to load this file. \quit
+
+-- ---------------------------------------------------------------------------
+-- Refresh history belongs to the stage's owner (error texts contain data values).
+-- Rows of stages dropped before 0.2 have no known owner: superusers only.
+-- ---------------------------------------------------------------------------
+ALTER TABLE incview.refresh_log ADD COLUMN owner regrole;
+UPDATE incview.refresh_log l SET owner = s.owner FROM incview.stage s WHERE s.name = l.stage;
+
+-- Stored search paths get pg_temp explicit and last: an unqualified name in a stage's SQL
+-- never resolves to a temp table of whichever session runs it.
+UPDATE incview.stage SET search_path = search_path || ', pg_temp'
+WHERE search_path !~ 'pg_temp';
+
+-- ---------------------------------------------------------------------------
+-- A stage's definition, mappings, errors and history are visible to members of its
+-- owning role only (superusers see everything; pg_incview's own functions read the
+-- catalog as the extension owner, which row security does not restrict).
+-- ---------------------------------------------------------------------------
+ALTER TABLE incview.stage ENABLE ROW LEVEL SECURITY;
+CREATE POLICY stage_owner ON incview.stage FOR SELECT
+  USING (pg_catalog.pg_has_role(owner, 'MEMBER'));
+
+ALTER TABLE incview.stage_source ENABLE ROW LEVEL SECURITY;
+CREATE POLICY stage_owner ON incview.stage_source FOR SELECT
+  USING (EXISTS (SELECT 1 FROM incview.stage s WHERE s.id = stage_id));  -- the stage's own policy applies
+
+ALTER TABLE incview.stage_state ENABLE ROW LEVEL SECURITY;
+CREATE POLICY stage_owner ON incview.stage_state FOR SELECT
+  USING (EXISTS (SELECT 1 FROM incview.stage s WHERE s.id = stage_id));
+
+ALTER TABLE incview.stage_index ENABLE ROW LEVEL SECURITY;
+CREATE POLICY stage_owner ON incview.stage_index FOR SELECT
+  USING (EXISTS (SELECT 1 FROM incview.stage s WHERE s.id = stage_id));
+
+ALTER TABLE incview.refresh_log ENABLE ROW LEVEL SECURITY;
+CREATE POLICY stage_owner ON incview.refresh_log FOR SELECT
+  USING (owner IS NOT NULL AND pg_catalog.pg_has_role(owner, 'MEMBER'));
+
+-- ---------------------------------------------------------------------------
+-- incview.stages: every stage for everyone (names, status and lag are operational facts),
+-- last_error only for members of the owner's role. A stage one of whose sources lost
+-- pg_incview's capture triggers (disabled by the table's owner, or dropped) is 'stale':
+-- its changes are no longer seen, so it must never read as 'idle'. capture_off names
+-- those sources.
+-- ---------------------------------------------------------------------------
+DROP VIEW incview.stages;
+CREATE VIEW incview.stages AS
+SELECT s.name,
+       s.target,
+       s.scope,
+       s.unique_key,
+       s.engine,
+       s.policy,
+       s.owner,
+       CASE WHEN c.off IS NOT NULL THEN 'stale' ELSE coalesce(st.status, 'idle') END AS status,
+       d.dirty_scopes,
+       d.all_dirty,
+       st.last_refresh,
+       st.last_duration,
+       CASE
+         WHEN s.policy = 'manual' THEN NULL
+         WHEN st.next_attempt > now() THEN st.next_attempt
+         WHEN s.policy = 'continuous' THEN CASE WHEN d.dirty_scopes > 0 OR d.all_dirty THEN now() END
+         WHEN s.policy = 'interval' THEN greatest(now(), coalesce(st.last_refresh + s.policy_every, now()),
+                                                  least(coalesce(d.oldest + s.max_lag, 'infinity'), 'infinity'))
+         ELSE CASE WHEN now()::date + s.policy_at > coalesce(st.last_refresh, '-infinity')
+                    AND now()::date + s.policy_at > now()
+                   THEN (now()::date + s.policy_at)::timestamptz
+                   ELSE (now()::date + 1 + s.policy_at)::timestamptz END
+       END AS next_run,
+       st.failures,
+       CASE WHEN d.oldest IS NULL THEN interval '0' ELSE now() - d.oldest END AS lag,
+       CASE
+         WHEN NOT pg_catalog.pg_has_role(s.owner, 'MEMBER') THEN NULL
+         WHEN c.off IS NOT NULL THEN
+           'capture triggers of ' || c.off || ' are disabled or missing: changes to it are not seen'
+         ELSE st.last_error
+       END AS last_error,
+       c.off AS capture_off
+FROM incview.stage s
+LEFT JOIN incview.stage_state st ON st.stage_id = s.id
+CROSS JOIN LATERAL (
+  SELECT count(DISTINCT q.key) AS dirty_scopes,
+         coalesce(bool_or(q.key IS NULL), false) AS all_dirty,
+         min(q.dirtied_at) AS oldest
+  FROM incview.dirty_scope q WHERE q.stage_id = s.id) d
+CROSS JOIN LATERAL (
+  SELECT string_agg(ss.source::text, ', ' ORDER BY ss.source::text) AS off
+  FROM incview.stage_source ss
+  WHERE ss.stage_id = s.id
+    AND (SELECT count(*) FROM pg_catalog.pg_trigger t
+         WHERE t.tgrelid = ss.source
+           AND t.tgfoid = 'incview.capture()'::pg_catalog.regprocedure
+           AND t.tgenabled IN ('O', 'A')
+           AND t.tgname IN ('incview_capture_ins', 'incview_capture_upd', 'incview_capture_del',
+                            'incview_capture_trunc')) < 4) c;
+GRANT SELECT ON incview.stages TO PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- Comments that describe who runs what.
+-- ---------------------------------------------------------------------------
+COMMENT ON FUNCTION incview.capture() IS
+  'pg_incview: capture trigger function; refuses to run as any trigger but pg_incview''s own';
+
+-- ---------------------------------------------------------------------------
+-- refresh_all refreshes the stages the caller may refresh (members of the owner's role;
+-- a superuser: all), each as its owner, and skips the others instead of failing on them.
+-- No SET clause (a procedure with one cannot COMMIT): every name is schema-qualified.
+-- ---------------------------------------------------------------------------
+CREATE OR REPLACE PROCEDURE incview.refresh_all()
+LANGUAGE plpgsql AS $$
+DECLARE
+  s pg_catalog.text;
+  r record;
+  after pg_catalog.jsonb;
+BEGIN
+  FOREACH s IN ARRAY incview.refresh_order() LOOP
+    CONTINUE WHEN NOT EXISTS (SELECT 1 FROM incview.stage st
+                              WHERE st.name OPERATOR(pg_catalog.=) s
+                                AND pg_catalog.pg_has_role(st.owner, 'USAGE'));
+    after := NULL;
+    LOOP
+      SELECT * INTO r FROM incview.refresh_step(s, after);
+      COMMIT;
+      EXIT WHEN r.last_key IS NULL;
+      after := r.last_key;
+    END LOOP;
+  END LOOP;
+END
+$$;
