@@ -33,7 +33,7 @@ inline constexpr const char* kCatalogVersion = "0.2";
 // does not serve.
 std::string check_catalog_version();
 
-// Whether incview.refresh_log has the owner column (catalog 0.2 on).
+// Whether the catalog is at 0.2 (refresh_log.owner, incview.stages.capture_off), not 0.1.
 bool catalog_is_0_2();
 
 // Loads a stage by name; ERROR 42704 naming it when there is none.

@@ -33,7 +33,9 @@ std::string json_keys_of_batch(const StageRecord& stage) {
   std::string cols = join(names, ", ");
   std::string bare = cols;
   for (size_t p = bare.find("u."); p != std::string::npos; p = bare.find("u.", p)) bare.erase(p, 2);
-  return "SELECT pg_catalog.array_agg(pg_catalog.jsonb_build_array(" + cols + ")) FROM pg_catalog.unnest(" +
+  // (Multi-argument unnest is FROM-clause syntax and cannot be schema-qualified; this runs
+  // as the owner under its own path anyway.)
+  return "SELECT pg_catalog.array_agg(pg_catalog.jsonb_build_array(" + cols + ")) FROM unnest(" +
          join(params, ", ") + ") AS u(" + bare + ")";
 }
 
