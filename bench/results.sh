@@ -368,6 +368,12 @@ if [[ -f "$HERE/findings.md" ]]; then
   cat "$HERE/findings.md"
 fi
 
+# Measured separately by bench/security_cost.sh (alternating libraries on one cluster).
+if [[ -f "$HERE/security_cost.md" ]]; then
+  echo
+  cat "$HERE/security_cost.md"
+fi
+
 cat <<EOF
 
 ## How to reproduce

@@ -48,6 +48,23 @@ CREATE POLICY stage_owner ON incview.refresh_log FOR SELECT
 -- its changes are no longer seen, so it must never read as 'idle'. capture_off names
 -- those sources.
 -- ---------------------------------------------------------------------------
+-- The sources of a stage whose capture triggers are not all there and enabled (NULL: all
+-- fine). One home for the rule: the view and the library's WARNINGs both call it. Runs as
+-- the extension owner (row security would hide other owners' sources from the view's
+-- readers; it reveals table names only).
+CREATE FUNCTION incview.capture_off(stage_id int) RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT string_agg(ss.source::text, ', ' ORDER BY ss.source::text)
+  FROM incview.stage_source ss
+  WHERE ss.stage_id = $1
+    AND (SELECT count(*) FROM pg_catalog.pg_trigger t
+         WHERE t.tgrelid = ss.source
+           AND t.tgfoid = 'incview.capture()'::pg_catalog.regprocedure
+           AND t.tgenabled IN ('O', 'A')
+           AND t.tgname IN ('incview_capture_ins', 'incview_capture_upd', 'incview_capture_del',
+                            'incview_capture_trunc')) < 4
+$$;
+
 DROP VIEW incview.stages;
 CREATE VIEW incview.stages AS
 SELECT s.name,
@@ -89,16 +106,7 @@ CROSS JOIN LATERAL (
          coalesce(bool_or(q.key IS NULL), false) AS all_dirty,
          min(q.dirtied_at) AS oldest
   FROM incview.dirty_scope q WHERE q.stage_id = s.id) d
-CROSS JOIN LATERAL (
-  SELECT string_agg(ss.source::text, ', ' ORDER BY ss.source::text) AS off
-  FROM incview.stage_source ss
-  WHERE ss.stage_id = s.id
-    AND (SELECT count(*) FROM pg_catalog.pg_trigger t
-         WHERE t.tgrelid = ss.source
-           AND t.tgfoid = 'incview.capture()'::pg_catalog.regprocedure
-           AND t.tgenabled IN ('O', 'A')
-           AND t.tgname IN ('incview_capture_ins', 'incview_capture_upd', 'incview_capture_del',
-                            'incview_capture_trunc')) < 4) c;
+CROSS JOIN LATERAL (SELECT incview.capture_off(s.id) AS off) c;
 GRANT SELECT ON incview.stages TO PUBLIC;
 
 -- ---------------------------------------------------------------------------

@@ -360,7 +360,7 @@ void warn_if_capture_off(const StageRecord& stage) {
   std::optional<std::string> off;
   as_extension_owner([&] {
     if (!catalog_is_0_2()) return;  // catalog 0.1: its stages view cannot tell
-    off = spi_scalar("SELECT capture_off FROM incview.stages WHERE name = $1", {text_arg(stage.name)});
+    off = spi_scalar("SELECT incview.capture_off($1)", {int4_arg(stage.id)});
   });
   if (!off) return;
   const std::string msg = "stage \"" + stage.name + "\" is stale: pg_incview's capture triggers on " + *off +

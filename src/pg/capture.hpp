@@ -23,7 +23,7 @@ void invalidate_capture(Oid source);
 void invalidate_stage_capture(int32 stage_id);
 
 // WARNING when some source of the stage has pg_incview's capture triggers disabled or
-// dropped (incview.stages.capture_off; the stage is then 'stale': its changes go unseen).
+// dropped (incview.capture_off(), also behind incview.stages: the stage is then 'stale').
 void warn_if_capture_off(const StageRecord& stage);
 
 // Registers the relcache callback that drops cached capture plans (from _PG_init).

@@ -1,5 +1,9 @@
 #include "pg/catalog.hpp"
 
+extern "C" {
+#include "storage/proc.h"
+}
+
 #include "core/error.hpp"
 #include "pg/guard.hpp"
 #include "pg/role.hpp"
@@ -11,6 +15,11 @@ namespace incview::pg {
 std::optional<StageRecord> read_stage(const std::string& name);
 
 std::string check_catalog_version() {
+  // Read once per transaction (ALTER EXTENSION ... UPDATE is a transaction of its own).
+  static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
+  static Oid cached_db = InvalidOid;
+  static std::string cached;
+  if (cached_lxid == MyProc->lxid && cached_db == MyDatabaseId && !cached.empty()) return cached;
   const auto v = spi_scalar("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_incview'");
   if (!v) throw Error(sqlstate::kUndefinedObject, "extension \"pg_incview\" is not installed in this database");
   if (*v != kCatalogVersion && *v != "0.1")
@@ -19,7 +28,10 @@ std::string check_catalog_version() {
                     kCatalogVersion + ") does not serve",
                 "", "install the pg_incview library of version " + *v + ", or update the extension to " +
                         kCatalogVersion + " with ALTER EXTENSION pg_incview UPDATE");
-  return *v;
+  cached = *v;
+  cached_lxid = MyProc->lxid;
+  cached_db = MyDatabaseId;
+  return cached;
 }
 
 bool catalog_is_0_2() { return check_catalog_version() != "0.1"; }

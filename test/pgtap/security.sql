@@ -13,7 +13,7 @@
 -- test/scenario/security_scheduler.sh.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_incview;
-SELECT plan(49);
+SELECT plan(50);
 SET incview.default_policy = 'manual';
 
 -- ------------------------------------------------------------------ helpers
@@ -404,8 +404,26 @@ RESET ROLE;
 SELECT pg_temp.demote();
 SELECT pg_temp.try($$SELECT incview.refresh('sec_s4t')$$);
 SELECT is(pg_temp.attacker_is_super(), false, 'class 4: a superuser''s refresh does not fire the owner''s trigger on the stage table as a superuser');
+
+-- A deferred constraint trigger on the stage table would fire at the caller's COMMIT,
+-- after the role switch is over (the scheduler commits as the bootstrap superuser).
+-- PostgreSQL refuses to queue a deferred trigger event inside a security-restricted
+-- operation, so the refresh fails instead, and the attacker stays what it was.
+SET ROLE sec_attacker;
+CREATE TABLE sec_att.t4d (k int, v int);
+INSERT INTO sec_att.t4d SELECT g, g FROM generate_series(1, 10) g;
+SELECT incview.create_stage('sec_s4d', 'SELECT k, v FROM sec_att.t4d', ARRAY['k'], target => 'sec_att.s4d') IS NOT NULL;
+CREATE CONSTRAINT TRIGGER sec_deferred AFTER INSERT ON sec_att.s4d DEFERRABLE INITIALLY DEFERRED
+  FOR EACH ROW EXECUTE FUNCTION sec_att.esc_trigger();
+INSERT INTO sec_att.t4d VALUES (5, 55);
+RESET ROLE;
+SELECT pg_temp.demote();
+SELECT pg_temp.try($$SELECT incview.refresh('sec_s4d')$$) LIKE 'raised%' AS deferred_refused;
+SELECT is(pg_temp.attacker_is_super(), false,
+  'class 4: a deferred constraint trigger on the stage table never fires at a superuser''s commit');
 SELECT pg_temp.try($$SELECT incview.drop_stage('sec_s4r')$$);
 SELECT pg_temp.try($$SELECT incview.drop_stage('sec_s4t')$$);
+SELECT pg_temp.try($$SELECT incview.drop_stage('sec_s4d')$$);
 
 -- CALL incview.refresh_all() (top level: it commits). Only sec_s4 is dirty now.
 SET ROLE sec_attacker;

@@ -5,17 +5,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION pg_incview VERSION '0.1';
 SELECT plan(17);
 
-CREATE FUNCTION pg_temp.wait_until(cond text, timeout interval DEFAULT '15 s') RETURNS boolean
-LANGUAGE plpgsql AS $$
-DECLARE ok boolean; deadline timestamptz := clock_timestamp() + timeout;
-BEGIN
-  LOOP
-    EXECUTE 'SELECT (' || cond || ')' INTO ok;
-    IF ok THEN RETURN true; END IF;
-    IF clock_timestamp() > deadline THEN RETURN false; END IF;
-    PERFORM pg_sleep(0.02);
-  END LOOP;
-END $$;
+\ir lib/wait_until.sql
 
 CREATE TABLE visits (id serial PRIMARY KEY, patient_id int, minutes int);
 INSERT INTO visits (patient_id, minutes) SELECT p % 50, p FROM generate_series(1, 500) p;
@@ -60,7 +50,7 @@ SELECT is((SELECT owner::text FROM incview.refresh_log WHERE stage = 'minutes' O
 
 SELECT incview.set_policy('minutes', 'continuous');
 INSERT INTO visits (patient_id, minutes) VALUES (6, 1);
-SELECT ok(pg_temp.wait_until($$(SELECT missing = 0 AND extra = 0 FROM incview.verify('minutes'))$$),
+SELECT ok(pg_temp.wait_until($$(SELECT missing = 0 AND extra = 0 FROM incview.verify('minutes'))$$, '15 s'),
           'background refresh after the update');
 SELECT is(incview.rebuild('minutes_daily') > 0, true, 'rebuild of a stage made under 0.1');
 SELECT is((SELECT row(missing, extra)::text FROM incview.verify('minutes_daily')), '(0,0)', 'and it is fresh');
