@@ -78,7 +78,7 @@ SELECT count(*) > 0 AS log_rows_seen FROM incview.refresh_log;
 RESET ROLE;
 
 -- A table owner who disables or drops pg_incview's triggers leaves the stage 'stale', not
--- 'idle'; refresh and verify warn; rebuild re-creates dropped triggers.
+-- 'idle'; verify warns; rebuild re-creates dropped triggers.
 ALTER TABLE events DISABLE TRIGGER incview_capture_ins;
 SELECT name, status, capture_off, last_error FROM incview.stages;
 SET ROLE incview_owner;
