@@ -11,6 +11,16 @@
 ALTER TABLE incview.refresh_log ADD COLUMN owner regrole;
 UPDATE incview.refresh_log l SET owner = s.owner FROM incview.stage s WHERE s.name = l.stage;
 
+-- Scope independence (is a scoped refresh right for this query?) from the query tree and the
+-- sample plan: scope_pushdown is the verdict, scope_independence says why not (NULL when
+-- independent), declared_independent is the owner's override (incview.declare_independent).
+ALTER TABLE incview.stage ADD COLUMN scope_independence text;
+ALTER TABLE incview.stage ADD COLUMN declared_independent boolean NOT NULL DEFAULT false;
+-- Verdicts of 0.1 (plan only, and fooled by the query's own filters on the scope column)
+-- are re-made at the next rebuild; until then a stage that 0.1 thought independent is
+-- treated as unknown: its next refresh rebuilds it (and records the new verdict).
+UPDATE incview.stage SET scope_pushdown = NULL, scope_independence = 'not analyzed since the update to 0.2';
+
 -- Stored search paths get pg_temp explicit and last: an unqualified name in a stage's SQL
 -- never resolves to a temp table of whichever session runs it.
 UPDATE incview.stage SET search_path = search_path || ', pg_temp'
@@ -98,7 +108,10 @@ SELECT s.name,
            'capture triggers of ' || c.off || ' are disabled or missing: changes to it are not seen'
          ELSE st.last_error
        END AS last_error,
-       c.off AS capture_off
+       c.off AS capture_off,
+       CASE WHEN s.declared_independent THEN 'declared by the owner' || coalesce(' (analysis: ' || s.scope_independence || ')', '')
+            WHEN s.scope_pushdown THEN 'proven'
+            ELSE 'no: ' || coalesce(s.scope_independence, 'unknown') || ' (refreshes rebuild in full)' END AS independence
 FROM incview.stage s
 LEFT JOIN incview.stage_state st ON st.stage_id = s.id
 CROSS JOIN LATERAL (
@@ -141,3 +154,10 @@ BEGIN
   END LOOP;
 END
 $$;
+
+-- ---------------------------------------------------------------------------
+-- The owner's override of the scope-independence analysis: refresh scope by scope although
+-- pg_incview could not prove it right (or stop doing so with independent => false).
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION incview.declare_independent(stage text, independent boolean DEFAULT true)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'incview_declare_independent';

@@ -98,6 +98,12 @@ Datum incview_rebuild(PG_FUNCTION_ARGS) {
     as_owner_of(stage, [&] { reinstall_missing_capture(stage); });
     const RefreshStats stats = rebuild_and_log(stage);
     warn_if_capture_off(stage);
+    if (stage.declared_independent && !stage.independence_problem.empty()) {
+      const std::string msg = "stage \"" + name + "\" is refreshed scope by scope on its owner's declaration; the analysis found: " +
+                              stage.independence_problem;
+      const char* m = msg.c_str();
+      pg_call([&] { ereport(NOTICE, (errmsg("%s", m))); });
+    }
     spi_finish();
     PG_RETURN_INT64(stats.inserted + stats.updated);
   });
@@ -115,6 +121,12 @@ Datum incview_verify(PG_FUNCTION_ARGS) {
       extra = spi_int8(0, 2);
     });
     warn_if_capture_off(stage);
+    if (stage.declared_independent && !stage.independence_problem.empty()) {
+      const std::string msg = "stage \"" + name + "\" is refreshed scope by scope on its owner's declaration; the analysis found: " +
+                              stage.independence_problem;
+      const char* m = msg.c_str();
+      pg_call([&] { ereport(NOTICE, (errmsg("%s", m))); });
+    }
     spi_finish();
     Datum result = 0;
     pg_call([&] {

@@ -23,6 +23,7 @@ extern "C" {
 PG_FUNCTION_INFO_V1(incview_create_stage);
 PG_FUNCTION_INFO_V1(incview_drop_stage);
 PG_FUNCTION_INFO_V1(incview_set_engine);
+PG_FUNCTION_INFO_V1(incview_declare_independent);
 }
 
 using namespace incview;
@@ -285,8 +286,9 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
       spi_exec("ANALYZE " + target);  // fresh statistics for reads, refresh plans and the scope count
       record_scope_count(stage);
       log_refresh(stage, stats, monotonic_seconds() - t0, std::nullopt);
-      record_scope_pushdown(stage);
     }
+    // From the query tree always; with a sample plan when the table has rows.
+    record_independence(stage);
     });
     spi_finish();
     return ObjectIdGetDatum(target_oid);
@@ -316,6 +318,43 @@ Datum incview_set_engine(PG_FUNCTION_ARGS) {
     check_engine(engine, !stage.shape.unique_key.empty());
     as_extension_owner([&] {
       spi_exec("UPDATE incview.stage SET engine = $2 WHERE id = $1", {int4_arg(stage.id), text_arg(engine)});
+    });
+    spi_finish();
+    PG_RETURN_VOID();
+  });
+}
+
+// incview.declare_independent(stage, independent): the owner's override of the scope
+// independence analysis. Loud: a WARNING naming what the analysis found, and the state is
+// in incview.stages.independence, incview.explain and every verify.
+Datum incview_declare_independent(PG_FUNCTION_ARGS) {
+  return entry_guard([&]() -> Datum {
+    const std::string name = required_text(fcinfo, 0, "stage");
+    const bool independent = arg_bool(fcinfo, 1, true);
+    spi_connect();
+    const StageRecord stage = load_owned_stage(name, "change it");
+    as_extension_owner([&] {
+      spi_exec("UPDATE incview.stage SET declared_independent = $2 WHERE id = $1",
+               {int4_arg(stage.id), {BOOLOID, BoolGetDatum(independent), false}});
+    });
+    std::string msg;
+    int level = NOTICE;
+    if (independent && !stage.independence_problem.empty()) {
+      level = WARNING;
+      msg = "stage \"" + name + "\" will be refreshed scope by scope although the analysis found: " +
+            stage.independence_problem;
+    } else if (independent) {
+      msg = "stage \"" + name + "\" is " + (stage.independence_known ? "already proven" : "not analyzed yet, and now declared") +
+            " independent";
+    } else {
+      msg = "stage \"" + name + "\" follows the analysis again" +
+            (stage.independence_problem.empty() ? "" : ": its refreshes rebuild it in full");
+    }
+    const char* m = msg.c_str();
+    pg_call([&] {
+      ereport(level, (errmsg("%s", m),
+                      errhint("incview.verify compares the table with the query; incview.stages.independence shows "
+                              "the declaration")));
     });
     spi_finish();
     PG_RETURN_VOID();

@@ -42,19 +42,22 @@ std::optional<StageRecord> find_stage(const std::string& name) {
   // security), and whoever asks for a stage by name must find it to be told whether it may
   // touch it. format_type() qualifies a type unless the search_path finds it: reading under
   // the safe path gives type names that resolve the same in every session and worker.
-  as_extension_owner([&] {
-    check_catalog_version();
-    out = read_stage(name);
-  });
+  as_extension_owner([&] { out = read_stage(name); });
   return out;
 }
 
 std::optional<StageRecord> read_stage(const std::string& name) {
+  // Catalog 0.1 has no independence columns (and trusted an unanalyzed stage).
+  const bool v02 = catalog_is_0_2();
+  const std::string independence =
+      v02 ? "s.scope_pushdown IS NOT NULL, coalesce(s.scope_pushdown, false) OR s.declared_independent, "
+            "s.declared_independent, coalesce(s.scope_independence, '') "
+          : "true, coalesce(s.scope_pushdown, true), false, '' ";
   const uint64 n = spi_exec(
       "SELECT s.id, s.query, s.engine, s.target::oid, s.owner::oid, "
       "       format('%I.%I', ns.nspname, c.relname), s.search_path, coalesce(s.partition_by, ''), "
       "       coalesce(s.retention_column, ''), coalesce(s.retention_keep::text, ''), ns.nspname, c.relname, "
-      "       coalesce(s.scope_pushdown, true), "
+      "       " + independence + ", "
       "       EXISTS (SELECT 1 FROM incview.stage_source ss WHERE ss.source = s.target AND ss.stage_id <> s.id) "
       "FROM incview.stage s LEFT JOIN pg_catalog.pg_class c ON c.oid = s.target "
       "LEFT JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace WHERE s.name = $1",
@@ -74,8 +77,11 @@ std::optional<StageRecord> read_stage(const std::string& name) {
   r.shape.retention_keep = spi_text_or(0, 10, "");
   r.target_schema = spi_text_or(0, 11, "");
   r.target_table = spi_text_or(0, 12, "");
-  r.scope_pushdown = spi_bool(0, 13);
-  r.has_downstream = spi_bool(0, 14);
+  r.independence_known = spi_bool(0, 13);
+  r.scope_pushdown = spi_bool(0, 14);
+  r.declared_independent = spi_bool(0, 15);
+  r.independence_problem = spi_text_or(0, 16, "");
+  r.has_downstream = spi_bool(0, 17);
   if (r.shape.target.empty()) return r;  // the target was dropped behind our back
 
   // Columns, scope and unique key with the target's current types, in declared order.

@@ -15,7 +15,11 @@ struct StageRecord {
   Oid target = InvalidOid;
   Oid owner = InvalidOid;
   std::string search_path;  // the creator's search_path: the stage's SQL always runs under it
-  bool scope_pushdown = true;
+  // Scope independence (issue 17): whether a scoped refresh is right for this query.
+  bool scope_pushdown = true;         // refresh scope by scope: proven, or declared by the owner
+  bool independence_known = true;     // false: never analyzed (refreshes rebuild and analyze)
+  bool declared_independent = false;  // the owner's override (incview.declare_independent)
+  std::string independence_problem;   // what the analysis found ("" when proven)
   bool has_downstream = false;  // other stages read its table  // false: a source's scans never see the scope filter (see plan_reach)
   StageShape shape;              // query, quoted target, columns, scope (with types), unique_key
   StagePartitioning partition;       // none unless created with partition_by

@@ -9,6 +9,7 @@
 #include "pg/role.hpp"
 #include "pg/spi.hpp"
 #include "pg/query_check.hpp"
+#include "pg/independence.hpp"
 #include "pg/stage_graph_catalog.hpp"
 
 namespace incview::pg {
@@ -45,6 +46,7 @@ std::vector<SourceInfo> stage_sources(const StageRecord& stage) {
 struct SamplePlan {
   int64 keys = 0;
   std::string sql;                  // the scoped query with the sample keys inlined
+  std::vector<std::string> literals;  // the batch's array per scope column, as text
   std::vector<std::string> lines;   // its EXPLAIN
 };
 
@@ -62,7 +64,8 @@ std::optional<SamplePlan> plan_sample_batch(const StageRecord& stage) {
     const KeyBatch& batch = batches.front();
     SamplePlan out;
     out.keys = batch.count;
-    out.sql = sql.select_scoped_literal(batch_literals(batch, stage.scope_types), batch.nulls);
+    out.literals = batch_literals(batch, stage.scope_types);
+    out.sql = sql.select_scoped_literal(out.literals, batch.nulls);
     const uint64 rows = spi_exec("EXPLAIN " + sql.select_scoped(batch.nulls), batch_args(batch, stage.scope_types));
     for (uint64 i = 0; i < rows; ++i) out.lines.push_back(spi_text_or(i, 1, ""));
     result = std::move(out);
@@ -98,6 +101,15 @@ std::string explain_stage(const StageRecord& stage) {
     else out += "every scope (any change rebuilds the stage)";
     out += "\n";
   }
+  out += "scope independence: ";
+  if (!stage.independence_known)
+    out += "not analyzed yet (the next refresh rebuilds the stage and analyzes it)\n";
+  else if (stage.independence_problem.empty())
+    out += "proven (the query keeps scopes apart and the batch filter reaches every scoped source)\n";
+  else if (stage.declared_independent)
+    out += "DECLARED by the owner against the analysis: " + stage.independence_problem + "\n";
+  else
+    out += "NO: " + stage.independence_problem + " (refreshes rebuild in full)\n";
   const StageGraph graph = load_stage_graph();
   out += "graph: upstream [" + join(graph.upstreams(stage.name), ", ") + "], downstream [" +
          join(graph.downstreams(stage.name), ", ") + "]\n";
@@ -109,7 +121,7 @@ std::string explain_stage(const StageRecord& stage) {
   out += "push-down:\n";
   const auto scope = scope_names(stage);
   for (const auto& s : sources) {
-    const ScopeReach reach = scope_reach(sample->lines, s.relname, scope);
+    const ScopeReach reach = scope_reach(sample->lines, s.relname, scope, sample->literals);
     out += "  " + s.name + ": ";
     if (s.kind != "same" && reach == ScopeReach::NotReached)
       out += "read in full (it has no scope column; fine when it is small)";
@@ -120,34 +132,53 @@ std::string explain_stage(const StageRecord& stage) {
   return out;
 }
 
-void record_scope_pushdown(const StageRecord& stage) {
+std::optional<std::string> independence_verdict(const StageRecord& stage) {
+  // 1. The query tree: constructs that mix scopes, sources not tied to the scope.
+  std::optional<std::string> problem;
+  as_owner_of(stage, [&] { problem = independence_problem(stage.shape.query, scope_names(stage)); });
+  if (problem) return problem;
+  // 2. The plan of a sample batch (when the table has rows): the batch's own filter must
+  // constrain every scan of every source that has the scope columns.
   const auto sample = plan_sample_batch(stage);
-  if (!sample) return;
-  const auto scope = scope_names(stage);
+  if (!sample) return std::nullopt;
   std::vector<std::string> unreached;
   for (const auto& s : stage_sources(stage))
-    if (s.kind == "same" && scope_reach(sample->lines, s.relname, scope) == ScopeReach::NotReached)
+    if (s.kind == "same" &&
+        scope_reach(sample->lines, s.relname, scope_names(stage), sample->literals) == ScopeReach::NotReached)
       unreached.push_back(s.name);
+  if (unreached.empty()) return std::nullopt;
+  return "the batch's scope filter does not constrain every scan of " + join(unreached, ", ") +
+         " in the plan of a sample batch";
+}
+
+void record_independence(const StageRecord& stage) {
+  const std::optional<std::string> problem = independence_verdict(stage);
   as_extension_owner([&] {
-    spi_exec("UPDATE incview.stage SET scope_pushdown = $2 WHERE id = $1",
-             {int4_arg(stage.id), {BOOLOID, BoolGetDatum(unreached.empty()), false}});
+    if (!catalog_is_0_2()) {  // catalog 0.1: the verdict only
+      spi_exec("UPDATE incview.stage SET scope_pushdown = $2 WHERE id = $1",
+               {int4_arg(stage.id), {BOOLOID, BoolGetDatum(!problem), false}});
+      return;
+    }
+    spi_exec("UPDATE incview.stage SET scope_pushdown = $2, scope_independence = $3 WHERE id = $1",
+             {int4_arg(stage.id), {BOOLOID, BoolGetDatum(!problem), false},
+              problem ? text_arg(*problem) : null_arg(TEXTOID)});
   });
-  if (unreached.empty()) return;
-  const bool automatic = stage.engine == "auto";
-  const std::string msg = "the scope filter of stage \"" + stage.name + "\" does not reach " + join(unreached, ", ") +
-                          (automatic ? ": its refreshes will rebuild it in full"
-                                     : ": engine " + stage.engine + " may give wrong results");
+  if (!problem) return;
+  const std::string msg =
+      "the scopes of stage \"" + stage.name + "\" are not independent: " + *problem +
+      (stage.declared_independent ? "; its owner declared them independent, so refreshes still go scope by scope"
+                                  : "; its refreshes rebuild it in full");
   const std::string detail =
-      "something in the query mixes scopes above that source (a window function or aggregate not partitioned by "
-      "the scope, DISTINCT or GROUP BY without it, a LIMIT, a MATERIALIZED CTE), so a scope's rows may depend "
-      "on other scopes";
+      "a scope's rows may depend on rows of other scopes, so re-deriving only the changed scopes could leave the "
+      "others wrong";
   const char* m = msg.c_str();
   const char* d = detail.c_str();
-  const int level = automatic ? NOTICE : WARNING;
+  const int level = stage.declared_independent ? WARNING : NOTICE;
   pg_call([&] {
     ereport(level, (errmsg("%s", m), errdetail("%s", d),
-                    errhint("see incview.explain('%s'); partition the window/aggregate by the scope, or choose "
-                            "another scope", stage.name.c_str())));
+                    errhint("see incview.explain('%s'); partition the window/aggregate by the scope, join every "
+                            "source on the scope, or choose another scope",
+                            stage.name.c_str())));
   });
 }
 

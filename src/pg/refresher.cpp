@@ -24,8 +24,11 @@ bool try_lock_stage(int32 stage_id) {
 }
 
 std::string batch_engine(const StageRecord& stage) {
+  // Scopes not shown independent (and not declared so by the owner): only a rebuild is
+  // right, whatever the engine ("full" here means a rebuild: a diff stage rebuilds by a
+  // whole-table diff, see rebuild_stage).
+  if (!stage.scope_pushdown || !stage.independence_known) return "full";
   if (stage.engine != "auto") return stage.engine;
-  if (!stage.scope_pushdown) return "full";  // scopes are not independent: only a rebuild is right
   // diff writes only rows that changed, which spares the stages reading this one (their
   // capture sees only real changes); without readers, replace is cheaper.
   return !stage.shape.unique_key.empty() && stage.has_downstream ? "diff" : "replace";

@@ -52,7 +52,8 @@ StepResult step_as_owner(const StageRecord& stage, const std::optional<std::stri
   if (!after) {
     const DirtySummary dirty = dirty_summary(stage);
     RefreshInput in;
-    in.engine = stage.engine == "auto" && !stage.scope_pushdown ? "full" : stage.engine;
+    // Scopes not (yet) shown independent: every engine rebuilds, never wrong rows.
+    in.engine = !stage.scope_pushdown || !stage.independence_known ? "full" : stage.engine;
     in.every_scope = dirty.every_scope;
     in.dirty = dirty.keys;
     in.total = dirty.total_scopes;
@@ -65,6 +66,7 @@ StepResult step_as_owner(const StageRecord& stage, const std::optional<std::stri
         consume_all_dirty(stage);
         stats = rebuild_stage(stage);
         scopes = record_scope_count(stage);
+        if (!stage.independence_known) record_independence(stage);
       });
       // A rebuild re-derives every scope; with only keys queued, report those.
       stats.scopes = dirty.every_scope ? scopes : dirty.keys;
@@ -99,7 +101,7 @@ RefreshStats rebuild_as_owner(const StageRecord& stage) {
   RefreshStats stats = rebuild_stage(stage);
   stats.scopes = record_scope_count(stage);
   log_refresh(stage, stats, monotonic_seconds() - t0, std::nullopt);
-  record_scope_pushdown(stage);  // the query may be new (alter_stage), or the table was empty
+  record_independence(stage);  // the query may be new (alter_stage), or the table was empty
   return stats;
 }
 

@@ -24,7 +24,7 @@ CREATE INDEX ON orders (patient_id);
 ANALYZE products, meds, shots, orders;
 
 CREATE FUNCTION pg_temp.pushed(stage text, source text) RETURNS boolean LANGUAGE sql AS $$
-  SELECT incview.explain(stage) LIKE '%' || source || ': index scan: the scope filter is pushed down%'
+  SELECT incview.explain(stage) LIKE '%' || source || ': index scan: the batch''s scope filter is pushed down%'
 $$;
 
 -- The vet stage (UNION ALL of three sources + DISTINCT ON + join): a 100-key batch.
@@ -67,7 +67,7 @@ SELECT ok(pg_temp.pushed('cte', 'orders'), 'a plain (inlined) CTE: pushed down')
 -- Shapes that cannot be pushed down are named as such.
 SELECT incview.create_stage('win_bad',
   $$SELECT patient_id, at, rank() OVER (ORDER BY at) AS global_rank FROM meds$$, ARRAY['patient_id']);
-SELECT ok(incview.explain('win_bad') LIKE '%meds: SEQUENTIAL SCAN: the scope filter does not reach this source%',
+SELECT ok(incview.explain('win_bad') LIKE '%meds: NOT CONSTRAINED by the batch''s scope filter%',
   'a window over all rows cannot be pushed down, and explain says so');
 SELECT is((SELECT scope_pushdown FROM incview.stage WHERE name = 'win_bad'), false,
   'create_stage recorded that its scopes are not independent');
@@ -76,7 +76,7 @@ SELECT is((SELECT scope_pushdown FROM incview.stage WHERE name = 'win'), true, '
 SELECT incview.create_stage('cte_bad',
   $$WITH recent AS MATERIALIZED (SELECT patient_id, product_id FROM orders)
     SELECT patient_id, count(*) AS n FROM recent GROUP BY patient_id$$, ARRAY['patient_id']);
-SELECT ok(incview.explain('cte_bad') LIKE '%orders: SEQUENTIAL SCAN%', 'a MATERIALIZED CTE is a fence, and explain says so');
+SELECT ok(incview.explain('cte_bad') LIKE '%orders: NOT CONSTRAINED%', 'a MATERIALIZED CTE is a fence, and explain says so');
 
 -- All stay correct after a change: the global rank of win_bad changes for every patient,
 -- which only a rebuild gets right.
