@@ -67,6 +67,8 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
   SELECT string_agg(ss.source::text, ', ' ORDER BY ss.source::text)
   FROM incview.stage_source ss
   WHERE ss.stage_id = $1
+    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c   -- polled sources (foreign tables,
+                    WHERE c.oid = ss.source AND c.relkind IN ('f', 'm'))  -- matviews) have no triggers
     AND (SELECT count(*) FROM pg_catalog.pg_trigger t
          WHERE t.tgrelid = ss.source
            AND t.tgfoid = 'incview.capture()'::pg_catalog.regprocedure
@@ -161,3 +163,19 @@ $$;
 -- ---------------------------------------------------------------------------
 CREATE FUNCTION incview.declare_independent(stage text, independent boolean DEFAULT true)
 RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'incview_declare_independent';
+
+-- ---------------------------------------------------------------------------
+-- Inputs the query reads that no trigger of ours sees (issue: no silent staleness).
+-- ---------------------------------------------------------------------------
+-- Why a stage could drift from its query: capture off, scopes not independent (or declared
+-- so), functions whose table reads are invisible, polled inputs (foreign tables,
+-- materialized views), time-dependent functions, tables read inside SQL functions.
+CREATE FUNCTION incview."check"(stage text, OUT risk text, OUT detail text)
+RETURNS SETOF record LANGUAGE c AS 'MODULE_PATHNAME', 'incview_check';
+
+-- Declares a table the query reads where pg_incview cannot see it (inside a PL/pgSQL
+-- function, say): captured like any source, with a mapping (a SELECT over "changed"
+-- returning the scope columns) or, without one, dirtying every scope. Same privileges as
+-- create_stage: SELECT and ownership or TRIGGER on the table, for the stage's owner.
+CREATE FUNCTION incview.add_source(stage text, source regclass, mapping text DEFAULT NULL)
+RETURNS void LANGUAGE sql AS $$ SELECT incview.map_source(stage, source, mapping) $$;

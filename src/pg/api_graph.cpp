@@ -81,6 +81,8 @@ Datum incview_alter_stage(PG_FUNCTION_ARGS) {
     as_stage_owner(old.owner, search_path, [&] {
     const CheckedQuery checked = check_stage_query(query);
     check_source_privileges(old.owner, checked.relations);
+    const StageInputs inputs = stage_inputs(checked.text, checked.relations);
+    refuse_uncapturable(inputs);
 
     // Stages whose tables the new query reads become upstreams: check for a cycle first.
     StageGraph graph = load_stage_graph(name);
@@ -168,6 +170,7 @@ Datum incview_alter_stage(PG_FUNCTION_ARGS) {
     const StageRecord stage = load_stage(name);
     for (const auto& d : declared_indexes) add_declared_index(stage, d);
     register_sources(stage, checked.relations);
+    register_inputs(stage, inputs);
     std::vector<Oid> declared;
     as_extension_owner([&] {
       spi_exec("SELECT source::oid::text FROM incview.stage_source WHERE stage_id = $1 AND declared",

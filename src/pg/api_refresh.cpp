@@ -13,6 +13,11 @@
 #include "pg/spi.hpp"
 #include "pg/stage_refresh.hpp"
 #include "pg/capture.hpp"
+#include "pg/stage_inputs.hpp"
+
+extern "C" {
+#include "utils/tuplestore.h"
+}
 
 extern "C" {
 PG_FUNCTION_INFO_V1(incview_refresh_scopes);
@@ -20,6 +25,7 @@ PG_FUNCTION_INFO_V1(incview_refresh_where);
 PG_FUNCTION_INFO_V1(incview_rebuild);
 PG_FUNCTION_INFO_V1(incview_verify);
 PG_FUNCTION_INFO_V1(incview_explain);
+PG_FUNCTION_INFO_V1(incview_check);
 }
 
 using namespace incview;
@@ -152,5 +158,62 @@ Datum incview_explain(PG_FUNCTION_ARGS) {
     as_owner_of(stage, [&] { report = read_query ? explain_read_query(stage, *read_query) : explain_stage(stage); });
     spi_finish();
     return text_result(report);
+  });
+}
+
+// incview.check(stage) -> (risk, detail): why the stage could drift from its query, at a
+// glance. Recomputed now (as the owner, like every analysis of the stage's SQL).
+Datum incview_check(PG_FUNCTION_ARGS) {
+  return entry_guard([&]() -> Datum {
+    const std::string name = required_text(fcinfo, 0, "stage");
+    spi_connect();
+    const StageRecord stage = load_owned_stage(name, "refresh it");
+    std::vector<std::pair<std::string, std::string>> risks;
+    std::optional<std::string> off;
+    std::vector<std::string> declared;
+    as_extension_owner([&] {
+      off = spi_scalar("SELECT incview.capture_off($1)", {int4_arg(stage.id)});
+      const uint64 n = spi_exec("SELECT source::text FROM incview.stage_source WHERE stage_id = $1 AND declared "
+                                "ORDER BY 1", {int4_arg(stage.id)});
+      for (uint64 i = 0; i < n; ++i) declared.push_back(spi_text_or(i, 1, ""));
+    });
+    if (off) risks.push_back({"capture off", "pg_incview's triggers on " + *off + " are disabled or missing: their "
+                                             "changes are not seen (status stale)"});
+    if (!stage.independence_known)
+      risks.push_back({"not analyzed", "scope independence not analyzed since the update: the next refresh rebuilds"});
+    else if (stage.declared_independent && !stage.independence_problem.empty())
+      risks.push_back({"declared independent", "refreshed scope by scope on the owner's word; the analysis found: " +
+                                                   stage.independence_problem});
+    else if (!stage.independence_problem.empty())
+      risks.push_back({"not independent", stage.independence_problem + " (refreshes rebuild in full: correct, slower)"});
+    StageInputs inputs;
+    as_owner_of(stage, [&] { inputs = stage_inputs(stage.shape.query, {}); });
+    const std::string declared_text =
+        declared.empty() ? "none declared" : "declared sources: " + join(declared, ", ");
+    for (const auto& f : inputs.opaque_functions)
+      risks.push_back({"opaque function", f + " is not IMMUTABLE and its body cannot be read: tables it reads are "
+                                              "captured only if declared with incview.add_source (" + declared_text + ")"});
+    for (Oid rel : inputs.polled)
+      risks.push_back({"polled input", *spi_scalar("SELECT $1::regclass::text", {oid_arg(rel)}) +
+                                           " (foreign table or materialized view) is not captured: rebuilt at every "
+                                           "period of an interval/daily policy (policy " + std::string("now: ") +
+                                           *spi_scalar("SELECT policy FROM incview.stages WHERE name = $1",
+                                                       {text_arg(stage.name)}) + ")"});
+    for (const auto& f : inputs.time_functions)
+      risks.push_back({"time-dependent", f + ": rows depend on when their scope was last refreshed"});
+    for (Oid rel : inputs.function_tables)
+      risks.push_back({"read inside a function", *spi_scalar("SELECT $1::regclass::text", {oid_arg(rel)}) +
+                                                     " is captured; any change to it dirties every scope"});
+    spi_finish();
+    pg_call([&] {
+      InitMaterializedSRF(fcinfo, 0);
+      auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+      for (const auto& [risk, detail] : risks) {
+        Datum values[2] = {CStringGetTextDatum(risk.c_str()), CStringGetTextDatum(detail.c_str())};
+        bool nulls[2] = {false, false};
+        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+      }
+    });
+    return static_cast<Datum>(0);
   });
 }

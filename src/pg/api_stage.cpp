@@ -167,6 +167,8 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     as_stage_owner(caller, search_path, [&] {
     const CheckedQuery checked = check_stage_query(query);
     check_source_privileges(caller, checked.relations);
+    const StageInputs inputs = stage_inputs(checked.text, checked.relations);
+    refuse_uncapturable(inputs);
     const auto [schema, table] = resolve_target(name, target_arg);
     const std::string target = quote_qualified(schema, table);
     if (spi_scalar("SELECT pg_catalog.to_regclass($1)::text", {text_arg(target)}))
@@ -265,6 +267,7 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     });
     StageRecord stage = load_stage(name);
     register_sources(stage, checked.relations);
+    register_inputs(stage, inputs);
     if (stage.partition.method == "hash") create_hash_partitions(stage);
     // Indexes are built after the first load when there is one: building an index on a
     // full table is much cheaper than maintaining it row by row.

@@ -349,7 +349,8 @@ void reinstall_missing_capture(const StageRecord& stage) {
   std::vector<Oid> sources;
   as_extension_owner([&] {
     const uint64 n = spi_exec("SELECT source::oid::text FROM incview.stage_source WHERE stage_id = $1 "
-                              "AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = source)",
+                              "AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = source "
+                              "            AND c.relkind IN ('r', 'p'))",
                               {int4_arg(stage.id)}, true);
     for (uint64 i = 0; i < n; ++i) sources.push_back(static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))));
   });
@@ -380,7 +381,8 @@ void remove_capture(const StageRecord& stage) {
     const uint64 n = spi_exec(
         "SELECT ss.source::oid::text, ss.source::text, "
         "       NOT EXISTS (SELECT 1 FROM incview.stage_source o WHERE o.source = ss.source AND o.stage_id <> $1) "
-        "FROM incview.stage_source ss WHERE ss.stage_id = $1",
+        "FROM incview.stage_source ss JOIN pg_catalog.pg_class c ON c.oid = ss.source "
+        "WHERE ss.stage_id = $1 AND c.relkind IN ('r', 'p')",  // polled sources have no triggers
         {int4_arg(stage.id)}, true);
     for (uint64 i = 0; i < n; ++i)
       sources.push_back({static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))), {spi_text_or(i, 2, ""), spi_bool(i, 3)}});

@@ -409,6 +409,16 @@ void apply_due_retention() {
   }
 }
 
+// Whether the period of an interval or daily stage s (with its state st) has come: the one
+// rule behind both the due stages and the polling of stages no trigger can keep fresh.
+constexpr const char* kPeriodDue =
+    "(CASE s.policy "
+    "  WHEN 'continuous' THEN true "
+    "  WHEN 'interval' THEN st.last_refresh IS NULL OR st.last_refresh + s.policy_every <= now() "
+    "  WHEN 'daily' THEN now()::date + s.policy_at <= now() "
+    "                    AND coalesce(st.last_refresh, '-infinity') < now()::date + s.policy_at "
+    "  ELSE false END)";
+
 void scheduler_pass() {
   std::vector<DueStage> due;
   std::vector<std::vector<std::string>> levels;
@@ -417,6 +427,17 @@ void scheduler_pass() {
     installed = extension_installed();
     if (!installed) return;
     levels = load_stage_graph().levels();
+    // Polled stages (a foreign table or materialized view among their sources: no trigger
+    // sees those change): at every period of an interval/daily policy, one "every scope"
+    // marker, so the pass below rebuilds them.
+    spi_exec(std::string("INSERT INTO incview.dirty_scope (stage_id, key) "
+                         "SELECT s.id, NULL FROM incview.stage s LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
+                         "WHERE s.policy IN ('interval', 'daily') AND ") +
+             kPeriodDue +
+             " AND (st.next_attempt IS NULL OR st.next_attempt <= now()) "
+             "AND EXISTS (SELECT 1 FROM incview.stage_source ss JOIN pg_catalog.pg_class c ON c.oid = ss.source "
+             "            WHERE ss.stage_id = s.id AND c.relkind IN ('f', 'm')) "
+             "AND NOT EXISTS (SELECT 1 FROM incview.dirty_scope q WHERE q.stage_id = s.id AND q.key IS NULL)");
     // Cheap when nothing is due: manual stages and stages without queued keys are ruled
     // out before anything reads their queue, and the key count (for "batch i of ~n" only)
     // is taken for due stages alone, without deduplication.
@@ -424,12 +445,7 @@ void scheduler_pass() {
         "SELECT s.name, (SELECT count(*) FROM incview.dirty_scope q WHERE q.stage_id = s.id), s.id "
         "FROM incview.stage s LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
         "WHERE s.policy <> 'manual' AND (st.next_attempt IS NULL OR st.next_attempt <= now()) "
-        "  AND EXISTS (SELECT 1 FROM incview.dirty_scope q WHERE q.stage_id = s.id) AND (CASE s.policy "
-        "  WHEN 'continuous' THEN true "
-        "  WHEN 'interval' THEN st.last_refresh IS NULL OR st.last_refresh + s.policy_every <= now() "
-        "  WHEN 'daily' THEN now()::date + s.policy_at <= now() "
-        "                    AND coalesce(st.last_refresh, '-infinity') < now()::date + s.policy_at "
-        "  ELSE false END "
+        "  AND EXISTS (SELECT 1 FROM incview.dirty_scope q WHERE q.stage_id = s.id) AND (" + std::string(kPeriodDue) + " "
         // interval and daily: early when a key has waited longer than max_lag (NULL: never)
         "  OR EXISTS (SELECT 1 FROM incview.dirty_scope q "
         "             WHERE q.stage_id = s.id AND q.dirtied_at + s.max_lag <= now()))");

@@ -73,6 +73,71 @@ void register_sources(const StageRecord& stage, const std::vector<Oid>& relation
   }
 }
 
+void refuse_uncapturable(const StageInputs& inputs) {
+  if (inputs.uncapturable.empty()) return;
+  throw Error(sqlstate::kFeatureNotSupported,
+              "the stage query reads " + join(inputs.uncapturable, ", ") + ", which pg_incview cannot capture",
+              "the query's plan does not list the table(s) (a distributed table, for one): no change to them would "
+              "ever reach the stage",
+              "build the stage on tables the plan reads directly, or use REFRESH MATERIALIZED VIEW");
+}
+
+void register_inputs(const StageRecord& stage, StageInputs inputs) {
+  auto warn = [](const std::string& message, const std::string& hint) {
+    const char* m = message.c_str();
+    const char* h = hint.c_str();
+    pg_call([&] { ereport(WARNING, (errmsg("%s", m), errhint("%s", h))); });
+  };
+  // Tables read inside SQL functions: captured, every change dirties every scope. A table
+  // the owner may not put triggers on stays uncaptured: reported like an opaque function.
+  for (Oid rel : inputs.function_tables) {
+    bool ok = true;
+    try {
+      check_source_privileges(stage.owner, {rel});
+    } catch (const Error&) {
+      ok = false;
+    }
+    const std::string name = *spi_scalar("SELECT $1::regclass::text", {oid_arg(rel)});
+    if (!ok) {
+      inputs.opaque_functions.push_back("(a function reading " + name + ", on which the owner may not create triggers)");
+      continue;
+    }
+    uint64 added = 0;
+    as_extension_owner([&] {
+      added = spi_exec("INSERT INTO incview.stage_source (stage_id, source, mapping_kind) VALUES ($1, $2, 'all') "
+                       "ON CONFLICT (stage_id, source) DO NOTHING",
+                       {int4_arg(stage.id), oid_arg(rel)});
+    });
+    install_capture(rel);
+    if (added > 0)
+      notice("table " + name + " is read inside a function of stage \"" + stage.name +
+                 "\": captured, any change to it dirties every scope",
+             "map it with incview.add_source('" + stage.name + "', '" + name +
+                 "', 'SELECT ... FROM changed ...') to dirty only the scopes it affects");
+  }
+  // Foreign tables and materialized views: no trigger sees their changes.
+  for (Oid rel : inputs.polled) {
+    const std::string name = *spi_scalar("SELECT $1::regclass::text", {oid_arg(rel)});
+    as_extension_owner([&] {
+      spi_exec("INSERT INTO incview.stage_source (stage_id, source, mapping_kind) VALUES ($1, $2, 'all') "
+               "ON CONFLICT (stage_id, source) DO NOTHING",
+               {int4_arg(stage.id), oid_arg(rel)});
+    });
+    warn("stage \"" + stage.name + "\" reads " + name +
+             ", whose changes no trigger can see (a foreign table or materialized view): the stage is polled",
+         "with policy interval or daily it is rebuilt at every period (incview.set_policy('" + stage.name +
+             "', 'interval', every => '5 minutes')); otherwise only incview.rebuild brings it up to date");
+  }
+  for (const auto& f : inputs.opaque_functions)
+    warn("stage \"" + stage.name + "\" calls " + f +
+             ", which is not IMMUTABLE and whose body pg_incview cannot read: tables it reads are not captured",
+         "declare them with incview.add_source('" + stage.name +
+             "', 'the_table'), or mark the function IMMUTABLE if it reads no table; incview.check lists this");
+  for (const auto& f : inputs.time_functions)
+    warn("stage \"" + stage.name + "\" uses " + f + ": its rows depend on when their scope was last refreshed",
+         "scopes nobody changes keep the values of their last refresh; incview.rebuild re-derives them all");
+}
+
 void drop_stage_cascade(const StageRecord& stage, bool cascade) {
   std::vector<std::string> dependents;
   as_extension_owner([&] {

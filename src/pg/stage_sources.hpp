@@ -2,6 +2,7 @@
 // and removing a stage with everything it installed.
 #pragma once
 #include "pg/catalog.hpp"
+#include "pg/stage_inputs.hpp"
 
 namespace incview::pg {
 
@@ -16,6 +17,17 @@ void register_sources(const StageRecord& stage, const std::vector<Oid>& relation
 // touch. Checked at create_stage, alter_stage and map_source, whether or not the triggers
 // already exist (another stage's owner may have installed them).
 void check_source_privileges(Oid owner, const std::vector<Oid>& relations);
+
+// Inputs found beyond the planned tables (stage_inputs.hpp): tables read inside SQL
+// functions become sources that dirty every scope (captured); foreign tables and
+// materialized views become polled sources (no trigger; interval/daily stages rebuild at
+// every period); opaque and time-dependent functions are reported with a WARNING. Tables
+// the plan does not list were refused before (refuse_uncapturable).
+void register_inputs(const StageRecord& stage, StageInputs inputs);
+
+// ERROR 0A000 naming tables the query reads that the plan does not list (nothing would
+// capture them: a distributed table, say).
+void refuse_uncapturable(const StageInputs& inputs);
 
 // Drops the stage: refuses while other stages read its table unless cascade, in which
 // case those go first. Removes its table, its catalog rows and its queued keys.
