@@ -179,3 +179,21 @@ RETURNS SETOF record LANGUAGE c AS 'MODULE_PATHNAME', 'incview_check';
 -- create_stage: SELECT and ownership or TRIGGER on the table, for the stage's owner.
 CREATE FUNCTION incview.add_source(stage text, source regclass, mapping text DEFAULT NULL)
 RETURNS void LANGUAGE sql AS $$ SELECT incview.map_source(stage, source, mapping) $$;
+
+-- ---------------------------------------------------------------------------
+-- DDL on the sources (partitions): new partitions under a source are captured from the
+-- moment they exist; ATTACH/DETACH/DROP of a source partition dirty its stages; dropped
+-- relations leave incview.stage_source. (src/pg/source_ddl.cpp)
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION incview.on_ddl_start() RETURNS event_trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'incview_on_ddl_start';
+CREATE FUNCTION incview.on_ddl_end() RETURNS event_trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'incview_on_ddl_end';
+CREATE FUNCTION incview.on_sql_drop() RETURNS event_trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'incview_on_sql_drop';
+CREATE EVENT TRIGGER incview_source_ddl_start ON ddl_command_start
+  WHEN TAG IN ('DROP TABLE', 'ALTER TABLE') EXECUTE FUNCTION incview.on_ddl_start();
+CREATE EVENT TRIGGER incview_source_ddl_end ON ddl_command_end
+  WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE') EXECUTE FUNCTION incview.on_ddl_end();
+CREATE EVENT TRIGGER incview_source_drop ON sql_drop
+  EXECUTE FUNCTION incview.on_sql_drop();

@@ -1,0 +1,186 @@
+// DDL on the sources (issue 19): event triggers that keep capture complete when a source's
+// partitions change. Partitions a stage reads are its sources (the plan lists them, each
+// with capture triggers of its own, so direct writes into a partition are captured).
+//
+//  - ddl_command_end (CREATE TABLE ... PARTITION OF, ALTER TABLE ... ATTACH PARTITION, and
+//    partitions a partition manager adds): every new partition under a source becomes a
+//    source of the same stages, with the mapping of its nearest registered ancestor, and
+//    gets capture triggers at once;
+//  - ddl_command_start (DROP TABLE, ALTER TABLE ... DETACH/ATTACH PARTITION): those change
+//    a source's rows with no DML, so the stages reading the partition or its parent get an
+//    "every scope" marker in the same transaction;
+//  - sql_drop: relations that no longer exist leave incview.stage_source (no refresh or
+//    rebuild can then fail on a dangling OID).
+//
+// They run in the DDL issuer's transaction and never fail its DDL for our sake: each piece
+// runs in a subtransaction; a failure becomes a WARNING, and a partition left without
+// triggers shows its stages as 'stale' (incview.capture_off).
+#include "core/sql_text.hpp"
+#include "pg/capture.hpp"
+#include "pg/guard.hpp"
+#include "pg/role.hpp"
+#include "pg/spi.hpp"
+#include "pg/subxact.hpp"
+
+extern "C" {
+#include "commands/event_trigger.h"
+#include "catalog/namespace.h"
+PG_FUNCTION_INFO_V1(incview_on_ddl_start);
+PG_FUNCTION_INFO_V1(incview_on_ddl_end);
+PG_FUNCTION_INFO_V1(incview_on_sql_drop);
+}
+
+using namespace incview;
+using namespace incview::pg;
+
+namespace {
+
+EventTriggerData* event_data(FunctionCallInfo fcinfo) {
+  if (!CALLED_AS_EVENT_TRIGGER(fcinfo)) throw Error("39P01", "pg_incview's DDL functions must be called as event triggers");
+  return reinterpret_cast<EventTriggerData*>(fcinfo->context);
+}
+
+bool any_source() {
+  bool any = false;
+  as_extension_owner([&] { any = spi_scalar("SELECT 1 FROM incview.stage_source LIMIT 1").has_value(); });
+  return any;
+}
+
+void warn(const std::string& what, const std::string& error) {
+  const std::string msg = "pg_incview: " + what + ": " + error;
+  const char* m = msg.c_str();
+  pg_call([&] { ereport(WARNING, (errmsg("%s", m))); });
+}
+
+// "Every scope" markers for the stages reading any of these relations (or their ancestors).
+void dirty_stages_of(const std::vector<Oid>& rels) {
+  if (rels.empty()) return;
+  std::string oids = "{";
+  for (size_t i = 0; i < rels.size(); ++i) oids += (i ? "," : "") + std::to_string(rels[i]);
+  oids += "}";
+  as_extension_owner([&] {
+    spi_exec("INSERT INTO incview.dirty_scope (stage_id, key) "
+             "SELECT DISTINCT ss.stage_id, NULL::jsonb FROM incview.stage_source ss "
+             "WHERE ss.source IN (SELECT a.anc FROM unnest($1::oid[]) AS r(rel), "
+             "                    LATERAL pg_catalog.pg_partition_ancestors(r.rel) AS a(anc))",
+             {text_arg(oids)});
+  });
+}
+
+Oid relation_of(RangeVar* rv) {
+  Oid rel = InvalidOid;
+  pg_call([&] { rel = RangeVarGetRelid(rv, NoLock, true); });
+  return rel;
+}
+
+}  // namespace
+
+// Before DROP TABLE and ALTER TABLE ... ATTACH/DETACH PARTITION.
+Datum incview_on_ddl_start(PG_FUNCTION_ARGS) {
+  return entry_guard([&]() -> Datum {
+    EventTriggerData* ev = event_data(fcinfo);
+    Node* stmt = ev->parsetree;
+    std::vector<Oid> touched;
+    if (IsA(stmt, DropStmt) && reinterpret_cast<DropStmt*>(stmt)->removeType == OBJECT_TABLE) {
+      ListCell* lc;
+      foreach (lc, reinterpret_cast<DropStmt*>(stmt)->objects) {
+        RangeVar* rv = nullptr;
+        List* names = static_cast<List*>(lfirst(lc));
+        pg_call([&] { rv = makeRangeVarFromNameList(names); });
+        const Oid rel = relation_of(rv);
+        if (OidIsValid(rel)) touched.push_back(rel);
+      }
+    } else if (IsA(stmt, AlterTableStmt)) {
+      auto* at = reinterpret_cast<AlterTableStmt*>(stmt);
+      ListCell* lc;
+      foreach (lc, at->cmds) {
+        auto* cmd = static_cast<AlterTableCmd*>(lfirst(lc));
+        if (cmd->subtype != AT_AttachPartition && cmd->subtype != AT_DetachPartition) continue;
+        const Oid parent = relation_of(at->relation);
+        if (OidIsValid(parent)) touched.push_back(parent);
+      }
+    }
+    if (touched.empty()) return static_cast<Datum>(0);
+    spi_connect();
+    if (any_source()) {
+      auto error = in_subtransaction([&] { dirty_stages_of(touched); });
+      if (error) warn("could not mark the stages reading the changed partitions", error->message);
+    }
+    spi_finish();
+    return static_cast<Datum>(0);
+  });
+}
+
+// After CREATE TABLE / ALTER TABLE: new partitions under a source become sources.
+Datum incview_on_ddl_end(PG_FUNCTION_ARGS) {
+  return entry_guard([&]() -> Datum {
+    (void)event_data(fcinfo);
+    spi_connect();
+    if (!any_source()) {
+      spi_finish();
+      return static_cast<Datum>(0);
+    }
+    struct NewSource {
+      int32 stage_id;
+      Oid rel;
+      std::string kind;
+      std::optional<std::string> mapping;
+    };
+    std::vector<NewSource> found;
+    as_extension_owner([&] {
+      const uint64 n = spi_exec(
+          "SELECT DISTINCT ON (ss.stage_id, t.relid) ss.stage_id, t.relid::oid::text, ss.mapping_kind, ss.mapping "
+          "FROM pg_catalog.pg_event_trigger_ddl_commands() AS c "
+          "CROSS JOIN LATERAL pg_catalog.pg_partition_tree(c.objid) AS t "
+          "CROSS JOIN LATERAL pg_catalog.pg_partition_ancestors(t.relid) WITH ORDINALITY AS a(anc, lvl) "
+          "JOIN incview.stage_source ss ON ss.source = a.anc "
+          "WHERE c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.objsubid = 0 "
+          "  AND NOT EXISTS (SELECT 1 FROM incview.stage_source x WHERE x.stage_id = ss.stage_id AND x.source = t.relid) "
+          "ORDER BY ss.stage_id, t.relid, a.lvl",
+          {}, true);
+      for (uint64 i = 0; i < n; ++i)
+        found.push_back({static_cast<int32>(spi_int8(i, 1)), static_cast<Oid>(std::stoul(spi_text_or(i, 2, "0"))),
+                         spi_text_or(i, 3, "all"), spi_text(i, 4)});
+    });
+    for (const auto& s : found) {
+      auto error = in_subtransaction([&] {
+        as_extension_owner([&] {
+          spi_exec("INSERT INTO incview.stage_source (stage_id, source, mapping_kind, mapping) VALUES ($1, $2, $3, $4) "
+                   "ON CONFLICT (stage_id, source) DO NOTHING",
+                   {int4_arg(s.stage_id), oid_arg(s.rel), text_arg(s.kind),
+                    s.mapping ? text_arg(*s.mapping) : null_arg(TEXTOID)});
+        });
+      });
+      if (error) {
+        warn("could not register a new partition as a source", error->message);
+        continue;
+      }
+      // The partition's creator owns it and may put triggers on it. If that fails, the
+      // partition stays registered without triggers: its stages read 'stale'.
+      error = in_subtransaction([&] { install_capture(s.rel); });
+      if (error) warn("could not install capture on a new partition (its stages are stale until it has)", error->message);
+    }
+    spi_finish();
+    return static_cast<Datum>(0);
+  });
+}
+
+// After any DROP: dropped relations leave the catalog of sources.
+Datum incview_on_sql_drop(PG_FUNCTION_ARGS) {
+  return entry_guard([&]() -> Datum {
+    (void)event_data(fcinfo);
+    spi_connect();
+    if (any_source()) {
+      auto error = in_subtransaction([&] {
+        as_extension_owner([&] {
+          spi_exec("DELETE FROM incview.stage_source ss USING pg_catalog.pg_event_trigger_dropped_objects() AS d "
+                   "WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0 "
+                   "  AND ss.source = d.objid");
+        });
+      });
+      if (error) warn("could not forget dropped sources", error->message);
+    }
+    spi_finish();
+    return static_cast<Datum>(0);
+  });
+}
