@@ -154,7 +154,9 @@ Datum incview_alter_stage(PG_FUNCTION_ARGS) {
     }
 
     // Sources: drop what is no longer read (declared mappings of still-read sources stay).
-    remove_capture(old);
+    std::vector<Oid> still_read = checked.relations;
+    still_read.insert(still_read.end(), inputs.function_tables.begin(), inputs.function_tables.end());
+    remove_capture(old, still_read);
     std::string oids = "{";
     for (size_t i = 0; i < checked.relations.size(); ++i) oids += (i ? "," : "") + std::to_string(checked.relations[i]);
     oids += "}";

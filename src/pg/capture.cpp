@@ -375,7 +375,7 @@ void warn_if_capture_off(const StageRecord& stage) {
   });
 }
 
-void remove_capture(const StageRecord& stage) {
+void remove_capture(const StageRecord& stage, const std::vector<Oid>& keep) {
   std::vector<std::pair<Oid, std::pair<std::string, bool>>> sources;
   as_extension_owner([&] {  // (source::text is schema-qualified under the safe path)
     const uint64 n = spi_exec(
@@ -388,7 +388,9 @@ void remove_capture(const StageRecord& stage) {
       sources.push_back({static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))), {spi_text_or(i, 2, ""), spi_bool(i, 3)}});
   });
   for (const auto& [oid, info] : sources) {
-    if (info.second)
+    // DROP TRIGGER takes ACCESS EXCLUSIVE on the table until commit: never for a source the
+    // stage goes on reading (alter_stage), whose triggers are the same anyway.
+    if (info.second && std::find(keep.begin(), keep.end(), oid) == keep.end())
       for (const char* name : kTriggerNames)
         spi_exec("DROP TRIGGER IF EXISTS " + quote_ident(name) + " ON " + info.first);
     invalidate_capture(oid);

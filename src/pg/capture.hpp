@@ -14,7 +14,9 @@ void install_capture(Oid source);
 void reinstall_missing_capture(const StageRecord& stage);
 
 // Drops the triggers from the stage's sources that no other stage reads.
-void remove_capture(const StageRecord& stage);
+// keep: sources whose triggers stay even if no other stage reads them (alter_stage: the
+// sources the new query still reads; no lock is taken on them).
+void remove_capture(const StageRecord& stage, const std::vector<Oid>& keep = {});
 
 // Every backend reloads what it captures for this source at its next write to it.
 void invalidate_capture(Oid source);
