@@ -197,3 +197,27 @@ CREATE EVENT TRIGGER incview_source_ddl_end ON ddl_command_end
   WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE') EXECUTE FUNCTION incview.on_ddl_end();
 CREATE EVENT TRIGGER incview_source_drop ON sql_drop
   EXECUTE FUNCTION incview.on_sql_drop();
+
+-- ---------------------------------------------------------------------------
+-- create_stage without holding the sources' writers for the build (as CREATE INDEX
+-- CONCURRENTLY does, in several transactions; call it outside a transaction block):
+-- 1. register the stage and install capture (a brief CREATE TRIGGER lock), commit — from
+--    here on every write is captured; 2. build it (only ACCESS SHARE on the sources),
+--    commit — keys of writes committed before the build's snapshot are consumed by it,
+--    later ones stay queued; 3. refresh those, commit. Readers see the stage's table empty
+--    until step 2 commits. No SET clause (a procedure with one cannot COMMIT): every name
+--    below is schema-qualified.
+-- ---------------------------------------------------------------------------
+CREATE PROCEDURE incview.create_stage_concurrently(
+  name text, query text, scope text[], unique_key text[] DEFAULT NULL, target text DEFAULT NULL,
+  engine text DEFAULT 'auto', partition_by text DEFAULT NULL, indexes text[] DEFAULT NULL)
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM incview.create_stage(name, query, scope, unique_key, target, false, engine, partition_by, indexes);
+  COMMIT;
+  PERFORM incview.rebuild(name);
+  COMMIT;
+  PERFORM incview.refresh(name);
+  COMMIT;
+END
+$$;

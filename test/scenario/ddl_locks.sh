@@ -47,6 +47,31 @@ check "create_stage over a source that already has the triggers blocks neither" 
   unblocked "SELECT incview.create_stage('more', 'SELECT k, min(v) AS low FROM src GROUP BY k', ARRAY['k'])"
 check "drop_stage of one of the stages sharing the source blocks neither" \
   unblocked "SELECT incview.drop_stage('more')"
+# CALL create_stage_concurrently over a table without triggers yet, whose build takes 3 s:
+# after its first, brief transaction, writers are not blocked, and what they wrote during
+# the build is in the stage afterwards.
+psql -d $db >/dev/null <<'SQL'
+CREATE TABLE fresh_src (k int, v int);
+INSERT INTO fresh_src SELECT g % 20, g FROM generate_series(1, 2000) g;
+CREATE FUNCTION slow_zero() RETURNS int LANGUAGE sql AS 'SELECT 0 FROM pg_sleep(3)';
+SQL
+psql -d $db -c "SET client_min_messages = warning" \
+  -c "CALL incview.create_stage_concurrently('built_online', 'SELECT k, sum(v) + (SELECT slow_zero()) AS total FROM fresh_src GROUP BY k', ARRAY['k'])" \
+  >/dev/null 2>&1 &
+build=$!
+sleep 1.5
+wrote=0
+for i in 1 2 3; do
+  psql -d $db -c "SET lock_timeout = '500ms'" -c "INSERT INTO fresh_src VALUES ($i, 100000)" >/dev/null 2>&1 && wrote=$((wrote + 1))
+  sleep 0.2
+done
+built=0
+wait $build && built=1
+check "create_stage_concurrently completed" test $built = 1
+check "writers of its source were not blocked during the build (3 of 3 inserts within lock_timeout)" test $wrote = 3
+check "and their rows are in the stage afterwards" \
+  test "$(psql -d $db -c "SELECT incview.refresh('built_online') >= 0 AND (SELECT missing + extra FROM incview.verify('built_online')) = 0")" == t
+
 check "the stages are fresh afterwards" \
   test "$(psql -d $db -c "SELECT incview.refresh('totals') >= 0 AND incview.refresh('counts') >= 0 AND
                             (SELECT missing + extra FROM incview.verify('totals')) = 0 AND
