@@ -44,6 +44,18 @@ int64 refresh_current_keys(const StageRecord& stage) {
   return stats.scopes;
 }
 
+// What verify and rebuild add to their result: capture switched off on a source (WARNING),
+// and a scope-by-scope refresh that rests on the owner's declaration only (NOTICE).
+void report_drift_risks(const StageRecord& stage) {
+  warn_if_capture_off(stage);
+  if (!stage.declared_independent || stage.independence_problem.empty()) return;
+  const std::string msg = "stage \"" + stage.name +
+                          "\" is refreshed scope by scope on its owner's declaration; the analysis found: " +
+                          stage.independence_problem;
+  const char* m = msg.c_str();
+  pg_call([&] { ereport(NOTICE, (errmsg("%s", m))); });
+}
+
 }  // namespace
 
 Datum incview_refresh_scopes(PG_FUNCTION_ARGS) {
@@ -103,13 +115,7 @@ Datum incview_rebuild(PG_FUNCTION_ARGS) {
     const StageRecord stage = load_owned_stage(name, "refresh it");
     as_owner_of(stage, [&] { reinstall_missing_capture(stage); });
     const RefreshStats stats = rebuild_and_log(stage);
-    warn_if_capture_off(stage);
-    if (stage.declared_independent && !stage.independence_problem.empty()) {
-      const std::string msg = "stage \"" + name + "\" is refreshed scope by scope on its owner's declaration; the analysis found: " +
-                              stage.independence_problem;
-      const char* m = msg.c_str();
-      pg_call([&] { ereport(NOTICE, (errmsg("%s", m))); });
-    }
+    report_drift_risks(stage);
     spi_finish();
     PG_RETURN_INT64(stats.inserted + stats.updated);
   });
@@ -126,13 +132,7 @@ Datum incview_verify(PG_FUNCTION_ARGS) {
       missing = spi_int8(0, 1);
       extra = spi_int8(0, 2);
     });
-    warn_if_capture_off(stage);
-    if (stage.declared_independent && !stage.independence_problem.empty()) {
-      const std::string msg = "stage \"" + name + "\" is refreshed scope by scope on its owner's declaration; the analysis found: " +
-                              stage.independence_problem;
-      const char* m = msg.c_str();
-      pg_call([&] { ereport(NOTICE, (errmsg("%s", m))); });
-    }
+    report_drift_risks(stage);
     spi_finish();
     Datum result = 0;
     pg_call([&] {

@@ -165,6 +165,15 @@ void collect_equalities(Query* q, Node* node, List** out) {
 
 char* check_level(Query* q, List** linked, List** outer_linked, const Ctx* cx, const char* where);
 
+// Whether the target entry is one of these GROUP BY / DISTINCT ON clauses.
+bool in_clauses(List* clauses, TargetEntry* tle) {
+  ListCell* lc;
+  foreach (lc, clauses)
+    if (tle->ressortgroupref != 0 && lfirst_node(SortGroupClause, lc)->tleSortGroupRef == tle->ressortgroupref)
+      return true;
+  return false;
+}
+
 // A query whose output carries the scope at columns `resnos`: its constructs must keep
 // scopes apart, and every scoped source in it must be tied to those columns.
 char* check_query(Query* q, const AttrNumber* resnos, const Ctx* cx, const char* where) {
@@ -188,28 +197,15 @@ char* check_query(Query* q, const AttrNumber* resnos, const Ctx* cx, const char*
     tle[k] = get_tle_by_resno(q->targetList, resnos[k]);
     if (!tle[k] || tle[k]->resjunk) return psprintf("the scope column \"%s\" is not an output of %s", cx->names[k], where);
   }
-  if (q->groupClause || q->hasAggs || q->havingQual) {
-    for (int k = 0; k < cx->nscope; ++k) {
-      bool grouped = false;
-      ListCell* lc;
-      foreach (lc, q->groupClause)
-        grouped = grouped || (tle[k]->ressortgroupref != 0 &&
-                              lfirst_node(SortGroupClause, lc)->tleSortGroupRef == tle[k]->ressortgroupref);
-      if (!grouped)
+  if (q->groupClause || q->hasAggs || q->havingQual)
+    for (int k = 0; k < cx->nscope; ++k)
+      if (!in_clauses(q->groupClause, tle[k]))
         return psprintf("an aggregate or GROUP BY that does not group by the scope column \"%s\" in %s",
                         cx->names[k], where);
-    }
-  }
-  if (q->hasDistinctOn) {
-    for (int k = 0; k < cx->nscope; ++k) {
-      bool on = false;
-      ListCell* lc;
-      foreach (lc, q->distinctClause)
-        on = on || (tle[k]->ressortgroupref != 0 &&
-                    lfirst_node(SortGroupClause, lc)->tleSortGroupRef == tle[k]->ressortgroupref);
-      if (!on) return psprintf("DISTINCT ON without the scope column \"%s\" in %s", cx->names[k], where);
-    }
-  }
+  if (q->hasDistinctOn)
+    for (int k = 0; k < cx->nscope; ++k)
+      if (!in_clauses(q->distinctClause, tle[k]))
+        return psprintf("DISTINCT ON without the scope column \"%s\" in %s", cx->names[k], where);
   if (q->hasWindowFuncs) {
     ListCell* wl;
     foreach (wl, q->windowClause) {
