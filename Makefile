@@ -11,6 +11,10 @@ OBJS        = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 # pg_regress: sql/<test>.sql against expected/<test>.out (PGXS default inputdir).
 REGRESS     = $(patsubst sql/%.sql,%,$(sort $(filter-out sql/pg_incview--%,$(wildcard sql/*.sql))))
 REGRESS_OPTS = --load-extension=pg_incview
+# Isolation specs (specs/<name>.spec vs expected/<name>.out): interleavings of writers,
+# refreshers and DDL, run by `make installcheck` after pg_regress.
+ISOLATION   = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
+ISOLATION_OPTS = --load-extension=pg_incview
 
 PG_CONFIG  ?= pg_config
 PG_CXXFLAGS = -std=c++17 -fexceptions -Wno-register -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Isrc

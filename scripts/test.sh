@@ -5,7 +5,8 @@
 #   scripts/test.sh regress pgtap    # only these suites (regress | pgtap | ctest)
 #
 # Suites and how they are counted:
-#   regress  pg_regress via `make installcheck` (sql/*.sql vs expected/*.out): one per test file
+#   regress  `make installcheck`: pg_regress (sql/*.sql vs expected/*.out) and the isolation
+#            specs (specs/*.spec vs expected/*.out, pg_isolation_regress): one per file
 #   pgtap    pg_prove on test/pgtap/*.sql, each file in a fresh database: one per assertion
 #   ctest    ctest on build/ (GoogleTest, one per discovered test)
 # Last line of output is always `N passed, M failed`; exit status 1 if M > 0.
