@@ -221,3 +221,10 @@ BEGIN
   COMMIT;
 END
 $$;
+
+-- ---------------------------------------------------------------------------
+-- Read-your-writes: refresh these scopes now if they are dirty (waiting for a refresh
+-- already running rather than repeating it); returns 0 at once when they are clean.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION incview.ensure_fresh(stage text, keys jsonb)
+RETURNS bigint LANGUAGE c AS 'MODULE_PATHNAME', 'incview_ensure_fresh';

@@ -26,6 +26,7 @@ PG_FUNCTION_INFO_V1(incview_rebuild);
 PG_FUNCTION_INFO_V1(incview_verify);
 PG_FUNCTION_INFO_V1(incview_explain);
 PG_FUNCTION_INFO_V1(incview_check);
+PG_FUNCTION_INFO_V1(incview_ensure_fresh);
 }
 
 using namespace incview;
@@ -34,14 +35,39 @@ using namespace incview::pg;
 namespace {
 
 
-// Refreshes the keys now in SPI_tuptable (typed scope columns), logs the run.
-int64 refresh_current_keys(const StageRecord& stage) {
-  const auto batches = batches_from_result(stage.scope_types, settings.batch_size);
+// Refreshes these keys' scopes (consuming their queued keys), logs the run.
+int64 refresh_key_batches(const StageRecord& stage, const std::vector<KeyBatch>& batches) {
   const double t0 = monotonic_seconds();
   for (const auto& b : batches) consume_dirty_keys(stage, b);
   RefreshStats stats = refresh_batches(stage, batches);
   log_refresh(stage, stats, monotonic_seconds() - t0, std::nullopt);
   return stats.scopes;
+}
+
+// Refreshes the keys now in SPI_tuptable (typed scope columns), logs the run.
+int64 refresh_current_keys(const StageRecord& stage) {
+  return refresh_key_batches(stage, batches_from_result(stage.scope_types, settings.batch_size));
+}
+
+// keys must be a JSON array of scope keys ('[1, 2]', '[{"org_id": 1, "cluster": "c"}]',
+// '[[1, "c"]]'): ERROR 22023 naming the first bad one. Leaves the distinct typed keys in
+// SPI_tuptable. Run as the owner (casts to its types).
+void read_json_keys(const StageRecord& stage, const SpiArg& keys) {
+  const StageSql sql(stage.shape);
+  if (spi_scalar("SELECT jsonb_typeof($1)", {keys}).value_or("") != "array")
+    throw Error(sqlstate::kInvalidParameterValue, "keys must be a JSON array", "",
+                "for example '[123, 456]' or '[{\"org_id\": 1, \"cluster\": \"c\"}]'");
+  spi_exec(sql.check_json_keys(), {keys}, true);
+  if (spi_int8(0, 1) > 0) {
+    std::vector<std::string> names;
+    for (const auto& c : stage.shape.scope) names.push_back(c.name);
+    throw Error(sqlstate::kInvalidParameterValue,
+                "invalid scope key " + spi_text_or(0, 2, "?") + " for stage \"" + stage.name + "\"",
+                "the scope is (" + join(names, ", ") + ")",
+                names.size() == 1 ? "pass scalars, e.g. '[1, 2]', or objects naming the column"
+                                  : "pass objects naming every scope column or arrays with one value per column");
+  }
+  spi_exec(sql.keys_from_json(), {keys}, true);
 }
 
 // What verify and rebuild add to their result: capture switched off on a source (WARNING),
@@ -65,25 +91,12 @@ Datum incview_refresh_scopes(PG_FUNCTION_ARGS) {
     const SpiArg keys{JSONBOID, PG_GETARG_DATUM(1), false};
     spi_connect();
     const StageRecord stage = load_owned_stage(name, "refresh it");
-    const StageSql sql(stage.shape);
     int64 scopes = 0;
     as_owner_of(stage, [&] {
-    if (spi_scalar("SELECT jsonb_typeof($1)", {keys}).value_or("") != "array")
-      throw Error(sqlstate::kInvalidParameterValue, "keys must be a JSON array", "",
-                  "for example '[123, 456]' or '[{\"org_id\": 1, \"cluster\": \"c\"}]'");
-    spi_exec(sql.check_json_keys(), {keys}, true);
-    if (spi_int8(0, 1) > 0) {
-      std::vector<std::string> names;
-      for (const auto& c : stage.shape.scope) names.push_back(c.name);
-      throw Error(sqlstate::kInvalidParameterValue,
-                  "invalid scope key " + spi_text_or(0, 2, "?") + " for stage \"" + name + "\"",
-                  "the scope is (" + join(names, ", ") + ")",
-                  names.size() == 1 ? "pass scalars, e.g. '[1, 2]', or objects naming the column"
-                                    : "pass objects naming every scope column or arrays with one value per column");
-    }
-    lock_stage(stage.id);
-    spi_exec(sql.keys_from_json(), {keys}, true);
-    scopes = refresh_current_keys(stage);
+      read_json_keys(stage, keys);
+      const auto batches = batches_from_result(stage.scope_types, settings.batch_size);
+      lock_stage(stage.id);
+      scopes = refresh_key_batches(stage, batches);
     });
     spi_finish();
     PG_RETURN_INT64(scopes);
@@ -215,5 +228,38 @@ Datum incview_check(PG_FUNCTION_ARGS) {
       }
     });
     return static_cast<Datum>(0);
+  });
+}
+
+// incview.ensure_fresh(stage, keys) -> bigint: read-your-writes. Refreshes these scopes now
+// if any of them is dirty (or an "every scope" marker is queued), after waiting for a
+// refresh of the stage already running (which may make them fresh); returns at once, 0,
+// when they are clean. Call it between a request's write and its read of the same scopes.
+Datum incview_ensure_fresh(PG_FUNCTION_ARGS) {
+  return entry_guard([&]() -> Datum {
+    const std::string name = required_text(fcinfo, 0, "stage");
+    if (PG_ARGISNULL(1)) throw Error("22004", "parameter \"keys\" must not be NULL");
+    const SpiArg keys{JSONBOID, PG_GETARG_DATUM(1), false};
+    spi_connect();
+    const StageRecord stage = load_owned_stage(name, "refresh it");
+    int64 scopes = 0;
+    as_owner_of(stage, [&] {
+      read_json_keys(stage, keys);
+      const auto batches = batches_from_result(stage.scope_types, settings.batch_size);
+      std::vector<Datum> queue_keys;
+      for (const auto& b : batches)
+        if (auto k = queue_keys_of(stage, b)) queue_keys.push_back(*k);
+      auto dirty = [&] {
+        for (Datum k : queue_keys)
+          if (any_queued(stage, k)) return true;
+        return false;
+      };
+      if (!dirty()) return;
+      lock_stage(stage.id);  // a refresh already running finishes first...
+      if (!dirty()) return;  // ...and may have made these scopes fresh
+      scopes = refresh_key_batches(stage, batches);
+    });
+    spi_finish();
+    PG_RETURN_INT64(scopes);
   });
 }

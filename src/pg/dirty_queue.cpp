@@ -130,14 +130,32 @@ DirtyBatch take_dirty_batch(const StageRecord& stage, const std::optional<std::s
   return out;
 }
 
-void consume_dirty_keys(const StageRecord& stage, const KeyBatch& batch) {
+std::optional<Datum> queue_keys_of(const StageRecord& stage, const KeyBatch& batch) {
   Datum keys = 0;
   bool isnull = true;
   as_stage_owner(stage.owner, stage.search_path, [&] {
     spi_exec(json_keys_of_batch(stage), batch_args(batch, stage.scope_types));
     keys = spi_datum(0, 1, &isnull);
   });
-  if (isnull) return;
+  if (isnull) return std::nullopt;
+  return keys;
+}
+
+bool any_queued(const StageRecord& stage, Datum keys) {
+  bool queued = false;
+  as_extension_owner([&] {
+    queued = spi_scalar("SELECT 1 FROM incview.dirty_scope d WHERE d.stage_id = $1 "
+                        "AND (d.key = ANY($2::jsonb[]) OR d.key IS NULL) LIMIT 1",
+                        {int4_arg(stage.id), {JSONBARRAYOID, keys, false}})
+                 .has_value();
+  });
+  return queued;
+}
+
+void consume_dirty_keys(const StageRecord& stage, const KeyBatch& batch) {
+  const std::optional<Datum> queue_keys = queue_keys_of(stage, batch);
+  if (!queue_keys) return;
+  const Datum keys = *queue_keys;
   as_extension_owner([&] {
     spi_exec("DELETE FROM incview.dirty_scope d WHERE d.stage_id = $1 AND d.key = ANY($2::jsonb[])",
              {int4_arg(stage.id), {JSONBARRAYOID, keys, false}});

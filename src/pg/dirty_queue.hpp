@@ -23,6 +23,13 @@ struct DirtyBatch {
 };
 DirtyBatch take_dirty_batch(const StageRecord& stage, const std::optional<std::string>& after, int64 limit);
 
+// The batch's keys in the queue's form (jsonb[]), built as the stage owner; nullopt when
+// the batch is empty.
+std::optional<Datum> queue_keys_of(const StageRecord& stage, const KeyBatch& batch);
+
+// Whether any of these keys (jsonb[]) is queued for the stage, or an "every scope" marker.
+bool any_queued(const StageRecord& stage, Datum keys);
+
 // Removes queued keys a refresh of these scopes makes redundant.
 void consume_dirty_keys(const StageRecord& stage, const KeyBatch& batch);
 // Removes every queued key (and marker) of the stage: before a full rebuild.
