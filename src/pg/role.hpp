@@ -42,6 +42,7 @@ std::string creator_search_path();
 }  // namespace incview::pg
 
 #include "pg/guard.hpp"
+#include "pg/spi.hpp"
 
 namespace incview::pg {
 
@@ -86,6 +87,7 @@ inline constexpr const char* kSafeSearchPath = "pg_catalog, pg_temp";
 template <typename F>
 void as_extension_owner(F&& body) {
   AsRole role(extension_owner());
+  CatalogPlans plans;  // our catalog statements: fixed texts, kept prepared
   with_session_settings(kSafeSearchPath, body);
 }
 
@@ -98,6 +100,7 @@ template <typename F>
 void as_stage_owner(Oid owner, const std::string& stored_search_path, F&& body) {
   const std::string path = stage_search_path(stored_search_path);
   AsRole role(owner, true);
+  CatalogPlans no_plans(false);  // the owner's SQL is planned for each batch
   int level = 0;
   pg_call([&] { level = NewGUCNestLevel(); });
   with_session_settings(path, body);

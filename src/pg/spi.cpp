@@ -2,7 +2,63 @@
 
 #include "pg/guard.hpp"
 
+#include <cctype>
+#include <unordered_map>
+
 namespace incview::pg {
+
+namespace {
+
+bool catalog_plans = false;   // a CatalogPlans(true) is the innermost scope
+int executing = 0;            // spi_exec calls running (a kept plan may be in use)
+constexpr size_t kMaxKeptPlans = 256;
+std::unordered_map<std::string, SPIPlanPtr> kept_plans;
+
+bool plannable(const std::string& sql) {
+  size_t i = 0;
+  while (i < sql.size() && (std::isspace(static_cast<unsigned char>(sql[i])) || sql[i] == '(')) ++i;
+  std::string word;
+  while (i < sql.size() && std::isalpha(static_cast<unsigned char>(sql[i])))
+    word += static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i++])));
+  return word == "SELECT" || word == "INSERT" || word == "UPDATE" || word == "DELETE" || word == "WITH";
+}
+
+// The kept plan for this statement, prepared now if needed; nullptr when it cannot be kept.
+SPIPlanPtr kept_plan(const std::string& sql, std::vector<Oid>& types) {
+  std::string key = sql;
+  key.push_back('\0');
+  for (Oid t : types) key += std::to_string(t) + ",";
+  auto it = kept_plans.find(key);
+  if (it != kept_plans.end()) return it->second;
+  if (kept_plans.size() >= kMaxKeptPlans) {
+    if (executing > 0) return nullptr;  // one of them may be running: free them later
+    for (auto& kv : kept_plans) {
+      SPIPlanPtr p = kv.second;
+      pg_call([&] { SPI_freeplan(p); });
+    }
+    kept_plans.clear();
+  }
+  SPIPlanPtr plan = nullptr;
+  const char* text = sql.c_str();
+  const int nargs = static_cast<int>(types.size());
+  Oid* t = types.data();
+  pg_call([&] {
+    plan = SPI_prepare(text, nargs, t);
+    if (plan) SPI_keepplan(plan);
+  });
+  if (plan) kept_plans.emplace(std::move(key), plan);
+  return plan;
+}
+
+struct Executing {
+  Executing() { ++executing; }
+  ~Executing() { --executing; }
+};
+
+}  // namespace
+
+CatalogPlans::CatalogPlans(bool on) : saved_(catalog_plans) { catalog_plans = on; }
+CatalogPlans::~CatalogPlans() { catalog_plans = saved_; }
 
 SpiArg text_arg(const std::string& value) {
   Datum d = 0;
@@ -41,11 +97,13 @@ uint64 spi_exec(const std::string& sql, const std::vector<SpiArg>& args, bool re
   char* n = nulls.data();
   int rc = 0;
   uint64 processed = 0;
+  // read_only would reuse the snapshot and skip the command-counter bump, hiding our own
+  // earlier writes (a table created a moment ago); callers mix reads and writes freely.
+  (void)read_only;
+  SPIPlanPtr plan = catalog_plans && plannable(sql) ? kept_plan(sql, types) : nullptr;
+  Executing running;
   pg_call([&] {
-    // read_only would reuse the snapshot and skip the command-counter bump, hiding our own
-    // earlier writes (a table created a moment ago); callers mix reads and writes freely.
-    (void)read_only;
-    rc = SPI_execute_with_args(text, nargs, t, v, n, false, max_rows);
+    rc = plan ? SPI_execute_plan(plan, v, n, false, max_rows) : SPI_execute_with_args(text, nargs, t, v, n, false, max_rows);
     processed = SPI_processed;
   });
   if (rc < 0) {

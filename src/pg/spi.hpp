@@ -16,6 +16,23 @@ SpiArg int8_arg(int64 value);
 SpiArg oid_arg(Oid value);
 SpiArg null_arg(Oid type);
 
+// While one of these lives with on = true (pg_incview's own catalog and queue work, see
+// as_extension_owner), spi_exec keeps the prepared plans of its SELECT / INSERT / UPDATE /
+// DELETE / WITH statements for the life of the backend instead of parsing and planning them
+// on every call (PostgreSQL's plan cache replans them when a table, the role or the search
+// path they depend on changes). Statements with a stage's SQL are never kept (on = false in
+// as_stage_owner): their best plan depends on the batch.
+class CatalogPlans {
+ public:
+  explicit CatalogPlans(bool on = true);
+  ~CatalogPlans();
+  CatalogPlans(const CatalogPlans&) = delete;
+  CatalogPlans& operator=(const CatalogPlans&) = delete;
+
+ private:
+  bool saved_;
+};
+
 void spi_connect();
 void spi_finish();
 
