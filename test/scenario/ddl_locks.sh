@@ -59,7 +59,9 @@ psql -d $db -c "SET client_min_messages = warning" \
   -c "CALL incview.create_stage_concurrently('built_online', 'SELECT k, sum(v) + (SELECT slow_zero()) AS total FROM fresh_src GROUP BY k', ARRAY['k'])" \
   >/dev/null 2>&1 &
 build=$!
-sleep 1.5
+# Its first transaction committed (the stage is visible): the 3-second build is under way.
+wait_for 20 "SELECT EXISTS (SELECT 1 FROM incview.stage WHERE name = 'built_online')"
+sleep 0.3
 wrote=0
 for i in 1 2 3; do
   psql -d $db -c "SET lock_timeout = '500ms'" -c "INSERT INTO fresh_src VALUES ($i, 100000)" >/dev/null 2>&1 && wrote=$((wrote + 1))
