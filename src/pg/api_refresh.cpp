@@ -82,9 +82,10 @@ void report_drift_risks(const StageRecord& stage) {
   pg_call([&] { ereport(NOTICE, (errmsg("%s", m))); });
 }
 
-}  // namespace
-
-Datum incview_refresh_scopes(PG_FUNCTION_ARGS) {
+// refresh_scopes(stage, keys) and ensure_fresh(stage, keys): these scopes, now; with
+// only_if_dirty, only when one of them is queued (or a marker is), checked again after the
+// stage's lock, which a refresh already running holds until it commits.
+Datum refresh_json_keys(FunctionCallInfo fcinfo, bool only_if_dirty) {
   return entry_guard([&]() -> Datum {
     const std::string name = required_text(fcinfo, 0, "stage");
     if (PG_ARGISNULL(1)) throw Error("22004", "parameter \"keys\" must not be NULL");
@@ -95,13 +96,29 @@ Datum incview_refresh_scopes(PG_FUNCTION_ARGS) {
     as_owner_of(stage, [&] {
       read_json_keys(stage, keys);
       const auto batches = batches_from_result(stage.scope_types, settings.batch_size);
+      std::vector<Datum> queue_keys;
+      if (only_if_dirty)
+        for (const auto& b : batches)
+          if (auto k = queue_keys_of(stage, b)) queue_keys.push_back(*k);
+      auto dirty = [&] {
+        if (!only_if_dirty) return true;
+        for (Datum k : queue_keys)
+          if (any_queued(stage, k)) return true;
+        return false;
+      };
+      if (!dirty()) return;
       lock_stage(stage.id);
+      if (!dirty()) return;
       scopes = refresh_key_batches(stage, batches);
     });
     spi_finish();
     PG_RETURN_INT64(scopes);
   });
 }
+
+}  // namespace
+
+Datum incview_refresh_scopes(PG_FUNCTION_ARGS) { return refresh_json_keys(fcinfo, false); }
 
 Datum incview_refresh_where(PG_FUNCTION_ARGS) {
   return entry_guard([&]() -> Datum {
@@ -235,31 +252,4 @@ Datum incview_check(PG_FUNCTION_ARGS) {
 // if any of them is dirty (or an "every scope" marker is queued), after waiting for a
 // refresh of the stage already running (which may make them fresh); returns at once, 0,
 // when they are clean. Call it between a request's write and its read of the same scopes.
-Datum incview_ensure_fresh(PG_FUNCTION_ARGS) {
-  return entry_guard([&]() -> Datum {
-    const std::string name = required_text(fcinfo, 0, "stage");
-    if (PG_ARGISNULL(1)) throw Error("22004", "parameter \"keys\" must not be NULL");
-    const SpiArg keys{JSONBOID, PG_GETARG_DATUM(1), false};
-    spi_connect();
-    const StageRecord stage = load_owned_stage(name, "refresh it");
-    int64 scopes = 0;
-    as_owner_of(stage, [&] {
-      read_json_keys(stage, keys);
-      const auto batches = batches_from_result(stage.scope_types, settings.batch_size);
-      std::vector<Datum> queue_keys;
-      for (const auto& b : batches)
-        if (auto k = queue_keys_of(stage, b)) queue_keys.push_back(*k);
-      auto dirty = [&] {
-        for (Datum k : queue_keys)
-          if (any_queued(stage, k)) return true;
-        return false;
-      };
-      if (!dirty()) return;
-      lock_stage(stage.id);  // a refresh already running finishes first...
-      if (!dirty()) return;  // ...and may have made these scopes fresh
-      scopes = refresh_key_batches(stage, batches);
-    });
-    spi_finish();
-    PG_RETURN_INT64(scopes);
-  });
-}
+Datum incview_ensure_fresh(PG_FUNCTION_ARGS) { return refresh_json_keys(fcinfo, true); }
