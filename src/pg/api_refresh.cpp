@@ -226,9 +226,7 @@ Datum incview_check(PG_FUNCTION_ARGS) {
     for (Oid rel : inputs.polled)
       risks.push_back({"polled input", *spi_scalar("SELECT $1::regclass::text", {oid_arg(rel)}) +
                                            " (foreign table or materialized view) is not captured: rebuilt at every "
-                                           "period of an interval/daily policy (policy " + std::string("now: ") +
-                                           *spi_scalar("SELECT policy FROM incview.stages WHERE name = $1",
-                                                       {text_arg(stage.name)}) + ")"});
+                                           "period of an interval or daily policy, otherwise only by incview.rebuild"});
     for (const auto& f : inputs.time_functions)
       risks.push_back({"time-dependent", f + ": rows depend on when their scope was last refreshed"});
     for (Oid rel : inputs.function_tables)

@@ -16,7 +16,8 @@ struct StageRecord {
   Oid owner = InvalidOid;
   std::string search_path;  // the creator's search_path: the stage's SQL always runs under it
   // Scope independence (issue 17): whether a scoped refresh is right for this query.
-  bool scope_pushdown = true;         // refresh scope by scope: proven, or declared by the owner
+  // refresh scope by scope: proven, or declared by the owner (false when never analyzed)
+  bool scope_pushdown = true;
   bool independence_known = true;     // false: never analyzed (refreshes rebuild and analyze)
   bool declared_independent = false;  // the owner's override (incview.declare_independent)
   std::string independence_problem;   // what the analysis found ("" when proven)

@@ -28,11 +28,10 @@ std::string json_keys_of_batch(const StageRecord& stage) {
   std::vector<std::string> params, names;
   for (size_t i = 0; i < stage.shape.scope.size(); ++i) {
     params.push_back("$" + std::to_string(i + 1) + "::" + stage.shape.scope[i].type + "[]");
-    names.push_back("u.k" + std::to_string(i + 1));
+    names.push_back("k" + std::to_string(i + 1));
   }
-  std::string cols = join(names, ", ");
-  std::string bare = cols;
-  for (size_t p = bare.find("u."); p != std::string::npos; p = bare.find("u.", p)) bare.erase(p, 2);
+  const std::string bare = join(names, ", ");
+  const std::string cols = "u." + join(names, ", u.");
   // (Multi-argument unnest is FROM-clause syntax and cannot be schema-qualified; this runs
   // as the owner under its own path anyway.)
   return "SELECT pg_catalog.array_agg(pg_catalog.jsonb_build_array(" + cols + ")) FROM unnest(" +

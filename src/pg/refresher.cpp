@@ -27,7 +27,7 @@ std::string batch_engine(const StageRecord& stage) {
   // Scopes not shown independent (and not declared so by the owner): only a rebuild is
   // right, whatever the engine ("full" here means a rebuild: a diff stage rebuilds by a
   // whole-table diff, see rebuild_stage).
-  if (!stage.scope_pushdown || !stage.independence_known) return "full";
+  if (!stage.scope_pushdown) return "full";
   if (stage.engine != "auto") return stage.engine;
   // diff writes only rows that changed, which spares the stages reading this one (their
   // capture sees only real changes); without readers, replace is cheaper.

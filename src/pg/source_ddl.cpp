@@ -67,6 +67,18 @@ void dirty_stages_of(const std::vector<Oid>& rels) {
   });
 }
 
+// Runs body in its own subtransaction when any stage has a source (a WARNING naming `what`
+// instead of failing the user's DDL), inside an SPI connection.
+template <typename F>
+void if_sources(const char* what, F&& body) {
+  spi_connect();
+  if (any_source()) {
+    auto error = in_subtransaction(body);
+    if (error) warn(what, error->message);
+  }
+  spi_finish();
+}
+
 Oid relation_of(RangeVar* rv) {
   Oid rel = InvalidOid;
   pg_call([&] { rel = RangeVarGetRelid(rv, NoLock, true); });
@@ -100,13 +112,8 @@ Datum incview_on_ddl_start(PG_FUNCTION_ARGS) {
         if (OidIsValid(parent)) touched.push_back(parent);
       }
     }
-    if (touched.empty()) return static_cast<Datum>(0);
-    spi_connect();
-    if (any_source()) {
-      auto error = in_subtransaction([&] { dirty_stages_of(touched); });
-      if (error) warn("could not mark the stages reading the changed partitions", error->message);
-    }
-    spi_finish();
+    if (!touched.empty())
+      if_sources("could not mark the stages reading the changed partitions", [&] { dirty_stages_of(touched); });
     return static_cast<Datum>(0);
   });
 }
@@ -169,18 +176,13 @@ Datum incview_on_ddl_end(PG_FUNCTION_ARGS) {
 Datum incview_on_sql_drop(PG_FUNCTION_ARGS) {
   return entry_guard([&]() -> Datum {
     (void)event_data(fcinfo);
-    spi_connect();
-    if (any_source()) {
-      auto error = in_subtransaction([&] {
-        as_extension_owner([&] {
-          spi_exec("DELETE FROM incview.stage_source ss USING pg_catalog.pg_event_trigger_dropped_objects() AS d "
-                   "WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0 "
-                   "  AND ss.source = d.objid");
-        });
+    if_sources("could not forget dropped sources", [&] {
+      as_extension_owner([&] {
+        spi_exec("DELETE FROM incview.stage_source ss USING pg_catalog.pg_event_trigger_dropped_objects() AS d "
+                 "WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0 "
+                 "  AND ss.source = d.objid");
       });
-      if (error) warn("could not forget dropped sources", error->message);
-    }
-    spi_finish();
+    });
     return static_cast<Datum>(0);
   });
 }

@@ -52,8 +52,8 @@ StepResult step_as_owner(const StageRecord& stage, const std::optional<std::stri
   if (!after) {
     const DirtySummary dirty = dirty_summary(stage);
     RefreshInput in;
-    // Scopes not (yet) shown independent: every engine rebuilds, never wrong rows.
-    in.engine = !stage.scope_pushdown || !stage.independence_known ? "full" : stage.engine;
+    // Scopes not shown independent (nor declared so): every engine rebuilds, never wrong rows.
+    in.engine = stage.scope_pushdown ? stage.engine : "full";
     in.every_scope = dirty.every_scope;
     in.dirty = dirty.keys;
     in.total = dirty.total_scopes;

@@ -8,12 +8,7 @@ set -euo pipefail
 : "${PGBIN:=/usr/lib/postgresql/15/bin}"
 db=incview_ddl_locks
 source "$(dirname "${BASH_SOURCE[0]}")/lib/wait.bash"
-failed=0
-check() {
-  local what=$1; shift
-  if "$@"; then echo "ok: $what"; else echo "FAILED: $what"; failed=1; fi
-}
-psql -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null 2>&1
+fresh_database
 psql -d $db >/dev/null <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION pg_incview;

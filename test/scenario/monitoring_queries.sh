@@ -7,7 +7,7 @@ set -euo pipefail
 db=incview_monitoring
 source "$(dirname "${BASH_SOURCE[0]}")/lib/wait.bash"
 yaml="$(dirname "${BASH_SOURCE[0]}")/../../docs/monitoring/postgres_exporter.yaml"
-psql -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null 2>&1
+fresh_database
 psql -d $db >/dev/null <<'SQL'
 SET client_min_messages = error;
 CREATE EXTENSION pg_incview;
@@ -24,20 +24,20 @@ SELECT incview.refresh('ok_stage');
 SELECT incview.refresh('bad_stage');
 ALTER TABLE src2 DISABLE TRIGGER incview_capture_upd;
 SQL
-failed=0
-# Each "query: |" block: the indented lines that follow it.
+# query_of <name>: the indented lines of the "query: |" block under <name>.
+query_of() {
+  awk -v n="$1:" '$0 == n { on = 1; next } /^[a-z_]+:$/ { on = 0 } on && /^  query: \|/ { q = 1; next }
+                  on && q && /^    / { sub(/^    /, ""); print; next } on && q { q = 0 }' "$yaml"
+}
 mapfile -t names < <(awk '/^[a-z_]+:$/ { sub(":", ""); print }' "$yaml")
 for name in "${names[@]}"; do
-  sql=$(awk -v n="$name:" '$0 == n { on = 1; next } /^[a-z_]+:$/ { on = 0 } on && /^  query: \|/ { q = 1; next }
-                           on && q && /^    / { sub(/^    /, ""); print; next } on && q { q = 0 }' "$yaml")
-  if ! out=$(psql -d $db -F '|' -c "$sql" 2>&1); then
+  if ! out=$(psql -d $db -F '|' -c "$(query_of "$name")" 2>&1); then
     echo "FAILED: $name: $out"; failed=1; continue
   fi
   rows=$(printf '%s\n' "$out" | grep -c . || true)
-  echo "ok: $name returns $rows row(s)"
-  [[ $rows -ge 1 ]] || { echo "FAILED: $name returned no row"; failed=1; }
+  check "$name returns rows ($rows)" test "$rows" -ge 1
 done
-status=$(psql -d $db -c "SELECT string_agg(stage || '=' || status || '/' || stale, ',' ORDER BY stage) FROM ($(awk '/^pg_incview_stage:$/ { on = 1; next } /^[a-z_]+:$/ { on = 0 } on && /^  query: \|/ { q = 1; next } on && q && /^    / { sub(/^    /, ""); print; next } on && q { q = 0 }' "$yaml")) m")
+status=$(psql -d $db -c "SELECT string_agg(stage || '=' || status || '/' || stale, ',' ORDER BY stage) FROM ($(query_of pg_incview_stage)) m")
 echo "stages: $status"
 [[ $status == "bad_stage=failing/0,ok_stage=idle/0,stale_stage=stale/1" ]] ||
   { echo "FAILED: expected bad_stage=failing/0,ok_stage=idle/0,stale_stage=stale/1"; failed=1; }

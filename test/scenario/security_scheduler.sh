@@ -17,11 +17,6 @@ victimdb=incview_sec_victim
 source "$(dirname "${BASH_SOURCE[0]}")/lib/wait.bash"
 attacker=sec_sched_attacker
 nobody=sec_sched_nobody
-failed=0
-check() {  # check <description> <command...>: runs the command, reports, remembers a failure
-  local what=$1; shift
-  if "$@"; then echo "ok: $what"; else echo "FAILED: $what"; failed=1; fi
-}
 cleanup() {
   psql -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" \
                    -c "DROP DATABASE IF EXISTS $victimdb WITH (FORCE)" >/dev/null 2>&1 || true

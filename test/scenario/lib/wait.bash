@@ -16,3 +16,16 @@ wait_for() {
     sleep 0.05
   done
 }
+
+# check <description> <command...>: runs the command, prints ok/FAILED, remembers a failure
+# in $failed (a scenario runs every check, then exits 1 if any failed).
+failed=0
+check() {
+  local what=$1; shift
+  if "$@"; then echo "ok: $what"; else echo "FAILED: $what"; failed=1; fi
+}
+
+# fresh_database: drops and re-creates $db.
+fresh_database() {
+  psql -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null 2>&1
+}
