@@ -18,7 +18,7 @@
 # as database user postgres through the socket in /tmp with trust auth.
 set -euo pipefail
 
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+PGBIN=${PGBIN:-$("${PG_CONFIG:-/usr/bin/pg_config}" --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}
 PGDATA=${INCVIEW_PGDATA:-/tmp/pg_incview_data}
 PGPORT=${INCVIEW_PGPORT:-54329}
 SOCKDIR=/tmp

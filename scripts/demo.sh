@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 PORT=${INCVIEW_PGPORT:-54329}
 SCALE=${INCVIEW_DEMO_SCALE:-1}
 DB=incview_demo
-PSQL=(/usr/lib/postgresql/15/bin/psql -X -h /tmp -p "$PORT" -U postgres -v ON_ERROR_STOP=1)
+PGBIN=${PGBIN:-$("${PG_CONFIG:-/usr/bin/pg_config}" --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}
+PSQL=("$PGBIN/psql" -X -h /tmp -p "$PORT" -U postgres -v ON_ERROR_STOP=1)
 
 echo "== dependencies";  bash scripts/deps.sh
 echo "== build";         bash scripts/build.sh pgxs

@@ -26,8 +26,9 @@ export INCVIEW_FAST=${INCVIEW_FAST:-1}
 export INCVIEW_FRESH=1
 PORT=${INCVIEW_PGPORT:-54329}
 PGDATA_DIR=${INCVIEW_PGDATA:-/tmp/pg_incview_data}
-PGBIN=/usr/lib/postgresql/15/bin
 export PG_CONFIG=${PG_CONFIG:-/usr/bin/pg_config}
+# PGBIN follows PG_CONFIG, so a private copy of the server (another PG_CONFIG) is used end to end.
+export PGBIN=${PGBIN:-$("$PG_CONFIG" --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}
 LOGDIR="$ROOT/build/test-logs"
 TAPDB=incview_tap
 
