@@ -16,7 +16,7 @@
 #
 # Environment: INCVIEW_KEEP=1 (leave the cluster running), INCVIEW_SKIP_BUILD=1 (skip deps
 # and build), INCVIEW_REGRESS="t1 t2" (only these pg_regress tests),
-# INCVIEW_PGTAP_FILES="test/pgtap/a.sql" (only these files), INCVIEW_FAST (default 1 here),
+# INCVIEW_PGTAP_FILES="test/pgtap/a.sql" (only these files), INCVIEW_SCENARIOS="test/scenario/a.sh", INCVIEW_FAST (default 1 here),
 # plus everything scripts/cluster.sh reads (INCVIEW_PGPORT, INCVIEW_PGDATA, ...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -260,7 +260,11 @@ run_pgtap() {
 run_scenario() {
   section "scenarios (test/scenario/*.sh)"
   local files=() f
-  for f in test/scenario/*.sh; do [[ -e $f ]] && files+=("$f"); done
+  if [[ -n "${INCVIEW_SCENARIOS:-}" ]]; then
+    read -r -a files <<<"$INCVIEW_SCENARIOS"
+  else
+    for f in test/scenario/*.sh; do [[ -e $f ]] && files+=("$f"); done
+  fi
   if [[ ${#files[@]} -eq 0 ]]; then echo "no tests"; record "scenario" 0 0 "no files"; return; fi
   if [[ $PGXS_OK != 1 || $CLUSTER_OK != 1 ]]; then echo "skipped"; record "scenario" 0 0 "skipped"; return; fi
   local spass=0 sfail=0

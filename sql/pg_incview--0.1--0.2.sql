@@ -192,7 +192,7 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'incview_on_ddl_end';
 CREATE FUNCTION incview.on_sql_drop() RETURNS event_trigger
 LANGUAGE c AS 'MODULE_PATHNAME', 'incview_on_sql_drop';
 CREATE EVENT TRIGGER incview_source_ddl_start ON ddl_command_start
-  WHEN TAG IN ('DROP TABLE', 'ALTER TABLE') EXECUTE FUNCTION incview.on_ddl_start();
+  WHEN TAG IN ('DROP TABLE', 'ALTER TABLE', 'DROP EXTENSION') EXECUTE FUNCTION incview.on_ddl_start();
 CREATE EVENT TRIGGER incview_source_ddl_end ON ddl_command_end
   WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE') EXECUTE FUNCTION incview.on_ddl_end();
 CREATE EVENT TRIGGER incview_source_drop ON sql_drop
@@ -228,3 +228,13 @@ $$;
 -- ---------------------------------------------------------------------------
 CREATE FUNCTION incview.ensure_fresh(stage text, keys jsonb)
 RETURNS bigint LANGUAGE c AS 'MODULE_PATHNAME', 'incview_ensure_fresh';
+
+-- ---------------------------------------------------------------------------
+-- Idle capture triggers (issue 19): drop_stage and alter_stage never wait for the ACCESS
+-- EXCLUSIVE lock DROP TRIGGER needs; triggers of a source no stage reads any more stay
+-- (idle: the capture function finds no stage and returns) until the table is free. The
+-- scheduler removes them; this function removes them now, waiting for the lock, from the
+-- tables the caller owns, and returns how many tables it cleaned. (src/pg/idle_capture.cpp)
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION incview.drop_idle_capture() RETURNS integer
+LANGUAGE c AS 'MODULE_PATHNAME', 'incview_drop_idle_capture';

@@ -7,6 +7,7 @@
 #include "core/stage_sql.hpp"
 #include "pg/args.hpp"
 #include "pg/capture.hpp"
+#include "pg/idle_capture.hpp"
 #include "pg/catalog.hpp"
 #include "pg/dirty_queue.hpp"
 #include "pg/guard.hpp"
@@ -156,7 +157,19 @@ Datum incview_alter_stage(PG_FUNCTION_ARGS) {
     // Sources: drop what is no longer read (declared mappings of still-read sources stay).
     std::vector<Oid> still_read = checked.relations;
     still_read.insert(still_read.end(), inputs.function_tables.begin(), inputs.function_tables.end());
-    remove_capture(old, still_read);
+    // Sources no longer read: their triggers go at the end (drop_capture_if_idle), if no other
+    // stage reads them and the table is free; never a lock on a source the stage still reads.
+    std::vector<Oid> no_longer_read;
+    as_extension_owner([&] {
+      const uint64 n = spi_exec("SELECT ss.source::oid::text FROM incview.stage_source ss "
+                                "JOIN pg_catalog.pg_class c ON c.oid = ss.source "
+                                "WHERE ss.stage_id = $1 AND c.relkind IN ('r', 'p')",
+                                {int4_arg(old.id)}, true);
+      for (uint64 i = 0; i < n; ++i) {
+        const Oid s = static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0")));
+        if (std::find(still_read.begin(), still_read.end(), s) == still_read.end()) no_longer_read.push_back(s);
+      }
+    });
     std::string oids = "{";
     for (size_t i = 0; i < checked.relations.size(); ++i) oids += (i ? "," : "") + std::to_string(checked.relations[i]);
     oids += "}";
@@ -182,6 +195,8 @@ Datum incview_alter_stage(PG_FUNCTION_ARGS) {
     for (Oid d : declared) install_capture(d);
 
     rebuild_and_log(stage);
+    for (Oid s : no_longer_read) invalidate_capture(s);
+    (void)drop_capture_if_idle(no_longer_read, IdleLock::IfFree);
     });
     spi_finish();
     PG_RETURN_VOID();

@@ -24,8 +24,6 @@ namespace incview::pg {
 
 namespace {
 
-constexpr const char* kTriggerNames[] = {"incview_capture_ins", "incview_capture_upd", "incview_capture_del",
-                                         "incview_capture_trunc"};
 constexpr const char* kOldTable = "incview_old";
 constexpr const char* kNewTable = "incview_new";
 
@@ -331,6 +329,10 @@ void install_capture(Oid source) {
       " AFTER INSERT ON %s REFERENCING NEW TABLE AS incview_new",
       " AFTER UPDATE ON %s REFERENCING OLD TABLE AS incview_old NEW TABLE AS incview_new",
       " AFTER DELETE ON %s REFERENCING OLD TABLE AS incview_old", " AFTER TRUNCATE ON %s"};
+  // A lock the idle-trigger removal (idle_capture.cpp) conflicts with, taken before looking at
+  // pg_trigger: either that removal has committed and we see its triggers gone, or it cannot
+  // start until we commit (and then sees this table read again).
+  pg_call([&] { LockRelationOid(source, AccessShareLock); });
   std::string table;
   for (int i = 0; i < 4; ++i) {
     if (spi_scalar("SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = $1 AND tgname = $2",
@@ -373,28 +375,6 @@ void warn_if_capture_off(const StageRecord& stage) {
                               "incview_capture_upd, incview_capture_del, incview_capture_trunc), or call "
                               "incview.rebuild to re-create missing ones")));
   });
-}
-
-void remove_capture(const StageRecord& stage, const std::vector<Oid>& keep) {
-  std::vector<std::pair<Oid, std::pair<std::string, bool>>> sources;
-  as_extension_owner([&] {  // (source::text is schema-qualified under the safe path)
-    const uint64 n = spi_exec(
-        "SELECT ss.source::oid::text, ss.source::text, "
-        "       NOT EXISTS (SELECT 1 FROM incview.stage_source o WHERE o.source = ss.source AND o.stage_id <> $1) "
-        "FROM incview.stage_source ss JOIN pg_catalog.pg_class c ON c.oid = ss.source "
-        "WHERE ss.stage_id = $1 AND c.relkind IN ('r', 'p')",  // polled sources have no triggers
-        {int4_arg(stage.id)}, true);
-    for (uint64 i = 0; i < n; ++i)
-      sources.push_back({static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))), {spi_text_or(i, 2, ""), spi_bool(i, 3)}});
-  });
-  for (const auto& [oid, info] : sources) {
-    // DROP TRIGGER takes ACCESS EXCLUSIVE on the table until commit: never for a source the
-    // stage goes on reading (alter_stage), whose triggers are the same anyway.
-    if (info.second && std::find(keep.begin(), keep.end(), oid) == keep.end())
-      for (const char* name : kTriggerNames)
-        spi_exec("DROP TRIGGER IF EXISTS " + quote_ident(name) + " ON " + info.first);
-    invalidate_capture(oid);
-  }
 }
 
 }  // namespace incview::pg

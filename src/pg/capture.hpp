@@ -13,10 +13,9 @@ void install_capture(Oid source);
 // dropped our triggers, leaving the stage stale).
 void reinstall_missing_capture(const StageRecord& stage);
 
-// Drops the triggers from the stage's sources that no other stage reads.
-// keep: sources whose triggers stay even if no other stage reads them (alter_stage: the
-// sources the new query still reads; no lock is taken on them).
-void remove_capture(const StageRecord& stage, const std::vector<Oid>& keep = {});
+// The names of pg_incview's capture triggers, by event (insert, update, delete, truncate).
+inline constexpr const char* kTriggerNames[] = {"incview_capture_ins", "incview_capture_upd", "incview_capture_del",
+                                                "incview_capture_trunc"};
 
 // Every backend reloads what it captures for this source at its next write to it.
 void invalidate_capture(Oid source);

@@ -20,6 +20,7 @@ extern "C" {
 #include "jit/jit.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "storage/lmgr.h"
 #include "parser/parser.h"
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
@@ -32,4 +33,5 @@ extern "C" {
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 }

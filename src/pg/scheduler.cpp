@@ -5,6 +5,7 @@
 
 #include "pg/catalog.hpp"
 #include "pg/guard.hpp"
+#include "pg/idle_capture.hpp"
 #include "pg/retention.hpp"
 #include "pg/role.hpp"
 #include "pg/settings.hpp"
@@ -419,6 +420,22 @@ constexpr const char* kPeriodDue =
     "                    AND coalesce(st.last_refresh, '-infinity') < now()::date + s.policy_at "
     "  ELSE false END)";
 
+// Idle capture triggers left by drop_stage/alter_stage (idle_capture.hpp): every ten seconds
+// at most, each table in a transaction of its own (its ACCESS EXCLUSIVE lock lasts only the
+// DROP TRIGGERs), and only a table nobody holds a lock on: the scheduler never waits for one.
+void drop_idle_capture_when_free() {
+  static TimestampTz last = 0;
+  const TimestampTz now = GetCurrentTimestamp();
+  if (last != 0 && !TimestampDifferenceExceeds(last, now, 10000)) return;
+  last = now;
+  std::vector<Oid> tables;
+  in_transaction([&] { tables = idle_capture_tables(); });
+  for (Oid t : tables) {
+    report_activity("pg_incview: dropping idle capture triggers");
+    in_transaction([&] { (void)drop_capture_if_idle({t}, IdleLock::IfFree); });
+  }
+}
+
 void scheduler_pass() {
   std::vector<DueStage> due;
   std::vector<std::vector<std::string>> levels;
@@ -469,6 +486,7 @@ void scheduler_pass() {
       for (const auto& d : level) refresh_in_worker(d.name, expected_batches(d));
   }
   apply_due_retention();
+  drop_idle_capture_when_free();
   pg_call([] { pgstat_report_activity(STATE_IDLE, nullptr); });
 }
 

@@ -18,6 +18,7 @@
 #include "core/sql_text.hpp"
 #include "pg/capture.hpp"
 #include "pg/guard.hpp"
+#include "pg/idle_capture.hpp"
 #include "pg/role.hpp"
 #include "pg/spi.hpp"
 #include "pg/subxact.hpp"
@@ -102,6 +103,20 @@ Datum incview_on_ddl_start(PG_FUNCTION_ARGS) {
         const Oid rel = relation_of(rv);
         if (OidIsValid(rel)) touched.push_back(rel);
       }
+    } else if (IsA(stmt, DropStmt) && reinterpret_cast<DropStmt*>(stmt)->removeType == OBJECT_EXTENSION) {
+      // DROP EXTENSION pg_incview: idle capture triggers (no stage left to read their
+      // tables) would otherwise make it fail on their dependency on incview.capture().
+      ListCell* lc;
+      bool ours = false;
+      foreach (lc, reinterpret_cast<DropStmt*>(stmt)->objects)
+        ours = ours || std::strcmp(strVal(lfirst(lc)), "pg_incview") == 0;
+      if (ours) {
+        spi_connect();
+        auto error = in_subtransaction([&] { (void)drop_all_idle_capture(IdleLock::Wait); });
+        if (error) warn("could not drop idle capture triggers", error->message);
+        spi_finish();
+      }
+      return static_cast<Datum>(0);
     } else if (IsA(stmt, AlterTableStmt)) {
       auto* at = reinterpret_cast<AlterTableStmt*>(stmt);
       ListCell* lc;

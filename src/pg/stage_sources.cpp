@@ -2,6 +2,7 @@
 
 #include "core/sql_text.hpp"
 #include "pg/capture.hpp"
+#include "pg/idle_capture.hpp"
 #include "pg/guard.hpp"
 #include "pg/role.hpp"
 #include "pg/spi.hpp"
@@ -158,14 +159,26 @@ void drop_stage_cascade(const StageRecord& stage, bool cascade) {
     check_stage_owner(*dep, "drop it");
     drop_stage_cascade(*dep, true);
   }
-  remove_capture(stage);
+  // The stage's trigger-carrying sources, to drop triggers no stage needs once it is gone.
+  std::vector<Oid> sources;
+  as_extension_owner([&] {
+    const uint64 n = spi_exec("SELECT ss.source::oid::text FROM incview.stage_source ss "
+                              "JOIN pg_catalog.pg_class c ON c.oid = ss.source "
+                              "WHERE ss.stage_id = $1 AND c.relkind IN ('r', 'p')",
+                              {int4_arg(stage.id)}, true);
+    for (uint64 i = 0; i < n; ++i) sources.push_back(static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))));
+  });
   if (!stage.shape.target.empty() &&
       spi_scalar("SELECT pg_catalog.to_regclass($1)::text", {text_arg(stage.shape.target)}))
     spi_exec("DROP TABLE " + stage.shape.target);
   as_extension_owner([&] {
     spi_exec("DELETE FROM incview.dirty_scope WHERE stage_id = $1", {int4_arg(stage.id)});
+    spi_exec("DELETE FROM incview.stage_source WHERE stage_id = $1", {int4_arg(stage.id)});
     spi_exec("DELETE FROM incview.stage WHERE id = $1", {int4_arg(stage.id)});
   });
+  // Last, so a lock it takes lasts only until commit; never waits (idle_capture.hpp).
+  for (Oid s : sources) invalidate_capture(s);
+  (void)drop_capture_if_idle(sources, IdleLock::IfFree);
 }
 
 }  // namespace incview::pg

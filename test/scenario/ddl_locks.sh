@@ -42,6 +42,40 @@ check "create_stage over a source that already has the triggers blocks neither" 
   unblocked "SELECT incview.create_stage('more', 'SELECT k, min(v) AS low FROM src GROUP BY k', ARRAY['k'])"
 check "drop_stage of one of the stages sharing the source blocks neither" \
   unblocked "SELECT incview.drop_stage('more')"
+# The last stage on a source: its triggers would need ACCESS EXCLUSIVE (DROP TRIGGER). Inside
+# a held-open transaction they stay idle, so nobody waits; the scheduler drops them later.
+psql -d $db >/dev/null -c "SET client_min_messages = warning" \
+  -c "CREATE TABLE lone (k int, v int)" -c "INSERT INTO lone SELECT g % 5, g FROM generate_series(1, 100) g" \
+  -c "SELECT incview.create_stage('lone_totals', 'SELECT k, sum(v) AS total FROM lone GROUP BY k', ARRAY['k'])"
+lone_unblocked() {
+  psql -d $db -c "BEGIN" -c "SET client_min_messages = warning" -c "SELECT incview.drop_stage('lone_totals')" \
+    -c "SELECT pg_sleep(3)" -c "COMMIT" >/dev/null 2>&1 &
+  local pid=$! ok=0
+  sleep 1
+  if psql -d $db -c "SET lock_timeout = '500ms'" -c "SELECT count(*) FROM lone" >/dev/null 2>&1 &&
+     psql -d $db -c "SET lock_timeout = '500ms'" -c "INSERT INTO lone VALUES (1, 1)" >/dev/null 2>&1; then
+    ok=1
+  fi
+  wait $pid
+  [[ $ok == 1 ]]
+}
+lone_triggers() { psql -d $db -c "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'lone'::regclass"; }
+check "drop_stage of the last stage on a source, in a transaction, blocks neither" lone_unblocked
+check "its triggers stay (idle) after that commit" test "$(lone_triggers)" = 4
+check "the scheduler drops them once the table is free" \
+  wait_for 40 "SELECT NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'lone'::regclass)"
+# Autocommit drop_stage while a reader holds the source open: no wait for the reader.
+psql -d $db >/dev/null -c "SET client_min_messages = warning" \
+  -c "SELECT incview.create_stage('lone_totals', 'SELECT k, sum(v) AS total FROM lone GROUP BY k', ARRAY['k'])"
+psql -d $db -c "BEGIN" -c "SELECT count(*) FROM lone" -c "SELECT pg_sleep(4)" -c "COMMIT" >/dev/null 2>&1 &
+reader=$!
+sleep 1
+check "drop_stage does not wait for a reader of its last source" \
+  psql -d $db -c "SET statement_timeout = '1s'" -c "SET client_min_messages = warning" -c "SELECT incview.drop_stage('lone_totals')"
+wait $reader
+check "and the scheduler drops the idle triggers after the reader is gone" \
+  wait_for 40 "SELECT NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'lone'::regclass)"
+
 # CALL create_stage_concurrently over a table without triggers yet, whose build takes 3 s:
 # after its first, brief transaction, writers are not blocked, and what they wrote during
 # the build is in the stage afterwards.
