@@ -94,6 +94,21 @@ std::string owner_keys_statement(const CaptureSpec& spec, CaptureEvent event) {
          same_keys(spec, event, CaptureSize::Many) + ") AS k WHERE $1::pg_catalog.int8 IS NOT NULL";
 }
 
+std::string table_keys_statement(const CaptureSpec& spec, const std::string& table) {
+  std::vector<std::string> cols;
+  for (size_t i = 0; i < spec.scope.size(); ++i) cols.push_back("c" + std::to_string(i + 1));
+  if (spec.kind == MappingKind::Same)
+    return "SELECT pg_catalog.array_agg(k.key), pg_catalog.count(*) FROM (SELECT pg_catalog.jsonb_build_array(" +
+           join(cols, ", ") + ") AS key FROM (SELECT DISTINCT " + column_list(spec.scope, "t") + " FROM " + table +
+           " t LIMIT $1::pg_catalog.int8) AS d(" + join(cols, ", ") + ")) AS k";
+  if (spec.kind == MappingKind::Lookup)
+    return "SELECT pg_catalog.array_agg(DISTINCT r.key), pg_catalog.count(*) FROM (SELECT "
+           "pg_catalog.jsonb_build_array(" + join(cols, ", m.").insert(0, "m.") + ") AS key FROM (SELECT * FROM " +
+           table + ") AS changed, LATERAL (\n" + spec.mapping + "\n) AS m(" + join(cols, ", ") +
+           ") LIMIT $1::pg_catalog.int8) AS r";
+  throw Error(sqlstate::kInternalError, "table keys are for same or lookup mappings");
+}
+
 std::string queue_keys_statement() {
   return queue_from_keys("SELECT pg_catalog.unnest($3::pg_catalog.jsonb[]) AS key");
 }

@@ -50,6 +50,12 @@ std::string lookup_keys_statement(const CaptureSpec& spec, CaptureEvent event);
 // Same with owner-typed scope columns, phase 1: the keys of the changed rows ($1 unused,
 // present so both phase-1 statements take the same parameters).
 std::string owner_keys_statement(const CaptureSpec& spec, CaptureEvent event);
+// Phase 1 over every row of a table instead of a statement's transition tables: the keys of
+// a partition whose rows join or leave a source without DML (ATTACH, DETACH, DROP). Same or
+// Lookup mapping; `table` is SQL text (a quoted, qualified name). Returns one row: the
+// distinct keys as jsonb[] and how many it read, at most $1 (bigint): a caller that gets $1
+// back queues one "every scope" marker instead.
+std::string table_keys_statement(const CaptureSpec& spec, const std::string& table);
 // Phase 2 (as the extension owner): $1 stage id, $2 threshold, $3 jsonb[] keys.
 std::string queue_keys_statement();
 

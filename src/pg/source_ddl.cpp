@@ -7,8 +7,9 @@
 //    source of the same stages, with the mapping of its nearest registered ancestor, and
 //    gets capture triggers at once;
 //  - ddl_command_start (DROP TABLE, ALTER TABLE ... DETACH/ATTACH PARTITION): those change
-//    a source's rows with no DML, so the stages reading the partition or its parent get an
-//    "every scope" marker in the same transaction;
+//    a source's rows with no DML, so the stages reading the partition or its parent get the
+//    keys of the partition's rows (partition_scopes.hpp) in the same transaction, or an
+//    "every scope" marker where those cannot be had (a dropped table that is not a partition);
 //  - sql_drop: relations that no longer exist leave incview.stage_source (no refresh or
 //    rebuild can then fail on a dangling OID).
 //
@@ -19,6 +20,7 @@
 #include "pg/capture.hpp"
 #include "pg/guard.hpp"
 #include "pg/idle_capture.hpp"
+#include "pg/partition_scopes.hpp"
 #include "pg/role.hpp"
 #include "pg/spi.hpp"
 #include "pg/subxact.hpp"
@@ -93,7 +95,8 @@ Datum incview_on_ddl_start(PG_FUNCTION_ARGS) {
   return entry_guard([&]() -> Datum {
     EventTriggerData* ev = event_data(fcinfo);
     Node* stmt = ev->parsetree;
-    std::vector<Oid> touched;
+    std::vector<Oid> touched;                       // every scope of their stages
+    std::vector<std::pair<Oid, Oid>> moving;        // (table, anchor): the scopes of its rows
     if (IsA(stmt, DropStmt) && reinterpret_cast<DropStmt*>(stmt)->removeType == OBJECT_TABLE) {
       ListCell* lc;
       foreach (lc, reinterpret_cast<DropStmt*>(stmt)->objects) {
@@ -101,7 +104,13 @@ Datum incview_on_ddl_start(PG_FUNCTION_ARGS) {
         List* names = static_cast<List*>(lfirst(lc));
         pg_call([&] { rv = makeRangeVarFromNameList(names); });
         const Oid rel = relation_of(rv);
-        if (OidIsValid(rel)) touched.push_back(rel);
+        if (!OidIsValid(rel)) continue;
+        bool partition = false;
+        pg_call([&] { partition = get_rel_relispartition(rel); });
+        if (partition)
+          moving.push_back({rel, rel});  // an old month dropped: only its scopes change
+        else
+          touched.push_back(rel);
       }
     } else if (IsA(stmt, DropStmt) && reinterpret_cast<DropStmt*>(stmt)->removeType == OBJECT_EXTENSION) {
       // DROP EXTENSION pg_incview: idle capture triggers (no stage left to read their
@@ -124,11 +133,19 @@ Datum incview_on_ddl_start(PG_FUNCTION_ARGS) {
         auto* cmd = static_cast<AlterTableCmd*>(lfirst(lc));
         if (cmd->subtype != AT_AttachPartition && cmd->subtype != AT_DetachPartition) continue;
         const Oid parent = relation_of(at->relation);
-        if (OidIsValid(parent)) touched.push_back(parent);
+        if (!OidIsValid(parent)) continue;
+        const Oid part = relation_of(reinterpret_cast<PartitionCmd*>(cmd->def)->name);
+        if (!OidIsValid(part))
+          touched.push_back(parent);
+        else  // ATTACH: its rows join the parent's stages; DETACH: they leave the partition's
+          moving.push_back({part, cmd->subtype == AT_AttachPartition ? parent : part});
       }
     }
-    if (!touched.empty())
-      if_sources("could not mark the stages reading the changed partitions", [&] { dirty_stages_of(touched); });
+    if (!touched.empty() || !moving.empty())
+      if_sources("could not mark the stages reading the changed partitions", [&] {
+        dirty_stages_of(touched);
+        for (const auto& [table, anchor] : moving) dirty_scopes_of_partition(table, anchor);
+      });
     return static_cast<Datum>(0);
   });
 }

@@ -6,7 +6,7 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_incview;
 SET incview.default_policy = manual;
-SELECT plan(19);
+SELECT plan(26);
 \ir lib/wait_until.sql
 
 CREATE TABLE events (at timestamptz NOT NULL, patient_id int NOT NULL, v int NOT NULL) PARTITION BY RANGE (at);
@@ -43,10 +43,15 @@ INSERT INTO events VALUES ('2026-03-06', 8, 500);
 SELECT ok(pg_temp.refreshed_fresh(), 'a write through the parent into the new partition too');
 SELECT ok(pg_temp.wait_until($$pg_temp.fresh('per_patient_bg')$$, '20 s'), 'the continuous stage stays fresh');
 
--- Retention by dropping the oldest partition: no DML, the stages are marked and rebuilt.
+CREATE FUNCTION pg_temp.queued(stage text) RETURNS SETOF jsonb LANGUAGE sql AS $$
+  SELECT q.key FROM incview.dirty_scope q JOIN incview.stage s ON s.id = q.stage_id WHERE s.name = stage
+$$;
+
+-- Retention by dropping the oldest partition: no DML; its stages get the scopes of its rows.
+CREATE TEMP TABLE jan_keys AS SELECT DISTINCT jsonb_build_array(patient_id) AS key FROM events_2026_01;
 DROP TABLE events_2026_01;
-SELECT ok(EXISTS (SELECT 1 FROM incview.dirty_scope q JOIN incview.stage s ON s.id = q.stage_id
-                  WHERE s.name = 'per_patient' AND q.key IS NULL), 'DROP of a source partition marks its stages');
+SELECT set_eq($$SELECT * FROM pg_temp.queued('per_patient')$$, $$SELECT key FROM jan_keys$$,
+              'DROP of a source partition queues exactly the scopes of its rows (no "every scope" marker)');
 SELECT ok(NOT EXISTS (SELECT 1 FROM incview.stage_source ss WHERE NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = ss.source)),
           'the dropped partition leaves incview.stage_source');
 SELECT ok(pg_temp.refreshed_fresh(), 'the refresh removes the dropped rows');
@@ -57,15 +62,42 @@ SELECT ok(pg_temp.wait_until($$pg_temp.fresh('per_patient_bg')$$, '20 s'), 'the 
 CREATE TABLE events_2026_04 (at timestamptz NOT NULL, patient_id int NOT NULL, v int NOT NULL);
 INSERT INTO events_2026_04 SELECT timestamptz '2026-04-01' + g * interval '1 hour', g % 40, 3 FROM generate_series(1, 200) g;
 ALTER TABLE events ATTACH PARTITION events_2026_04 FOR VALUES FROM ('2026-04-01') TO ('2026-05-01');
+SELECT set_eq($$SELECT * FROM pg_temp.queued('per_patient')$$, $$SELECT jsonb_build_array(g) FROM generate_series(0, 39) g$$,
+              'ATTACH queues exactly the scopes of the attached rows');
 SELECT ok(pg_temp.refreshed_fresh(), 'ATTACH of a filled table: its rows reach the stage');
 INSERT INTO events_2026_04 VALUES ('2026-04-20', 39, 7);
 SELECT ok(pg_temp.refreshed_fresh(), 'and the attached partition is captured from then on');
 
 -- DETACH: its rows leave the source.
 ALTER TABLE events DETACH PARTITION events_2026_02;
+SELECT set_eq($$SELECT * FROM pg_temp.queued('per_patient')$$,
+              $$SELECT DISTINCT jsonb_build_array(patient_id) FROM events_2026_02$$,
+              'DETACH queues exactly the scopes of the detached rows');
 SELECT ok(pg_temp.refreshed_fresh(), 'DETACH: the detached rows leave the stage');
 INSERT INTO events_2026_02 VALUES ('2026-02-10', 1, 1);  -- no longer a source: must not matter
 SELECT ok(pg_temp.refreshed_fresh(), 'writes into the detached table do not disturb the stage');
+
+-- A small partition of a few scopes dropped: only those scopes are queued; a mapping
+-- declared on the parent (lookup) is applied to the dropped rows too.
+CREATE TABLE events_2026_06 PARTITION OF events FOR VALUES FROM ('2026-06-01') TO ('2026-07-01');
+INSERT INTO events VALUES ('2026-06-02', 100, 5), ('2026-06-03', 101, 6), ('2026-06-04', 100, 7);
+SELECT ok(pg_temp.refreshed_fresh(), 'a small partition filled');
+DROP TABLE events_2026_06;
+SELECT set_eq($$SELECT * FROM pg_temp.queued('per_patient')$$, $$VALUES ('[100]'::jsonb), ('[101]')$$,
+              'DROP of a small partition queues only its two scopes');
+SELECT ok(pg_temp.refreshed_fresh(), 'and the refresh of those two removes its rows');
+SELECT incview.create_stage('by_bucket', 'SELECT patient_id / 10 AS bucket, count(*) AS n FROM events GROUP BY 1',
+                            ARRAY['bucket']);
+SELECT incview.map_source('by_bucket', 'events', 'SELECT changed.patient_id / 10');
+CREATE TABLE events_2026_07 PARTITION OF events FOR VALUES FROM ('2026-07-01') TO ('2026-08-01');
+INSERT INTO events VALUES ('2026-07-02', 55, 1), ('2026-07-03', 57, 1);
+SELECT incview.refresh('by_bucket');
+DROP TABLE events_2026_07;
+SELECT set_eq($$SELECT * FROM pg_temp.queued('by_bucket')$$, $$VALUES ('[5]'::jsonb)$$,
+              'a lookup mapping maps the dropped rows to their scopes');
+SELECT is((SELECT incview.refresh('by_bucket') >= 0 AND (SELECT missing + extra FROM incview.verify('by_bucket')) = 0), true,
+          'and the stage is fresh after its refresh');
+SELECT incview.drop_stage('by_bucket');
 
 -- TRUNCATE of one partition.
 TRUNCATE events_2026_03;

@@ -189,6 +189,22 @@ TEST(CaptureSql, OwnerKeysDeriveTheSameKeysWithoutQueueing) {
   EXPECT_TRUE(contains(queue_keys_statement(), "pg_catalog.unnest($3::pg_catalog.jsonb[])"));
 }
 
+TEST(CaptureSql, TableKeysReadAWholePartitionUpToTheCap) {
+  // A partition leaving a source (DROP/DETACH): its distinct scope values, at most $1 of
+  // them, read from the table itself; the same key shape as capture's.
+  CaptureSpec same{MappingKind::Same, {"patient_id", "clinic"}, ""};
+  const std::string q = table_keys_statement(same, "public.\"events 2026\"");
+  EXPECT_TRUE(contains(q, "SELECT DISTINCT t.\"patient_id\", t.\"clinic\" FROM public.\"events 2026\" t LIMIT $1::pg_catalog.int8"));
+  EXPECT_TRUE(contains(q, "pg_catalog.jsonb_build_array(c1, c2) AS key"));
+  EXPECT_FALSE(contains(q, "incview.dirty_scope"));
+  // Lookup: the mapping over every row of the table, capped like a statement's capture.
+  CaptureSpec lookup{MappingKind::Lookup, {"tag"}, "SELECT t.tag FROM tags t WHERE t.doc = changed.id"};
+  const std::string l = table_keys_statement(lookup, "public.docs_1");
+  EXPECT_TRUE(contains(l, "FROM (SELECT * FROM public.docs_1) AS changed, LATERAL ("));
+  EXPECT_TRUE(contains(l, ") AS m(c1) LIMIT $1::pg_catalog.int8) AS r"));
+  EXPECT_THROW(table_keys_statement(CaptureSpec{MappingKind::All, {"k"}, ""}, "t"), Error);
+}
+
 TEST(RefreshPlanner, ChoosesBatchesOrFull) {
   RefreshInput in;
   in.engine = "auto";
