@@ -62,6 +62,32 @@ std::vector<Column> table_columns(Oid table) {
   return out;
 }
 
+// The end of a column-changing alter_stage: the old table goes, the new one (built and
+// filled as `built_name`) takes its name, and so do its indexes (an index named after the
+// built table is renamed after the stage's table, as PostgreSQL would have named it).
+void swap_in_rebuilt_table(const StageRecord& stage, const std::string& old_target, const std::string& built_name,
+                           const std::string& table_name) {
+  spi_exec("DROP TABLE " + old_target);
+  spi_exec("ALTER TABLE " + stage.shape.target + " RENAME TO " + quote_ident(table_name));
+  std::vector<std::string> indexes;
+  spi_exec("SELECT c.relname::text FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+           "WHERE i.indrelid = $1 ORDER BY 1",
+           {oid_arg(stage.target)}, true);
+  for (uint64 i = 0; i < SPI_processed; ++i) indexes.push_back(spi_text_or(i, 1, ""));
+  for (const auto& index : indexes) {
+    if (index.rfind(built_name, 0) != 0) continue;
+    const std::string renamed = (table_name + index.substr(built_name.size())).substr(0, NAMEDATALEN - 1);
+    const std::string qualified = quote_ident(stage.target_schema) + "." + quote_ident(renamed);
+    if (spi_scalar("SELECT pg_catalog.to_regclass($1)::text", {text_arg(qualified)})) continue;  // name taken
+    spi_exec("ALTER INDEX " + quote_ident(stage.target_schema) + "." + quote_ident(index) + " RENAME TO " +
+             quote_ident(renamed));
+    as_extension_owner([&] {
+      spi_exec("UPDATE incview.stage_index SET index_name = $3 WHERE stage_id = $1 AND index_name = $2",
+               {int4_arg(stage.id), text_arg(index), text_arg(renamed)});
+    });
+  }
+}
+
 }  // namespace
 
 // incview.alter_stage(name, query): redefines a stage. Re-discovers its sources, keeps the
@@ -124,6 +150,7 @@ Datum incview_alter_stage(PG_FUNCTION_ARGS) {
     }
     Oid target = old.target;
     std::vector<std::string> declared_indexes;
+    std::string swap_from, swap_name;  // set when the table is re-created beside the old one
     if (!(now == next) && old.partition.partitioned())
       throw Error(sqlstate::kFeatureNotSupported,
                   "cannot change the columns of partitioned stage \"" + name + "\"", "",
@@ -138,9 +165,14 @@ Datum incview_alter_stage(PG_FUNCTION_ARGS) {
       StageShape shape = old.shape;
       shape.query = checked.text;
       shape.columns = next_names;
-      spi_exec("DROP TABLE " + old.shape.target);
-      spi_exec("CREATE TABLE " + old.shape.target + " AS SELECT * FROM (\n" + checked.text + "\n) AS s WITH NO DATA");
-      target = static_cast<Oid>(std::stoul(*spi_scalar("SELECT $1::regclass::oid::text", {text_arg(old.shape.target)})));
+      // Built beside the old table, which readers go on reading (with its old rows) until the
+      // swap at the end: DROP of the old table and RENAME of the new one, the only moments
+      // that take ACCESS EXCLUSIVE (issue 19: never for the duration of a build).
+      swap_from = old.shape.target;
+      swap_name = "incview_new_" + std::to_string(old.target);
+      shape.target = quote_ident(old.target_schema) + "." + quote_ident(swap_name);
+      spi_exec("CREATE TABLE " + shape.target + " AS SELECT * FROM (\n" + checked.text + "\n) AS s WITH NO DATA");
+      target = static_cast<Oid>(std::stoul(*spi_scalar("SELECT $1::regclass::oid::text", {text_arg(shape.target)})));
       const StageSql sql(shape);
       spi_exec(sql.create_scope_index());
       if (!shape.unique_key.empty()) spi_exec(sql.create_unique_index());
@@ -195,6 +227,7 @@ Datum incview_alter_stage(PG_FUNCTION_ARGS) {
     for (Oid d : declared) install_capture(d);
 
     rebuild_and_log(stage);
+    if (!swap_from.empty()) swap_in_rebuilt_table(stage, swap_from, swap_name, old.target_table);
     for (Oid s : no_longer_read) invalidate_capture(s);
     (void)drop_capture_if_idle(no_longer_read, IdleLock::IfFree);
     });

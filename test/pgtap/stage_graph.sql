@@ -3,7 +3,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_incview;
 -- Stages refresh only when this test says so: no race with the background scheduler.
 SET incview.default_policy = manual;
-SELECT plan(30);
+SELECT plan(37);
 
 -- Level 0 per patient, level 1 per location mapped through patients.
 CREATE TABLE patients (id int PRIMARY KEY, location_id int);
@@ -88,6 +88,24 @@ SELECT throws_ok($$SELECT incview.alter_stage('per_patient', 'SELECT patient_id,
 SELECT throws_like($$SELECT incview.drop_stage('per_patient')$$, '%other stages depend on it%', 'drop refused while depended on');
 SELECT lives_ok($$SELECT incview.drop_stage('per_patient', cascade => true)$$, 'drop with cascade');
 SELECT is((SELECT count(*)::int FROM incview.stage), 0, 'cascade dropped the whole chain');
+
+-- alter_stage changing the columns builds the new table beside the old one and swaps it in
+-- at the end: same name, indexes named as PostgreSQL would name them, declared indexes kept.
+SELECT incview.create_stage('by_patient', 'SELECT patient_id, sum(amount) AS total FROM meds GROUP BY patient_id',
+                            ARRAY['patient_id'], ARRAY['patient_id'], indexes => ARRAY['total']);
+SELECT lives_ok($$SELECT incview.alter_stage('by_patient',
+  'SELECT patient_id, sum(amount) AS total, max(amount) AS top FROM meds GROUP BY patient_id')$$,
+  'alter_stage changing the columns');
+SELECT is((SELECT target::text FROM incview.stage WHERE name = 'by_patient'), 'by_patient', 'the table keeps its name');
+SELECT ok((SELECT top IS NOT NULL FROM by_patient LIMIT 1), 'and has the new column, filled');
+SELECT is((SELECT row(missing, extra)::text FROM incview.verify('by_patient')), '(0,0)', 'the re-created stage is fresh');
+SELECT is((SELECT count(*)::int FROM pg_class WHERE relname LIKE 'incview\_new\_%'), 0, 'nothing left beside it');
+SELECT ok((SELECT bool_and(i.indexrelid::regclass::text LIKE 'by\_patient\_%') FROM pg_index i
+           WHERE i.indrelid = 'by_patient'::regclass), 'its indexes are named after the table');
+SELECT ok(EXISTS (SELECT 1 FROM incview.stage_index x JOIN pg_class c ON c.relname = x.index_name
+                  WHERE x.stage_id = (SELECT id FROM incview.stage WHERE name = 'by_patient')),
+          'the declared index is there under its recorded name');
+SELECT incview.drop_stage('by_patient');
 
 -- Seed 003 (RavenDB multi-map/reduce): pixels and URL containers linked by tags.
 CREATE TABLE pixels (id int PRIMARY KEY, tags text[]);

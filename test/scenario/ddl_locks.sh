@@ -103,6 +103,21 @@ check "writers of its source were not blocked during the build (3 of 3 inserts w
 check "and their rows are in the stage afterwards" \
   test "$(psql -d $db -c "SELECT incview.refresh('built_online') >= 0 AND (SELECT missing + extra FROM incview.verify('built_online')) = 0")" == t
 
+# alter_stage changing the columns: the new table is built beside the old one (3 s here);
+# readers of the stage keep reading the old table, old rows and old columns, meanwhile.
+psql -d $db >/dev/null -c "SET client_min_messages = warning" \
+  -c "SELECT incview.create_stage('wide', 'SELECT k, sum(v) AS total FROM src GROUP BY k', ARRAY['k'])"
+psql -d $db -c "SET client_min_messages = warning" \
+  -c "SELECT incview.alter_stage('wide', 'SELECT k, sum(v) AS total, (SELECT slow_zero()) AS z FROM src GROUP BY k')" \
+  >/dev/null 2>&1 &
+altering=$!
+sleep 1
+check "while alter_stage re-creates a stage's table, its readers are not blocked (old columns)" \
+  psql -d $db -c "SET lock_timeout = '500ms'" -c "SELECT count(total) FROM wide"
+altered=0
+wait $altering && altered=1
+check "and the re-created stage has the new column, fresh" \
+  test "$altered$(psql -d $db -c "SELECT count(z) > 0 AND (SELECT missing + extra FROM incview.verify('wide')) = 0 FROM wide")" == 1t
 check "the stages are fresh afterwards" \
   test "$(psql -d $db -c "SELECT incview.refresh('totals') >= 0 AND incview.refresh('counts') >= 0 AND
                             (SELECT missing + extra FROM incview.verify('totals')) = 0 AND
