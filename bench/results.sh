@@ -374,6 +374,12 @@ if [[ -f "$HERE/security_cost.md" ]]; then
   cat "$HERE/security_cost.md"
 fi
 
+# Measured separately by bench/ddl_latency.sh (stage DDL beside native matview DDL).
+if [[ -f "$HERE/ddl_latency.md" ]]; then
+  echo
+  cat "$HERE/ddl_latency.md"
+fi
+
 cat <<EOF
 
 ## How to reproduce
