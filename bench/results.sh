@@ -374,6 +374,12 @@ if [[ -f "$HERE/security_cost.md" ]]; then
   cat "$HERE/security_cost.md"
 fi
 
+# Measured separately by bench/ensure_fresh.sh (ensure_fresh beside a plain read).
+if [[ -f "$HERE/ensure_fresh.md" ]]; then
+  echo
+  cat "$HERE/ensure_fresh.md"
+fi
+
 # Measured separately by bench/ddl_latency.sh (stage DDL beside native matview DDL).
 if [[ -f "$HERE/ddl_latency.md" ]]; then
   echo

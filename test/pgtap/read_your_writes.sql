@@ -3,7 +3,7 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_incview;
 SET incview.default_policy = manual;
-SELECT plan(10);
+SELECT plan(18);
 
 CREATE TABLE visits (id serial PRIMARY KEY, clinic int, patient int, minutes int);
 INSERT INTO visits (clinic, patient, minutes) SELECT g % 3, g % 40, g FROM generate_series(1, 400) g;
@@ -31,6 +31,30 @@ SELECT is((SELECT count(*) FROM incview.dirty_scope q JOIN incview.stage s ON s.
 
 SELECT throws_ok($$SELECT incview.ensure_fresh('per_patient', '{"patient": 1}')$$, '22023', NULL, 'keys must be an array');
 SELECT throws_ok($$SELECT incview.ensure_fresh('per_pair', '[1]')$$, '22023', NULL, 'a bare value for a two-column scope is refused');
+
+-- The clean case at a glance (one int/text scope column, integral numbers or strings): it
+-- answers exactly as the full path, never "clean" for a dirty key in another JSON spelling.
+INSERT INTO visits (clinic, patient, minutes) VALUES (1, 11, 1);
+SELECT is(incview.ensure_fresh('per_pair', '[{"clinic": 1, "patient": 11}]'), 1::bigint, 'refresh per_pair (not asked below)');
+SELECT throws_ok($$SELECT incview.ensure_fresh('per_patient', '[11.0]')$$, '22P02', NULL,
+                 'a key spelled 11.0 is an error, as on the full path');
+SELECT is(incview.ensure_fresh('per_patient', '[3, 11]'), 2::bigint, 'a dirty key among clean ones: the asked scopes are refreshed');
+CREATE TABLE notes (tag text, body text);
+INSERT INTO notes VALUES ('a', 'x'), ('b', 'y');
+SELECT incview.create_stage('per_tag', 'SELECT tag, count(*) AS n FROM notes GROUP BY tag', ARRAY['tag']);
+INSERT INTO notes VALUES ('b', 'z');
+SELECT is(incview.ensure_fresh('per_tag', '["a"]'), 0::bigint, 'text scope: a clean key');
+SELECT is(incview.ensure_fresh('per_tag', '["a", "b"]'), 2::bigint, 'text scope: a dirty key among clean ones');
+SELECT is((SELECT n FROM per_tag WHERE tag = 'b'), 2::bigint, 'and it reads fresh');
+SELECT throws_ok($$SELECT incview.ensure_fresh('per_patient', '[99999999999]')$$, '22003', NULL,
+                 'an out-of-range key is an error, as on the full path');
+CREATE ROLE ryw_stranger;
+SET ROLE ryw_stranger;
+SELECT throws_ok($$SELECT incview.ensure_fresh('per_tag', '["a"]')$$, '42501', NULL,
+                 'a role that does not own the stage is refused, even when the keys are clean');
+RESET ROLE;
+DROP ROLE ryw_stranger;
+SELECT incview.drop_stage('per_tag');
 
 SELECT incview.drop_stage('per_patient');
 SELECT incview.drop_stage('per_pair');
