@@ -54,6 +54,8 @@ write_conf() {
     echo "listen_addresses = ''"
     echo "max_worker_processes = 16"
     echo "log_min_messages = warning"
+    # Isolation specs PREPARE captured writes (specs/prepared_writes.spec); 0 would refuse it.
+    echo "max_prepared_transactions = 10"
     echo "log_line_prefix = '%m [%p] %q%u@%d '"
     if [[ "$fast" == 1 ]]; then
       echo "fsync = off"

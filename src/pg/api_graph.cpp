@@ -11,6 +11,7 @@
 #include "pg/catalog.hpp"
 #include "pg/dirty_queue.hpp"
 #include "pg/guard.hpp"
+#include "pg/new_source_lock.hpp"
 #include "pg/query_check.hpp"
 #include "pg/refresher.hpp"
 #include "pg/role.hpp"
@@ -187,6 +188,7 @@ Datum incview_alter_stage(PG_FUNCTION_ARGS) {
     }
 
     // Sources: drop what is no longer read (declared mappings of still-read sources stay).
+    const std::vector<Oid> read_before = sources_of(old.id);
     std::vector<Oid> still_read = checked.relations;
     still_read.insert(still_read.end(), inputs.function_tables.begin(), inputs.function_tables.end());
     // Sources no longer read: their triggers go at the end (drop_capture_if_idle), if no other
@@ -216,8 +218,8 @@ Datum incview_alter_stage(PG_FUNCTION_ARGS) {
     });
     const StageRecord stage = load_stage(name);
     for (const auto& d : declared_indexes) add_declared_index(stage, d);
-    register_sources(stage, checked.relations);
-    register_inputs(stage, inputs);
+    register_sources(stage, checked.relations, read_before);
+    register_inputs(stage, inputs, read_before);
     std::vector<Oid> declared;
     as_extension_owner([&] {
       spi_exec("SELECT source::oid::text FROM incview.stage_source WHERE stage_id = $1 AND declared",

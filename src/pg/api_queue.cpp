@@ -9,6 +9,7 @@ extern "C" {
 #include "pg/capture.hpp"
 #include "pg/catalog.hpp"
 #include "pg/guard.hpp"
+#include "pg/new_source_lock.hpp"
 #include "pg/query_check.hpp"
 #include "pg/role.hpp"
 #include "pg/spi.hpp"
@@ -87,6 +88,7 @@ Datum incview_map_source(PG_FUNCTION_ARGS) {
                       "", "cast the mapping's column to " + stage.shape.scope[i].type);
       }
     }
+    const std::vector<Oid> read_before = sources_of(stage.id);
     as_extension_owner([&] {
       spi_exec(
           "INSERT INTO incview.stage_source AS ss (stage_id, source, mapping_kind, mapping, declared) "
@@ -94,6 +96,7 @@ Datum incview_map_source(PG_FUNCTION_ARGS) {
           "SET mapping_kind = EXCLUDED.mapping_kind, mapping = EXCLUDED.mapping, declared = true",
           {int4_arg(stage.id), oid_arg(source), text_arg(kind), text ? text_arg(*text) : null_arg(TEXTOID)});
     });
+    lock_new_source(source, read_before);  // a source the stage did not read: its open writers first
     install_capture(source);
     });
     spi_finish();

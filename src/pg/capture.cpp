@@ -121,21 +121,40 @@ bool scope_types_builtin(TupleDesc desc, const std::vector<std::string>& scope) 
   return true;
 }
 
+// The stages capturing `relid`, read with the latest snapshot rather than the writer's
+// transaction snapshot, as PostgreSQL reads its own catalogs: a writer in REPEATABLE READ
+// or SERIALIZABLE whose snapshot predates a stage created since would otherwise queue
+// nothing for it, and its rows, committed after the stage's build, are not in the build
+// either (specs/new_source_race.spec). Leaves the rows in SPI_tuptable.
+uint64 read_capture_list(Oid relid) {
+  static const char* const kSql =
+      "SELECT s.id, s.owner::oid::text, ss.mapping_kind, ss.mapping, s.search_path, "
+      "       coalesce(st.scope_count, 0), u.col, s.policy = 'continuous' "
+      "FROM incview.stage_source ss JOIN incview.stage s ON s.id = ss.stage_id "
+      "LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
+      "CROSS JOIN LATERAL unnest(s.scope) WITH ORDINALITY AS u(col, ord) "
+      "WHERE ss.source = $1 ORDER BY s.id, u.ord";
+  uint64 n = 0;
+  int rc = 0;
+  pg_call([&] {
+    Oid types[1] = {OIDOID};
+    Datum values[1] = {ObjectIdGetDatum(relid)};
+    SPIPlanPtr plan = SPI_prepare(kSql, 1, types);
+    if (plan == nullptr) elog(ERROR, "pg_incview: could not prepare the capture list query");
+    rc = SPI_execute_snapshot(plan, values, nullptr, GetLatestSnapshot(), InvalidSnapshot, true, false, 0);
+    n = SPI_processed;
+    SPI_freeplan(plan);
+  });
+  if (rc != SPI_OK_SELECT) throw Error(sqlstate::kInternalError, "pg_incview: could not read the capture list");
+  return n;
+}
+
 std::shared_ptr<StageList> load(Oid relid, TupleDesc desc) {
   SourceCapture& entry = cache[relid];
   if (entry.stages) return entry.stages;
   auto stages = std::make_shared<StageList>();
   uint64 n = 0;
-  as_extension_owner([&] {
-    n = spi_exec(
-        "SELECT s.id, s.owner::oid::text, ss.mapping_kind, ss.mapping, s.search_path, "
-        "       coalesce(st.scope_count, 0), u.col, s.policy = 'continuous' "
-        "FROM incview.stage_source ss JOIN incview.stage s ON s.id = ss.stage_id "
-        "LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
-        "CROSS JOIN LATERAL unnest(s.scope) WITH ORDINALITY AS u(col, ord) "
-        "WHERE ss.source = $1 ORDER BY s.id, u.ord",
-        {oid_arg(relid)}, true);
-  });
+  as_extension_owner([&] { n = read_capture_list(relid); });
   for (uint64 i = 0; i < n; ++i) {
     const int32 id = static_cast<int32>(spi_int8(i, 1));
     if (stages->empty() || stages->back()->stage_id != id) {

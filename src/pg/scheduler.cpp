@@ -410,6 +410,22 @@ void apply_due_retention() {
   }
 }
 
+// Keys queued for stages that no longer exist. drop_stage deletes its stage's keys, but a
+// writer whose transaction was open on a source another stage still reads (drop_stage
+// does not wait for those: no DROP TRIGGER) queued keys for it that commit after the drop,
+// and nothing would ever consume them (test/scenario/orphan_keys.sh). A loose index scan
+// over dirty_scope (stage_id, key): one probe per stage with queued keys.
+void forget_keys_of_dropped_stages() {
+  spi_exec(
+      "WITH RECURSIVE ids(id) AS ("
+      "  (SELECT d.stage_id FROM incview.dirty_scope d ORDER BY d.stage_id LIMIT 1) "
+      "  UNION ALL "
+      "  SELECT (SELECT d.stage_id FROM incview.dirty_scope d WHERE d.stage_id > ids.id ORDER BY d.stage_id LIMIT 1) "
+      "  FROM ids WHERE ids.id IS NOT NULL) "
+      "DELETE FROM incview.dirty_scope q USING ids "
+      "WHERE q.stage_id = ids.id AND NOT EXISTS (SELECT 1 FROM incview.stage s WHERE s.id = ids.id)");
+}
+
 // Whether the period of an interval or daily stage s (with its state st) has come: the one
 // rule behind both the due stages and the polling of stages no trigger can keep fresh.
 constexpr const char* kPeriodDue =
@@ -443,6 +459,7 @@ void scheduler_pass() {
   in_transaction([&] {
     installed = extension_installed();
     if (!installed) return;
+    forget_keys_of_dropped_stages();
     levels = load_stage_graph().levels();
     // Polled stages (a foreign table or materialized view among their sources: no trigger
     // sees those change): at every period of an interval/daily policy, one "every scope"

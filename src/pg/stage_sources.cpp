@@ -4,6 +4,7 @@
 #include "pg/capture.hpp"
 #include "pg/idle_capture.hpp"
 #include "pg/guard.hpp"
+#include "pg/new_source_lock.hpp"
 #include "pg/role.hpp"
 #include "pg/spi.hpp"
 
@@ -43,7 +44,7 @@ void check_source_privileges(Oid owner, const std::vector<Oid>& relations) {
   }
 }
 
-void register_sources(const StageRecord& stage, const std::vector<Oid>& relations) {
+void register_sources(const StageRecord& stage, const std::vector<Oid>& relations, const std::vector<Oid>& read_before) {
   std::vector<std::string> scope_names;
   for (const auto& c : stage.shape.scope) scope_names.push_back(c.name);
   const std::string scope_json = json_string_array(scope_names);
@@ -65,6 +66,7 @@ void register_sources(const StageRecord& stage, const std::vector<Oid>& relation
           "ON CONFLICT (stage_id, source) DO NOTHING",
           {int4_arg(stage.id), oid_arg(rel), text_arg(kind)});
     });
+    lock_new_source(rel, read_before);
     install_capture(rel);
     if (added > 0 && !missing.empty())
       notice("source " + source_name + " of stage \"" + stage.name + "\" has no column " + missing +
@@ -83,7 +85,7 @@ void refuse_uncapturable(const StageInputs& inputs) {
               "build the stage on tables the plan reads directly, or use REFRESH MATERIALIZED VIEW");
 }
 
-void register_inputs(const StageRecord& stage, StageInputs inputs) {
+void register_inputs(const StageRecord& stage, StageInputs inputs, const std::vector<Oid>& read_before) {
   auto warn = [](const std::string& message, const std::string& hint) {
     const char* m = message.c_str();
     const char* h = hint.c_str();
@@ -109,6 +111,7 @@ void register_inputs(const StageRecord& stage, StageInputs inputs) {
                        "ON CONFLICT (stage_id, source) DO NOTHING",
                        {int4_arg(stage.id), oid_arg(rel)});
     });
+    lock_new_source(rel, read_before);
     install_capture(rel);
     if (added > 0)
       notice("table " + name + " is read inside a function of stage \"" + stage.name +

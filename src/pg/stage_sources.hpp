@@ -8,8 +8,11 @@ namespace incview::pg {
 
 // Records each relation the query reads in incview.stage_source. A source that has every
 // scope column by name maps to the same keys; any other maps to "every scope" until
-// incview.map_source says better (a NOTICE names it).
-void register_sources(const StageRecord& stage, const std::vector<Oid>& relations);
+// incview.map_source says better (a NOTICE names it). Tables not in `read_before` (the
+// stage's sources before; empty for a new stage) wait for their open writers
+// (lock_new_source).
+void register_sources(const StageRecord& stage, const std::vector<Oid>& relations,
+                      const std::vector<Oid>& read_before = {});
 
 // ERROR 42501 unless `owner` may read every relation (SELECT) and may put triggers on it
 // (owns it, or has TRIGGER): pg_incview installs capture triggers on every source, and a
@@ -23,7 +26,7 @@ void check_source_privileges(Oid owner, const std::vector<Oid>& relations);
 // materialized views become polled sources (no trigger; interval/daily stages rebuild at
 // every period); opaque and time-dependent functions are reported with a WARNING. Tables
 // the plan does not list were refused before (refuse_uncapturable).
-void register_inputs(const StageRecord& stage, StageInputs inputs);
+void register_inputs(const StageRecord& stage, StageInputs inputs, const std::vector<Oid>& read_before = {});
 
 // ERROR 0A000 naming tables the query reads that the plan does not list (nothing would
 // capture them: a distributed table, say).
