@@ -5,6 +5,7 @@
 #include "pg/guard.hpp"
 #include "pg/role.hpp"
 #include "pg/spi.hpp"
+#include "pg/stage_definition.hpp"
 
 namespace incview::pg {
 
@@ -138,7 +139,7 @@ void register_inputs(const StageRecord& stage, StageInputs inputs) {
          "scopes nobody changes keep the values of their last refresh; incview.rebuild re-derives them all");
 }
 
-void drop_stage_cascade(const StageRecord& stage, bool cascade) {
+void drop_stage_cascade(const StageRecord& stage, bool cascade, bool check_owners) {
   std::vector<std::string> dependents;
   as_extension_owner([&] {
     const uint64 n = spi_exec(
@@ -155,17 +156,26 @@ void drop_stage_cascade(const StageRecord& stage, bool cascade) {
   for (const auto& d : dependents) {
     auto dep = find_stage(d);
     if (!dep) continue;  // already dropped through another path of the cascade
-    check_stage_owner(*dep, "drop it");
-    drop_stage_cascade(*dep, true);
+    if (check_owners) check_stage_owner(*dep, "drop it");
+    if (!check_owners) {
+      const std::string m = "drop cascades to stage \"" + d + "\"";
+      const char* text = m.c_str();
+      pg_call([&] { ereport(NOTICE, (errmsg("%s", text))); });
+    }
+    drop_stage_cascade(*dep, true, check_owners);
   }
   remove_capture(stage);
+  // The catalog rows go first: the event triggers that see our DROPs below then find no
+  // stage to act on (and OwnStageDdl tells them it is us).
+  as_extension_owner([&] {
+    spi_exec("DELETE FROM incview.dirty_scope WHERE stage_id = $1", {int4_arg(stage.id)});
+  });
+  drop_definition_view(stage.id);
+  as_extension_owner([&] { spi_exec("DELETE FROM incview.stage WHERE id = $1", {int4_arg(stage.id)}); });
+  OwnStageDdl own;
   if (!stage.shape.target.empty() &&
       spi_scalar("SELECT pg_catalog.to_regclass($1)::text", {text_arg(stage.shape.target)}))
     spi_exec("DROP TABLE " + stage.shape.target);
-  as_extension_owner([&] {
-    spi_exec("DELETE FROM incview.dirty_scope WHERE stage_id = $1", {int4_arg(stage.id)});
-    spi_exec("DELETE FROM incview.stage WHERE id = $1", {int4_arg(stage.id)});
-  });
 }
 
 }  // namespace incview::pg
