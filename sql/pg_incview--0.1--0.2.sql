@@ -291,10 +291,11 @@ CREATE EVENT TRIGGER incview_stage_drop ON sql_drop
 -- ---------------------------------------------------------------------------
 -- Capture on a logical-replication subscriber (issue 11, item 3; docs/replication.md).
 -- The apply worker runs with session_replication_role = replica and fires row triggers only
--- (statement triggers just for TRUNCATE). So each plain-table source also gets the row
--- trigger incview_capture_row, ENABLE REPLICA: it fires only in replica-role sessions,
--- exactly where the (plain ENABLE) statement triggers stay silent; and
--- incview_capture_trunc is ENABLE ALWAYS.
+-- (statement triggers just for TRUNCATE). So incview_capture_trunc is ENABLE ALWAYS, and in
+-- a database with a subscription each plain-table source also gets the row trigger
+-- incview_capture_row, ENABLE REPLICA: it fires only in replica-role sessions, exactly where
+-- the (plain ENABLE) statement triggers stay silent. (Databases without a subscription do
+-- not get it: a row trigger costs every UPDATE and DELETE even where it never fires.)
 -- ---------------------------------------------------------------------------
 DO $$
 DECLARE
@@ -307,7 +308,9 @@ BEGIN
   END LOOP;
   FOR r IN SELECT DISTINCT ss.source AS rel FROM incview.stage_source ss
            JOIN pg_catalog.pg_class c ON c.oid = ss.source AND c.relkind = 'r'
-           WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+           WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_subscription s, pg_catalog.pg_database d
+                         WHERE s.subdbid = d.oid AND d.datname = pg_catalog.current_database())
+             AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
                              WHERE t.tgrelid = ss.source AND t.tgname = 'incview_capture_row') LOOP
     EXECUTE pg_catalog.format('CREATE TRIGGER incview_capture_row AFTER INSERT OR UPDATE OR DELETE ON %s '
                               'FOR EACH ROW EXECUTE FUNCTION incview.capture()', r.rel);
@@ -316,9 +319,16 @@ BEGIN
 END
 $$;
 
+-- A new subscription: every plain-table source gets the row trigger (src/pg/replica_capture.cpp).
+CREATE FUNCTION incview.on_subscription_ddl() RETURNS event_trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'incview_on_subscription_ddl';
+CREATE EVENT TRIGGER incview_subscription_ddl ON ddl_command_end
+  WHEN TAG IN ('CREATE SUBSCRIPTION') EXECUTE FUNCTION incview.on_subscription_ddl();
+
 -- A source is captured when its four statement triggers are there and enabled (plain or
--- ALWAYS) and, for a plain table, its row trigger fires in replica-role sessions (REPLICA
--- or ALWAYS): without it, a subscription's apply worker would change the table unseen.
+-- ALWAYS) and, for a plain table in a database with a subscription, its row trigger fires
+-- in replica-role sessions (REPLICA or ALWAYS): without it, the apply worker would change
+-- the table unseen.
 CREATE OR REPLACE FUNCTION incview.capture_off(stage_id int) RETURNS text
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
   SELECT string_agg(ss.source::text, ', ' ORDER BY ss.source::text)
@@ -332,7 +342,10 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
             AND t.tgenabled IN ('O', 'A')
             AND t.tgname IN ('incview_capture_ins', 'incview_capture_upd', 'incview_capture_del',
                              'incview_capture_trunc')) < 4
-         OR (c.relkind = 'r' AND NOT EXISTS (
+         OR (c.relkind = 'r'
+             AND EXISTS (SELECT 1 FROM pg_catalog.pg_subscription s, pg_catalog.pg_database d
+                         WHERE s.subdbid = d.oid AND d.datname = pg_catalog.current_database())
+             AND NOT EXISTS (
                SELECT 1 FROM pg_catalog.pg_trigger t
                WHERE t.tgrelid = ss.source AND t.tgname = 'incview_capture_row'
                  AND t.tgfoid = 'incview.capture()'::pg_catalog.regprocedure

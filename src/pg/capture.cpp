@@ -383,10 +383,15 @@ void install_capture(Oid source) {
   // replica-role sessions, where the statement triggers stay silent).
   static const char* const kEnable[] = {nullptr, nullptr, nullptr, "ALWAYS", "REPLICA"};
   const char* names[] = {kTriggerNames[0], kTriggerNames[1], kTriggerNames[2], kTriggerNames[3], kRowTrigger};
-  // Row triggers on a partitioned table would be cloned onto its partitions, which are
-  // sources with triggers of their own: the row trigger goes on plain tables only.
+  // The row trigger goes on plain tables (on a partitioned table it would be cloned onto
+  // its partitions, which are sources with triggers of their own) of a database with a
+  // subscription: a row trigger costs every UPDATE and DELETE a fetch of the old row even
+  // where it never fires (13% on a 50,000-row UPDATE, docs/replication.md), so databases
+  // without subscriptions do not pay for it. CREATE SUBSCRIPTION adds it to every source
+  // (replica_capture.cpp).
   const bool plain = spi_scalar("SELECT 1 FROM pg_catalog.pg_class WHERE oid = $1 AND relkind = 'r'", {oid_arg(source)})
-                         .has_value();
+                         .has_value() &&
+                     database_has_subscription();
   std::string table;
   std::vector<int> made;
   for (int i = 0; i < 5; ++i) {
@@ -409,6 +414,11 @@ void install_capture(Oid source) {
         spi_exec("ALTER TABLE " + qualified + " ENABLE " + kEnable[i] + " TRIGGER " + quote_ident(names[i]));
     });
   invalidate_capture(source);
+}
+
+bool database_has_subscription() {
+  return spi_scalar("SELECT 1 FROM pg_catalog.pg_subscription WHERE subdbid = $1", {oid_arg(MyDatabaseId)})
+      .has_value();
 }
 
 void reinstall_missing_capture(const StageRecord& stage) {

@@ -9,6 +9,11 @@ namespace incview::pg {
 // the TRIGGER privilege on it), and tells every backend to reload its capture plans.
 void install_capture(Oid source);
 
+// Whether this database has a logical-replication subscription: then plain-table sources
+// also get the row trigger incview_capture_row (ENABLE REPLICA), the only kind of trigger
+// the apply worker fires.
+bool database_has_subscription();
+
 // install_capture for every source of the stage (incview.rebuild: a table owner may have
 // dropped our triggers, leaving the stage stale).
 void reinstall_missing_capture(const StageRecord& stage);

@@ -1,12 +1,13 @@
 -- Capture under session_replication_role = replica (issue 11, item 3): what a logical-
--- replication apply worker runs under, firing row triggers only. The row trigger
--- incview_capture_row (ENABLE REPLICA) captures there; the statement triggers capture in
--- ordinary sessions; never both. (test/scenario/replication.sh runs a real subscription.)
+-- replication apply worker runs under, firing row triggers only. In a database with a
+-- subscription the row trigger incview_capture_row (ENABLE REPLICA) captures there; the
+-- statement triggers capture in ordinary sessions; never both. (A subscription made with
+-- connect = false needs no publisher; test/scenario/replication.sh runs a real one.)
 BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_incview;
 SET incview.default_policy = manual;
-SELECT plan(16);
+SELECT plan(20);
 
 CREATE FUNCTION pg_temp.fresh(stage text) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE r record;
@@ -29,6 +30,18 @@ SELECT incview.create_stage('per_patient', 'SELECT patient_id, sum(minutes) AS t
 SELECT incview.create_stage('words', 'SELECT v.patient_id, sum(n.words) AS words FROM visits v JOIN notes n ON n.visit_id = v.id GROUP BY 1',
                             ARRAY['patient_id']);
 SELECT incview.map_source('words', 'notes', 'SELECT v.patient_id FROM visits v WHERE v.id = changed.visit_id');
+
+SELECT is((SELECT count(*) FROM pg_trigger WHERE tgname = 'incview_capture_row'), 0::bigint,
+          'no subscription in the database: no row trigger (it would cost every UPDATE and DELETE)');
+SELECT is((SELECT string_agg(tgname || '=' || tgenabled::text, ' ') FROM pg_trigger
+           WHERE tgrelid = 'visits'::regclass AND tgname = 'incview_capture_trunc'), 'incview_capture_trunc=A',
+          'TRUNCATE capture fires ALWAYS');
+SET client_min_messages = error;  -- ("tables were not subscribed")
+CREATE SUBSCRIPTION replica_capture_sub CONNECTION 'dbname=nowhere' PUBLICATION nothing WITH (connect = false);
+SET client_min_messages = warning;
+SELECT is((SELECT string_agg(tgrelid::regclass::text, ' ' ORDER BY tgrelid::regclass::text) FROM pg_trigger
+           WHERE tgname = 'incview_capture_row'), 'notes visits',
+          'CREATE SUBSCRIPTION gives every source the row trigger');
 
 SELECT is((SELECT string_agg(tgname || '=' || tgenabled::text || ':' || CASE WHEN tgtype & 1 = 1 THEN 'row' ELSE 'statement' END,
                              ' ' ORDER BY tgname)
@@ -69,6 +82,10 @@ SELECT is((SELECT status || ' ' || capture_off FROM incview.stages WHERE name = 
           'a row trigger not enabled for replica sessions makes the stage stale');
 ALTER TABLE visits ENABLE REPLICA TRIGGER incview_capture_row;
 SELECT is((SELECT status FROM incview.stages WHERE name = 'per_patient'), 'idle', 'ENABLE REPLICA again: not stale');
+CREATE TABLE later (k int, v int);
+SELECT incview.create_stage('later_sums', 'SELECT k, sum(v) AS v FROM later GROUP BY k', ARRAY['k']);
+SELECT is((SELECT tgenabled::text FROM pg_trigger WHERE tgrelid = 'later'::regclass AND tgname = 'incview_capture_row'), 'R',
+          'a source registered after the subscription gets it too');
 
 -- incview.capture() only as our row trigger.
 CREATE TRIGGER incview_capture_row_fake BEFORE INSERT ON visits FOR EACH ROW EXECUTE FUNCTION incview.capture();

@@ -56,8 +56,8 @@ expected='customer_totals:customer_id:auto
 order_lines=lookup
 orders=same
 queued 1
-triggers 10
-enabled incview_capture_ins=O incview_capture_row=R incview_capture_trunc=A
+triggers 8
+enabled incview_capture_ins=O incview_capture_trunc=A
 definition incview_stage.customer_totals postgres
 source kept true
 refreshed 1
