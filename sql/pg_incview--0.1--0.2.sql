@@ -290,21 +290,23 @@ CREATE EVENT TRIGGER incview_stage_drop ON sql_drop
 
 -- ---------------------------------------------------------------------------
 -- Capture on a logical-replication subscriber (issue 11, item 3; docs/replication.md).
--- The apply worker runs with session_replication_role = replica and fires row triggers only
--- (statement triggers just for TRUNCATE). So incview_capture_trunc is ENABLE ALWAYS, and in
--- a database with a subscription each plain-table source also gets the row trigger
--- incview_capture_row, ENABLE REPLICA: it fires only in replica-role sessions, exactly where
--- the (plain ENABLE) statement triggers stay silent. (Databases without a subscription do
--- not get it: a row trigger costs every UPDATE and DELETE even where it never fires.)
+-- The statement triggers become ENABLE ALWAYS: sessions under session_replication_role =
+-- replica (bulk loads, other replication tools) are captured too. A subscription's apply
+-- worker fires row triggers only (statement triggers just for TRUNCATE): in a database with
+-- a subscription each plain-table source also gets the row trigger incview_capture_row,
+-- ENABLE REPLICA, which captures for the apply worker alone. (Databases without a
+-- subscription do not get it: a row trigger costs every UPDATE and DELETE even where it
+-- never fires.)
 -- ---------------------------------------------------------------------------
 DO $$
 DECLARE
   r record;
 BEGIN
-  FOR r IN SELECT t.tgrelid::pg_catalog.regclass AS rel FROM pg_catalog.pg_trigger t
-           WHERE t.tgname = 'incview_capture_trunc' AND t.tgenabled = 'O'
+  FOR r IN SELECT t.tgrelid::pg_catalog.regclass AS rel, t.tgname FROM pg_catalog.pg_trigger t
+           WHERE t.tgname IN ('incview_capture_ins', 'incview_capture_upd', 'incview_capture_del',
+                              'incview_capture_trunc') AND t.tgenabled = 'O'
              AND t.tgfoid = 'incview.capture()'::pg_catalog.regprocedure LOOP
-    EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER incview_capture_trunc', r.rel);
+    EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', r.rel, r.tgname);
   END LOOP;
   FOR r IN SELECT DISTINCT ss.source AS rel FROM incview.stage_source ss
            JOIN pg_catalog.pg_class c ON c.oid = ss.source AND c.relkind = 'r'
@@ -325,10 +327,10 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'incview_on_subscription_ddl';
 CREATE EVENT TRIGGER incview_subscription_ddl ON ddl_command_end
   WHEN TAG IN ('CREATE SUBSCRIPTION') EXECUTE FUNCTION incview.on_subscription_ddl();
 
--- A source is captured when its four statement triggers are there and enabled (plain or
--- ALWAYS) and, for a plain table in a database with a subscription, its row trigger fires
--- in replica-role sessions (REPLICA or ALWAYS): without it, the apply worker would change
--- the table unseen.
+-- A source is captured when its four statement triggers are there and enabled (ALWAYS, or
+-- plain ENABLE after a user's ENABLE TRIGGER) and, in a database with a subscription, its
+-- TRUNCATE trigger is ALWAYS and (a plain table) its row trigger fires in replica-role
+-- sessions (REPLICA or ALWAYS): otherwise the apply worker would change the table unseen.
 CREATE OR REPLACE FUNCTION incview.capture_off(stage_id int) RETURNS text
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
   SELECT string_agg(ss.source::text, ', ' ORDER BY ss.source::text)
@@ -342,12 +344,15 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
             AND t.tgenabled IN ('O', 'A')
             AND t.tgname IN ('incview_capture_ins', 'incview_capture_upd', 'incview_capture_del',
                              'incview_capture_trunc')) < 4
-         OR (c.relkind = 'r'
-             AND EXISTS (SELECT 1 FROM pg_catalog.pg_subscription s, pg_catalog.pg_database d
-                         WHERE s.subdbid = d.oid AND d.datname = pg_catalog.current_database())
-             AND NOT EXISTS (
-               SELECT 1 FROM pg_catalog.pg_trigger t
-               WHERE t.tgrelid = ss.source AND t.tgname = 'incview_capture_row'
-                 AND t.tgfoid = 'incview.capture()'::pg_catalog.regprocedure
-                 AND t.tgenabled IN ('R', 'A'))))
+         OR (EXISTS (SELECT 1 FROM pg_catalog.pg_subscription s, pg_catalog.pg_database d
+                     WHERE s.subdbid = d.oid AND d.datname = pg_catalog.current_database())
+             AND (NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                              WHERE t.tgrelid = ss.source AND t.tgname = 'incview_capture_trunc'
+                                AND t.tgfoid = 'incview.capture()'::pg_catalog.regprocedure
+                                AND t.tgenabled = 'A')
+                  OR (c.relkind = 'r' AND NOT EXISTS (
+                        SELECT 1 FROM pg_catalog.pg_trigger t
+                        WHERE t.tgrelid = ss.source AND t.tgname = 'incview_capture_row'
+                          AND t.tgfoid = 'incview.capture()'::pg_catalog.regprocedure
+                          AND t.tgenabled IN ('R', 'A'))))))
 $$;

@@ -14,6 +14,7 @@
 
 extern "C" {
 #include "access/transam.h"
+#include "replication/worker_internal.h"
 #include "utils/inval.h"
 #include "utils/rls.h"
 #include "utils/tuplestore.h"
@@ -26,11 +27,12 @@ namespace {
 
 constexpr const char* kTriggerNames[] = {"incview_capture_ins", "incview_capture_upd", "incview_capture_del",
                                          "incview_capture_trunc"};
-// The apply worker of a logical-replication subscription fires row triggers only, under
-// session_replication_role = replica: this one (ENABLE REPLICA, on plain tables) captures
-// there, while the statement triggers (plain ENABLE) capture everywhere else. Exactly one of
-// the two kinds fires in any session. TRUNCATE's statement trigger is ENABLE ALWAYS: the
-// apply worker fires statement triggers for TRUNCATE.
+// The statement triggers are ENABLE ALWAYS: a session under session_replication_role =
+// replica (a bulk load skipping triggers, another replication tool) must not change a
+// source unseen. The apply worker of a logical-replication subscription fires no statement
+// triggers for INSERT/UPDATE/DELETE, only row triggers: this one (ENABLE REPLICA, on plain
+// tables of a database with a subscription) captures there, and only there (it returns at
+// once in any other replica-role session, whose statement triggers fire).
 constexpr const char* kRowTrigger = "incview_capture_row";
 constexpr const char* kOldTable = "incview_old";
 constexpr const char* kNewTable = "incview_new";
@@ -378,10 +380,10 @@ void install_capture(Oid source) {
       " AFTER UPDATE ON %s REFERENCING OLD TABLE AS incview_old NEW TABLE AS incview_new FOR EACH STATEMENT",
       " AFTER DELETE ON %s REFERENCING OLD TABLE AS incview_old FOR EACH STATEMENT",
       " AFTER TRUNCATE ON %s FOR EACH STATEMENT", " AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW"};
-  // How each fires: plain ENABLE (origin and local sessions), ALWAYS for TRUNCATE (the apply
-  // worker fires it too), REPLICA for the row trigger (only the apply worker and other
-  // replica-role sessions, where the statement triggers stay silent).
-  static const char* const kEnable[] = {nullptr, nullptr, nullptr, "ALWAYS", "REPLICA"};
+  // How each fires: the statement triggers ALWAYS (in every session, replica role too; the
+  // apply worker fires the TRUNCATE one), the row trigger REPLICA (only in replica-role
+  // sessions, where it acts for the apply worker alone).
+  static const char* const kEnable[] = {"ALWAYS", "ALWAYS", "ALWAYS", "ALWAYS", "REPLICA"};
   const char* names[] = {kTriggerNames[0], kTriggerNames[1], kTriggerNames[2], kTriggerNames[3], kRowTrigger};
   // The row trigger goes on plain tables (on a partitioned table it would be cloned onto
   // its partitions, which are sources with triggers of their own) of a database with a
@@ -445,7 +447,7 @@ void warn_if_capture_off(const StageRecord& stage) {
   const char* m = msg.c_str();
   pg_call([&] {
     ereport(WARNING, (errmsg("%s", m),
-                      errhint("re-enable them (ALTER TABLE ... ENABLE TRIGGER incview_capture_ins, "
+                      errhint("re-enable them (ALTER TABLE ... ENABLE ALWAYS TRIGGER incview_capture_ins, "
                               "incview_capture_upd, incview_capture_del, incview_capture_trunc; ENABLE REPLICA TRIGGER "
                               "incview_capture_row), or call "
                               "incview.rebuild to re-create missing ones")));
@@ -469,7 +471,9 @@ void remove_capture(const StageRecord& stage, const std::vector<Oid>& keep) {
     // stage goes on reading (alter_stage), whose triggers are the same anyway.
     if (info.second && std::find(keep.begin(), keep.end(), oid) == keep.end())
       for (const char* name : {kTriggerNames[0], kTriggerNames[1], kTriggerNames[2], kTriggerNames[3], kRowTrigger})
-        spi_exec("DROP TRIGGER IF EXISTS " + quote_ident(name) + " ON " + info.first);
+        if (spi_scalar("SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = $1 AND tgname = $2",
+                       {oid_arg(oid), text_arg(name)}))  // (no "does not exist, skipping" NOTICE)
+          spi_exec("DROP TRIGGER IF EXISTS " + quote_ident(name) + " ON " + info.first);
     invalidate_capture(oid);
   }
 }
@@ -490,6 +494,9 @@ Datum incview_capture(PG_FUNCTION_ARGS) {
     RowAsStatement one_row;
     TriggerData* data = td;
     if (TRIGGER_FIRED_FOR_ROW(td->tg_event)) {
+      // Only a subscription's apply worker fires no statement trigger; everywhere else
+      // (tablesync's COPY, replica-role sessions) ours fire, so the row has been seen.
+      if (MyLogicalRepWorker == nullptr || OidIsValid(MyLogicalRepWorker->relid)) return PointerGetDatum(nullptr);
       row_as_statement(td, event, &one_row);
       data = &one_row.data;
     }

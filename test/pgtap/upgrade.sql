@@ -60,8 +60,9 @@ SELECT is((SELECT string_agg(definition::text, ', ' ORDER BY name) FROM incview.
           'incview_stage.minutes, incview_stage.minutes_daily', 'the update gives each stage its definition view');
 SELECT throws_ok('DROP TABLE visits', '2BP01', NULL, 'so DROP TABLE of its source is refused');
 SELECT is((SELECT string_agg(tgname || '=' || tgenabled::text, ' ' ORDER BY tgname) FROM pg_trigger
-           WHERE tgrelid = 'visits'::regclass AND tgname IN ('incview_capture_trunc', 'incview_capture_row')),
-          'incview_capture_trunc=A', 'its TRUNCATE capture fires ALWAYS (no row trigger: the database has no subscription)');
+           WHERE tgrelid = 'visits'::regclass AND tgname LIKE 'incview_capture%'),
+          'incview_capture_del=A incview_capture_ins=A incview_capture_trunc=A incview_capture_upd=A',
+          'its capture triggers fire ALWAYS (no row trigger: the database has no subscription)');
 SELECT is((SELECT count(*) FROM incview.stages WHERE status = 'stale'), 0::bigint, 'and is not stale');
 SELECT lives_ok($$SELECT incview.drop_stage('minutes')$$, 'drop_stage of a stage made under 0.1 (its view is not the extension''s)');
 SELECT incview.drop_stage('minutes_daily');

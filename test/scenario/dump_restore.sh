@@ -57,7 +57,7 @@ order_lines=lookup
 orders=same
 queued 1
 triggers 8
-enabled incview_capture_ins=O incview_capture_trunc=A
+enabled incview_capture_ins=A incview_capture_trunc=A
 definition incview_stage.customer_totals postgres
 source kept true
 refreshed 1
