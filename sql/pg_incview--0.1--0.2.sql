@@ -295,8 +295,7 @@ CREATE EVENT TRIGGER incview_stage_drop ON sql_drop
 -- worker fires row triggers only (statement triggers just for TRUNCATE): in a database with
 -- a subscription each plain-table source also gets the row trigger incview_capture_row,
 -- ENABLE REPLICA, which captures for the apply worker alone. (Databases without a
--- subscription do not get it: a row trigger costs every UPDATE and DELETE even where it
--- never fires.)
+-- subscription do not get it: there it would never act.)
 -- ---------------------------------------------------------------------------
 DO $$
 DECLARE

@@ -387,10 +387,9 @@ void install_capture(Oid source) {
   const char* names[] = {kTriggerNames[0], kTriggerNames[1], kTriggerNames[2], kTriggerNames[3], kRowTrigger};
   // The row trigger goes on plain tables (on a partitioned table it would be cloned onto
   // its partitions, which are sources with triggers of their own) of a database with a
-  // subscription: a row trigger costs every UPDATE and DELETE a fetch of the old row even
-  // where it never fires (13% on a 50,000-row UPDATE, docs/replication.md), so databases
-  // without subscriptions do not pay for it. CREATE SUBSCRIPTION adds it to every source
-  // (replica_capture.cpp).
+  // subscription, the only place it acts: elsewhere it would be one more trigger queued per
+  // changed row for nothing (bench/row_trigger_cost.md measures that cost). CREATE
+  // SUBSCRIPTION adds it to every source (replica_capture.cpp).
   const bool plain = spi_scalar("SELECT 1 FROM pg_catalog.pg_class WHERE oid = $1 AND relkind = 'r'", {oid_arg(source)})
                          .has_value() &&
                      database_has_subscription();

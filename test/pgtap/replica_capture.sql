@@ -33,7 +33,7 @@ SELECT incview.create_stage('words', 'SELECT v.patient_id, sum(n.words) AS words
 SELECT incview.map_source('words', 'notes', 'SELECT v.patient_id FROM visits v WHERE v.id = changed.visit_id');
 
 SELECT is((SELECT count(*) FROM pg_trigger WHERE tgname = 'incview_capture_row'), 0::bigint,
-          'no subscription in the database: no row trigger (it would cost every UPDATE and DELETE)');
+          'no subscription in the database: no row trigger (it would never act)');
 SELECT is((SELECT string_agg(tgname || '=' || tgenabled::text, ' ' ORDER BY tgname) FROM pg_trigger
            WHERE tgrelid = 'visits'::regclass),
           'incview_capture_del=A incview_capture_ins=A incview_capture_trunc=A incview_capture_upd=A',
