@@ -238,3 +238,130 @@ RETURNS bigint LANGUAGE c AS 'MODULE_PATHNAME', 'incview_ensure_fresh';
 -- ---------------------------------------------------------------------------
 CREATE FUNCTION incview.drop_idle_capture() RETURNS integer
 LANGUAGE c AS 'MODULE_PATHNAME', 'incview_drop_idle_capture';
+
+-- ---------------------------------------------------------------------------
+-- Stages under DDL, like views (issue 11, item 5; src/pg/stage_definition.hpp and
+-- src/pg/stage_ddl.cpp, docs/reference.md "Stages under DDL"). Each stage's query is kept
+-- also as a view incview_stage.<stage name> owned by the stage's owner, never read: its
+-- pg_depend rows make DROP / DROP COLUMN / ALTER COLUMN TYPE of what the query reads fail
+-- naming it (or, with CASCADE, take the stage along), renames are followed through
+-- pg_get_viewdef, and pg_dump orders it after what it reads. Members of PUBLIC have no
+-- rights on the schema.
+-- ---------------------------------------------------------------------------
+CREATE SCHEMA incview_stage;
+REVOKE ALL ON SCHEMA incview_stage FROM PUBLIC;
+COMMENT ON SCHEMA incview_stage IS
+  'pg_incview: one view per stage holding its query, so that PostgreSQL tracks what the stage reads';
+ALTER TABLE incview.stage ADD COLUMN definition regclass;
+
+-- Views for the stages made before 0.2, each under its stage's search path. A query that
+-- no longer makes a view (its sources were dropped or renamed under 0.1) keeps none: a
+-- WARNING names the stage; incview.alter_stage gives it one.
+DO $$
+DECLARE
+  s record;
+  saved_path text := pg_catalog.current_setting('search_path');
+BEGIN
+  FOR s IN SELECT id, name, query, owner, search_path FROM incview.stage ORDER BY id LOOP
+    BEGIN
+      PERFORM pg_catalog.set_config('search_path', s.search_path, true);
+      EXECUTE pg_catalog.format('CREATE VIEW incview_stage.%I AS %s', s.name, s.query);
+      EXECUTE pg_catalog.format('ALTER VIEW incview_stage.%I OWNER TO %s', s.name, s.owner);
+      -- Made by this script, it would be a member of the extension: it is the stage's.
+      EXECUTE pg_catalog.format('ALTER EXTENSION pg_incview DROP VIEW incview_stage.%I', s.name);
+      UPDATE incview.stage SET definition = pg_catalog.format('incview_stage.%I', s.name)::pg_catalog.regclass
+      WHERE id = s.id;
+    EXCEPTION WHEN others THEN
+      RAISE WARNING 'pg_incview: stage % gets no definition view: %', s.name, SQLERRM
+        USING HINT = 'DDL on its sources is not checked against it; incview.alter_stage with its query makes one';
+    END;
+  END LOOP;
+  PERFORM pg_catalog.set_config('search_path', saved_path, true);
+END
+$$;
+
+CREATE FUNCTION incview.on_stage_ddl_start() RETURNS event_trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'incview_on_stage_ddl_start';
+CREATE FUNCTION incview.on_stage_ddl_end() RETURNS event_trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'incview_on_stage_ddl_end';
+CREATE FUNCTION incview.on_stage_drop() RETURNS event_trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'incview_on_stage_drop';
+-- Columns of a stage's table are the stage's: not dropped, renamed or retyped by hand.
+CREATE EVENT TRIGGER incview_stage_ddl_start ON ddl_command_start
+  WHEN TAG IN ('ALTER TABLE') EXECUTE FUNCTION incview.on_stage_ddl_start();
+-- Renames and moves of what a stage reads: its stored query and its captures follow.
+CREATE EVENT TRIGGER incview_stage_ddl_end ON ddl_command_end
+  WHEN TAG IN ('ALTER TABLE', 'ALTER VIEW', 'ALTER MATERIALIZED VIEW', 'ALTER FOREIGN TABLE', 'ALTER SCHEMA',
+               'ALTER FUNCTION', 'ALTER TYPE', 'ALTER DOMAIN')
+  EXECUTE FUNCTION incview.on_stage_ddl_end();
+-- A stage whose definition view or table was dropped goes with it.
+CREATE EVENT TRIGGER incview_stage_drop ON sql_drop
+  EXECUTE FUNCTION incview.on_stage_drop();
+
+-- ---------------------------------------------------------------------------
+-- Capture on a logical-replication subscriber (issue 11, item 3; docs/replication.md).
+-- The statement triggers become ENABLE ALWAYS: sessions under session_replication_role =
+-- replica (bulk loads, other replication tools) are captured too. A subscription's apply
+-- worker fires row triggers only (statement triggers just for TRUNCATE): in a database with
+-- a subscription each plain-table source also gets the row trigger incview_capture_row,
+-- ENABLE REPLICA, which captures for the apply worker alone. (Databases without a
+-- subscription do not get it: there it would never act.)
+-- ---------------------------------------------------------------------------
+DO $$
+DECLARE
+  r record;
+BEGIN
+  FOR r IN SELECT t.tgrelid::pg_catalog.regclass AS rel, t.tgname FROM pg_catalog.pg_trigger t
+           WHERE t.tgname IN ('incview_capture_ins', 'incview_capture_upd', 'incview_capture_del',
+                              'incview_capture_trunc') AND t.tgenabled = 'O'
+             AND t.tgfoid = 'incview.capture()'::pg_catalog.regprocedure LOOP
+    EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', r.rel, r.tgname);
+  END LOOP;
+  FOR r IN SELECT DISTINCT ss.source AS rel FROM incview.stage_source ss
+           JOIN pg_catalog.pg_class c ON c.oid = ss.source AND c.relkind = 'r'
+           WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_subscription s, pg_catalog.pg_database d
+                         WHERE s.subdbid = d.oid AND d.datname = pg_catalog.current_database())
+             AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                             WHERE t.tgrelid = ss.source AND t.tgname = 'incview_capture_row') LOOP
+    EXECUTE pg_catalog.format('CREATE TRIGGER incview_capture_row AFTER INSERT OR UPDATE OR DELETE ON %s '
+                              'FOR EACH ROW EXECUTE FUNCTION incview.capture()', r.rel);
+    EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE REPLICA TRIGGER incview_capture_row', r.rel);
+  END LOOP;
+END
+$$;
+
+-- A new subscription: every plain-table source gets the row trigger (src/pg/replica_capture.cpp).
+CREATE FUNCTION incview.on_subscription_ddl() RETURNS event_trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'incview_on_subscription_ddl';
+CREATE EVENT TRIGGER incview_subscription_ddl ON ddl_command_end
+  WHEN TAG IN ('CREATE SUBSCRIPTION') EXECUTE FUNCTION incview.on_subscription_ddl();
+
+-- A source is captured when its four statement triggers are there and enabled (ALWAYS, or
+-- plain ENABLE after a user's ENABLE TRIGGER) and, in a database with a subscription, its
+-- TRUNCATE trigger is ALWAYS and (a plain table) its row trigger fires in replica-role
+-- sessions (REPLICA or ALWAYS): otherwise the apply worker would change the table unseen.
+CREATE OR REPLACE FUNCTION incview.capture_off(stage_id int) RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT string_agg(ss.source::text, ', ' ORDER BY ss.source::text)
+  FROM incview.stage_source ss
+  LEFT JOIN pg_catalog.pg_class c ON c.oid = ss.source
+  WHERE ss.stage_id = $1
+    AND coalesce(c.relkind, 'r') NOT IN ('f', 'm')   -- polled sources (foreign tables, matviews) have no triggers
+    AND ((SELECT count(*) FROM pg_catalog.pg_trigger t
+          WHERE t.tgrelid = ss.source
+            AND t.tgfoid = 'incview.capture()'::pg_catalog.regprocedure
+            AND t.tgenabled IN ('O', 'A')
+            AND t.tgname IN ('incview_capture_ins', 'incview_capture_upd', 'incview_capture_del',
+                             'incview_capture_trunc')) < 4
+         OR (EXISTS (SELECT 1 FROM pg_catalog.pg_subscription s, pg_catalog.pg_database d
+                     WHERE s.subdbid = d.oid AND d.datname = pg_catalog.current_database())
+             AND (NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                              WHERE t.tgrelid = ss.source AND t.tgname = 'incview_capture_trunc'
+                                AND t.tgfoid = 'incview.capture()'::pg_catalog.regprocedure
+                                AND t.tgenabled = 'A')
+                  OR (c.relkind = 'r' AND NOT EXISTS (
+                        SELECT 1 FROM pg_catalog.pg_trigger t
+                        WHERE t.tgrelid = ss.source AND t.tgname = 'incview_capture_row'
+                          AND t.tgfoid = 'incview.capture()'::pg_catalog.regprocedure
+                          AND t.tgenabled IN ('R', 'A'))))))
+$$;

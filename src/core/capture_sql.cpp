@@ -113,4 +113,18 @@ std::string queue_keys_statement() {
   return queue_from_keys("SELECT pg_catalog.unnest($3::pg_catalog.jsonb[]) AS key");
 }
 
+std::string lookup_check_statement(const CaptureSpec& spec, const std::string& source) {
+  std::vector<std::string> names;
+  for (size_t i = 0; i < spec.scope.size(); ++i) names.push_back("k" + std::to_string(i + 1));
+  return "SELECT m.* FROM (SELECT * FROM " + source + " LIMIT 0) AS changed, LATERAL (\n" + spec.mapping +
+         "\n) AS m(" + join(names, ", ") + ")";
+}
+
+std::string renamed_same_mapping(const std::vector<std::string>& scope, const std::string& from,
+                                 const std::string& to) {
+  std::vector<std::string> cols;
+  for (const auto& c : scope) cols.push_back("changed." + quote_ident(c == from ? to : c) + " AS " + quote_ident(c));
+  return "SELECT " + join(cols, ", ");
+}
+
 }  // namespace incview

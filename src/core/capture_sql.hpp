@@ -59,4 +59,15 @@ std::string table_keys_statement(const CaptureSpec& spec, const std::string& tab
 // Phase 2 (as the extension owner): $1 stage id, $2 threshold, $3 jsonb[] keys.
 std::string queue_keys_statement();
 
+// After DDL on a source (stage_ddl.cpp): a statement that, prepared (never run) as the
+// stage owner, fails when the lookup mapping no longer fits the source `source` (a quoted,
+// qualified table name): a column or table it names was renamed or dropped, or it returns
+// another number of columns than the scope has.
+std::string lookup_check_statement(const CaptureSpec& spec, const std::string& source);
+
+// The lookup mapping equivalent to a Same capture after the source's column `from` was
+// renamed to `to`: each scope column read from the source under its current name.
+std::string renamed_same_mapping(const std::vector<std::string>& scope, const std::string& from,
+                                 const std::string& to);
+
 }  // namespace incview

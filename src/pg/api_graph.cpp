@@ -18,6 +18,7 @@
 #include "pg/spi.hpp"
 #include "pg/stage_graph_catalog.hpp"
 #include "pg/stage_indexes.hpp"
+#include "pg/stage_definition.hpp"
 #include "pg/stage_refresh.hpp"
 #include "pg/stage_sources.hpp"
 
@@ -107,6 +108,7 @@ Datum incview_alter_stage(PG_FUNCTION_ARGS) {
     // somebody's stage must not run its functions as superuser), under the caller's path.
     const std::string search_path = creator_search_path();
     as_stage_owner(old.owner, search_path, [&] {
+    OwnStageDdl own;  // our DROP TABLE / DROP VIEW below must not take the stage with them
     const CheckedQuery checked = check_stage_query(query);
     check_source_privileges(old.owner, checked.relations);
     const StageInputs inputs = stage_inputs(checked.text, checked.relations);
@@ -216,6 +218,8 @@ Datum incview_alter_stage(PG_FUNCTION_ARGS) {
           {int4_arg(old.id), text_arg(checked.text), text_arg(json_string_array(next_names)), oid_arg(target),
            text_arg(search_path)});
     });
+    drop_definition_view(old.id);
+    create_definition_view(old.id, name, checked.text, old.owner, search_path);
     const StageRecord stage = load_stage(name);
     for (const auto& d : declared_indexes) add_declared_index(stage, d);
     register_sources(stage, checked.relations, read_before);

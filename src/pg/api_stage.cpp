@@ -17,6 +17,7 @@
 #include "pg/stage_sources.hpp"
 #include "pg/partitions.hpp"
 #include "pg/stage_indexes.hpp"
+#include "pg/stage_definition.hpp"
 #include "pg/capture.hpp"
 
 extern "C" {
@@ -148,6 +149,7 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     if (scope.empty())
       throw Error(sqlstate::kInvalidParameterValue, "stage \"" + name + "\" needs at least one scope column",
                   "", "pass scope => ARRAY['patient_id'] naming the output column(s) that partition its rows");
+    check_stage_name_length(name);
     check_names(scope, "scope");
     check_names(unique_key, "unique_key");
     check_engine(engine, !unique_key.empty());
@@ -265,6 +267,7 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
       stage_id = static_cast<int32>(spi_int8(0, 1));
       spi_exec("INSERT INTO incview.stage_state (stage_id) VALUES ($1)", {int4_arg(stage_id)});
     });
+    create_definition_view(stage_id, name, checked.text, caller, search_path);
     StageRecord stage = load_stage(name);
     register_sources(stage, checked.relations);
     register_inputs(stage, inputs);

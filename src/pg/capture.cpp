@@ -14,6 +14,7 @@
 
 extern "C" {
 #include "access/transam.h"
+#include "replication/worker_internal.h"
 #include "utils/inval.h"
 #include "utils/rls.h"
 #include "utils/tuplestore.h"
@@ -300,21 +301,61 @@ void capture_stage(StageCapture& sc, Oid relid, CaptureEvent event, int64 rows) 
 // search path, to whatever temp view the table's owner planted).
 void check_trigger_is_ours(const TriggerData* td, CaptureEvent event) {
   const Trigger* t = td->tg_trigger;
-  const char* want_name = kTriggerNames[static_cast<int>(event)];
-  const bool wants_old = event == CaptureEvent::Update || event == CaptureEvent::Delete;
-  const bool wants_new = event == CaptureEvent::Update || event == CaptureEvent::Insert;
   auto named = [](const char* have, const char* want) { return have && strcmp(have, want) == 0; };
-  const bool ok = TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) && TRIGGER_FIRED_AFTER(td->tg_event) &&
-                  named(t->tgname, want_name) &&
-                  (wants_old ? named(t->tgoldtable, kOldTable) && td->tg_oldtable : t->tgoldtable == nullptr) &&
-                  (wants_new ? named(t->tgnewtable, kNewTable) && td->tg_newtable : t->tgnewtable == nullptr);
+  bool ok = false;
+  if (TRIGGER_FIRED_FOR_ROW(td->tg_event)) {
+    // The row trigger: no transition tables (its one row becomes one, see RowAsStatement).
+    ok = TRIGGER_FIRED_AFTER(td->tg_event) && event != CaptureEvent::Truncate && named(t->tgname, kRowTrigger) &&
+         t->tgoldtable == nullptr && t->tgnewtable == nullptr && td->tg_trigtuple != nullptr;
+  } else {
+    const char* want_name = kTriggerNames[static_cast<int>(event)];
+    const bool wants_old = event == CaptureEvent::Update || event == CaptureEvent::Delete;
+    const bool wants_new = event == CaptureEvent::Update || event == CaptureEvent::Insert;
+    ok = TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) && TRIGGER_FIRED_AFTER(td->tg_event) &&
+         named(t->tgname, want_name) &&
+         (wants_old ? named(t->tgoldtable, kOldTable) && td->tg_oldtable : t->tgoldtable == nullptr) &&
+         (wants_new ? named(t->tgnewtable, kNewTable) && td->tg_newtable : t->tgnewtable == nullptr);
+  }
   if (!ok)
     throw Error("39P01",
                 std::string("incview.capture() fired by trigger \"") + (t->tgname ? t->tgname : "?") +
                     "\", which is not one of pg_incview's capture triggers",
                 "pg_incview installs its own triggers (incview_capture_ins/upd/del/trunc, with transition tables "
-                "incview_old/incview_new) on the sources of stages",
+                "incview_old/incview_new, and the row trigger incview_capture_row) on the sources of stages",
                 "drop this trigger; incview.create_stage and incview.map_source install capture");
+}
+
+// A row trigger's firing as a statement of one row: the same TriggerData with the row (old,
+// new or both) in one-row tuplestores registered under our transition table names, so the
+// statement capture runs unchanged on it.
+struct RowAsStatement {
+  TriggerData data;
+  Trigger trigger;
+  Tuplestorestate* old_rows = nullptr;
+  Tuplestorestate* new_rows = nullptr;
+};
+
+void row_as_statement(const TriggerData* td, CaptureEvent event, RowAsStatement* out) {
+  pg_call([&] {
+    out->data = *td;
+    out->trigger = *td->tg_trigger;
+    out->data.tg_trigger = &out->trigger;
+    auto one_row = [](HeapTuple tuple) {
+      Tuplestorestate* ts = tuplestore_begin_heap(false, false, work_mem);
+      tuplestore_puttuple(ts, tuple);
+      return ts;
+    };
+    HeapTuple old_tuple = event == CaptureEvent::Insert ? nullptr : td->tg_trigtuple;
+    HeapTuple new_tuple = event == CaptureEvent::Insert ? td->tg_trigtuple
+                          : event == CaptureEvent::Update ? td->tg_newtuple
+                                                          : nullptr;
+    if (old_tuple) out->old_rows = one_row(old_tuple);
+    if (new_tuple) out->new_rows = one_row(new_tuple);
+    out->data.tg_oldtable = out->old_rows;
+    out->data.tg_newtable = out->new_rows;
+    out->trigger.tgoldtable = out->old_rows ? const_cast<char*>(kOldTable) : nullptr;
+    out->trigger.tgnewtable = out->new_rows ? const_cast<char*>(kNewTable) : nullptr;
+  });
 }
 
 CaptureEvent event_of(TriggerEvent ev) {
@@ -345,25 +386,54 @@ void invalidate_stage_capture(int32 stage_id) {
 void install_capture(Oid source) {
   // Each trigger that is missing (never made, or dropped by the table's owner since).
   static const char* const kClauses[] = {
-      " AFTER INSERT ON %s REFERENCING NEW TABLE AS incview_new",
-      " AFTER UPDATE ON %s REFERENCING OLD TABLE AS incview_old NEW TABLE AS incview_new",
-      " AFTER DELETE ON %s REFERENCING OLD TABLE AS incview_old", " AFTER TRUNCATE ON %s"};
+      " AFTER INSERT ON %s REFERENCING NEW TABLE AS incview_new FOR EACH STATEMENT",
+      " AFTER UPDATE ON %s REFERENCING OLD TABLE AS incview_old NEW TABLE AS incview_new FOR EACH STATEMENT",
+      " AFTER DELETE ON %s REFERENCING OLD TABLE AS incview_old FOR EACH STATEMENT",
+      " AFTER TRUNCATE ON %s FOR EACH STATEMENT", " AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW"};
+  // How each fires: the statement triggers ALWAYS (in every session, replica role too; the
+  // apply worker fires the TRUNCATE one), the row trigger REPLICA (only in replica-role
+  // sessions, where it acts for the apply worker alone).
+  static const char* const kEnable[] = {"ALWAYS", "ALWAYS", "ALWAYS", "ALWAYS", "REPLICA"};
+  const char* names[] = {kTriggerNames[0], kTriggerNames[1], kTriggerNames[2], kTriggerNames[3], kRowTrigger};
+  // The row trigger goes on plain tables (on a partitioned table it would be cloned onto
+  // its partitions, which are sources with triggers of their own) of a database with a
+  // subscription, the only place it acts: elsewhere it would be one more trigger queued per
+  // changed row for nothing (bench/row_trigger_cost.md measures that cost). CREATE
+  // SUBSCRIPTION adds it to every source (replica_capture.cpp).
+  const bool plain = spi_scalar("SELECT 1 FROM pg_catalog.pg_class WHERE oid = $1 AND relkind = 'r'", {oid_arg(source)})
+                         .has_value() &&
+                     database_has_subscription();
   // A lock the idle-trigger removal (idle_capture.cpp) conflicts with, taken before looking at
   // pg_trigger: either that removal has committed and we see its triggers gone, or it cannot
   // start until we commit (and then sees this table read again).
   pg_call([&] { LockRelationOid(source, AccessShareLock); });
   std::string table;
-  for (int i = 0; i < 4; ++i) {
+  std::vector<int> made;
+  for (int i = 0; i < 5; ++i) {
+    if (i == 4 && !plain) continue;
     if (spi_scalar("SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = $1 AND tgname = $2",
-                   {oid_arg(source), text_arg(kTriggerNames[i])}))
+                   {oid_arg(source), text_arg(names[i])}))
       continue;
     if (table.empty()) table = *spi_scalar("SELECT $1::pg_catalog.regclass::pg_catalog.text", {oid_arg(source)});
     std::string clause = kClauses[i];
     clause.replace(clause.find("%s"), 2, table);
-    spi_exec("CREATE TRIGGER " + quote_ident(kTriggerNames[i]) + clause +
-             " FOR EACH STATEMENT EXECUTE FUNCTION incview.capture()");
+    spi_exec("CREATE TRIGGER " + quote_ident(names[i]) + clause + " EXECUTE FUNCTION incview.capture()");
+    if (kEnable[i]) made.push_back(i);
   }
+  // ALTER TABLE ... ENABLE needs ownership of the table, which a stage owner with the
+  // TRIGGER privilege lacks: it is ours to set, as the extension owner (it runs no user code).
+  if (!made.empty())
+    as_extension_owner([&] {
+      const std::string qualified = *spi_scalar("SELECT $1::pg_catalog.regclass::pg_catalog.text", {oid_arg(source)});
+      for (int i : made)
+        spi_exec("ALTER TABLE " + qualified + " ENABLE " + kEnable[i] + " TRIGGER " + quote_ident(names[i]));
+    });
   invalidate_capture(source);
+}
+
+bool database_has_subscription() {
+  return spi_scalar("SELECT 1 FROM pg_catalog.pg_subscription WHERE subdbid = $1", {oid_arg(MyDatabaseId)})
+      .has_value();
 }
 
 void reinstall_missing_capture(const StageRecord& stage) {
@@ -390,8 +460,9 @@ void warn_if_capture_off(const StageRecord& stage) {
   const char* m = msg.c_str();
   pg_call([&] {
     ereport(WARNING, (errmsg("%s", m),
-                      errhint("re-enable them (ALTER TABLE ... ENABLE TRIGGER incview_capture_ins, "
-                              "incview_capture_upd, incview_capture_del, incview_capture_trunc), or call "
+                      errhint("re-enable them (ALTER TABLE ... ENABLE ALWAYS TRIGGER incview_capture_ins, "
+                              "incview_capture_upd, incview_capture_del, incview_capture_trunc; ENABLE REPLICA TRIGGER "
+                              "incview_capture_row), or call "
                               "incview.rebuild to re-create missing ones")));
   });
 }
@@ -409,11 +480,20 @@ Datum incview_capture(PG_FUNCTION_ARGS) {
     const Oid relid = td->tg_relation->rd_id;
     const CaptureEvent event = event_of(td->tg_event);
     check_trigger_is_ours(td, event);
+    RowAsStatement one_row;
+    TriggerData* data = td;
+    if (TRIGGER_FIRED_FOR_ROW(td->tg_event)) {
+      // Only a subscription's apply worker fires no statement trigger; everywhere else
+      // (tablesync's COPY, replica-role sessions) ours fire, so the row has been seen.
+      if (MyLogicalRepWorker == nullptr || OidIsValid(MyLogicalRepWorker->relid)) return PointerGetDatum(nullptr);
+      row_as_statement(td, event, &one_row);
+      data = &one_row.data;
+    }
     spi_connect();
-    pg_call([&] { SPI_register_trigger_data(td); });
+    pg_call([&] { SPI_register_trigger_data(data); });
     free_pending_plans();
     const std::shared_ptr<StageList> stages = load(relid, td->tg_relation->rd_att);
-    const int64 rows = changed_row_count(td);
+    const int64 rows = changed_row_count(data);
     bool wake = false;
     ++capture_depth;
     try {
@@ -427,6 +507,10 @@ Datum incview_capture(PG_FUNCTION_ARGS) {
     }
     --capture_depth;
     spi_finish();
+    pg_call([&] {
+      if (one_row.old_rows) tuplestore_end(one_row.old_rows);
+      if (one_row.new_rows) tuplestore_end(one_row.new_rows);
+    });
     // Continuous stages are woken at commit; the others wait for their time (naptime).
     if (wake) note_dirty_in_transaction();
     return PointerGetDatum(nullptr);

@@ -55,7 +55,7 @@ std::optional<StageRecord> read_stage(const std::string& name) {
           : "true, coalesce(s.scope_pushdown, true), false, '' ";
   const uint64 n = spi_exec(
       "SELECT s.id, s.query, s.engine, s.target::oid, s.owner::oid, "
-      "       format('%I.%I', ns.nspname, c.relname), s.search_path, coalesce(s.partition_by, ''), "
+      "       CASE WHEN c.oid IS NOT NULL THEN format('%I.%I', ns.nspname, c.relname) END, s.search_path, coalesce(s.partition_by, ''), "
       "       coalesce(s.retention_column, ''), coalesce(s.retention_keep::text, ''), ns.nspname, c.relname, "
       "       " + independence + ", "
       "       EXISTS (SELECT 1 FROM incview.stage_source ss WHERE ss.source = s.target AND ss.stage_id <> s.id) "

@@ -20,7 +20,7 @@ constexpr const char* kIdleTables =
     "SELECT DISTINCT t.tgrelid::oid::text FROM pg_catalog.pg_trigger t "
     "WHERE t.tgfoid = 'incview.capture()'::pg_catalog.regprocedure "
     "  AND t.tgname OPERATOR(pg_catalog.=) ANY ('{incview_capture_ins,incview_capture_upd,incview_capture_del,"
-    "                                             incview_capture_trunc}'::pg_catalog.name[]) "
+    "                                             incview_capture_trunc,incview_capture_row}'::pg_catalog.name[]) "
     "  AND NOT EXISTS (SELECT 1 FROM incview.stage_source ss WHERE ss.source = t.tgrelid) "
     "  AND ($1::pg_catalog.oid IS NULL OR t.tgrelid = $1::pg_catalog.oid)";
 
@@ -47,7 +47,7 @@ void drop_our_triggers(Oid table) {
   std::string name;
   as_extension_owner([&] { name = spi_scalar("SELECT $1::pg_catalog.regclass::pg_catalog.text", {oid_arg(table)}).value_or(""); });
   if (name.empty()) return;
-  for (const char* trigger : kTriggerNames) {
+  for (const char* trigger : {kTriggerNames[0], kTriggerNames[1], kTriggerNames[2], kTriggerNames[3], kRowTrigger}) {
     bool ours = false;
     as_extension_owner([&] {
       ours = spi_scalar("SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = $1 AND tgname = $2 "

@@ -3,6 +3,7 @@
 #include "core/sql_text.hpp"
 #include "pg/guard.hpp"
 #include "pg/role.hpp"
+#include "pg/stage_definition.hpp"
 
 namespace incview::pg {
 
@@ -146,7 +147,9 @@ int64 rebuild_list_partition(const StageRecord& stage, const std::string& value)
                                            " WHERE s." + col + " = $1::" + type,
                                        {text_arg(value)}));
   });
-  // Swap: a brief exclusive lock on the parent while the partitions trade places.
+  // Swap: a brief exclusive lock on the parent while the partitions trade places. (Our own
+  // DDL on the stage's partitions: nothing for the stage DDL event triggers to follow.)
+  OwnStageDdl own;
   if (spi_scalar("SELECT pg_catalog.to_regclass($1)::text", {text_arg(qualified)})) {
     spi_exec("ALTER TABLE " + stage.shape.target + " DETACH PARTITION " + qualified);
     spi_exec("DROP TABLE " + qualified);

@@ -7,6 +7,7 @@
 #include "pg/new_source_lock.hpp"
 #include "pg/role.hpp"
 #include "pg/spi.hpp"
+#include "pg/stage_definition.hpp"
 
 namespace incview::pg {
 
@@ -142,7 +143,7 @@ void register_inputs(const StageRecord& stage, StageInputs inputs, const std::ve
          "scopes nobody changes keep the values of their last refresh; incview.rebuild re-derives them all");
 }
 
-void drop_stage_cascade(const StageRecord& stage, bool cascade) {
+void drop_stage_cascade(const StageRecord& stage, bool cascade, bool check_owners) {
   std::vector<std::string> dependents;
   as_extension_owner([&] {
     const uint64 n = spi_exec(
@@ -159,8 +160,13 @@ void drop_stage_cascade(const StageRecord& stage, bool cascade) {
   for (const auto& d : dependents) {
     auto dep = find_stage(d);
     if (!dep) continue;  // already dropped through another path of the cascade
-    check_stage_owner(*dep, "drop it");
-    drop_stage_cascade(*dep, true);
+    if (check_owners) check_stage_owner(*dep, "drop it");
+    if (!check_owners) {
+      const std::string m = "drop cascades to stage \"" + d + "\"";
+      const char* text = m.c_str();
+      pg_call([&] { ereport(NOTICE, (errmsg("%s", text))); });
+    }
+    drop_stage_cascade(*dep, true, check_owners);
   }
   // The stage's trigger-carrying sources, to drop triggers no stage needs once it is gone.
   std::vector<Oid> sources;
@@ -171,14 +177,20 @@ void drop_stage_cascade(const StageRecord& stage, bool cascade) {
                               {int4_arg(stage.id)}, true);
     for (uint64 i = 0; i < n; ++i) sources.push_back(static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))));
   });
-  if (!stage.shape.target.empty() &&
-      spi_scalar("SELECT pg_catalog.to_regclass($1)::text", {text_arg(stage.shape.target)}))
-    spi_exec("DROP TABLE " + stage.shape.target);
+  // The catalog rows go first: the event triggers that see our DROPs below then find no
+  // stage to act on (and OwnStageDdl tells them it is us).
   as_extension_owner([&] {
     spi_exec("DELETE FROM incview.dirty_scope WHERE stage_id = $1", {int4_arg(stage.id)});
+  });
+  drop_definition_view(stage.id);
+  as_extension_owner([&] {
     spi_exec("DELETE FROM incview.stage_source WHERE stage_id = $1", {int4_arg(stage.id)});
     spi_exec("DELETE FROM incview.stage WHERE id = $1", {int4_arg(stage.id)});
   });
+  OwnStageDdl own;
+  if (!stage.shape.target.empty() &&
+      spi_scalar("SELECT pg_catalog.to_regclass($1)::text", {text_arg(stage.shape.target)}))
+    spi_exec("DROP TABLE " + stage.shape.target);
   // Last, so a lock it takes lasts only until commit; never waits (idle_capture.hpp).
   for (Oid s : sources) invalidate_capture(s);
   (void)drop_capture_if_idle(sources, IdleLock::IfFree);

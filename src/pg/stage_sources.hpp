@@ -33,7 +33,9 @@ void register_inputs(const StageRecord& stage, StageInputs inputs, const std::ve
 void refuse_uncapturable(const StageInputs& inputs);
 
 // Drops the stage: refuses while other stages read its table unless cascade, in which
-// case those go first. Removes its table, its catalog rows and its queued keys.
-void drop_stage_cascade(const StageRecord& stage, bool cascade);
+// case those go first. Removes its table, its definition view, its catalog rows and its
+// queued keys. check_owners = false when PostgreSQL's own DROP ... CASCADE decided it (the
+// sql_drop event trigger): like the objects PostgreSQL cascades to, any owner's stage goes.
+void drop_stage_cascade(const StageRecord& stage, bool cascade, bool check_owners = true);
 
 }  // namespace incview::pg

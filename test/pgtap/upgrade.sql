@@ -3,7 +3,7 @@
 -- is lost, and the library serves the 0.1 catalog until the update runs.
 SET client_min_messages = warning;
 CREATE EXTENSION pg_incview VERSION '0.1';
-SELECT plan(17);
+SELECT plan(22);
 
 \ir lib/wait_until.sql
 
@@ -55,7 +55,16 @@ SELECT ok(pg_temp.wait_until($$(SELECT missing = 0 AND extra = 0 FROM incview.ve
 SELECT is(incview.rebuild('minutes_daily') > 0, true, 'rebuild of a stage made under 0.1');
 SELECT is((SELECT row(missing, extra)::text FROM incview.verify('minutes_daily')), '(0,0)', 'and it is fresh');
 
-SELECT incview.drop_stage('minutes');
+-- Stages under DDL (item 5) and subscriber capture (item 3) for stages made under 0.1.
+SELECT is((SELECT string_agg(definition::text, ', ' ORDER BY name) FROM incview.stage),
+          'incview_stage.minutes, incview_stage.minutes_daily', 'the update gives each stage its definition view');
+SELECT throws_ok('DROP TABLE visits', '2BP01', NULL, 'so DROP TABLE of its source is refused');
+SELECT is((SELECT string_agg(tgname || '=' || tgenabled::text, ' ' ORDER BY tgname) FROM pg_trigger
+           WHERE tgrelid = 'visits'::regclass AND tgname LIKE 'incview_capture%'),
+          'incview_capture_del=A incview_capture_ins=A incview_capture_trunc=A incview_capture_upd=A',
+          'its capture triggers fire ALWAYS (no row trigger: the database has no subscription)');
+SELECT is((SELECT count(*) FROM incview.stages WHERE status = 'stale'), 0::bigint, 'and is not stale');
+SELECT lives_ok($$SELECT incview.drop_stage('minutes')$$, 'drop_stage of a stage made under 0.1 (its view is not the extension''s)');
 SELECT incview.drop_stage('minutes_daily');
 DROP TABLE visits;
 SELECT * FROM finish();
