@@ -50,7 +50,7 @@ DECLARE
   d record;
 BEGIN
   FOR d IN SELECT * FROM (VALUES
-    (1, 'st_plain', 'SELECT grp, count(*) AS n, sum(val) AS s FROM src_a GROUP BY grp',
+    (1, 'st_plain', 'SELECT grp, count(*) AS n FROM src_a GROUP BY grp',
      ARRAY['grp'], ARRAY['grp'], NULL, NULL),
     (2, 'St "Quoted"', 'SELECT "Id", count(*) AS "Count (*)" FROM "Src B" GROUP BY "Id"',
      ARRAY['Id'], NULL, NULL, NULL),
@@ -67,6 +67,9 @@ BEGIN
       PERFORM incview.create_stage(d.name, d.query, d.scope, d.ukey, partition_by => d.part);
       IF d.keep IS NOT NULL THEN
         PERFORM incview.set_retention(d.name, 'at', d.keep::interval);
+      END IF;
+      IF d.name = 'st_plain' THEN
+        PERFORM incview.add_index(d.name, '(n)');   -- drop_index has one to drop
       END IF;
       made := made + 1;
     EXCEPTION WHEN OTHERS THEN
@@ -85,6 +88,25 @@ BEGIN
     RESET ROLE;
   END IF;
   RETURN made;
+END
+$f$;
+
+-- Drops the stages random calls made (so that the next create_stage of a pool name can
+-- succeed and go deep), then re-creates missing fixture stages.
+CREATE FUNCTION fuzz.reset_stages() RETURNS int LANGUAGE plpgsql AS $f$
+DECLARE
+  s text;
+BEGIN
+  FOR s IN SELECT name FROM incview.stage
+           WHERE name NOT IN ('st_plain', 'St "Quoted"', 'st_part', 'st_ret', 'st_on_stage', 'user_stage')
+           ORDER BY id DESC LOOP
+    BEGIN
+      PERFORM incview.drop_stage(s, true);
+    EXCEPTION WHEN OTHERS THEN
+      NULL;  -- dropped already by a cascade
+    END;
+  END LOOP;
+  RETURN fuzz.ensure_stages();
 END
 $f$;
 

@@ -26,6 +26,12 @@ SELECT fuzz.add_pool('stage',
   $$'"st_plain"'$$, $$'ST_PLAIN'$$, $$'a''b; DROP TABLE src_a; --'$$, $$E'tab\there'$$, $$'ünï ☃'$$,
   $$repeat('n', 63)$$, $$repeat('n', 64)$$, $$repeat('x', 100000)$$, $$'%s%n%d'$$, $$'\'$$, $$'$1'$$);
 
+-- Stages of one storage kind first, for the functions about that kind.
+SELECT fuzz.add_pool('partitioned_stage', $$'st_part'$$);
+INSERT INTO fuzz.pool SELECT 'partitioned_stage', 1 + ord, expr FROM fuzz.pool WHERE pool = 'stage';
+SELECT fuzz.add_pool('retention_stage', $$'st_ret'$$);
+INSERT INTO fuzz.pool SELECT 'retention_stage', 1 + ord, expr FROM fuzz.pool WHERE pool = 'stage';
+
 -- Names for a new stage: free ones first, then every name of the 'stage' pool.
 SELECT fuzz.add_pool('new_stage', $$'fz_new'$$, $$'Fz New'$$, $$'fz.dot'$$, $$'fz_two'$$, $$'FZ "3"'$$);
 INSERT INTO fuzz.pool SELECT 'new_stage', 5 + ord, expr FROM fuzz.pool WHERE pool = 'stage';
@@ -133,6 +139,7 @@ SELECT fuzz.add_pool('source',
   $$'mv_a'::regclass$$, $$'jsrc'::regclass$$, $$'pg_class'::regclass$$, $$'incview.stage'::regclass$$,
   $$'incview.dirty_scope'::regclass$$, $$0::oid::regclass$$, $$4294967295::oid::regclass$$,
   $$'src_a_pkey'::regclass$$, $$(SELECT target FROM incview.stage ORDER BY id LIMIT 1)$$,
+  $$'st_plain'::regclass$$, $$'st_on_stage'::regclass$$, $$'user_stage'::regclass$$,
   $$'no_such_table'::regclass$$);
 
 SELECT fuzz.add_pool('interval',
@@ -157,7 +164,8 @@ SELECT fuzz.add_pool('index_definition',
   $$'((n * 2))'$$, $$'(n) WHERE n > 1'$$, $$'(n) INCLUDE (grp)'$$, $$'UNIQUE (n)'$$, $$'(random())'$$, $$repeat('(', 10000)$$);
 
 SELECT fuzz.add_pool('index_name',
-  $$'st_plain_n_idx'$$, $$'no_such_index'$$, $$''$$, $$'src_a_pkey'$$, $$'pg_class_oid_index'$$,
+  $$(SELECT i.index_name FROM incview.stage_index i JOIN incview.stage s ON s.id = i.stage_id
+     WHERE s.name = 'st_plain' ORDER BY 1 LIMIT 1)$$, $$'st_plain_n_idx'$$, $$'no_such_index'$$, $$''$$, $$'src_a_pkey'$$, $$'pg_class_oid_index'$$,
   $$'"Quoted Idx"'$$, $$'public.st_plain_n_idx'$$, $$repeat('i', 100000)$$);
 
 SELECT fuzz.add_pool('selftest_kind',
@@ -169,7 +177,9 @@ SELECT fuzz.add_pool('int', $$1$$, $$0$$, $$-1$$, $$2147483647$$, $$-2147483648$
 -- ('type:' || format_type), so a new function still gets hostile arguments.
 CREATE TABLE fuzz.param_pool (fn text NOT NULL DEFAULT '', param text, pool text NOT NULL, PRIMARY KEY (fn, param));
 INSERT INTO fuzz.param_pool (fn, param, pool) VALUES
-  ('create_stage', 'name', 'new_stage'), ('create_stage_concurrently', 'name', 'new_stage');
+  ('create_stage', 'name', 'new_stage'), ('create_stage_concurrently', 'name', 'new_stage'),
+  ('rebuild_partition', 'stage', 'partitioned_stage'), ('set_retention', 'stage', 'retention_stage'),
+  ('apply_retention', 'stage', 'retention_stage');
 INSERT INTO fuzz.param_pool (param, pool) VALUES
   ('stage', 'stage'), ('name', 'stage'), ('query', 'query'), ('read_query', 'query'),
   ('scope', 'columns'), ('unique_key', 'columns'), ('target', 'target'), ('populate', 'bool'),
@@ -254,8 +264,8 @@ BEGIN
 END $$;
 
 -- The calls: (id, function, as_user, sql). Setup steps (function NULL) re-create dropped
--- fixture stages and write to the sources, after each function's systematic calls and
--- every 25 random calls.
+-- fixture stages (every 100 random calls also dropping the others) and write to the
+-- sources: after each systematic call and every 25 random calls.
 CREATE FUNCTION fuzz.calls(seed float8, n int)
 RETURNS TABLE (id int, fn text, as_user boolean, sql text) LANGUAGE plpgsql AS $$
 DECLARE
@@ -275,20 +285,23 @@ BEGIN
       p := fuzz.pool_for(f.name, (fuzz.input_param(f, i)).pname, (fuzz.input_param(f, i)).ptype);
       args := args || coalesce(fuzz.pick(p, 1), 'NULL');
     END LOOP;
-    k := k + 1; id := k; fn := f.name; as_user := false; sql := fuzz.call_text(f, args); RETURN NEXT;
-    FOR i IN 1 .. f.nargs LOOP
+    -- (each followed by a reset: the NULL in position i meets the same state as the baseline)
+    FOR i IN 0 .. f.nargs LOOP
       k := k + 1; id := k; fn := f.name; as_user := false;
-      sql := fuzz.call_text(f, args[1:i - 1] || ARRAY['NULL'] || args[i + 1:]); RETURN NEXT;
+      sql := fuzz.call_text(f, CASE WHEN i = 0 THEN args ELSE args[1:i - 1] || ARRAY['NULL'] || args[i + 1:] END);
+      RETURN NEXT;
+      k := k + 1; id := k; fn := NULL; as_user := false;
+      sql := format('SELECT fuzz.reset_stages(), fuzz.write_sources(%s)', k); RETURN NEXT;
     END LOOP;
-    k := k + 1; id := k; fn := NULL; as_user := false;
-    sql := format('SELECT fuzz.ensure_stages(), fuzz.write_sources(%s)', k); RETURN NEXT;
   END LOOP;
   -- 2. Random calls: a random function, a random number of its defaulted arguments, each
   --    argument NULL (1 in 8), else from its parameter's pool (3 in 4) or its type's pool.
   FOR c IN 1 .. n LOOP
     IF c % 25 = 1 THEN
       k := k + 1; id := k; fn := NULL; as_user := false;
-      sql := format('SELECT fuzz.ensure_stages(), fuzz.write_sources(%s)', c); RETURN NEXT;
+      sql := format('SELECT fuzz.%s(), fuzz.write_sources(%s)',
+                    CASE WHEN c % 100 = 1 THEN 'reset_stages' ELSE 'ensure_stages' END, c);
+      RETURN NEXT;
     END IF;
     f := fns[1 + floor(random() * array_length(fns, 1))::int];
     nargs := f.nargs - floor(random() * (f.ndefaults + 1))::int;
@@ -336,6 +349,18 @@ BEGIN
   RETURN acc;
 END $$;
 
+-- Which stages each stage feeds, directly or through others (a cycle reaches its start).
+CREATE VIEW fuzz.stage_reach AS
+WITH RECURSIVE edge AS (
+  SELECT u.id AS up, ss.stage_id AS down
+  FROM incview.stage_source ss JOIN incview.stage u ON u.target = ss.source
+), reach(start, reached, depth) AS (
+  SELECT up, down, 1 FROM edge
+  UNION
+  SELECT r.start, e.down, r.depth + 1 FROM reach r JOIN edge e ON e.up = r.reached WHERE r.depth < 50
+)
+SELECT DISTINCT start, reached FROM reach;
+
 -- What must hold after every call, failed or not: no stage half-made or half-dropped.
 CREATE FUNCTION fuzz.invariants() RETURNS text LANGUAGE sql AS $$
   SELECT string_agg(v, '; ') FROM (
@@ -357,6 +382,9 @@ CREATE FUNCTION fuzz.invariants() RETURNS text LANGUAGE sql AS $$
     WHERE NOT EXISTS (SELECT 1 FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
                       WHERE c.relname = i.index_name
                         AND (x.indrelid = s.target OR x.indrelid IN (SELECT relid FROM pg_partition_tree(s.target))))
+    UNION ALL
+    SELECT DISTINCT format('stage %s reads its own table, directly or through other stages', s.name)
+    FROM fuzz.stage_reach r JOIN incview.stage s ON s.id = r.start WHERE r.start = r.reached
     UNION ALL
     SELECT format('dirty keys of a stage that does not exist (id %s)', q.stage_id)
     FROM (SELECT DISTINCT stage_id FROM incview.dirty_scope) q
