@@ -374,6 +374,12 @@ if [[ -f "$HERE/security_cost.md" ]]; then
   cat "$HERE/security_cost.md"
 fi
 
+# Measured separately by bench/soak.sh (a long run under continuous writes).
+if [[ -f "$HERE/soak.md" ]]; then
+  echo
+  cat "$HERE/soak.md"
+fi
+
 cat <<EOF
 
 ## How to reproduce
