@@ -118,4 +118,6 @@ if [[ -n "$found" ]]; then
   exit 1
 fi
 echo "crashes: 0; XX000: 0; failed calls that changed the catalog: 0; half-made states: 0; session leaks: 0"
-[[ ${INCVIEW_FUZZ_KEEP:-0} == 1 ]] || psql -d postgres -c "DROP DATABASE $db WITH (FORCE)" >/dev/null
+if [[ ${INCVIEW_FUZZ_KEEP:-0} != 1 ]]; then
+  psql -d postgres -c "DROP DATABASE $db WITH (FORCE)" -c "DROP ROLE IF EXISTS incview_fuzz_user" >/dev/null
+fi
