@@ -386,6 +386,12 @@ if [[ -f "$HERE/ddl_latency.md" ]]; then
   cat "$HERE/ddl_latency.md"
 fi
 
+# Measured separately by bench/soak.sh (a long run under continuous writes).
+if [[ -f "$HERE/soak.md" ]]; then
+  echo
+  cat "$HERE/soak.md"
+fi
+
 cat <<EOF
 
 ## How to reproduce

@@ -110,29 +110,14 @@ Datum incview_alter_stage(PG_FUNCTION_ARGS) {
     as_stage_owner(old.owner, search_path, [&] {
     OwnStageDdl own;  // our DROP TABLE / DROP VIEW below must not take the stage with them
     const CheckedQuery checked = check_stage_query(query);
+    refuse_own_tables(checked.relations);
     check_source_privileges(old.owner, checked.relations);
     const StageInputs inputs = stage_inputs(checked.text, checked.relations);
     refuse_uncapturable(inputs);
 
     // Stages whose tables the new query reads become upstreams: check for a cycle first.
     StageGraph graph = load_stage_graph(name);
-    std::vector<std::pair<std::string, Oid>> targets;
-    as_extension_owner([&] {
-      const uint64 n = spi_exec("SELECT s.name, s.target::oid::text FROM incview.stage s");
-      for (uint64 i = 0; i < n; ++i)
-        targets.push_back({spi_text_or(i, 1, ""), static_cast<Oid>(std::stoul(spi_text_or(i, 2, "0")))});
-    });
-    for (const auto& [stage_name, target] : targets)
-      for (Oid rel : checked.relations)
-        if (rel == target) {
-          const auto cycle = graph.cycle_if_added(stage_name, name);
-          if (!cycle.empty())
-            throw Error(sqlstate::kInvalidRecursion,
-                        "redefining stage \"" + name + "\" would close a cycle: " + format_cycle(cycle),
-                        "stages on the cycle: " + join(cycle, ", "),
-                        "a stage may not read, directly or through other stages, its own table");
-          graph.add_edge(stage_name, name);
-        }
+    refuse_cycle(graph, name, checked.relations, "redefining stage \"" + name + "\"");
 
     // The table keeps its identity when the columns stay; otherwise it is re-created,
     // which other stages reading it would not survive.

@@ -54,9 +54,13 @@ Datum incview_map_source(PG_FUNCTION_ARGS) {
     // A mapping runs in every writer's transaction on the source, as the stage's owner: the
     // owner must be able to read the source and put triggers on it, whether or not the
     // query reads it (a table read inside a function is declared this way).
+    refuse_own_tables({source});
     check_source_privileges(stage.owner, {source});
     as_owner_of(stage, [&] {
     const auto source_name = spi_scalar("SELECT $1::regclass::text", {oid_arg(source)});
+    // Declaring a stage's table (its own, or a downstream one's) as its source is a cycle.
+    StageGraph graph = load_stage_graph();
+    refuse_cycle(graph, name, {source}, "reading " + source_name.value_or("?") + " in stage \"" + name + "\"");
     std::string kind = "all";
     std::optional<std::string> text;
     if (mapping) {

@@ -168,6 +168,7 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     Oid target_oid = InvalidOid;
     as_stage_owner(caller, search_path, [&] {
     const CheckedQuery checked = check_stage_query(query);
+    refuse_own_tables(checked.relations);
     check_source_privileges(caller, checked.relations);
     const StageInputs inputs = stage_inputs(checked.text, checked.relations);
     refuse_uncapturable(inputs);

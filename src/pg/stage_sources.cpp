@@ -45,6 +45,25 @@ void check_source_privileges(Oid owner, const std::vector<Oid>& relations) {
   }
 }
 
+void refuse_own_tables(const std::vector<Oid>& relations) {
+  for (Oid rel : relations) {
+    std::optional<std::string> own;
+    as_extension_owner([&] {
+      own = spi_scalar(
+          "SELECT d.objid::pg_catalog.regclass::pg_catalog.text FROM pg_catalog.pg_depend d "
+          "JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid "
+          "WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = $1 "
+          "AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND d.deptype = 'e' "
+          "AND e.extname = 'pg_incview'",
+          {oid_arg(rel)});
+    });
+    if (own)
+      throw Error(sqlstate::kWrongObjectType, "table " + *own + " belongs to pg_incview and cannot be a stage's source",
+                  "capture triggers on pg_incview's own catalog or dirty queue would fire on pg_incview's own writes",
+                  "read incview.stages or incview.refresh_log instead of building a stage on them");
+  }
+}
+
 void register_sources(const StageRecord& stage, const std::vector<Oid>& relations, const std::vector<Oid>& read_before) {
   std::vector<std::string> scope_names;
   for (const auto& c : stage.shape.scope) scope_names.push_back(c.name);
@@ -97,6 +116,7 @@ void register_inputs(const StageRecord& stage, StageInputs inputs, const std::ve
   for (Oid rel : inputs.function_tables) {
     bool ok = true;
     try {
+      refuse_own_tables({rel});
       check_source_privileges(stage.owner, {rel});
     } catch (const Error&) {
       ok = false;

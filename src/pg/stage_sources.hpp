@@ -21,6 +21,12 @@ void register_sources(const StageRecord& stage, const std::vector<Oid>& relation
 // already exist (another stage's owner may have installed them).
 void check_source_privileges(Oid owner, const std::vector<Oid>& relations);
 
+// ERROR 42809 when a relation belongs to pg_incview itself (its catalog, its dirty queue):
+// capture triggers there would fire on pg_incview's own writes -- on the queue, without end
+// (every captured key inserts a row that is captured again). Checked wherever a source is
+// added: create_stage, alter_stage, map_source/add_source, tables read inside functions.
+void refuse_own_tables(const std::vector<Oid>& relations);
+
 // Inputs found beyond the planned tables (stage_inputs.hpp): tables read inside SQL
 // functions become sources that dirty every scope (captured); foreign tables and
 // materialized views become polled sources (no trigger; interval/daily stages rebuild at
