@@ -13,7 +13,8 @@
 //    WARNING (never a writer's statement failing in our trigger, never a stale stage);
 //  - sql_drop: a stage whose definition view or table was dropped (DROP TABLE src CASCADE,
 //    DROP TABLE of the stage's table, DROP OWNED) goes with it: its capture triggers,
-//    catalog rows, queued keys and table, and the stages reading its table after it.
+//    catalog rows, queued keys and table, and the stages reading its table after it; and a
+//    mapping naming something dropped falls back as after ALTER.
 //
 // Unlike the partition triggers of source_ddl.cpp these may fail the user's DDL: a
 // half-registered stage is worse than a refused statement.
@@ -320,6 +321,9 @@ Datum incview_on_stage_drop(PG_FUNCTION_ARGS) {
       // As PostgreSQL's CASCADE drops other owners' objects: as the extension owner.
       as_extension_owner([&] { drop_stage_cascade(*stage, true, false); });
     }
+    // A table or function only a mapping named (not the query) may be gone: that capture
+    // must not fail the next write to its source.
+    if (any_stage()) check_captures();
     spi_finish();
     return static_cast<Datum>(0);
   });

@@ -6,7 +6,7 @@ BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_incview;
 SET incview.default_policy = manual;
-SELECT plan(53);
+SELECT plan(57);
 
 -- sqlstate: message / detail of a statement's error ('no error' when it succeeds)
 CREATE FUNCTION pg_temp.ddl_error(cmd text) RETURNS text LANGUAGE plpgsql AS $$
@@ -120,6 +120,16 @@ SELECT lives_ok($$SELECT incview.map_source('customer_totals', 'order_lines',
                   'SELECT o.customer_id FROM orders o WHERE o.id = changed.order_ref')$$, 'the owner maps it again');
 INSERT INTO order_lines VALUES (4, 1000);
 SELECT ok(pg_temp.fresh('customer_totals'), 'and it is captured by key again');
+
+-- A table only the mapping reads (not the query) can be dropped: the mapping falls back.
+CREATE TABLE customer_of (order_id int PRIMARY KEY, customer_id int);
+INSERT INTO customer_of SELECT id, customer_id FROM orders;
+SELECT incview.map_source('customer_totals', 'order_lines', 'SELECT c.customer_id FROM customer_of c WHERE c.order_id = changed.order_ref');
+SELECT is(pg_temp.ddl_error('DROP TABLE customer_of'), 'no error', 'DROP TABLE of a table only a mapping reads succeeds');
+SELECT is((SELECT mapping_kind FROM incview.stage_source WHERE source = 'order_lines'::regclass), 'all',
+          'and the mapping falls back to every scope');
+SELECT lives_ok('INSERT INTO order_lines VALUES (5, 10)', 'so writes to the source do not fail in the capture trigger');
+SELECT ok(pg_temp.fresh('customer_totals'), 'and reach the stage');
 
 -- The stage's own table.
 SELECT alike(pg_temp.ddl_error('ALTER TABLE per_patient DROP COLUMN total'),

@@ -118,7 +118,7 @@ SELECT incview.create_stage('per_patient',
 SQL
 as_pg "$PGBIN/pg_basebackup" -h /tmp -p "$P" -U postgres -D "$T_DATA" -R -X stream -c fast
 rm -f "$T_DATA/server.log"   # the primary's log, copied with its data directory
-cluster "$T_DATA" "$T" "$naptime" start
+INCVIEW_FRESH=0 cluster "$T_DATA" "$T" "$naptime" start   # (test.sh exports INCVIEW_FRESH=1: not for the backup)
 check "T is a hot standby" test "$(q "$T" -c "SELECT pg_is_in_recovery()")" = t
 q "$P" -c "INSERT INTO visits SELECT g, g % 30, 2 FROM generate_series(3001, 3300) g"
 check "the primary's scheduler refreshes" wait_on "$P" 60 "SELECT $(fresh per_patient)"
