@@ -50,7 +50,7 @@ exec 3>"$fifo"
 cleanup() {
   exec 3>&- || true
   kill "$gates_pid" 2>/dev/null || true
-  rm -f "$fifo"
+  rm -f "$fifo" "$fifo.out"
   [[ -n "${refresher:-}" ]] && kill "$refresher" 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -189,6 +189,5 @@ check "a refresh whose batches fail leaves no progress row" \
 cleanup
 trap - EXIT
 psql -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-rm -f "$fifo.out"
 [[ $failed == 0 ]] || exit 1
 echo "progress: all checks passed"
