@@ -32,3 +32,11 @@ src/core/%.o: src/core/%.cpp
 
 # Rebuild objects when any header changes (PGXS tracks no C++ header dependencies).
 $(OBJS): $(wildcard src/core/*.hpp src/pg/*.hpp)
+
+# PGXN release archive: `make dist` -> pg_incview-<version>.zip (version from META.json),
+# the committed tree (git archive of HEAD) under one top directory pg_incview-<version>/.
+DISTVERSION = $(shell sed -n 's/^   "version": "\([^"]*\)",$$/\1/p' META.json)
+.PHONY: dist
+dist:
+	git archive --format zip --prefix=pg_incview-$(DISTVERSION)/ -o pg_incview-$(DISTVERSION).zip HEAD
+	@echo "pg_incview-$(DISTVERSION).zip"

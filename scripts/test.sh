@@ -272,8 +272,11 @@ run_scenario() {
     local name log rc=0
     name=$(basename "$f")
     log="$LOGDIR/scenario-${name%.sh}.log"
+    # 600 s each, unless the script asks for more with a line "# scenario-timeout: <seconds>".
+    local limit
+    limit=$(sed -n 's/^# scenario-timeout: \([0-9][0-9]*\)$/\1/p' "$f" | head -n1)
     PGHOST=/tmp PGPORT=$PORT PGUSER=postgres PGBIN=$PGBIN INCVIEW_PGDATA=$PGDATA_DIR \
-      timeout 600 bash "$f" >"$log" 2>&1 || rc=$?
+      timeout "${limit:-600}" bash "$f" >"$log" 2>&1 || rc=$?
     if [[ $rc -eq 0 ]]; then
       printf '  %-40s ok\n' "$name"; spass=$((spass + 1))
     else

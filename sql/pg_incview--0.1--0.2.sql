@@ -365,3 +365,48 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
                           AND t.tgfoid = 'incview.capture()'::pg_catalog.regprocedure
                           AND t.tgenabled IN ('R', 'A'))))))
 $$;
+
+-- ---------------------------------------------------------------------------
+-- incview.progress (issue #16 item 4): long refreshes and rebuilds as they run, in the
+-- style of pg_stat_progress_*: one row per backend refreshing a stage of this database.
+-- Shared memory slots written by the refreshing backend (src/pg/progress.cpp); empty
+-- unless pg_incview is in shared_preload_libraries.
+-- ---------------------------------------------------------------------------
+-- Every slot of the cluster, unfiltered (the view picks this database's).
+CREATE FUNCTION incview._progress(
+  OUT pid int, OUT datid oid, OUT stage_id int, OUT phase text,
+  OUT batches_done bigint, OUT batches_total bigint, OUT scopes_done bigint, OUT scopes_total bigint,
+  OUT rows_done bigint, OUT rows_total bigint, OUT started_at timestamptz)
+RETURNS SETOF record LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'incview_progress';
+
+-- Always true; in a rebuild's WHERE clause it counts the rows the stage's query produced so
+-- far (rows_done). Runs in the stage owner's restricted context: EXECUTE stays with PUBLIC.
+-- It touches only the caller's own slot, and only while that backend reports a run.
+CREATE FUNCTION incview.progress_row() RETURNS boolean
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'incview_progress_row';
+
+-- Stage names are visible to everyone in incview.stages too (operational facts). A run
+-- whose backend went idle between refresh_step calls (a client looping by hand) is not
+-- shown; refresh_all and the scheduler's workers stay active between their batches.
+CREATE VIEW incview.progress AS
+SELECT p.pid,
+       s.name AS stage,
+       s.target,
+       p.phase,
+       p.batches_done,
+       p.batches_total,
+       p.scopes_done,
+       p.scopes_total,
+       p.rows_done,
+       p.rows_total,
+       round(100.0 * CASE WHEN p.phase = 'rebuilding' THEN p.rows_done::numeric / nullif(p.rows_total, 0)
+                          ELSE p.scopes_done::numeric / nullif(p.scopes_total, 0) END, 1) AS percent,
+       p.started_at,
+       now() - p.started_at AS elapsed
+FROM incview._progress() p
+JOIN incview.stage s ON s.id = p.stage_id
+LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = p.pid
+WHERE p.datid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
+  AND a.state IS DISTINCT FROM 'idle'
+  AND a.state IS DISTINCT FROM 'idle in transaction';
+GRANT SELECT ON incview.progress TO PUBLIC;

@@ -147,15 +147,22 @@ std::string StageSql::diff_scoped(const NullColumns& nulls) const {
   return diff_body(select_scoped(nulls), scope_filter("t", nulls));
 }
 
-std::string StageSql::diff_all() const {
-  return diff_body("SELECT " + column_list(shape_.columns, "s") + " FROM " + wrap_query("s"), "");
+namespace {
+std::string where_clause(const std::string& row_filter) {
+  return row_filter.empty() ? "" : " WHERE " + row_filter;
+}
+}  // namespace
+
+std::string StageSql::diff_all(const std::string& row_filter) const {
+  return diff_body("SELECT " + column_list(shape_.columns, "s") + " FROM " + wrap_query("s") + where_clause(row_filter),
+                   "");
 }
 
 std::string StageSql::delete_all() const { return "DELETE FROM " + shape_.target; }
 
-std::string StageSql::insert_all() const {
+std::string StageSql::insert_all(const std::string& row_filter) const {
   return "INSERT INTO " + shape_.target + " (" + column_list(shape_.columns) + ") SELECT " +
-         column_list(shape_.columns, "s") + " FROM " + wrap_query("s");
+         column_list(shape_.columns, "s") + " FROM " + wrap_query("s") + where_clause(row_filter);
 }
 
 std::string StageSql::verify() const {

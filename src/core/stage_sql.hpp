@@ -56,11 +56,12 @@ class StageSql {
   // so unchanged rows are not written at all.
   std::string diff_scoped(const NullColumns& nulls) const;
 
-  // engine full.
+  // engine full. row_filter: an extra condition on the query's rows (empty: none); the
+  // rebuild passes one that counts rows for incview.progress.
   std::string delete_all() const;
-  std::string insert_all() const;
+  std::string insert_all(const std::string& row_filter = "") const;
   // diff over everything (full rebuild that writes only changes; needs unique_key).
-  std::string diff_all() const;
+  std::string diff_all(const std::string& row_filter = "") const;
 
   // verify: (missing, extra) comparing the query with the target as multisets of rows.
   std::string verify() const;

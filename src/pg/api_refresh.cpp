@@ -6,6 +6,7 @@
 #include "pg/catalog.hpp"
 #include "pg/dirty_queue.hpp"
 #include "pg/explain.hpp"
+#include "pg/progress.hpp"
 #include "pg/guard.hpp"
 #include "pg/query_check.hpp"
 #include "pg/refresher.hpp"
@@ -37,6 +38,9 @@ namespace {
 
 // Refreshes these keys' scopes (consuming their queued keys), logs the run.
 int64 refresh_key_batches(const StageRecord& stage, const std::vector<KeyBatch>& batches) {
+  int64 scopes = 0;
+  for (const auto& b : batches) scopes += b.count;
+  ProgressRun run(stage.id, ProgressPhase::RefreshingBatches, scopes, static_cast<int64>(batches.size()));
   const double t0 = monotonic_seconds();
   for (const auto& b : batches) consume_dirty_keys(stage, b);
   RefreshStats stats = refresh_batches(stage, batches);

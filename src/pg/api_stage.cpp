@@ -16,6 +16,7 @@
 #include "pg/spi.hpp"
 #include "pg/stage_sources.hpp"
 #include "pg/partitions.hpp"
+#include "pg/progress.hpp"
 #include "pg/stage_indexes.hpp"
 #include "pg/stage_definition.hpp"
 #include "pg/capture.hpp"
@@ -287,8 +288,11 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
       RefreshStats stats;
       stats.engine = "full";
       stats.scopes = -1;
+      // A first build can be as long as a rebuild: incview.progress shows its rows.
+      ProgressRun run(stage.id, ProgressPhase::Rebuilding, -1, 1);
+      const std::string count_rows = catalog_is_0_2() ? kProgressRowFilter : "";
       insert_routed(stage, "SELECT * FROM " + sql.wrap_query("s"), {},
-                    [&] { stats.inserted = static_cast<int64>(spi_exec(sql.insert_all())); });
+                    [&] { stats.inserted = static_cast<int64>(spi_exec(sql.insert_all(count_rows))); });
       create_indexes();
       spi_exec("ANALYZE " + target);  // fresh statistics for reads, refresh plans and the scope count
       record_scope_count(stage);

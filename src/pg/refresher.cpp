@@ -3,7 +3,9 @@
 #include <chrono>
 
 #include "pg/guard.hpp"
+#include "pg/catalog.hpp"
 #include "pg/partitions.hpp"
+#include "pg/progress.hpp"
 #include "pg/role.hpp"
 #include "pg/spi.hpp"
 
@@ -43,6 +45,8 @@ RefreshStats refresh_batches(const StageRecord& stage, const std::vector<KeyBatc
     return stats;
   }
   const StageSql sql(stage.shape);
+  int64 rows_reported = 0;  // rows already counted in incview.progress
+  progress_phase(ProgressPhase::RefreshingBatches);
   with_session_settings(stage.search_path, [&] {
   for (const auto& batch : batches) {
     const auto args = batch_args(batch, stage.scope_types);
@@ -59,19 +63,43 @@ RefreshStats refresh_batches(const StageRecord& stage, const std::vector<KeyBatc
       });
     }
     stats.scopes += batch.count;
+    progress_batch_done(batch.count, stats.deleted + stats.inserted + stats.updated - rows_reported);
+    rows_reported = stats.deleted + stats.inserted + stats.updated;
   }
   });
   return stats;
 }
 
+namespace {
+
+// What incview.progress shows of a rebuild: the phase, and the rows to expect (the
+// table's row estimate, pg_class.reltuples over its partitions; unknown before the first
+// ANALYZE or VACUUM). Returns the filter that counts the query's rows as they come: only
+// with the 0.2 catalog (incview.progress_row) and while this backend reports a run.
+std::string report_rebuild(const StageRecord& stage) {
+  if (!progress_running(stage.id) || !catalog_is_0_2()) return "";
+  progress_phase(ProgressPhase::Rebuilding);
+  const auto estimate = spi_scalar(
+      "SELECT CASE WHEN pg_catalog.bool_and(c.reltuples OPERATOR(pg_catalog.>=) 0) "
+      "THEN pg_catalog.sum(c.reltuples)::pg_catalog.int8 END "
+      "FROM pg_catalog.pg_class c WHERE (c.oid OPERATOR(pg_catalog.=) $1 AND c.relkind OPERATOR(pg_catalog.<>) 'p') "
+      "OR c.oid IN (SELECT t.relid FROM pg_catalog.pg_partition_tree($1) t WHERE t.isleaf)",
+      {oid_arg(stage.target)});
+  progress_rows_total(estimate ? std::stoll(*estimate) : -1);
+  return kProgressRowFilter;
+}
+
+}  // namespace
+
 RefreshStats rebuild_stage(const StageRecord& stage) {
   const StageSql sql(stage.shape);
   RefreshStats stats;
+  const std::string count_rows = report_rebuild(stage);
   with_session_settings(stage.search_path, [&] {
   const std::string rows = "SELECT * FROM " + sql.wrap_query("s");
   if (stage.engine == "diff") {
     stats.engine = "diff";
-    insert_routed(stage, rows, {}, [&] { spi_exec(sql.diff_all()); });
+    insert_routed(stage, rows, {}, [&] { spi_exec(sql.diff_all(count_rows)); });
     stats.deleted = spi_int8(0, 1);
     stats.inserted = spi_int8(0, 2);
     stats.updated = spi_int8(0, 3);
@@ -79,7 +107,8 @@ RefreshStats rebuild_stage(const StageRecord& stage) {
     // DELETE rather than TRUNCATE: readers keep seeing the old rows until we commit.
     stats.engine = "full";
     stats.deleted = static_cast<int64>(spi_exec(sql.delete_all()));
-    insert_routed(stage, rows, {}, [&] { stats.inserted = static_cast<int64>(spi_exec(sql.insert_all())); });
+    insert_routed(stage, rows, {},
+                  [&] { stats.inserted = static_cast<int64>(spi_exec(sql.insert_all(count_rows))); });
   }
   });
   return stats;

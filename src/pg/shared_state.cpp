@@ -1,5 +1,6 @@
 #include "pg/shared_state.hpp"
 
+#include "pg/progress.hpp"
 #include "pg/settings.hpp"
 
 #include <csignal>
@@ -25,6 +26,7 @@ bool xact_callback_registered = false;
 void request_shmem() {
   if (prev_request_hook) prev_request_hook();
   RequestAddinShmemSpace(MAXALIGN(sizeof(SharedState)));
+  RequestAddinShmemSpace(MAXALIGN(progress_shmem_size()));
   RequestNamedLWLockTranche("pg_incview", 1);
 }
 
@@ -37,6 +39,7 @@ void startup_shmem() {
     memset(state, 0, sizeof(SharedState));
     state->lock = &(GetNamedLWLockTranche("pg_incview"))->lock;
   }
+  progress_shmem_init();
   LWLockRelease(AddinShmemInitLock);
 }
 

@@ -3,6 +3,7 @@
 #include "core/refresh_planner.hpp"
 #include "pg/dirty_queue.hpp"
 #include "pg/explain.hpp"
+#include "pg/progress.hpp"
 #include "pg/refresher.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi.hpp"
@@ -28,14 +29,30 @@ RefreshStats rebuild_as_owner(const StageRecord& stage);
 // Both run the stage's SQL (query, casts to its types, triggers and index expressions of
 // its table) as its owner, restricted, whoever calls: the owner, a member of its role, a
 // superuser's CALL incview.refresh_all(), or the background scheduler.
+//
+// incview.progress: a run starts with the first step (after = nullopt) and ends with the
+// step that finds the queue empty, so the steps of refresh_all and of the scheduler, each
+// in its own transaction, report one run. A step continuing a run this backend does not
+// report (refresh_step called by hand) starts one with unknown totals.
 StepResult refresh_step(const StageRecord& stage, const std::optional<std::string>& after, bool run_failed) {
   StepResult result;
-  as_owner_of(stage, [&] { result = step_as_owner(stage, after, run_failed); });
+  if (!after)
+    progress_begin(stage.id, ProgressPhase::Planning, -1, -1);
+  else if (!progress_running(stage.id))
+    progress_begin(stage.id, ProgressPhase::RefreshingBatches, -1, -1);
+  try {
+    as_owner_of(stage, [&] { result = step_as_owner(stage, after, run_failed); });
+  } catch (...) {
+    progress_end();
+    throw;
+  }
+  if (!result.last_key) progress_end();
   return result;
 }
 
 RefreshStats rebuild_and_log(const StageRecord& stage) {
   RefreshStats stats;
+  ProgressRun run(stage.id, ProgressPhase::Rebuilding, -1, 1);
   as_owner_of(stage, [&] { stats = rebuild_as_owner(stage); });
   return stats;
 }
@@ -61,10 +78,12 @@ StepResult step_as_owner(const StageRecord& stage, const std::optional<std::stri
     const RefreshMode mode = plan_refresh(in);
     if (mode == RefreshMode::Nothing) return result;
     if (mode == RefreshMode::Full) {
+      progress_totals(dirty.every_scope ? (dirty.total_scopes > 0 ? dirty.total_scopes : -1) : dirty.keys, 1);
       int64 scopes = 0;
       auto error = in_subtransaction([&] {
         consume_all_dirty(stage);
         stats = rebuild_stage(stage);
+        progress_phase(ProgressPhase::RecordingScopes);
         scopes = record_scope_count(stage);
         if (!stage.independence_known) record_independence(stage);
       });
@@ -76,6 +95,8 @@ StepResult step_as_owner(const StageRecord& stage, const std::optional<std::stri
       result.failed = error.has_value();
       return result;
     }
+    const int64 batch = std::max(settings.batch_size, 1);
+    progress_totals(dirty.keys, (dirty.keys + batch - 1) / batch);
   }
 
   std::optional<std::string> last_key;
@@ -99,6 +120,7 @@ RefreshStats rebuild_as_owner(const StageRecord& stage) {
   const double t0 = monotonic_seconds();
   consume_all_dirty(stage);
   RefreshStats stats = rebuild_stage(stage);
+  progress_phase(ProgressPhase::RecordingScopes);
   stats.scopes = record_scope_count(stage);
   log_refresh(stage, stats, monotonic_seconds() - t0, std::nullopt);
   record_independence(stage);  // the query may be new (alter_stage), or the table was empty

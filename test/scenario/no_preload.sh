@@ -4,7 +4,8 @@
 set -euo pipefail
 : "${PGBIN:=/usr/lib/postgresql/15/bin}"
 cd "$(dirname "$0")/../.."
-port=54398 data=/tmp/pg_incview_nopreload
+# Its own cluster: INCVIEW_NOPRELOAD_PGPORT / INCVIEW_NOPRELOAD_PGDATA (defaults 54398, /tmp/pg_incview_nopreload).
+port=${INCVIEW_NOPRELOAD_PGPORT:-54398} data=${INCVIEW_NOPRELOAD_PGDATA:-/tmp/pg_incview_nopreload}
 export INCVIEW_PGPORT=$port INCVIEW_PGDATA=$data INCVIEW_FRESH=1 INCVIEW_NO_PRELOAD=1 INCVIEW_FAST=1
 trap 'INCVIEW_PGPORT=$port INCVIEW_PGDATA=$data bash scripts/cluster.sh stop >/dev/null 2>&1 || true' EXIT
 bash scripts/cluster.sh start >/dev/null

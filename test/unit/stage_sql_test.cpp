@@ -293,6 +293,15 @@ TEST(StageSql, RetentionFiltersTheQueryEverywhere) {
   EXPECT_THROW(StageSql(single()).delete_expired(1), Error);
 }
 
+TEST(StageSql, RebuildRowFilterGoesOutsideTheQuery) {
+  StageSql sql(single());
+  // Outside the query's parentheses, so it filters (and counts) the query's output rows.
+  EXPECT_TRUE(contains(sql.insert_all("incview.progress_row()"), "\n) AS s WHERE incview.progress_row()"));
+  EXPECT_TRUE(contains(sql.diff_all("incview.progress_row()"), "\n) AS s WHERE incview.progress_row()) AS f"));
+  EXPECT_FALSE(contains(sql.insert_all(), "WHERE"));
+  EXPECT_FALSE(contains(sql.diff_all(), "progress_row"));
+}
+
 TEST(StageSql, DeclaredIndexDefinitions) {
   StageSql sql(single());
   EXPECT_EQ(sql.create_declared_index("ix", "n DESC"), "CREATE INDEX \"ix\" ON \"public\".\"due\" (n DESC)");
