@@ -113,6 +113,13 @@ log "  verify after the concurrent build: $(sql "SELECT incview.refresh('due') >
   echo "INSERT into \`medications\`) and one reader (a patient's medications by index) run throughout;"
   echo "\"worst\" is the longest transaction of each that overlapped the operation (autocommit)."
   echo
+  echo "A writer or reader held by a lock shows the wait as its worst latency; everything else in a row"
+  echo "is the machine's noise (compare with the baseline and the native rows, measured in the same run)."
+  echo "The first \`create_stage\` on a table holds writers for its whole build (its \`CREATE TRIGGER\` lock; the"
+  echo "transactional variant for migrations), \`create_stage_concurrently\` only for its first, brief"
+  echo "transaction, which waits for the open writers; \`alter_stage\` on the same sources and \`drop_stage\`"
+  echo "hold neither."
+  echo
   echo "| operation | duration (s) | worst writer (ms) | worst reader (ms) |"
   echo "|---|---|---|---|"
   printf '%s\n' "${RESULTS[@]}"
