@@ -181,16 +181,8 @@ Datum incview_alter_stage(PG_FUNCTION_ARGS) {
     // Sources no longer read: their triggers go at the end (drop_capture_if_idle), if no other
     // stage reads them and the table is free; never a lock on a source the stage still reads.
     std::vector<Oid> no_longer_read;
-    as_extension_owner([&] {
-      const uint64 n = spi_exec("SELECT ss.source::oid::text FROM incview.stage_source ss "
-                                "JOIN pg_catalog.pg_class c ON c.oid = ss.source "
-                                "WHERE ss.stage_id = $1 AND c.relkind IN ('r', 'p')",
-                                {int4_arg(old.id)}, true);
-      for (uint64 i = 0; i < n; ++i) {
-        const Oid s = static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0")));
-        if (std::find(still_read.begin(), still_read.end(), s) == still_read.end()) no_longer_read.push_back(s);
-      }
-    });
+    for (Oid s : trigger_sources(old.id))
+      if (std::find(still_read.begin(), still_read.end(), s) == still_read.end()) no_longer_read.push_back(s);
     std::string oids = "{";
     for (size_t i = 0; i < checked.relations.size(); ++i) oids += (i ? "," : "") + std::to_string(checked.relations[i]);
     oids += "}";

@@ -436,16 +436,20 @@ bool database_has_subscription() {
       .has_value();
 }
 
-void reinstall_missing_capture(const StageRecord& stage) {
+std::vector<Oid> trigger_sources(int32 stage_id) {
   std::vector<Oid> sources;
   as_extension_owner([&] {
-    const uint64 n = spi_exec("SELECT source::oid::text FROM incview.stage_source WHERE stage_id = $1 "
-                              "AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = source "
-                              "            AND c.relkind IN ('r', 'p'))",
-                              {int4_arg(stage.id)}, true);
+    const uint64 n = spi_exec("SELECT ss.source::oid::text FROM incview.stage_source ss "
+                              "JOIN pg_catalog.pg_class c ON c.oid = ss.source "
+                              "WHERE ss.stage_id = $1 AND c.relkind IN ('r', 'p')",
+                              {int4_arg(stage_id)}, true);
     for (uint64 i = 0; i < n; ++i) sources.push_back(static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))));
   });
-  for (Oid s : sources) install_capture(s);
+  return sources;
+}
+
+void reinstall_missing_capture(const StageRecord& stage) {
+  for (Oid s : trigger_sources(stage.id)) install_capture(s);
 }
 
 void warn_if_capture_off(const StageRecord& stage) {

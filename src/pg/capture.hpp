@@ -14,6 +14,10 @@ void install_capture(Oid source);
 // the apply worker fires.
 bool database_has_subscription();
 
+// The stage's sources that carry capture triggers (tables and partitioned tables; foreign
+// tables and materialized views are polled).
+std::vector<Oid> trigger_sources(int32 stage_id);
+
 // install_capture for every source of the stage (incview.rebuild: a table owner may have
 // dropped our triggers, leaving the stage stale).
 void reinstall_missing_capture(const StageRecord& stage);

@@ -5,6 +5,7 @@
 // REPLICA), which fires exactly where the statement triggers do not (install_capture; later
 // sources get it there too). This is the ddl_command_end trigger of CREATE SUBSCRIPTION.
 #include "pg/capture.hpp"
+#include "pg/ddl_event.hpp"
 #include "pg/guard.hpp"
 #include "pg/role.hpp"
 #include "pg/spi.hpp"
@@ -19,8 +20,7 @@ using namespace incview::pg;
 
 Datum incview_on_subscription_ddl(PG_FUNCTION_ARGS) {
   return entry_guard([&]() -> Datum {
-    if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
-      throw Error("39P01", "pg_incview's DDL functions must be called as event triggers");
+    (void)event_data(fcinfo);
     spi_connect();
     std::vector<Oid> sources;
     as_extension_owner([&] {

@@ -18,6 +18,7 @@
 // triggers shows its stages as 'stale' (incview.capture_off).
 #include "core/sql_text.hpp"
 #include "pg/capture.hpp"
+#include "pg/ddl_event.hpp"
 #include "pg/guard.hpp"
 #include "pg/idle_capture.hpp"
 #include "pg/partition_scopes.hpp"
@@ -37,11 +38,6 @@ using namespace incview;
 using namespace incview::pg;
 
 namespace {
-
-EventTriggerData* event_data(FunctionCallInfo fcinfo) {
-  if (!CALLED_AS_EVENT_TRIGGER(fcinfo)) throw Error("39P01", "pg_incview's DDL functions must be called as event triggers");
-  return reinterpret_cast<EventTriggerData*>(fcinfo->context);
-}
 
 bool any_source() {
   bool any = false;
@@ -80,12 +76,6 @@ void if_sources(const char* what, F&& body) {
     if (error) warn(what, error->message);
   }
   spi_finish();
-}
-
-Oid relation_of(RangeVar* rv) {
-  Oid rel = InvalidOid;
-  pg_call([&] { rel = RangeVarGetRelid(rv, NoLock, true); });
-  return rel;
 }
 
 }  // namespace

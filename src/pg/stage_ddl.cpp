@@ -22,6 +22,7 @@
 #include "core/sql_text.hpp"
 #include "pg/capture.hpp"
 #include "pg/catalog.hpp"
+#include "pg/ddl_event.hpp"
 #include "pg/guard.hpp"
 #include "pg/role.hpp"
 #include "pg/spi.hpp"
@@ -41,21 +42,10 @@ using namespace incview::pg;
 
 namespace {
 
-EventTriggerData* event_data(FunctionCallInfo fcinfo) {
-  if (!CALLED_AS_EVENT_TRIGGER(fcinfo)) throw Error("39P01", "pg_incview's DDL functions must be called as event triggers");
-  return reinterpret_cast<EventTriggerData*>(fcinfo->context);
-}
-
 bool any_stage() {
   bool any = false;
   as_extension_owner([&] { any = spi_scalar("SELECT 1 FROM incview.stage LIMIT 1").has_value(); });
   return any;
-}
-
-Oid relation_of(RangeVar* rv) {
-  Oid rel = InvalidOid;
-  if (rv) pg_call([&] { rel = RangeVarGetRelid(rv, NoLock, true); });
-  return rel;
 }
 
 void notice(const std::string& message) {

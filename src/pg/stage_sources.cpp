@@ -189,14 +189,7 @@ void drop_stage_cascade(const StageRecord& stage, bool cascade, bool check_owner
     drop_stage_cascade(*dep, true, check_owners);
   }
   // The stage's trigger-carrying sources, to drop triggers no stage needs once it is gone.
-  std::vector<Oid> sources;
-  as_extension_owner([&] {
-    const uint64 n = spi_exec("SELECT ss.source::oid::text FROM incview.stage_source ss "
-                              "JOIN pg_catalog.pg_class c ON c.oid = ss.source "
-                              "WHERE ss.stage_id = $1 AND c.relkind IN ('r', 'p')",
-                              {int4_arg(stage.id)}, true);
-    for (uint64 i = 0; i < n; ++i) sources.push_back(static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))));
-  });
+  const std::vector<Oid> sources = trigger_sources(stage.id);
   // The catalog rows go first: the event triggers that see our DROPs below then find no
   // stage to act on (and OwnStageDdl tells them it is us).
   as_extension_owner([&] {
