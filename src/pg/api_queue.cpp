@@ -7,6 +7,7 @@ extern "C" {
 #include "catalog/pg_type_d.h"
 }
 #include "pg/capture.hpp"
+#include "pg/citus.hpp"
 #include "pg/catalog.hpp"
 #include "pg/guard.hpp"
 #include "pg/query_check.hpp"
@@ -54,6 +55,12 @@ Datum incview_map_source(PG_FUNCTION_ARGS) {
     // owner must be able to read the source and put triggers on it, whether or not the
     // query reads it (a table read inside a function is declared this way).
     check_source_privileges(stage.owner, {source});
+    if (is_citus_table(source))
+      throw Error(sqlstate::kFeatureNotSupported, "map_source is not supported for Citus tables",
+                  "changes on the shards are captured by the distribution column (distributed tables) or dirty "
+                  "every scope (reference tables); a mapping would run on the shards, where pg_incview's catalog is "
+                  "not",
+                  "see docs/citus.md");
     as_owner_of(stage, [&] {
     const auto source_name = spi_scalar("SELECT $1::regclass::text", {oid_arg(source)});
     std::string kind = "all";

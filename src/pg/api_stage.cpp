@@ -18,6 +18,7 @@
 #include "pg/partitions.hpp"
 #include "pg/stage_indexes.hpp"
 #include "pg/capture.hpp"
+#include "pg/citus.hpp"
 
 extern "C" {
 PG_FUNCTION_INFO_V1(incview_create_stage);
@@ -169,6 +170,10 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     check_source_privileges(caller, checked.relations);
     const StageInputs inputs = stage_inputs(checked.text, checked.relations);
     refuse_uncapturable(inputs);
+    check_source_privileges(caller, inputs.citus);
+    const CitusStage citus =
+        plan_citus_stage(inputs.tables, inputs.citus, inputs.function_tables, scope, partition.partitioned());
+    if (citus.used()) citus_sequential_for_transaction();
     const auto [schema, table] = resolve_target(name, target_arg);
     const std::string target = quote_qualified(schema, table);
     if (spi_scalar("SELECT pg_catalog.to_regclass($1)::text", {text_arg(target)}))
@@ -179,6 +184,7 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     // (CREATE TABLE AS cannot partition: a partitioned target is made LIKE a shape table.)
     if (!partition.partitioned()) {
       spi_exec("CREATE TABLE " + target + " AS SELECT * FROM (\n" + checked.text + "\n) AS s WITH NO DATA");
+      if (citus.used()) distribute_stage_table(citus, target, scope.front());
     } else {
       // (Not a temp table: none may be created in a security-restricted operation.)
       const std::string shape = quote_qualified(schema, "incview_shape_" + std::to_string(MyProcPid));
@@ -267,6 +273,7 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     });
     StageRecord stage = load_stage(name);
     register_sources(stage, checked.relations);
+    register_sources(stage, inputs.citus);  // their capture goes on the shards (install_capture)
     register_inputs(stage, inputs);
     if (stage.partition.method == "hash") create_hash_partitions(stage);
     // Indexes are built after the first load when there is one: building an index on a

@@ -6,6 +6,7 @@
 
 #include "core/capture_sql.hpp"
 #include "core/sql_text.hpp"
+#include "pg/citus.hpp"
 #include "pg/guard.hpp"
 #include "pg/role.hpp"
 #include "pg/settings.hpp"
@@ -326,6 +327,11 @@ void invalidate_stage_capture(int32 stage_id) {
 }
 
 void install_capture(Oid source) {
+  // Citus tables: triggers propagated to their shards, keys queued there (citus.hpp).
+  if (is_citus_table(source)) {
+    install_citus_capture(source);
+    return;
+  }
   // Each trigger that is missing (never made, or dropped by the table's owner since).
   static const char* const kClauses[] = {
       " AFTER INSERT ON %s REFERENCING NEW TABLE AS incview_new",
@@ -387,12 +393,21 @@ void remove_capture(const StageRecord& stage, const std::vector<Oid>& keep) {
     for (uint64 i = 0; i < n; ++i)
       sources.push_back({static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))), {spi_text_or(i, 2, ""), spi_bool(i, 3)}});
   });
+  const bool citus = !sources.empty() && citus_present();
   for (const auto& [oid, info] : sources) {
     // DROP TRIGGER takes ACCESS EXCLUSIVE on the table until commit: never for a source the
     // stage goes on reading (alter_stage), whose triggers are the same anyway.
-    if (info.second && std::find(keep.begin(), keep.end(), oid) == keep.end())
-      for (const char* name : kTriggerNames)
-        spi_exec("DROP TRIGGER IF EXISTS " + quote_ident(name) + " ON " + info.first);
+    if (info.second && std::find(keep.begin(), keep.end(), oid) == keep.end()) {
+      auto drop = [&] {
+        for (const char* name : kTriggerNames)
+          spi_exec("DROP TRIGGER IF EXISTS " + quote_ident(name) + " ON " + info.first);
+      };
+      // On a Citus table the drop is propagated to its shards only with unsafe triggers on.
+      if (citus && is_citus_table(oid))
+        with_citus_triggers(drop);
+      else
+        drop();
+    }
     invalidate_capture(oid);
   }
 }

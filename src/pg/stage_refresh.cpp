@@ -1,6 +1,7 @@
 #include "pg/stage_refresh.hpp"
 
 #include "core/refresh_planner.hpp"
+#include "pg/citus.hpp"
 #include "pg/dirty_queue.hpp"
 #include "pg/explain.hpp"
 #include "pg/refresher.hpp"
@@ -30,6 +31,8 @@ RefreshStats rebuild_as_owner(const StageRecord& stage);
 // superuser's CALL incview.refresh_all(), or the background scheduler.
 StepResult refresh_step(const StageRecord& stage, const std::optional<std::string>& after, bool run_failed) {
   StepResult result;
+  // A run starts by collecting the keys queued on Citus shards (none without Citus sources).
+  if (!after) drain_citus_queues();
   as_owner_of(stage, [&] { result = step_as_owner(stage, after, run_failed); });
   return result;
 }

@@ -2,6 +2,7 @@
 
 #include "core/sql_text.hpp"
 #include "pg/capture.hpp"
+#include "pg/citus.hpp"
 #include "pg/guard.hpp"
 #include "pg/role.hpp"
 #include "pg/spi.hpp"
@@ -166,6 +167,7 @@ void drop_stage_cascade(const StageRecord& stage, bool cascade) {
     spi_exec("DELETE FROM incview.dirty_scope WHERE stage_id = $1", {int4_arg(stage.id)});
     spi_exec("DELETE FROM incview.stage WHERE id = $1", {int4_arg(stage.id)});
   });
+  forget_unused_citus_sources();  // key queues of Citus sources no stage reads any more
 }
 
 }  // namespace incview::pg
