@@ -108,6 +108,14 @@ void check_partition_column(const StagePartitioning& partition, const std::vecto
   }
 }
 
+// Citus refuses the diff engine's UPDATE on a distributed table ("STABLE functions used in
+// UPDATE queries cannot be called with column references").
+[[noreturn]] void refuse_citus_diff() {
+  throw Error(sqlstate::kFeatureNotSupported, "the diff engine is not supported for a stage over Citus tables",
+              "Citus refuses the UPDATE the diff engine runs on a distributed table",
+              "use engine => 'replace' (or 'auto', which uses replace on Citus)");
+}
+
 // Prepares (without running) every statement refresh will use, so a scope column whose
 // type cannot be compared (json, say) fails at create_stage, not at the first refresh.
 void check_generated_sql(const StageSql& sql, const std::vector<Oid>& scope_types, bool diff) {
@@ -169,11 +177,15 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     const CheckedQuery checked = check_stage_query(query);
     check_source_privileges(caller, checked.relations);
     const StageInputs inputs = stage_inputs(checked.text, checked.relations);
-    refuse_uncapturable(inputs);
-    check_source_privileges(caller, inputs.citus);
+    // The Citus rules first: a local table beside Citus tables is refused with its own reason.
     const CitusStage citus =
         plan_citus_stage(inputs.tables, inputs.citus, inputs.function_tables, scope, partition.partitioned());
-    if (citus.used()) citus_sequential_for_transaction();
+    refuse_uncapturable(inputs);
+    check_source_privileges(caller, inputs.citus);
+    if (citus.used()) {
+      if (engine == "diff") refuse_citus_diff();
+      citus_sequential_for_transaction();
+    }
     const auto [schema, table] = resolve_target(name, target_arg);
     const std::string target = quote_qualified(schema, table);
     if (spi_scalar("SELECT pg_catalog.to_regclass($1)::text", {text_arg(target)}))
@@ -326,6 +338,7 @@ Datum incview_set_engine(PG_FUNCTION_ARGS) {
     const StageRecord stage = load_stage(name);
     check_stage_owner(stage, "change it");
     check_engine(engine, !stage.shape.unique_key.empty());
+    if (engine == "diff" && is_citus_table(stage.target)) refuse_citus_diff();
     as_extension_owner([&] {
       spi_exec("UPDATE incview.stage SET engine = $2 WHERE id = $1", {int4_arg(stage.id), text_arg(engine)});
     });

@@ -131,6 +131,8 @@ void queue_keys(Event event, const std::string& queue, const std::string& column
   if (event == Event::Update)
     rows = "SELECT " + col + " AS k FROM incview_new UNION ALL SELECT " + col + " FROM incview_old";
   as_extension_owner([&] {
+    // Not kept: the same text over another table's transition table needs another plan.
+    CatalogPlans not_kept(false);
     // Two statements: Citus plans an INSERT ... SELECT over a transition table without it.
     spi_exec("SELECT pg_catalog.array_agg(DISTINCT r.k) FROM (" + rows + ") r", {}, true);
     bool isnull = true;

@@ -40,6 +40,7 @@ fails_with() {
     echo "ok: $what"
   fi
 }
+not() { ! "$@"; }
 # verified <stage>: incview.verify reports no missing and no extra row.
 verified() { [[ "$(coord -c "SELECT missing || '/' || extra FROM incview.verify('$1')")" == "0/0" ]]; }
 
