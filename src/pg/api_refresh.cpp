@@ -4,6 +4,7 @@
 #include "core/stage_sql.hpp"
 #include "pg/args.hpp"
 #include "pg/catalog.hpp"
+#include "pg/citus.hpp"
 #include "pg/dirty_queue.hpp"
 #include "pg/explain.hpp"
 #include "pg/guard.hpp"
@@ -92,6 +93,8 @@ Datum refresh_json_keys(FunctionCallInfo fcinfo, bool only_if_dirty) {
     const SpiArg keys{JSONBOID, PG_GETARG_DATUM(1), false};
     spi_connect();
     const StageRecord stage = load_owned_stage(name, "refresh it");
+    // ensure_fresh asks the queue: keys still on Citus shards must be in it first.
+    if (only_if_dirty) drain_citus_queues();
     int64 scopes = 0;
     as_owner_of(stage, [&] {
       read_json_keys(stage, keys);

@@ -98,6 +98,28 @@ fails_with "map_source on a Citus table is refused" "not supported for Citus tab
 fails_with "alter_stage of a Citus stage is refused" "not supported for a stage over Citus tables" coordinator \
   "SELECT incview.alter_stage('big_spenders', 'SELECT patient_id, total FROM per_patient WHERE total > 10')"
 
+# ---- read-your-writes: ensure_fresh collects the keys still on the shards first
+# (the scheduler, which also collects them, is switched off for this: once a key written
+# with the scheduler off stays in the shard queue for 3 naptimes, it is known not to run)
+coord -c "ALTER SYSTEM SET incview.enabled = off" -c "SELECT pg_reload_conf()" >/dev/null
+queue=$(coord -c "SELECT queue FROM incview.citus_source WHERE source = 'visit'::regclass")
+scheduler_off() {
+  local i
+  for i in $(seq 1 20); do
+    coord -c "INSERT INTO visit (patient_id, product_id, cost) VALUES (9, 1, 1)" >/dev/null
+    sleep 3
+    [[ "$(coord -c "SELECT count(*) > 0 FROM $queue")" == t ]] && return 0
+  done
+  return 1
+}
+check "scheduler off: keys stay on the shards" scheduler_off
+coord -c "SELECT incview.refresh('per_patient')" >/dev/null
+on worker1 -c "INSERT INTO visit (patient_id, product_id, cost) VALUES (10, 2, 50)" >/dev/null
+same "ensure_fresh refreshes a scope whose key is still on a shard" "1" \
+  "$(coord -c "SELECT incview.ensure_fresh('per_patient', '[10]')")"
+check "after ensure_fresh: verify finds no difference" verified per_patient
+coord -c "ALTER SYSTEM RESET incview.enabled" -c "SELECT pg_reload_conf()" >/dev/null
+
 # ---- continuous policy: the scheduler collects keys from the shards and refreshes
 coord -c "SELECT incview.set_policy('per_patient', 'continuous')" -c "SELECT incview.set_policy('big_spenders', 'continuous')" >/dev/null
 on worker2 -c "INSERT INTO visit (patient_id, product_id, cost) VALUES (8, 1, 99999)" >/dev/null
