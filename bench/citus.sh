@@ -57,29 +57,41 @@ SELECT incview.set_policy('s_local', 'manual');
 SELECT incview.set_policy('s_dist', 'manual');
 SQL
 
-ms() { psqlc -c "\\timing on" -c "$1" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n1; }
 median3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
 
 {
 echo "# pg_incview on Citus vs single node ($(date -u +%Y-%m-%d), $PATIENTS patients x 25 visits)"
 echo
 echo "One machine ($(nproc) cores): coordinator + 2 workers of Citus 13.2 (4 shards per table)"
-echo "beside a plain table on the coordinator. Same rows, same stage query."
+echo "beside a plain table on the coordinator. Same rows, same stage query. Load average at the"
+echo "start: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: compare within a run, not across runs)."
 echo
 echo "## Refresh of k dirty patients (median of 3, ms)"
 echo
 echo "| k | single node | Citus | Citus / single node |"
 echo "|---|---|---|---|"
-for k in 1 100 1000; do
-  tl=(); td=()
-  for r in 1 2 3; do
-    ids="(SELECT (g * 7919 + $r) % $PATIENTS FROM generate_series(1, $k) g)"
-    psqlc -c "UPDATE visit_local SET cost = cost + 1 WHERE patient_id IN $ids" \
-          -c "UPDATE visit_dist SET cost = cost + 1 WHERE patient_id IN (SELECT * FROM (SELECT (g * 7919 + $r) % $PATIENTS FROM generate_series(1, $k) g) x)" >/dev/null
-    tl+=("$(ms "SELECT incview.refresh('s_local')")")
-    td+=("$(ms "SELECT incview.refresh('s_dist')")")
+# One session for all of them (a new backend first loads Citus' metadata cache, which
+# would be measured too); each refresh's time is the "Time:" line after its marker.
+script=build/bench-citus-refresh.sql
+{
+  echo "SELECT incview.refresh('s_local'); SELECT incview.refresh('s_dist');"   # warm-up
+  echo '\timing on'
+  for k in 1 100 1000; do
+    for r in 1 2 3; do
+      ids="SELECT (g * 7919 + $r) % $PATIENTS FROM generate_series(1, $k) g"
+      echo "UPDATE visit_local SET cost = cost + 1 WHERE patient_id IN ($ids);"
+      echo "UPDATE visit_dist SET cost = cost + 1 WHERE patient_id IN (SELECT * FROM ($ids) x);"
+      echo "\\echo local $k"
+      echo "SELECT incview.refresh('s_local');"
+      echo "\\echo dist $k"
+      echo "SELECT incview.refresh('s_dist');"
+    done
   done
-  l=$(median3 "${tl[@]}"); d=$(median3 "${td[@]}")
+} > "$script"
+timings=$(psqlc -f "$script" | awk '/^(local|dist) [0-9]+$/ { m = $0; next } /^Time: / && m != "" { print m, $2; m = "" }')
+for k in 1 100 1000; do
+  l=$(median3 $(awk -v k="$k" '$1 == "local" && $2 == k { print $3 }' <<<"$timings"))
+  d=$(median3 $(awk -v k="$k" '$1 == "dist" && $2 == k { print $3 }' <<<"$timings"))
   echo "| $k | $l | $d | $(awk -v a="$d" -v b="$l" 'BEGIN { printf "%.1fx", a / b }') |"
 done
 check=$(psqlc -c "SELECT (SELECT missing + extra FROM incview.verify('s_local')) + (SELECT missing + extra FROM incview.verify('s_dist'))")
