@@ -13,6 +13,9 @@ PKGS=(
   cmake
   g++
   make
+  liblz4-dev
+  libzstd-dev
+  libkrb5-dev
 )
 
 missing=()

@@ -2,13 +2,16 @@
 # THE test command of pg_incview (see docs/testing.md).
 #
 #   scripts/test.sh                  # deps, build, fresh cluster, all suites
-#   scripts/test.sh regress pgtap    # only these suites (regress | pgtap | ctest)
+#   scripts/test.sh regress pgtap    # only these suites (regress | pgtap | scenario | bench | citus | ctest)
 #
 # Suites and how they are counted:
 #   regress  `make installcheck`: pg_regress (sql/*.sql vs expected/*.out) and the isolation
 #            specs (specs/*.spec vs expected/*.out, pg_isolation_regress): one per file
 #   pgtap    pg_prove on test/pgtap/*.sql, each file in a fresh database: one per assertion
 #   ctest    ctest on build/ (GoogleTest, one per discovered test)
+#   citus    test/citus/*.sh on a throwaway Citus cluster (scripts/citus.sh): one per file;
+#            where Citus is neither installed nor buildable (no tarball), counted as
+#            skipped with the reason in the summary line
 # Last line of output is always `N passed, M failed`; exit status 1 if M > 0.
 # Whatever prevents tests from running counts as one failure: a failed build, a cluster
 # that won't start, a pgTAP file that dies (plus its unrun planned assertions), a pg_regress
@@ -33,10 +36,10 @@ LOGDIR="$ROOT/build/test-logs"
 TAPDB=incview_tap
 
 SUITES=("$@")
-[[ ${#SUITES[@]} -eq 0 ]] && SUITES=(regress pgtap scenario bench ctest)
+[[ ${#SUITES[@]} -eq 0 ]] && SUITES=(regress pgtap scenario bench citus ctest)
 want() { local s; for s in "${SUITES[@]}"; do [[ $s == "$1" ]] && return 0; done; return 1; }
 for s in "${SUITES[@]}"; do
-  case "$s" in regress|pgtap|scenario|bench|ctest) ;; *) echo "test: unknown suite '$s' (regress|pgtap|scenario|bench|ctest)" >&2; exit 2;; esac
+  case "$s" in regress|pgtap|scenario|bench|citus|ctest) ;; *) echo "test: unknown suite '$s' (regress|pgtap|scenario|bench|citus|ctest)" >&2; exit 2;; esac
 done
 
 TOTAL_PASS=0
@@ -64,7 +67,9 @@ show_build_errors() {  # the first compiler/make errors of a build log, else its
 
 CLUSTER_STARTED=0
 FINISHED=0
+CITUS_RUNNING=0
 cleanup() {
+  if [[ $CITUS_RUNNING == 1 ]]; then bash "$ROOT/scripts/citus.sh" stop >/dev/null 2>&1 || true; CITUS_RUNNING=0; fi
   if [[ $CLUSTER_STARTED == 1 && "${INCVIEW_KEEP:-0}" != 1 ]]; then
     "$ROOT/scripts/cluster.sh" stop >/dev/null 2>&1 || true
     CLUSTER_STARTED=0
@@ -103,7 +108,7 @@ if [[ "${INCVIEW_SKIP_BUILD:-0}" != 1 ]]; then
     PGXS_OK=0; CMAKE_OK=0
   fi
 
-  if [[ $PGXS_OK == 1 ]] && { want regress || want pgtap; }; then
+  if [[ $PGXS_OK == 1 ]] && { want regress || want pgtap || want citus; }; then
     section "build: PGXS (make && make install)"
     if bash scripts/build.sh pgxs >"$LOGDIR/build-pgxs.log" 2>&1; then
       echo "ok"
@@ -305,6 +310,60 @@ run_bench_smoke() {
   fi
 }
 
+# ---------------------------------------------------------------- Citus
+# test/citus/*.sh on a throwaway Citus cluster (coordinator + 2 workers, scripts/citus.sh),
+# one test per file (exit 0 passes). Citus comes from the source tarball (CITUS_TARBALL,
+# default ../shared/vendor/citus-13.2.2.tar.gz), built once into $PG_CONFIG's PostgreSQL and
+# cached, or is already installed there (Citus' own packages). Neither: the suite is counted
+# as skipped and says why in the summary. Ports: CITUS_PORTS (default PORT+5..PORT+7).
+run_citus() {
+  section "Citus (test/citus/*.sh, scripts/citus.sh)"
+  if [[ $PGXS_OK != 1 ]]; then echo "skipped"; record "citus" 0 0 "skipped: build failed"; return; fi
+  local tarball=${CITUS_TARBALL:-$ROOT/../shared/vendor/citus-13.2.2.tar.gz}
+  local log="$LOGDIR/citus-build.log"
+  if [[ -f "$tarball" ]]; then
+    if ! CITUS_TARBALL=$tarball bash scripts/citus.sh build >"$log" 2>&1; then
+      echo "  Citus build FAILED (log: $log)"; show "$log" 30
+      record "citus" 0 1 "Citus build failed"; return
+    fi
+    sed -e 's/^/  /' "$log"
+  elif ! bash scripts/citus.sh available; then
+    local why="SKIPPED: Citus unavailable (no citus.so in $("$PG_CONFIG" --pkglibdir), no tarball at $tarball)"
+    echo "  $why"; record "citus" 0 0 "$why"; return
+  else
+    echo "  using the Citus installed in $("$PG_CONFIG" --pkglibdir)"
+  fi
+  export CITUS_PORTS=${CITUS_PORTS:-"$((PORT + 5)) $((PORT + 6)) $((PORT + 7))"}
+  export CITUS_PGDATA=${CITUS_PGDATA:-${PGDATA_DIR}-citus}
+  local files=() f spass=0 sfail=0
+  for f in test/citus/*.sh; do [[ -e $f ]] && files+=("$f"); done
+  if [[ ${#files[@]} -eq 0 ]]; then echo "no tests"; record "citus" 0 0 "no files"; return; fi
+  for f in "${files[@]}"; do
+    local name rc=0
+    name=$(basename "$f")
+    log="$LOGDIR/citus-${name%.sh}.log"
+    # Each file gets a fresh cluster: a test may restart or break nodes.
+    CITUS_RUNNING=1
+    if ! bash scripts/citus.sh start >"$log" 2>&1; then
+      printf '  %-40s FAILED (cluster did not start)\n' "$name"; show "$log" 20
+      sfail=$((sfail + 1)); continue
+    fi
+    PGBIN=$PGBIN timeout 600 bash "$f" >>"$log" 2>&1 || rc=$?
+    bash scripts/citus.sh stop >/dev/null 2>&1 || true
+    CITUS_RUNNING=0
+    if grep -qE 'terminated by signal|PANIC' "$CITUS_PGDATA"-*/server.log 2>/dev/null; then
+      echo "  $name: a Citus node's backend crashed:"; grep -hE 'terminated by signal|PANIC' "$CITUS_PGDATA"-*/server.log | head -n 5
+      [[ $rc -eq 0 ]] && rc=99
+    fi
+    if [[ $rc -eq 0 ]]; then
+      printf '  %-40s ok\n' "$name"; spass=$((spass + 1))
+    else
+      printf '  %-40s FAILED (exit %d)\n' "$name" "$rc"; show "$log" 40; sfail=$((sfail + 1))
+    fi
+  done
+  record "citus" "$spass" "$sfail"
+}
+
 # ---------------------------------------------------------------- CTest
 run_ctest() {
   section "CTest (build/)"
@@ -353,6 +412,7 @@ else
 fi
 
 want bench && run_bench_smoke
+want citus && run_citus
 want ctest && run_ctest
 
 section "summary (logs: $LOGDIR)"

@@ -336,10 +336,40 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'incview_on_subscription_ddl';
 CREATE EVENT TRIGGER incview_subscription_ddl ON ddl_command_end
   WHEN TAG IN ('CREATE SUBSCRIPTION') EXECUTE FUNCTION incview.on_subscription_ddl();
 
+-- ---------------------------------------------------------------------------
+-- Citus (docs/citus.md): stages over distributed and reference tables.
+-- incview.citus_source: the Citus tables stages read. A distributed source (hash-distributed
+-- by the stage's scope column) has a key queue: a distributed table in schema incview_citus,
+-- co-located with it, into which the capture triggers Citus propagated to the source's
+-- shards write the changed rows' distribution-column values (a write to the co-located
+-- shard on the same node). The coordinator moves those keys into incview.dirty_scope
+-- (incview.citus_drain, also run by the scheduler and at the start of every refresh).
+-- A reference source has no queue: its placement on the coordinator queues "every scope".
+-- ---------------------------------------------------------------------------
+CREATE SCHEMA incview_citus;
+REVOKE ALL ON SCHEMA incview_citus FROM PUBLIC;
+CREATE TABLE incview.citus_source (
+  source     regclass PRIMARY KEY,
+  kind       text NOT NULL CHECK (kind IN ('distributed', 'reference')),
+  queue      regclass,   -- distributed: its key queue (incview_citus.q_<source oid>)
+  key_column name        -- distributed: its distribution column (= the stages' scope)
+);
+REVOKE ALL ON incview.citus_source FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('incview.citus_source', '');
+
+CREATE FUNCTION incview.capture_citus() RETURNS trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'incview_capture_citus';
+
+-- Moves the keys queued on the shards into incview.dirty_scope; returns how many.
+CREATE FUNCTION incview.citus_drain() RETURNS bigint
+LANGUAGE c AS 'MODULE_PATHNAME', 'incview_citus_drain';
+
 -- A source is captured when its four statement triggers are there and enabled (ALWAYS, or
 -- plain ENABLE after a user's ENABLE TRIGGER) and, in a database with a subscription, its
 -- TRUNCATE trigger is ALWAYS and (a plain table) its row trigger fires in replica-role
 -- sessions (REPLICA or ALWAYS): otherwise the apply worker would change the table unseen.
+-- The statement triggers of a Citus source run incview.capture_citus() (what this sees is
+-- the coordinator's table: a trigger disabled on one shard by hand on a worker is not seen).
 CREATE OR REPLACE FUNCTION incview.capture_off(stage_id int) RETURNS text
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
   SELECT string_agg(ss.source::text, ', ' ORDER BY ss.source::text)
@@ -349,7 +379,8 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     AND coalesce(c.relkind, 'r') NOT IN ('f', 'm')   -- polled sources (foreign tables, matviews) have no triggers
     AND ((SELECT count(*) FROM pg_catalog.pg_trigger t
           WHERE t.tgrelid = ss.source
-            AND t.tgfoid = 'incview.capture()'::pg_catalog.regprocedure
+            AND t.tgfoid IN ('incview.capture()'::pg_catalog.regprocedure,
+                             'incview.capture_citus()'::pg_catalog.regprocedure)
             AND t.tgenabled IN ('O', 'A')
             AND t.tgname IN ('incview_capture_ins', 'incview_capture_upd', 'incview_capture_del',
                              'incview_capture_trunc')) < 4
@@ -410,3 +441,16 @@ WHERE p.datid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg
   AND a.state IS DISTINCT FROM 'idle'
   AND a.state IS DISTINCT FROM 'idle in transaction';
 GRANT SELECT ON incview.progress TO PUBLIC;
+
+-- ---------------------------------------------------------------------------
+  WHERE ss.stage_id = $1
+    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c   -- polled sources (foreign tables,
+                    WHERE c.oid = ss.source AND c.relkind IN ('f', 'm'))  -- matviews) have no triggers
+    AND (SELECT count(*) FROM pg_catalog.pg_trigger t
+         WHERE t.tgrelid = ss.source
+           AND t.tgfoid IN ('incview.capture()'::pg_catalog.regprocedure,
+                            'incview.capture_citus()'::pg_catalog.regprocedure)
+           AND t.tgenabled IN ('O', 'A')
+           AND t.tgname IN ('incview_capture_ins', 'incview_capture_upd', 'incview_capture_del',
+                            'incview_capture_trunc')) < 4
+$$;

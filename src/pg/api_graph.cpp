@@ -8,6 +8,7 @@
 #include "pg/args.hpp"
 #include "pg/capture.hpp"
 #include "pg/idle_capture.hpp"
+#include "pg/citus.hpp"
 #include "pg/catalog.hpp"
 #include "pg/dirty_queue.hpp"
 #include "pg/guard.hpp"
@@ -114,6 +115,10 @@ Datum incview_alter_stage(PG_FUNCTION_ARGS) {
     check_source_privileges(old.owner, checked.relations);
     const StageInputs inputs = stage_inputs(checked.text, checked.relations);
     refuse_uncapturable(inputs);
+    if (!inputs.citus.empty() || is_citus_table(old.target))
+      throw Error(sqlstate::kFeatureNotSupported, "alter_stage is not supported for a stage over Citus tables",
+                  "its table is distributed by the scope and co-located with its sources",
+                  "drop the stage and create it again with the new query");
 
     // Stages whose tables the new query reads become upstreams: check for a cycle first.
     StageGraph graph = load_stage_graph(name);

@@ -7,6 +7,7 @@ extern "C" {
 #include "catalog/pg_type_d.h"
 }
 #include "pg/capture.hpp"
+#include "pg/citus.hpp"
 #include "pg/catalog.hpp"
 #include "pg/guard.hpp"
 #include "pg/new_source_lock.hpp"
@@ -56,6 +57,12 @@ Datum incview_map_source(PG_FUNCTION_ARGS) {
     // query reads it (a table read inside a function is declared this way).
     refuse_own_tables({source});
     check_source_privileges(stage.owner, {source});
+    if (is_citus_table(source))
+      throw Error(sqlstate::kFeatureNotSupported, "map_source is not supported for Citus tables",
+                  "changes on the shards are captured by the distribution column (distributed tables) or dirty "
+                  "every scope (reference tables); a mapping would run on the shards, where pg_incview's catalog is "
+                  "not",
+                  "see docs/citus.md");
     as_owner_of(stage, [&] {
     const auto source_name = spi_scalar("SELECT $1::regclass::text", {oid_arg(source)});
     // Declaring a stage's table (its own, or a downstream one's) as its source is a cycle.

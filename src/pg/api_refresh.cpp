@@ -4,6 +4,7 @@
 #include "core/stage_sql.hpp"
 #include "pg/args.hpp"
 #include "pg/catalog.hpp"
+#include "pg/citus.hpp"
 #include "pg/dirty_queue.hpp"
 #include "pg/explain.hpp"
 #include "pg/progress.hpp"
@@ -147,6 +148,9 @@ Datum refresh_json_keys(FunctionCallInfo fcinfo, bool only_if_dirty) {
     if (PG_ARGISNULL(1)) throw Error("22004", "parameter \"keys\" must not be NULL");
     const SpiArg keys{JSONBOID, PG_GETARG_DATUM(1), false};
     spi_connect();
+    // ensure_fresh asks the queue: keys still on Citus shards must be in it first (moving them
+    // is the extension's own bookkeeping; nothing without Citus sources).
+    if (only_if_dirty) drain_citus_queues();
     if (only_if_dirty && clean_at_a_glance(name, keys.value)) {
       spi_finish();
       PG_RETURN_INT64(0);

@@ -20,6 +20,7 @@
 #include "pg/stage_indexes.hpp"
 #include "pg/stage_definition.hpp"
 #include "pg/capture.hpp"
+#include "pg/citus.hpp"
 
 extern "C" {
 PG_FUNCTION_INFO_V1(incview_create_stage);
@@ -109,6 +110,14 @@ void check_partition_column(const StagePartitioning& partition, const std::vecto
   }
 }
 
+// Citus refuses the diff engine's UPDATE on a distributed table ("STABLE functions used in
+// UPDATE queries cannot be called with column references").
+[[noreturn]] void refuse_citus_diff() {
+  throw Error(sqlstate::kFeatureNotSupported, "the diff engine is not supported for a stage over Citus tables",
+              "Citus refuses the UPDATE the diff engine runs on a distributed table",
+              "use engine => 'replace' (or 'auto', which uses replace on Citus)");
+}
+
 // Prepares (without running) every statement refresh will use, so a scope column whose
 // type cannot be compared (json, say) fails at create_stage, not at the first refresh.
 void check_generated_sql(const StageSql& sql, const std::vector<Oid>& scope_types, bool diff) {
@@ -172,7 +181,15 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     refuse_own_tables(checked.relations);
     check_source_privileges(caller, checked.relations);
     const StageInputs inputs = stage_inputs(checked.text, checked.relations);
+    // The Citus rules first: a local table beside Citus tables is refused with its own reason.
+    const CitusStage citus =
+        plan_citus_stage(inputs.tables, inputs.citus, inputs.function_tables, scope, partition.partitioned());
     refuse_uncapturable(inputs);
+    check_source_privileges(caller, inputs.citus);
+    if (citus.used()) {
+      if (engine == "diff") refuse_citus_diff();
+      citus_sequential_for_transaction();
+    }
     const auto [schema, table] = resolve_target(name, target_arg);
     const std::string target = quote_qualified(schema, table);
     if (spi_scalar("SELECT pg_catalog.to_regclass($1)::text", {text_arg(target)}))
@@ -183,6 +200,7 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     // (CREATE TABLE AS cannot partition: a partitioned target is made LIKE a shape table.)
     if (!partition.partitioned()) {
       spi_exec("CREATE TABLE " + target + " AS SELECT * FROM (\n" + checked.text + "\n) AS s WITH NO DATA");
+      if (citus.used()) distribute_stage_table(citus, target, scope.front());
     } else {
       // (Not a temp table: none may be created in a security-restricted operation.)
       const std::string shape = quote_qualified(schema, "incview_shape_" + std::to_string(MyProcPid));
@@ -272,6 +290,7 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     create_definition_view(stage_id, name, checked.text, caller, search_path);
     StageRecord stage = load_stage(name);
     register_sources(stage, checked.relations);
+    register_sources(stage, inputs.citus);  // their capture goes on the shards (install_capture)
     register_inputs(stage, inputs);
     if (stage.partition.method == "hash") create_hash_partitions(stage);
     // Indexes are built after the first load when there is one: building an index on a
@@ -327,6 +346,7 @@ Datum incview_set_engine(PG_FUNCTION_ARGS) {
     const StageRecord stage = load_stage(name);
     check_stage_owner(stage, "change it");
     check_engine(engine, !stage.shape.unique_key.empty());
+    if (engine == "diff" && is_citus_table(stage.target)) refuse_citus_diff();
     as_extension_owner([&] {
       spi_exec("UPDATE incview.stage SET engine = $2 WHERE id = $1", {int4_arg(stage.id), text_arg(engine)});
     });

@@ -6,6 +6,7 @@
 
 #include "core/capture_sql.hpp"
 #include "core/sql_text.hpp"
+#include "pg/citus.hpp"
 #include "pg/guard.hpp"
 #include "pg/role.hpp"
 #include "pg/settings.hpp"
@@ -384,6 +385,11 @@ void invalidate_stage_capture(int32 stage_id) {
 }
 
 void install_capture(Oid source) {
+  // Citus tables: triggers propagated to their shards, keys queued there (citus.hpp).
+  if (is_citus_table(source)) {
+    install_citus_capture(source);
+    return;
+  }
   // Each trigger that is missing (never made, or dropped by the table's owner since).
   static const char* const kClauses[] = {
       " AFTER INSERT ON %s REFERENCING NEW TABLE AS incview_new FOR EACH STATEMENT",

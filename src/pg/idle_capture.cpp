@@ -2,6 +2,7 @@
 
 #include "core/sql_text.hpp"
 #include "pg/capture.hpp"
+#include "pg/citus.hpp"
 #include "pg/guard.hpp"
 #include "pg/role.hpp"
 #include "pg/spi.hpp"
@@ -18,7 +19,8 @@ namespace {
 // borrows the name is not ours to drop), and no stage reading the table.
 constexpr const char* kIdleTables =
     "SELECT DISTINCT t.tgrelid::oid::text FROM pg_catalog.pg_trigger t "
-    "WHERE t.tgfoid = 'incview.capture()'::pg_catalog.regprocedure "
+    "WHERE t.tgfoid IN (SELECT p.oid FROM pg_catalog.pg_proc p WHERE p.pronamespace = 'incview'::pg_catalog.regnamespace "
+    "                   AND p.proname OPERATOR(pg_catalog.=) ANY ('{capture,capture_citus}'::pg_catalog.name[])) "
     "  AND t.tgname OPERATOR(pg_catalog.=) ANY ('{incview_capture_ins,incview_capture_upd,incview_capture_del,"
     "                                             incview_capture_trunc,incview_capture_row}'::pg_catalog.name[]) "
     "  AND NOT EXISTS (SELECT 1 FROM incview.stage_source ss WHERE ss.source = t.tgrelid) "
@@ -50,8 +52,9 @@ void drop_our_triggers(Oid table) {
   for (const char* trigger : {kTriggerNames[0], kTriggerNames[1], kTriggerNames[2], kTriggerNames[3], kRowTrigger}) {
     bool ours = false;
     as_extension_owner([&] {
-      ours = spi_scalar("SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = $1 AND tgname = $2 "
-                        "AND tgfoid = 'incview.capture()'::pg_catalog.regprocedure",
+      ours = spi_scalar("SELECT 1 FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid "
+                        "WHERE t.tgrelid = $1 AND t.tgname = $2 AND p.pronamespace = 'incview'::pg_catalog.regnamespace "
+                        "AND p.proname OPERATOR(pg_catalog.=) ANY ('{capture,capture_citus}'::pg_catalog.name[])",
                         {oid_arg(table), text_arg(trigger)})
                  .has_value();
     });
@@ -73,21 +76,28 @@ std::vector<Oid> idle_capture_tables() {
 }
 
 int drop_capture_if_idle(const std::vector<Oid>& tables, IdleLock lock) {
-  if (lock == IdleLock::IfFree) {
-    bool in_block = false;
-    pg_call([&] { in_block = IsTransactionBlock(); });
-    if (in_block) return 0;  // the lock would last until the caller's COMMIT: the scheduler does it
-  }
+  bool in_block = false;
+  pg_call([&] { in_block = IsTransactionBlock(); });
+  const bool citus = !tables.empty() && citus_present();
   int dropped = 0;
   for (Oid table : tables) {
     bool owner = false;
     pg_call([&] { owner = SearchSysCacheExists1(RELOID, ObjectIdGetDatum(table)) && pg_class_ownercheck(table, GetUserId()); });
     if (!owner || !is_idle(table)) continue;
-    if (!lock_table(table, lock)) continue;
+    // A Citus table's triggers fire on its shards and write into its key queue, which goes
+    // with its last stage (forget_unused_citus_sources): they are dropped now, waiting.
+    const bool on_citus = citus && is_citus_table(table);
+    const IdleLock mode = on_citus ? IdleLock::Wait : lock;
+    // In a transaction block the lock would last until the caller's COMMIT: the scheduler does it.
+    if (mode == IdleLock::IfFree && in_block) continue;
+    if (!lock_table(table, mode)) continue;
     // Read again under the lock: a stage that started reading the table meanwhile holds a
     // lock on it (install_capture takes one before looking for triggers) and has committed.
     if (!is_idle(table)) continue;
-    drop_our_triggers(table);
+    if (on_citus)
+      with_citus_triggers([&] { drop_our_triggers(table); });  // propagated to the shards only so
+    else
+      drop_our_triggers(table);
     ++dropped;
   }
   return dropped;

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "pg/citus.hpp"
 #include "pg/guard.hpp"
 #include "pg/catalog.hpp"
 #include "pg/partitions.hpp"
@@ -33,7 +34,9 @@ std::string batch_engine(const StageRecord& stage) {
   if (stage.engine != "auto") return stage.engine;
   // diff writes only rows that changed, which spares the stages reading this one (their
   // capture sees only real changes); without readers, replace is cheaper.
-  return !stage.shape.unique_key.empty() && stage.has_downstream ? "diff" : "replace";
+  if (stage.shape.unique_key.empty() || !stage.has_downstream) return "replace";
+  // Citus refuses the diff's UPDATE on a distributed table (docs/citus.md).
+  return is_citus_table(stage.target) ? "replace" : "diff";
 }
 
 RefreshStats refresh_batches(const StageRecord& stage, const std::vector<KeyBatch>& batches) {

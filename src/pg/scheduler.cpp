@@ -4,6 +4,7 @@
 #include <csignal>
 
 #include "pg/catalog.hpp"
+#include "pg/citus.hpp"
 #include "pg/guard.hpp"
 #include "pg/idle_capture.hpp"
 #include "pg/retention.hpp"
@@ -11,6 +12,7 @@
 #include "pg/settings.hpp"
 #include "pg/shared_state.hpp"
 #include "pg/spi.hpp"
+#include "pg/subxact.hpp"
 #include "pg/stage_graph_catalog.hpp"
 #include "pg/stage_refresh.hpp"
 
@@ -461,6 +463,11 @@ void scheduler_pass() {
     if (!installed) return;
     forget_keys_of_dropped_stages();
     levels = load_stage_graph().levels();
+    // Keys captured on Citus shards reach incview.dirty_scope here (no commit on a worker
+    // can wake this scheduler): at most a naptime late. A worker that cannot be reached
+    // leaves them where they are, for the next pass.
+    if (auto error = in_subtransaction([] { drain_citus_queues(); }))
+      pg_call([&] { ereport(WARNING, (errmsg("pg_incview: could not collect keys from Citus shards: %s", error->message.c_str()))); });
     // Polled stages (a foreign table or materialized view among their sources: no trigger
     // sees those change): at every period of an interval/daily policy, one "every scope"
     // marker, so the pass below rebuilds them.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "pg/citus.hpp"
 #include "pg/guard.hpp"
 #include "pg/subxact.hpp"
 
@@ -180,15 +181,20 @@ StageInputs stage_inputs(const std::string& query, const std::vector<Oid>& plann
     (void)collect(static_cast<Node*>(linitial(qs)), &found);
   });
   // Relations of the query itself.
+  const bool citus = citus_present();
   ListCell* lc;
   foreach (lc, found.relations) {
     const Oid rel = lfirst_oid(lc);
     const char kind = relkind_of(rel);
-    if (kind == RELKIND_FOREIGN_TABLE || kind == RELKIND_MATVIEW)
+    if (kind == RELKIND_FOREIGN_TABLE || kind == RELKIND_MATVIEW) {
       add_unique(out.polled, rel);
-    else if ((kind == RELKIND_RELATION || kind == RELKIND_PARTITIONED_TABLE) &&
-             std::find(planned.begin(), planned.end(), rel) == planned.end())
-      add_unique(out.uncapturable, relation_name(rel));
+    } else if (kind == RELKIND_RELATION || kind == RELKIND_PARTITIONED_TABLE) {
+      add_unique(out.tables, rel);
+      if (citus && is_citus_table(rel))
+        add_unique(out.citus, rel);
+      else if (std::find(planned.begin(), planned.end(), rel) == planned.end())
+        add_unique(out.uncapturable, relation_name(rel));
+    }
   }
   foreach (lc, found.sql_time) add_unique(out.time_functions, static_cast<const char*>(lfirst(lc)));
   // Functions.

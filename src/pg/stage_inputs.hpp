@@ -9,8 +9,10 @@
 //    ...): may read tables we cannot see; reported, to be declared with incview.add_source;
 //  - time-dependent functions (now(), current_timestamp, random()...): results depend on
 //    when a scope was last refreshed; reported;
-//  - tables in the query that the plan does not list (a distributed table under Citus):
-//    refused, since nothing would ever be captured.
+//  - Citus tables (distributed, reference): the plan hides them behind Citus' custom scan;
+//    listed for the Citus rules (pg/citus.hpp);
+//  - other tables in the query that the plan does not list: refused, since nothing would
+//    ever be captured.
 #pragma once
 #include "pg/pg_headers.hpp"
 
@@ -22,6 +24,8 @@ struct StageInputs {
   std::vector<std::string> opaque_functions;    // "f(integer)" with the tables they read unknown
   std::vector<std::string> time_functions;      // "now()", "CURRENT_TIMESTAMP", "random()"
   std::vector<std::string> uncapturable;        // tables the plan does not list
+  std::vector<Oid> citus;                       // Citus tables of the query (docs/citus.md)
+  std::vector<Oid> tables;                      // every table of the query tree
 };
 
 // Analyzes the stage query (run it as the stage's owner). planned: the tables its plan

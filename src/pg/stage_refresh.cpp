@@ -1,6 +1,7 @@
 #include "pg/stage_refresh.hpp"
 
 #include "core/refresh_planner.hpp"
+#include "pg/citus.hpp"
 #include "pg/dirty_queue.hpp"
 #include "pg/explain.hpp"
 #include "pg/progress.hpp"
@@ -36,6 +37,8 @@ RefreshStats rebuild_as_owner(const StageRecord& stage);
 // report (refresh_step called by hand) starts one with unknown totals.
 StepResult refresh_step(const StageRecord& stage, const std::optional<std::string>& after, bool run_failed) {
   StepResult result;
+  // A run starts by collecting the keys queued on Citus shards (none without Citus sources).
+  if (!after) drain_citus_queues();
   if (!after)
     progress_begin(stage.id, ProgressPhase::Planning, -1, -1);
   else if (!progress_running(stage.id))

@@ -3,6 +3,7 @@
 #include "core/sql_text.hpp"
 #include "pg/capture.hpp"
 #include "pg/idle_capture.hpp"
+#include "pg/citus.hpp"
 #include "pg/guard.hpp"
 #include "pg/new_source_lock.hpp"
 #include "pg/role.hpp"
@@ -207,6 +208,7 @@ void drop_stage_cascade(const StageRecord& stage, bool cascade, bool check_owner
   // Last, so a lock it takes lasts only until commit; never waits (idle_capture.hpp).
   for (Oid s : sources) invalidate_capture(s);
   (void)drop_capture_if_idle(sources, IdleLock::IfFree);
+  forget_unused_citus_sources();  // key queues of Citus sources no stage reads any more
 }
 
 }  // namespace incview::pg
