@@ -441,16 +441,3 @@ WHERE p.datid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg
   AND a.state IS DISTINCT FROM 'idle'
   AND a.state IS DISTINCT FROM 'idle in transaction';
 GRANT SELECT ON incview.progress TO PUBLIC;
-
--- ---------------------------------------------------------------------------
-  WHERE ss.stage_id = $1
-    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c   -- polled sources (foreign tables,
-                    WHERE c.oid = ss.source AND c.relkind IN ('f', 'm'))  -- matviews) have no triggers
-    AND (SELECT count(*) FROM pg_catalog.pg_trigger t
-         WHERE t.tgrelid = ss.source
-           AND t.tgfoid IN ('incview.capture()'::pg_catalog.regprocedure,
-                            'incview.capture_citus()'::pg_catalog.regprocedure)
-           AND t.tgenabled IN ('O', 'A')
-           AND t.tgname IN ('incview_capture_ins', 'incview_capture_upd', 'incview_capture_del',
-                            'incview_capture_trunc')) < 4
-$$;
