@@ -66,6 +66,7 @@ until in_all "SELECT status = 'asleep' FROM incview.background_status()" \
   (( SECONDS < deadline )) || { echo "FAILED: not idle after 90 s"; diagnose; exit 1; }
   sleep 0.5
 done
+echo "setup and discovery: $SECONDS s"
 echo "ok: idle after discovering $ndb databases: only the launcher runs"
 
 # 2. Parallel query gets its planned workers while pg_incview is idle.
@@ -126,6 +127,48 @@ p50=$(sed -n "$(( (ndb + 1) / 2 ))p" <<<"$lags")
 p95=$(sed -n "$(( (ndb * 95 + 99) / 100 ))p" <<<"$lags")
 echo "ok: one write in each of $ndb databases, all fresh; lag commit -> refreshed: p50 ${p50} ms, p95 ${p95} ms, max $(tail -1 <<<"$lags") ms (budget 3)"
 check "idle again: only the launcher" wait_for 30 "$only_launcher"
-log_lines=$(grep -c "could not start a scheduler" "$data/server.log" || true)
-echo "\"could not start a scheduler\" log lines: $log_lines"
+
+# 5. An interval stage dirtied while no scheduler runs: commits do not wake it, the launcher
+#    starts one when the period recorded by the last scheduler has come.
+psql -d t3 -c "SELECT incview.set_policy('totals', 'interval', every => '3 seconds')" >/dev/null
+sleep 0.5
+wait_for 30 "$only_launcher"
+psql -d t3 -c "INSERT INTO src VALUES (3, 1, clock_timestamp())"
+db=t3
+check "interval stage refreshed by a scheduler the launcher started at its period" wait_for 20 \
+  "SELECT (SELECT last_at FROM totals WHERE k = 3) = (SELECT max(at) FROM src WHERE k = 3)"
+
+# 6. A budget larger than what max_worker_processes leaves: as many schedulers as there are
+#    free worker slots wait on locks (8 minus the logical replication launcher and ours), so
+#    the next database's scheduler cannot start. It says it is waiting, and the launcher,
+#    retrying every pass (naptime 1 s), logs that once, not every second.
+psql -d postgres -c "ALTER SYSTEM SET incview.worker_budget = 8" -c "SELECT pg_reload_conf()" >/dev/null
+nfree=$(psql -d postgres -c "SELECT current_setting('max_worker_processes')::int - count(*) FROM pg_stat_activity
+                             WHERE backend_type IN ('logical replication launcher', 'pg_incview launcher')")
+last=$((nfree + 1))
+holders=()
+for i in $(seq 1 "$nfree"); do
+  "$PGBIN/psql" -X -q -U postgres -d "t$i" -c "BEGIN" -c "LOCK TABLE totals IN ACCESS EXCLUSIVE MODE" \
+    -c "SELECT pg_sleep(120)" >/dev/null 2>&1 &
+  holders+=($!)
+done
+db=postgres
+wait_for 10 "SELECT count(*) = $nfree FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+             WHERE l.mode = 'AccessExclusiveLock' AND l.granted AND l.locktype = 'relation' AND d.datname ~ '^t[0-9]+$'"
+for i in $(seq 1 "$last"); do psql -d "t$i" -c "INSERT INTO src VALUES (4, 1, clock_timestamp())"; done
+wait_for 20 "SELECT count(*) = $nfree FROM pg_stat_activity WHERE backend_type = 'pg_incview scheduler' AND wait_event_type = 'Lock'"
+db=t$last
+check "t$last waits for a worker while max_worker_processes is exhausted" wait_for 10 \
+  "SELECT status = 'waiting for a worker' FROM incview.stages WHERE name = 'totals'"
+sleep 4
+lines=$(grep -c "could not start a scheduler for database \"t$last\"" "$data/server.log" || true)
+echo "\"could not start a scheduler\" lines for t$last over ~4 s of retries: $lines"
+check "the start failure is logged once, not every pass" test "$lines" = 1
+psql -d postgres -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(120)%' AND pid <> pg_backend_pid()" >/dev/null
+for h in "${holders[@]}"; do wait "$h" 2>/dev/null || true; done
+for i in $(seq 1 "$last"); do
+  db=t$i
+  check "t$i fresh after the slots free up" wait_for 30 \
+    "SELECT (SELECT last_at FROM totals WHERE k = 4) = (SELECT max(at) FROM src WHERE k = 4)"
+done
 exit $failed
