@@ -628,7 +628,9 @@ bool scheduler_pass() {
 
 NextDue next_due_in_transaction() {
   NextDue next;
-  in_transaction([&] { next = read_next_due(); });
+  in_transaction([&] {
+    if (extension_installed()) next = read_next_due();  // else nothing will be due here
+  });
   return next;
 }
 

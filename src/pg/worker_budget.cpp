@@ -43,11 +43,21 @@ bool scheduler_running_locked(const SharedState* st, Oid database) {
   return false;
 }
 
+// Busy databases commit all the time: when an earlier commit already left what this one
+// would (and woke the launcher if needed), a shared lock is all it costs.
+bool already_noted(SharedState* st) {
+  LWLockAcquire(st->lock, LW_SHARED);
+  const DatabaseDemand* e = demand_entry(MyDatabaseId, false);
+  const bool noted = e && e->dirtied && (!wakes_in_xact || e->work_pending);
+  LWLockRelease(st->lock);
+  return noted;
+}
+
 // At commit of a transaction that queued keys: plain C, nothing that can throw.
 void xact_callback(XactEvent event, void*) {
   if (event == XACT_EVENT_COMMIT && queued_in_xact && settings.enabled) {
     SharedState* st = shared_state();
-    if (st && table) {
+    if (st && table && !already_noted(st)) {
       Latch* launcher = nullptr;
       LWLockAcquire(st->lock, LW_EXCLUSIVE);
       if (DatabaseDemand* e = demand_entry(MyDatabaseId, true)) {
