@@ -178,4 +178,17 @@ for i in $(seq 1 "$last"); do
     "SELECT (SELECT last_at FROM totals WHERE k = 4) = (SELECT max(at) FROM src WHERE k = 4)"
 done
 echo "[$SECONDS s]"
+
+# 7. DROP DATABASE leaves no scheduler slot behind. It used to keep one "no scheduler here"
+#    slot per dropped database for good: after 64 drops no database got a scheduler again.
+for i in $(seq 1 "$ndb"); do echo "DROP DATABASE t$i;"; done | psql -d postgres
+for i in $(seq 1 $((70 - ndb))); do
+  echo "CREATE DATABASE churn TEMPLATE tmpl STRATEGY FILE_COPY; DROP DATABASE churn;"
+done | psql -d postgres
+psql -d postgres -c "CREATE DATABASE last_one TEMPLATE tmpl STRATEGY FILE_COPY"
+psql -d last_one -c "INSERT INTO src VALUES (5, 1, clock_timestamp())"
+db=last_one
+check "after 70 DROP DATABASEs a new database still gets a scheduler" wait_for 30 \
+  "SELECT (SELECT last_at FROM totals WHERE k = 5) = (SELECT max(at) FROM src WHERE k = 5)"
+echo "[$SECONDS s]"
 exit $failed
