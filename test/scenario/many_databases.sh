@@ -149,6 +149,8 @@ echo "[$SECONDS s]"
 #    the next database's scheduler cannot start. It says it is waiting, and the launcher,
 #    retrying every pass (naptime 1 s), logs that once, not every second.
 psql -d postgres -c "ALTER SYSTEM SET incview.worker_budget = 8" -c "SELECT pg_reload_conf()" >/dev/null
+db=postgres
+wait_for 30 "$only_launcher"  # t3's scheduler from step 5 is gone: every slot below is counted
 nfree=$(psql -d postgres -c "SELECT current_setting('max_worker_processes')::int - count(*) FROM pg_stat_activity
                              WHERE backend_type IN ('logical replication launcher', 'pg_incview launcher')")
 last=$((nfree + 1))
@@ -161,8 +163,9 @@ done
 db=postgres
 wait_for 10 "SELECT count(*) = $nfree FROM pg_locks l JOIN pg_database d ON d.oid = l.database
              WHERE l.mode = 'AccessExclusiveLock' AND l.granted AND l.locktype = 'relation' AND d.datname ~ '^t[0-9]+$'"
-for i in $(seq 1 "$last"); do psql -d "t$i" -c "INSERT INTO src VALUES (4, 1, clock_timestamp())"; done
+for i in $(seq 1 "$nfree"); do psql -d "t$i" -c "INSERT INTO src VALUES (4, 1, clock_timestamp())"; done
 wait_for 20 "SELECT count(*) = $nfree FROM pg_stat_activity WHERE backend_type = 'pg_incview scheduler' AND wait_event_type = 'Lock'"
+psql -d "t$last" -c "INSERT INTO src VALUES (4, 1, clock_timestamp())"
 db=t$last
 check "t$last waits for a worker while max_worker_processes is exhausted" wait_for 10 \
   "SELECT status = 'waiting for a worker' FROM incview.stages WHERE name = 'totals'"
