@@ -1,5 +1,7 @@
 #include "pg/scheduler.hpp"
 
+#include "core/launch_plan.hpp"
+
 #include <algorithm>
 #include <csignal>
 
@@ -197,12 +199,15 @@ bool start_scheduler(const DatabaseEntry& db) {
 
 // When a database needs a scheduler (lock held): work pending, or a time it left has come.
 TimestampTz due_time_locked(const DatabaseDemand& e) {
-  TimestampTz due = e.next_due;
-  if (e.dirtied) {
-    due = std::min(due, e.next_due_if_dirty);
-    if (e.min_max_lag_us > 0) due = std::min(due, e.dirtied_at + e.min_max_lag_us);
-  }
-  return e.work_pending ? 0 : due;
+  DatabaseDemandFacts f;
+  f.work_pending = e.work_pending;
+  f.dirtied = e.dirtied;
+  f.dirtied_at = e.dirtied_at;
+  f.next_due = e.next_due == DT_NOEND ? kNever : e.next_due;
+  f.next_due_if_dirty = e.next_due_if_dirty == DT_NOEND ? kNever : e.next_due_if_dirty;
+  f.min_max_lag_us = e.min_max_lag_us;
+  const int64 due = due_time(f);
+  return due == kNever ? DT_NOEND : due;
 }
 
 // One pass of the launcher: which databases need a scheduler and have none, oldest waiting
@@ -262,14 +267,10 @@ TimestampTz launcher_pass() {
   }
   in_use = processes_in_use_locked();
   LWLockRelease(st->lock);
-  std::stable_sort(waiting.begin(), waiting.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
-  int free = worker_budget() - in_use;
-  for (const auto& w : waiting) {
-    if (free <= 0) break;
-    if (!start_scheduler(w.second)) break;  // no worker slot: the others would fail too
-    --free;
-  }
+  std::vector<WaitingDatabase> queue;
+  for (const auto& w : waiting) queue.push_back({w.second.oid, w.first});
+  for (size_t i : launch_order(queue, worker_budget() - in_use))
+    if (!start_scheduler(waiting[i].second)) break;  // no worker slot: the others would fail too
   return wake_at;
 }
 
