@@ -53,6 +53,10 @@ write_conf() {
     echo "unix_socket_directories = '$SOCKDIR'"
     echo "listen_addresses = ''"
     echo "max_worker_processes = 16"
+    # Room for a scheduler + incview.max_workers refresh workers in the database under test
+    # while schedulers of other test databases wait out their idle timeout (the default
+    # budget, 3, is exercised by test/scenario/many_databases.sh on its own cluster).
+    echo "incview.worker_budget = 8"
     echo "log_min_messages = warning"
     # Isolation specs PREPARE captured writes (specs/prepared_writes.spec); 0 would refuse it.
     echo "max_prepared_transactions = 10"

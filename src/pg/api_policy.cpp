@@ -9,6 +9,7 @@
 #include "pg/role.hpp"
 #include "pg/shared_state.hpp"
 #include "pg/spi.hpp"
+#include "pg/worker_budget.hpp"
 
 extern "C" {
 PG_FUNCTION_INFO_V1(incview_set_policy);
@@ -17,6 +18,29 @@ PG_FUNCTION_INFO_V1(incview_wake_launcher);
 
 using namespace incview;
 using namespace incview::pg;
+
+namespace {
+
+// The budget cannot serve this database now: it waits for a process (or others already do
+// and every process of the budget is taken), so its stages will lag behind their policy.
+void warn_if_budget_full(const std::string& stage) {
+  const BackgroundStatus b = background_status(MyDatabaseId);
+  const bool waiting_here = std::string(b.status) == "waiting for a worker";
+  if (!waiting_here && !(b.waiting_databases > 0 && b.in_use >= b.budget)) return;
+  const std::string msg = "pg_incview's background processes are all busy: stage \"" + stage +
+                          "\" will be refreshed when this database's turn comes";
+  const std::string detail = "incview.worker_budget = " + std::to_string(b.budget) + ", in use " +
+                             std::to_string(b.in_use) + ", databases waiting " +
+                             std::to_string(b.waiting_databases) + ".";
+  const char* m = msg.c_str();
+  const char* d = detail.c_str();
+  pg_call([&] {
+    ereport(WARNING, (errmsg("%s", m), errdetail("%s", d),
+                      errhint("raise incview.worker_budget (and max_worker_processes with it)")));
+  });
+}
+
+}  // namespace
 
 Datum incview_set_policy(PG_FUNCTION_ARGS) {
   return entry_guard([&]() -> Datum {
@@ -61,7 +85,9 @@ Datum incview_set_policy(PG_FUNCTION_ARGS) {
                                   "incview.refresh() / CALL incview.refresh_all() yourself")));
       });
     }
+    if (mode != "manual" && preloaded()) warn_if_budget_full(name);
     wake_scheduler(MyDatabaseId);
+    request_scheduler_at_commit();  // started by the launcher if this database has none now
     PG_RETURN_VOID();
   });
 }

@@ -11,6 +11,7 @@
 #include "pg/role.hpp"
 #include "pg/settings.hpp"
 #include "pg/shared_state.hpp"
+#include "pg/worker_budget.hpp"
 #include "pg/spi.hpp"
 
 extern "C" {
@@ -523,6 +524,7 @@ Datum incview_capture(PG_FUNCTION_ARGS) {
     });
     // Continuous stages are woken at commit; the others wait for their time (naptime).
     if (wake) note_dirty_in_transaction();
+    note_queued_keys(wake);  // a scheduler that has exited must learn of these keys
     return PointerGetDatum(nullptr);
   });
 }

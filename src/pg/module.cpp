@@ -3,6 +3,7 @@
 #include "pg/capture.hpp"
 #include "pg/scheduler.hpp"
 #include "pg/shared_state.hpp"
+#include "pg/worker_budget.hpp"
 
 extern "C" {
 #include "commands/dbcommands.h"
@@ -58,6 +59,16 @@ void define_settings() {
                              "(interval and daily also need incview.set_policy).",
                              nullptr, &settings.default_policy, "continuous", PGC_USERSET, 0, nullptr, nullptr,
                              nullptr);
+  DefineCustomIntVariable("incview.worker_budget",
+                          "Background processes pg_incview runs at once in the whole cluster (schedulers and "
+                          "refresh workers; the launcher not counted).",
+                          "Each is one of max_worker_processes, the pool parallel query also draws from.",
+                          &settings.worker_budget, 3, 1, 64, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("incview.idle_timeout",
+                          "A database's scheduler exits after this long with nothing due (the launcher starts "
+                          "it again when work arrives or falls due).",
+                          nullptr, &settings.idle_timeout_ms, 30000, 0, 24 * 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS,
+                          nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("incview");
 }
 
@@ -91,6 +102,7 @@ void _PG_init(void) {
   incview::pg::register_capture_invalidation();
   if (process_shared_preload_libraries_in_progress) {
     incview::pg::install_shmem_hooks();
+    incview::pg::install_demand_shmem_hooks();
     incview::pg::register_launcher();
     prev_utility_hook = ProcessUtility_hook;
     ProcessUtility_hook = utility_hook;

@@ -1,5 +1,7 @@
 #include "pg/scheduler.hpp"
 
+#include "core/launch_plan.hpp"
+
 #include <algorithm>
 #include <csignal>
 
@@ -7,6 +9,7 @@
 #include "pg/citus.hpp"
 #include "pg/guard.hpp"
 #include "pg/idle_capture.hpp"
+#include "pg/next_due.hpp"
 #include "pg/retention.hpp"
 #include "pg/role.hpp"
 #include "pg/settings.hpp"
@@ -15,6 +18,7 @@
 #include "pg/subxact.hpp"
 #include "pg/stage_graph_catalog.hpp"
 #include "pg/stage_refresh.hpp"
+#include "pg/worker_budget.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -37,6 +41,8 @@ namespace incview::pg {
 namespace {
 
 constexpr int kNoExtensionRecheckSeconds = 60;
+constexpr int kLogEverySeconds = 300;     // "could not start a scheduler": per database
+constexpr int kFairSliceMs = 2000;        // a busy scheduler yields to waiting databases after this
 
 BackgroundWorker worker_template(const char* name, const char* function) {
   BackgroundWorker w;
@@ -132,30 +138,39 @@ std::vector<DatabaseEntry> list_databases() {
   return out;
 }
 
-void start_scheduler(const DatabaseEntry& db) {
+// Rate-limited (one line per database per kLogEverySeconds) warning that a scheduler could
+// not be started: the database stays "waiting for a worker" and is tried again each pass.
+void log_start_failure(const DatabaseEntry& db) {
+  SharedState* st = shared_state();
+  bool log = false;
+  LWLockAcquire(st->lock, LW_EXCLUSIVE);
+  if (DatabaseDemand* e = demand_entry(db.oid, false)) {
+    const TimestampTz now = GetCurrentTimestamp();
+    log = e->logged_at == 0 || TimestampDifferenceExceeds(e->logged_at, now, kLogEverySeconds * 1000);
+    if (log) e->logged_at = now;
+  }
+  LWLockRelease(st->lock);
+  if (log)
+    ereport(WARNING, (errmsg("pg_incview: could not start a scheduler for database \"%s\"", db.name.c_str()),
+                      errdetail("No background worker slot is free (max_worker_processes)."),
+                      errhint("Its stages show status 'waiting for a worker' until one is free; this message "
+                              "repeats at most every %d minutes.", kLogEverySeconds / 60)));
+}
+
+// Starts a scheduler in db; false when PostgreSQL has no worker slot for it.
+bool start_scheduler(const DatabaseEntry& db) {
   SharedState* st = shared_state();
   // Reserve a slot first so the next pass does not start a second scheduler.
   int free_slot = -1;
   LWLockAcquire(st->lock, LW_EXCLUSIVE);
-  for (int i = 0; i < kMaxDatabases; ++i) {
-    SchedulerSlot& s = st->slots[i];
-    if (s.database == db.oid && s.state != SlotState::Free) {
-      const bool stale = s.state == SlotState::Running && s.pid != 0 && !pid_alive(s.pid);
-      const bool recheck = s.state == SlotState::NoExtension &&
-                           TimestampDifferenceExceeds(s.checked_at, GetCurrentTimestamp(), kNoExtensionRecheckSeconds * 1000);
-      if (!stale && !recheck) {
-        LWLockRelease(st->lock);
-        return;
-      }
-      s.state = SlotState::Free;
+  for (int i = 0; i < kMaxDatabases; ++i)
+    if (st->slots[i].state == SlotState::Free) {
+      free_slot = i;
+      break;
     }
-    if (s.state == SlotState::Free && free_slot < 0) free_slot = i;
-  }
   if (free_slot < 0) {
     LWLockRelease(st->lock);
-    elog(WARNING, "pg_incview: more than %d databases; database \"%s\" gets no scheduler", kMaxDatabases,
-         db.name.c_str());
-    return;
+    return false;
   }
   SchedulerSlot& slot = st->slots[free_slot];
   slot.database = db.oid;
@@ -168,7 +183,7 @@ void start_scheduler(const DatabaseEntry& db) {
   BackgroundWorker w = worker_template("pg_incview scheduler", "incview_scheduler_main");
   w.bgw_restart_time = BGW_NEVER_RESTART;
   w.bgw_main_arg = ObjectIdGetDatum(db.oid);
-  w.bgw_notify_pid = MyProcPid;
+  w.bgw_notify_pid = MyProcPid;  // its exit sets our latch: a slot of the budget is free again
   BackgroundWorkerHandle* handle = nullptr;
   pid_t pid = 0;
   bool ok = RegisterDynamicBackgroundWorker(&w, &handle);
@@ -180,27 +195,94 @@ void start_scheduler(const DatabaseEntry& db) {
     slot.pid = pid;  // the scheduler fills in its latch itself
   }
   LWLockRelease(st->lock);
-  if (!ok)
-    elog(WARNING, "pg_incview: could not start a scheduler for database \"%s\" (max_worker_processes?)",
-         db.name.c_str());
+  if (!ok) log_start_failure(db);
+  return ok;
 }
 
-void launcher_pass() {
+// When a database needs a scheduler (lock held): work pending, or a time it left has come.
+TimestampTz due_time_locked(const DatabaseDemand& e) {
+  DatabaseDemandFacts f;
+  f.work_pending = e.work_pending;
+  f.dirtied = e.dirtied;
+  f.dirtied_at = e.dirtied_at;
+  f.next_due = e.next_due == DT_NOEND ? kNever : e.next_due;
+  f.next_due_if_dirty = e.next_due_if_dirty == DT_NOEND ? kNever : e.next_due_if_dirty;
+  f.min_max_lag_us = e.min_max_lag_us;
+  const int64 due = due_time(f);
+  return due == kNever ? DT_NOEND : due;
+}
+
+// One pass of the launcher: which databases need a scheduler and have none, oldest waiting
+// first, as many as the budget allows. Returns when it should look again (DT_NOEND: only
+// when woken).
+TimestampTz launcher_pass() {
   const auto wanted = wanted_databases();
-  for (const auto& db : list_databases()) {
-    if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), db.name) == wanted.end()) continue;
-    start_scheduler(db);
+  std::vector<DatabaseEntry> dbs;
+  for (auto& db : list_databases())
+    if (wanted.empty() || std::find(wanted.begin(), wanted.end(), db.name) != wanted.end()) dbs.push_back(db);
+  SharedState* st = shared_state();
+  DemandTable* table = demand_table();
+  const TimestampTz now = GetCurrentTimestamp();
+  TimestampTz wake_at = DT_NOEND;
+  std::vector<std::pair<TimestampTz, DatabaseEntry>> waiting;
+  int in_use = 0;
+  LWLockAcquire(st->lock, LW_EXCLUSIVE);
+  auto listed = [&](Oid oid) {
+    return std::any_of(dbs.begin(), dbs.end(), [&](const DatabaseEntry& d) { return d.oid == oid; });
+  };
+  // Dropped (or no longer wanted) databases: their entries and leftover slots go.
+  for (auto& e : table->entries)
+    if (e.database != InvalidOid && !listed(e.database) && e.refresh_workers == 0) memset(&e, 0, sizeof e);
+  for (auto& s : st->slots)
+    if (s.state == SlotState::NoExtension && !listed(s.database)) s.state = SlotState::Free;
+  for (const auto& db : dbs) {
+    DatabaseDemand* e = demand_entry(db.oid, true);
+    if (!e) continue;  // more than kMaxKnownDatabases databases
+    bool running = false, dropping = false;
+    for (auto& s : st->slots) {
+      if (s.database != db.oid) continue;
+      if (s.state == SlotState::Running) {
+        if (s.pid != 0 && !pid_alive(s.pid))
+          s.state = SlotState::Free;  // died without cleaning up
+        else
+          running = true;
+      } else if (s.state == SlotState::NoExtension) {
+        // DROP DATABASE stopped it; if that drop failed, look again after a while.
+        if (TimestampDifferenceExceeds(s.checked_at, now, kNoExtensionRecheckSeconds * 1000))
+          s.state = SlotState::Free;
+        else
+          dropping = true;
+      }
+    }
+    if (running || dropping || e->no_extension) {
+      e->waiting_since = 0;
+      continue;
+    }
+    const TimestampTz due = due_time_locked(*e);
+    if (due <= now) {
+      if (e->waiting_since == 0) e->waiting_since = now;
+      waiting.push_back({e->waiting_since, db});
+    } else {
+      e->waiting_since = 0;
+      wake_at = std::min(wake_at, due);
+    }
   }
+  in_use = processes_in_use_locked();
+  LWLockRelease(st->lock);
+  std::vector<WaitingDatabase> queue;
+  for (const auto& w : waiting) queue.push_back({w.second.oid, w.first});
+  for (size_t i : launch_order(queue, worker_budget() - in_use))
+    if (!start_scheduler(waiting[i].second)) break;  // no worker slot: the others would fail too
+  return wake_at;
 }
 
 // ------------------------------------------------------------------ scheduler
 
 Oid my_database = InvalidOid;
 
-void release_slot(int, Datum) {
-  SharedState* st = shared_state();
-  if (!st) return;
-  LWLockAcquire(st->lock, LW_EXCLUSIVE);
+// Lock held: frees this scheduler's slot (kept as "no scheduler here" when DROP DATABASE
+// asked it to go, so the launcher does not start a new one during the drop).
+void release_slot_locked(SharedState* st) {
   for (auto& s : st->slots)
     if (s.database == my_database && s.pid == MyProcPid && s.state == SlotState::Running) {
       s.state = s.stop_requested ? SlotState::NoExtension : SlotState::Free;
@@ -209,7 +291,50 @@ void release_slot(int, Datum) {
       s.latch = nullptr;
       s.pid = 0;
     }
+  if (DatabaseDemand* e = demand_entry(my_database, false)) e->refresh_workers = 0;
+}
+
+void release_slot(int, Datum) {
+  SharedState* st = shared_state();
+  if (!st) return;
+  LWLockAcquire(st->lock, LW_EXCLUSIVE);
+  release_slot_locked(st);
   LWLockRelease(st->lock);
+}
+
+// A pass is about to read the queue: commits from now on are news to it.
+void begin_pass() {
+  SharedState* st = shared_state();
+  LWLockAcquire(st->lock, LW_EXCLUSIVE);
+  if (DatabaseDemand* e = demand_entry(my_database, true)) {
+    e->work_pending = false;
+    e->dirtied = false;
+    e->waiting_since = 0;
+  }
+  LWLockRelease(st->lock);
+}
+
+// Exits the scheduler's slot, leaving when it is next due; false (stay) when a commit
+// signalled work since the last pass began. requeue: work remains, but other databases
+// waited: line up behind them.
+bool leave(const NextDue& next, bool requeue) {
+  SharedState* st = shared_state();
+  bool left = false;
+  LWLockAcquire(st->lock, LW_EXCLUSIVE);
+  DatabaseDemand* e = demand_entry(my_database, true);
+  if (!e) {  // more databases than kMaxKnownDatabases: nothing to record, just go
+    release_slot_locked(st);
+    left = true;
+  } else if (requeue || !e->work_pending) {
+    e->next_due = requeue ? 0 : next.at;
+    e->next_due_if_dirty = next.if_dirty;
+    e->min_max_lag_us = next.min_max_lag_us;
+    e->waiting_since = requeue ? GetCurrentTimestamp() : 0;
+    release_slot_locked(st);
+    left = true;
+  }
+  LWLockRelease(st->lock);
+  return left;
 }
 
 // Claims this database's slot; false when another live scheduler already has it.
@@ -242,15 +367,17 @@ bool claim_slot() {
   return ok;
 }
 
+// No pg_incview here: the launcher leaves this database alone until a CREATE EXTENSION
+// (which wakes it) anywhere; a database without the extension costs one start per server
+// start.
 void mark_no_extension() {
   SharedState* st = shared_state();
   LWLockAcquire(st->lock, LW_EXCLUSIVE);
-  for (auto& s : st->slots)
-    if (s.database == my_database && s.pid == MyProcPid) {
-      s.state = SlotState::NoExtension;
-      s.checked_at = GetCurrentTimestamp();
-      s.latch = nullptr;
-    }
+  if (DatabaseDemand* e = demand_entry(my_database, true)) {
+    e->no_extension = true;
+    e->waiting_since = 0;
+  }
+  release_slot_locked(st);
   LWLockRelease(st->lock);
 }
 
@@ -351,6 +478,7 @@ void refresh_level_in_parallel(const std::vector<DueStage>& level) {
       BackgroundWorkerHandle* h = running[i];
       pg_call([&] { status = GetBackgroundWorkerPid(h, &pid); });
       if (status == BGWH_STOPPED || status == BGWH_POSTMASTER_DIED) {
+        release_refresh_worker(MyDatabaseId);
         pg_call([&] { pfree(h); });
         running.erase(running.begin() + static_cast<long>(i));
       } else {
@@ -358,7 +486,13 @@ void refresh_level_in_parallel(const std::vector<DueStage>& level) {
       }
     }
     while (next < level.size() && static_cast<int>(running.size()) < settings.max_workers) {
-      BackgroundWorkerHandle* h = start_refresh_worker(level[next]);
+      // Each refresh worker is one process of the cluster-wide budget; without one to spare
+      // (or a free worker slot) the scheduler refreshes the stage itself.
+      BackgroundWorkerHandle* h = nullptr;
+      if (reserve_refresh_worker(MyDatabaseId)) {
+        h = start_refresh_worker(level[next]);
+        if (!h) release_refresh_worker(MyDatabaseId);
+      }
       if (h)
         running.push_back(h);
       else
@@ -380,7 +514,7 @@ void refresh_level_in_parallel(const std::vector<DueStage>& level) {
 
 // Stages with retention whose expired rows were last removed over a minute ago: removed
 // now, as the stage owner, committing every batch.
-void apply_due_retention() {
+bool apply_due_retention() {
   std::vector<std::string> names;
   in_transaction([&] {
     const uint64 n = spi_exec(
@@ -410,6 +544,7 @@ void apply_due_retention() {
       if (!step([&](const StageRecord& s) { more = delete_expired_batch(s) >= kRetentionBatch; })) more = false;
     (void)step([](const StageRecord& s) { mark_retention_applied(s); });
   }
+  return !names.empty();
 }
 
 // Keys queued for stages that no longer exist. drop_stage deletes its stage's keys, but a
@@ -454,10 +589,12 @@ void drop_idle_capture_when_free() {
   }
 }
 
-void scheduler_pass() {
+// Returns whether anything was due (false: the scheduler is idle).
+bool scheduler_pass() {
   std::vector<DueStage> due;
   std::vector<std::vector<std::string>> levels;
   bool installed = true;
+  bool polls_shards = false;
   in_transaction([&] {
     installed = extension_installed();
     if (!installed) return;
@@ -468,6 +605,14 @@ void scheduler_pass() {
     // leaves them where they are, for the next pass.
     if (auto error = in_subtransaction([] { drain_citus_queues(); }))
       pg_call([&] { ereport(WARNING, (errmsg("pg_incview: could not collect keys from Citus shards: %s", error->message.c_str()))); });
+    // For the same reason such a database is never idle while a stage that is not manual
+    // reads a distributed source: the scheduler stays to collect (the budget's fair slice
+    // still makes it yield to waiting databases).
+    polls_shards = catalog_is_0_2() &&
+                   spi_scalar("SELECT 1 FROM incview.citus_source c JOIN incview.stage_source ss ON ss.source = c.source "
+                              "JOIN incview.stage s ON s.id = ss.stage_id "
+                              "WHERE c.kind = 'distributed' AND s.policy <> 'manual' LIMIT 1")
+                       .has_value();
     // Polled stages (a foreign table or materialized view among their sources: no trigger
     // sees those change): at every period of an interval/daily policy, one "every scope"
     // marker, so the pass below rebuilds them.
@@ -509,9 +654,18 @@ void scheduler_pass() {
     else
       for (const auto& d : level) refresh_in_worker(d.name, expected_batches(d));
   }
-  apply_due_retention();
+  const bool retained = apply_due_retention();
   drop_idle_capture_when_free();
   pg_call([] { pgstat_report_activity(STATE_IDLE, nullptr); });
+  return !due.empty() || retained || polls_shards;
+}
+
+NextDue next_due_in_transaction() {
+  NextDue next;
+  in_transaction([&] {
+    if (extension_installed()) next = read_next_due();  // else nothing will be due here
+  });
+  return next;
 }
 
 }  // namespace
@@ -540,9 +694,14 @@ void incview_launcher_main(Datum) {
   LWLockRelease(st->lock);
   while (!ShutdownRequestPending) {
     reload_config_if_asked();
-    if (settings.enabled) guarded_iteration([] { launcher_pass(); });
-    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, std::max(settings.naptime_ms, 100),
-                    PG_WAIT_EXTENSION);
+    TimestampTz wake_at = DT_NOEND;
+    if (settings.enabled) guarded_iteration([&] { wake_at = launcher_pass(); });
+    // Woken by commits that need a scheduler and by every scheduler's exit; otherwise
+    // at the next due time a scheduler left, or after naptime at the latest.
+    long sleep_ms = std::max(settings.naptime_ms, 100);
+    if (wake_at != DT_NOEND)
+      sleep_ms = std::clamp<long>(TimestampDifferenceMilliseconds(GetCurrentTimestamp(), wake_at) + 1, 10, sleep_ms);
+    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, sleep_ms, PG_WAIT_EXTENSION);
     ResetLatch(MyLatch);
     CHECK_FOR_INTERRUPTS();
   }
@@ -559,13 +718,39 @@ void incview_scheduler_main(Datum arg) {
   pin_search_path();
   if (!claim_slot()) proc_exit(0);
   before_shmem_exit(release_slot, 0);
+  const TimestampTz started = GetCurrentTimestamp();
+  TimestampTz last_busy = started;
   while (!ShutdownRequestPending) {
     reload_config_if_asked();
     woken_during_pass = false;
-    if (settings.enabled) guarded_iteration([] { scheduler_pass(); });
+    begin_pass();
+    bool busy = settings.enabled;  // a pass that fails counts as busy: tried again after naptime
+    if (settings.enabled) guarded_iteration([&] { busy = scheduler_pass(); });
+    const TimestampTz now = GetCurrentTimestamp();
+    if (busy) last_busy = now;
+    // Nothing due: exit once idle_timeout has passed, or at once when other databases
+    // wait for a process. Busy while others wait: yield after a fair slice.
+    const bool yield = others_waiting(my_database);
+    const bool idle_over = !busy && (yield || TimestampDifferenceExceeds(last_busy, now, settings.idle_timeout_ms));
+    const bool slice_over = busy && yield && TimestampDifferenceExceeds(started, now, kFairSliceMs);
+    if (idle_over || slice_over) {
+      bool left = false, stayed = false;
+      guarded_iteration([&] {
+        const NextDue next = slice_over ? NextDue{} : next_due_in_transaction();
+        left = leave(next, slice_over);
+        stayed = !left;
+      });
+      if (left) proc_exit(0);
+      if (stayed) continue;  // a commit signalled work meanwhile: look again at once
+    }
+    long sleep_ms = settings.naptime_ms;
+    if (!busy) {
+      const long idle_left =
+          settings.idle_timeout_ms - TimestampDifferenceMilliseconds(last_busy, now);
+      sleep_ms = std::clamp<long>(idle_left + 1, 10, sleep_ms);
+    }
     if (!woken_during_pass)
-      (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, settings.naptime_ms,
-                      PG_WAIT_EXTENSION);
+      (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, sleep_ms, PG_WAIT_EXTENSION);
     ResetLatch(MyLatch);
     CHECK_FOR_INTERRUPTS();
   }

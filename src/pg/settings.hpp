@@ -14,6 +14,9 @@ struct Settings {
   char* default_policy = nullptr;  // policy of stages created from now on (this session)
   int retry_base_ms = 1000;        // first back-off after a failed refresh
   int retry_max_ms = 300000;       // back-off cap       // optional explicit list; empty = every database with the extension
+  // Background processes under one budget (worker_budget.hpp):
+  int worker_budget = 3;           // schedulers + refresh workers at once, cluster-wide (launcher not counted)
+  int idle_timeout_ms = 30000;     // a scheduler with nothing due exits after this
 };
 
 extern Settings settings;

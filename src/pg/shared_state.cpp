@@ -2,6 +2,7 @@
 
 #include "pg/progress.hpp"
 #include "pg/settings.hpp"
+#include "pg/worker_budget.hpp"
 
 #include <csignal>
 
@@ -84,6 +85,7 @@ void wake_launcher() {
   // A new CREATE EXTENSION may have happened: forget "no extension here" verdicts.
   for (auto& slot : state->slots)
     if (slot.state == SlotState::NoExtension) slot.state = SlotState::Free;
+  forget_no_extension_locked(MyDatabaseId);  // worker_budget.hpp
   Latch* latch = state->launcher_latch;
   LWLockRelease(state->lock);
   if (latch) SetLatch(latch);
