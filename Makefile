@@ -5,7 +5,7 @@ DATA        = $(wildcard sql/pg_incview--*.sql)
 DOCS        = README.md
 
 CORE_SRCS   = $(wildcard src/core/*.cpp)
-PG_SRCS     = $(wildcard src/pg/*.cpp)
+PG_SRCS     = $(wildcard src/pg/*.cpp src/pg/*/*.cpp)
 OBJS        = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
 # pg_regress: sql/<test>.sql against expected/<test>.out (PGXS default inputdir).
@@ -31,7 +31,7 @@ src/core/%.o: src/core/%.cpp
 	$(CXX) -std=c++17 -O2 -g -fPIC -Wall -Wextra -DINCVIEW_CORE_BUILD -Isrc -c -o $@ $<
 
 # Rebuild objects when any header changes (PGXS tracks no C++ header dependencies).
-$(OBJS): $(wildcard src/core/*.hpp src/pg/*.hpp)
+$(OBJS): $(wildcard src/core/*.hpp src/pg/*/*.hpp)
 
 # PGXN release archive: `make dist` -> pg_incview-<version>.zip (version from META.json),
 # the committed tree (git archive of HEAD) under one top directory pg_incview-<version>/.

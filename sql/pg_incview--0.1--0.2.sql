@@ -198,7 +198,7 @@ RETURNS void LANGUAGE sql AS $$ SELECT incview.map_source(stage, source, mapping
 -- ---------------------------------------------------------------------------
 -- DDL on the sources (partitions): new partitions under a source are captured from the
 -- moment they exist; ATTACH/DETACH/DROP of a source partition dirty its stages; dropped
--- relations leave incview.stage_source. (src/pg/source_ddl.cpp)
+-- relations leave incview.stage_source. (src/pg/ddl/source_ddl.cpp)
 -- ---------------------------------------------------------------------------
 CREATE FUNCTION incview.on_ddl_start() RETURNS event_trigger
 LANGUAGE c AS 'MODULE_PATHNAME', 'incview_on_ddl_start';
@@ -249,14 +249,14 @@ RETURNS bigint LANGUAGE c AS 'MODULE_PATHNAME', 'incview_ensure_fresh';
 -- EXCLUSIVE lock DROP TRIGGER needs; triggers of a source no stage reads any more stay
 -- (idle: the capture function finds no stage and returns) until the table is free. The
 -- scheduler removes them; this function removes them now, waiting for the lock, from the
--- tables the caller owns, and returns how many tables it cleaned. (src/pg/idle_capture.cpp)
+-- tables the caller owns, and returns how many tables it cleaned. (src/pg/capture/idle_capture.cpp)
 -- ---------------------------------------------------------------------------
 CREATE FUNCTION incview.drop_idle_capture() RETURNS integer
 LANGUAGE c AS 'MODULE_PATHNAME', 'incview_drop_idle_capture';
 
 -- ---------------------------------------------------------------------------
--- Stages under DDL, like views (issue 11, item 5; src/pg/stage_definition.hpp and
--- src/pg/stage_ddl.cpp, docs/reference.md "Stages under DDL"). Each stage's query is kept
+-- Stages under DDL, like views (issue 11, item 5; src/pg/catalog/stage_definition.hpp and
+-- src/pg/ddl/stage_ddl.cpp, docs/reference.md "Stages under DDL"). Each stage's query is kept
 -- also as a view incview_stage.<stage name> owned by the stage's owner, never read: its
 -- pg_depend rows make DROP / DROP COLUMN / ALTER COLUMN TYPE of what the query reads fail
 -- naming it (or, with CASCADE, take the stage along), renames are followed through
@@ -345,7 +345,7 @@ BEGIN
 END
 $$;
 
--- A new subscription: every plain-table source gets the row trigger (src/pg/replica_capture.cpp).
+-- A new subscription: every plain-table source gets the row trigger (src/pg/capture/replica_capture.cpp).
 CREATE FUNCTION incview.on_subscription_ddl() RETURNS event_trigger
 LANGUAGE c AS 'MODULE_PATHNAME', 'incview_on_subscription_ddl';
 CREATE EVENT TRIGGER incview_subscription_ddl ON ddl_command_end
@@ -415,7 +415,7 @@ $$;
 -- ---------------------------------------------------------------------------
 -- incview.progress (issue #16 item 4): long refreshes and rebuilds as they run, in the
 -- style of pg_stat_progress_*: one row per backend refreshing a stage of this database.
--- Shared memory slots written by the refreshing backend (src/pg/progress.cpp); empty
+-- Shared memory slots written by the refreshing backend (src/pg/background/progress.cpp); empty
 -- unless pg_incview is in shared_preload_libraries.
 -- ---------------------------------------------------------------------------
 -- Every slot of the cluster, unfiltered (the view picks this database's).
@@ -462,7 +462,7 @@ GRANT SELECT ON incview.progress TO PUBLIC;
 -- database has work, at most incview.worker_budget processes at once. background_status()
 -- is this database's state in the launcher's shared memory; a due stage of a database
 -- that waits for a process shows status 'waiting for a worker' instead of 'idle'.
--- (src/pg/worker_budget.cpp, src/pg/api_background.cpp)
+-- (src/pg/background/worker_budget.cpp, src/pg/api/api_background.cpp)
 -- ---------------------------------------------------------------------------
 -- (It and the incview.stages view that shows it are defined above, with the view.)
 

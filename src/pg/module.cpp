@@ -1,16 +1,16 @@
 // Module entry: PG_MODULE_MAGIC, settings, and the self-test used by the error-boundary tests.
-#include "pg/args.hpp"
-#include "pg/capture.hpp"
-#include "pg/scheduler.hpp"
-#include "pg/shared_state.hpp"
-#include "pg/worker_budget.hpp"
+#include "pg/api/args.hpp"
+#include "pg/capture/capture.hpp"
+#include "pg/background/scheduler.hpp"
+#include "pg/background/shared_state.hpp"
+#include "pg/background/worker_budget.hpp"
 
 extern "C" {
 #include "commands/dbcommands.h"
 #include "tcop/utility.h"
 }
-#include "pg/guard.hpp"
-#include "pg/settings.hpp"
+#include "pg/support/guard.hpp"
+#include "pg/support/settings.hpp"
 
 #include <stdexcept>
 

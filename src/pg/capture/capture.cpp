@@ -1,0 +1,530 @@
+#include "pg/capture/capture.hpp"
+
+#include <algorithm>
+#include <memory>
+#include <unordered_map>
+
+#include "core/capture_sql.hpp"
+#include "core/sql_text.hpp"
+#include "pg/citus/citus.hpp"
+#include "pg/support/guard.hpp"
+#include "pg/support/role.hpp"
+#include "pg/support/settings.hpp"
+#include "pg/background/shared_state.hpp"
+#include "pg/background/worker_budget.hpp"
+#include "pg/support/spi.hpp"
+
+extern "C" {
+#include "access/transam.h"
+#include "replication/worker_internal.h"
+#include "utils/inval.h"
+#include "utils/rls.h"
+#include "utils/tuplestore.h"
+PG_FUNCTION_INFO_V1(incview_capture);
+}
+
+namespace incview::pg {
+
+namespace {
+
+constexpr const char* kOldTable = "incview_old";
+constexpr const char* kNewTable = "incview_new";
+
+// Raw keys a lookup mapping may produce for one statement before it counts as "every
+// scope": at least this many, more for big statements (a bulk write mapping one key per
+// row is not a fan-out), so a mapping that explodes one row into millions of keys is cut
+// short instead of collected.
+constexpr int64 kLookupRawKeyFloor = 100000;
+constexpr int64 kLookupRawKeysPerRow = 16;
+
+std::vector<SPIPlanPtr> plans_to_free;
+
+constexpr int kSizes = 3;  // CaptureSize variants
+
+// Prepared statements per event and size. Freed lazily: a relcache callback may drop an entry
+// while a capture is using it, so the plans only move to plans_to_free here, and are
+// freed when no capture is running.
+struct PlanSet {
+  SPIPlanPtr plan[4 * kSizes] = {};
+  PlanSet() = default;
+  PlanSet(const PlanSet&) = delete;
+  PlanSet& operator=(const PlanSet&) = delete;
+  ~PlanSet() {
+    for (SPIPlanPtr p : plan)
+      if (p) {
+        try {
+          plans_to_free.push_back(p);
+        } catch (...) {  // out of memory: leak the plan rather than fail here
+        }
+      }
+  }
+};
+
+// What one stage captures from one source, with its prepared statements per event.
+struct StageCapture {
+  int32 stage_id = 0;
+  Oid stage_owner = InvalidOid;
+  std::string search_path;  // the stage's, for running its lookup mapping
+  int64 scopes = 0;         // scopes in the stage at its last full build
+  bool wakes = false;       // policy continuous: its commit wakes the scheduler
+  // Same mapping over scope columns whose types are built in (or domains over them):
+  // their equality, hashing and jsonb conversion run no user code, so the extension owner
+  // may derive the keys in one statement. Otherwise keys are derived as the owner.
+  bool builtin_types = true;
+  CaptureSpec spec;
+  PlanSet plans;
+  PlanSet owner_plans;   // phase 1 of a two-phase capture, prepared as the stage owner
+  PlanSet marker_plans;  // "every scope" when the owner may not see the changed rows
+};
+
+using StageList = std::vector<std::unique_ptr<StageCapture>>;
+
+struct SourceCapture {
+  std::shared_ptr<StageList> stages;  // null = reload; shared so a running capture keeps it
+};
+
+// Per backend: relid -> what to capture. Invalidated by relcache messages for the source
+// (sent by create_stage, map_source, drop_stage and every DDL on the table).
+std::unordered_map<Oid, SourceCapture> cache;
+int capture_depth = 0;  // captures running in this backend (a mapping may write a source)
+
+void forget(SourceCapture& entry) noexcept { entry.stages.reset(); }
+
+void relcache_callback(Datum, Oid relid) {
+  // No PostgreSQL calls here: plans are freed at the next capture.
+  if (relid == InvalidOid) {
+    for (auto& kv : cache) forget(kv.second);
+    return;
+  }
+  auto it = cache.find(relid);
+  if (it != cache.end()) forget(it->second);
+}
+
+void free_pending_plans() {
+  if (capture_depth > 0) return;
+  while (!plans_to_free.empty()) {
+    SPIPlanPtr p = plans_to_free.back();
+    plans_to_free.pop_back();
+    pg_call([&] { SPI_freeplan(p); });
+  }
+}
+
+// True when every scope column of the source has a built-in type (through domains).
+bool scope_types_builtin(TupleDesc desc, const std::vector<std::string>& scope) {
+  for (const auto& name : scope) {
+    Oid type = InvalidOid;
+    for (int i = 0; i < desc->natts; ++i) {
+      Form_pg_attribute a = TupleDescAttr(desc, i);
+      if (!a->attisdropped && name == NameStr(a->attname)) type = a->atttypid;
+    }
+    Oid base = InvalidOid;
+    pg_call([&] { base = getBaseType(type); });
+    if (type == InvalidOid || base >= FirstNormalObjectId) return false;
+  }
+  return true;
+}
+
+// The stages capturing `relid`, read with the latest snapshot rather than the writer's
+// transaction snapshot, as PostgreSQL reads its own catalogs: a writer in REPEATABLE READ
+// or SERIALIZABLE whose snapshot predates a stage created since would otherwise queue
+// nothing for it, and its rows, committed after the stage's build, are not in the build
+// either (specs/new_source_race.spec). Leaves the rows in SPI_tuptable.
+uint64 read_capture_list(Oid relid) {
+  static const char* const kSql =
+      "SELECT s.id, s.owner::oid::text, ss.mapping_kind, ss.mapping, s.search_path, "
+      "       coalesce(st.scope_count, 0), u.col, s.policy = 'continuous' "
+      "FROM incview.stage_source ss JOIN incview.stage s ON s.id = ss.stage_id "
+      "LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
+      "CROSS JOIN LATERAL unnest(s.scope) WITH ORDINALITY AS u(col, ord) "
+      "WHERE ss.source = $1 ORDER BY s.id, u.ord";
+  uint64 n = 0;
+  int rc = 0;
+  pg_call([&] {
+    Oid types[1] = {OIDOID};
+    Datum values[1] = {ObjectIdGetDatum(relid)};
+    SPIPlanPtr plan = SPI_prepare(kSql, 1, types);
+    if (plan == nullptr) elog(ERROR, "pg_incview: could not prepare the capture list query");
+    rc = SPI_execute_snapshot(plan, values, nullptr, GetLatestSnapshot(), InvalidSnapshot, true, false, 0);
+    n = SPI_processed;
+    SPI_freeplan(plan);
+  });
+  if (rc != SPI_OK_SELECT) throw Error(sqlstate::kInternalError, "pg_incview: could not read the capture list");
+  return n;
+}
+
+std::shared_ptr<StageList> load(Oid relid, TupleDesc desc) {
+  SourceCapture& entry = cache[relid];
+  if (entry.stages) return entry.stages;
+  auto stages = std::make_shared<StageList>();
+  uint64 n = 0;
+  as_extension_owner([&] { n = read_capture_list(relid); });
+  for (uint64 i = 0; i < n; ++i) {
+    const int32 id = static_cast<int32>(spi_int8(i, 1));
+    if (stages->empty() || stages->back()->stage_id != id) {
+      auto sc = std::make_unique<StageCapture>();
+      sc->stage_id = id;
+      sc->stage_owner = static_cast<Oid>(std::stoul(spi_text_or(i, 2, "0")));
+      sc->spec.kind = mapping_kind_from(spi_text_or(i, 3, "all"));
+      sc->spec.mapping = spi_text_or(i, 4, "");
+      sc->search_path = spi_text_or(i, 5, kSafeSearchPath);
+      sc->scopes = spi_int8(i, 6);
+      sc->wakes = spi_bool(i, 8);
+      stages->push_back(std::move(sc));
+    }
+    stages->back()->spec.scope.push_back(spi_text_or(i, 7, ""));
+  }
+  for (auto& sc : *stages)
+    if (sc->spec.kind == MappingKind::Same) sc->builtin_types = scope_types_builtin(desc, sc->spec.scope);
+  // A relcache message processed while we read may have reset the entry: ours is newer.
+  cache[relid].stages = stages;
+  return stages;
+}
+
+// More distinct keys than this in one statement queue one "every scope" marker.
+// Unknown or tiny stages never collapse: their keys are cheap.
+int64 marker_threshold(const StageCapture& sc) {
+  if (sc.scopes < 100) return INT64_MAX;
+  return static_cast<int64>(settings.capture_all_ratio * static_cast<double>(sc.scopes));
+}
+
+SPIPlanPtr prepare_kept(const std::string& sql, int nargs, Oid* types) {
+  SPIPlanPtr plan = nullptr;
+  const char* text = sql.c_str();
+  pg_call([&] {
+    plan = SPI_prepare(text, nargs, types);
+    if (plan) SPI_keepplan(plan);
+  });
+  if (!plan) throw Error(sqlstate::kInternalError, "pg_incview: could not prepare capture statement");
+  return plan;
+}
+
+void run_plan(SPIPlanPtr plan, Datum* values, const char* nulls) {
+  int rc = 0;
+  pg_call([&] { rc = SPI_execute_plan(plan, values, nulls, false, 0); });
+  if (rc < 0) throw Error(sqlstate::kInternalError, "pg_incview: capture statement failed");
+}
+
+// Rows in the statement's transition tables (the larger of old and new for an UPDATE).
+int64 changed_row_count(const TriggerData* td) {
+  int64 n = 0;
+  pg_call([&] {
+    if (td->tg_newtable) n = std::max<int64>(n, tuplestore_tuple_count(td->tg_newtable));
+    if (td->tg_oldtable) n = std::max<int64>(n, tuplestore_tuple_count(td->tg_oldtable));
+  });
+  return n;
+}
+
+CaptureSize size_for(int64 rows, int64 threshold) {
+  if (rows <= 1) return CaptureSize::One;
+  if (rows <= threshold) return CaptureSize::Few;  // distinct keys <= rows: never a marker
+  return CaptureSize::Many;
+}
+
+// Queues one "every scope" marker when the statement changed any row.
+void capture_marker(StageCapture& sc, CaptureEvent event, Datum* values) {
+  const int slot = static_cast<int>(event);
+  as_extension_owner([&] {
+    if (!sc.marker_plans.plan[slot]) {
+      Oid types[2] = {INT4OID, INT8OID};
+      sc.marker_plans.plan[slot] = prepare_kept(capture_statement(CaptureSpec{MappingKind::All, {}, ""}, event), 2, types);
+    }
+    run_plan(sc.marker_plans.plan[slot], values, nullptr);
+  });
+}
+
+// Phase 1 as the stage owner (restricted, its GUC changes rolled back), phase 2 as us.
+void capture_as_owner(StageCapture& sc, CaptureEvent event, int64 rows, Datum* values) {
+  const int e = static_cast<int>(event) * kSizes;
+  const bool lookup = sc.spec.kind == MappingKind::Lookup;
+  const int64 cap = std::max(kLookupRawKeyFloor, rows * kLookupRawKeysPerRow);
+  Datum args[1] = {Int64GetDatum(cap + 1)};
+  Datum keys = 0;
+  bool isnull = true;
+  int64 raw = 0;
+  as_stage_owner(sc.stage_owner, sc.search_path, [&] {
+    if (!sc.owner_plans.plan[e]) {
+      Oid types[1] = {INT8OID};
+      sc.owner_plans.plan[e] = prepare_kept(
+          lookup ? lookup_keys_statement(sc.spec, event) : owner_keys_statement(sc.spec, event), 1, types);
+    }
+    run_plan(sc.owner_plans.plan[e], args, nullptr);
+    keys = spi_datum(0, 1, &isnull);
+    raw = spi_int8(0, 2);
+  });
+  if (lookup && raw > cap) {
+    capture_marker(sc, event, values);
+    return;
+  }
+  if (isnull) return;  // no key
+  values[2] = keys;
+  as_extension_owner([&] {
+    if (!sc.plans.plan[e]) {
+      Oid types[3] = {INT4OID, INT8OID, JSONBARRAYOID};
+      sc.plans.plan[e] = prepare_kept(queue_keys_statement(), 3, types);
+    }
+    run_plan(sc.plans.plan[e], values, nullptr);
+  });
+}
+
+void capture_stage(StageCapture& sc, Oid relid, CaptureEvent event, int64 rows) {
+  const int64 threshold = marker_threshold(sc);
+  Datum values[3] = {Int32GetDatum(sc.stage_id), Int64GetDatum(threshold), 0};
+  const bool owner_code = event != CaptureEvent::Truncate &&
+                          (sc.spec.kind == MappingKind::Lookup || (sc.spec.kind == MappingKind::Same && !sc.builtin_types));
+  if (owner_code) {
+    // The owner's code would see every changed row, including rows row-level security
+    // hides from the owner: then it does not run, and the statement dirties every scope
+    // (the refresh reads the source as the owner, under the same policies).
+    int rls = RLS_NONE;
+    const Oid owner = sc.stage_owner;
+    pg_call([&] { rls = check_enable_rls(relid, owner, true); });
+    if (rls == RLS_ENABLED)
+      capture_marker(sc, event, values);
+    else
+      capture_as_owner(sc, event, rows, values);
+    return;
+  }
+  const int e = static_cast<int>(event) * kSizes;  // first plan slot of this event
+  const CaptureSize size = sc.spec.kind == MappingKind::Same ? size_for(rows, threshold) : CaptureSize::Many;
+  const int slot = e + static_cast<int>(size);
+  as_extension_owner([&] {
+    if (!sc.plans.plan[slot]) {
+      Oid types[2] = {INT4OID, INT8OID};
+      sc.plans.plan[slot] = prepare_kept(capture_statement(sc.spec, event, size), 2, types);
+    }
+    run_plan(sc.plans.plan[slot], values, nullptr);
+  });
+}
+
+// incview.capture() runs pg_incview's SQL as the extension owner over the statement's
+// transition tables, which it finds by name. It must only ever run as one of our own
+// triggers: right name for the event, AFTER ... FOR EACH STATEMENT, and the transition
+// tables registered under our names (else "incview_new" would resolve through the
+// search path, to whatever temp view the table's owner planted).
+void check_trigger_is_ours(const TriggerData* td, CaptureEvent event) {
+  const Trigger* t = td->tg_trigger;
+  auto named = [](const char* have, const char* want) { return have && strcmp(have, want) == 0; };
+  bool ok = false;
+  if (TRIGGER_FIRED_FOR_ROW(td->tg_event)) {
+    // The row trigger: no transition tables (its one row becomes one, see RowAsStatement).
+    ok = TRIGGER_FIRED_AFTER(td->tg_event) && event != CaptureEvent::Truncate && named(t->tgname, kRowTrigger) &&
+         t->tgoldtable == nullptr && t->tgnewtable == nullptr && td->tg_trigtuple != nullptr;
+  } else {
+    const char* want_name = kTriggerNames[static_cast<int>(event)];
+    const bool wants_old = event == CaptureEvent::Update || event == CaptureEvent::Delete;
+    const bool wants_new = event == CaptureEvent::Update || event == CaptureEvent::Insert;
+    ok = TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) && TRIGGER_FIRED_AFTER(td->tg_event) &&
+         named(t->tgname, want_name) &&
+         (wants_old ? named(t->tgoldtable, kOldTable) && td->tg_oldtable : t->tgoldtable == nullptr) &&
+         (wants_new ? named(t->tgnewtable, kNewTable) && td->tg_newtable : t->tgnewtable == nullptr);
+  }
+  if (!ok)
+    throw Error("39P01",
+                std::string("incview.capture() fired by trigger \"") + (t->tgname ? t->tgname : "?") +
+                    "\", which is not one of pg_incview's capture triggers",
+                "pg_incview installs its own triggers (incview_capture_ins/upd/del/trunc, with transition tables "
+                "incview_old/incview_new, and the row trigger incview_capture_row) on the sources of stages",
+                "drop this trigger; incview.create_stage and incview.map_source install capture");
+}
+
+// A row trigger's firing as a statement of one row: the same TriggerData with the row (old,
+// new or both) in one-row tuplestores registered under our transition table names, so the
+// statement capture runs unchanged on it.
+struct RowAsStatement {
+  TriggerData data;
+  Trigger trigger;
+  Tuplestorestate* old_rows = nullptr;
+  Tuplestorestate* new_rows = nullptr;
+};
+
+void row_as_statement(const TriggerData* td, CaptureEvent event, RowAsStatement* out) {
+  pg_call([&] {
+    out->data = *td;
+    out->trigger = *td->tg_trigger;
+    out->data.tg_trigger = &out->trigger;
+    auto one_row = [](HeapTuple tuple) {
+      Tuplestorestate* ts = tuplestore_begin_heap(false, false, work_mem);
+      tuplestore_puttuple(ts, tuple);
+      return ts;
+    };
+    HeapTuple old_tuple = event == CaptureEvent::Insert ? nullptr : td->tg_trigtuple;
+    HeapTuple new_tuple = event == CaptureEvent::Insert ? td->tg_trigtuple
+                          : event == CaptureEvent::Update ? td->tg_newtuple
+                                                          : nullptr;
+    if (old_tuple) out->old_rows = one_row(old_tuple);
+    if (new_tuple) out->new_rows = one_row(new_tuple);
+    out->data.tg_oldtable = out->old_rows;
+    out->data.tg_newtable = out->new_rows;
+    out->trigger.tgoldtable = out->old_rows ? const_cast<char*>(kOldTable) : nullptr;
+    out->trigger.tgnewtable = out->new_rows ? const_cast<char*>(kNewTable) : nullptr;
+  });
+}
+
+CaptureEvent event_of(TriggerEvent ev) {
+  if (TRIGGER_FIRED_BY_INSERT(ev)) return CaptureEvent::Insert;
+  if (TRIGGER_FIRED_BY_UPDATE(ev)) return CaptureEvent::Update;
+  if (TRIGGER_FIRED_BY_DELETE(ev)) return CaptureEvent::Delete;
+  return CaptureEvent::Truncate;
+}
+
+}  // namespace
+
+void register_capture_invalidation() { CacheRegisterRelcacheCallback(relcache_callback, 0); }
+
+void invalidate_capture(Oid source) {
+  pg_call([&] { CacheInvalidateRelcacheByRelid(source); });
+}
+
+void invalidate_stage_capture(int32 stage_id) {
+  std::vector<Oid> sources;
+  as_extension_owner([&] {
+    const uint64 n = spi_exec("SELECT source::oid::text FROM incview.stage_source WHERE stage_id = $1",
+                              {int4_arg(stage_id)}, true);
+    for (uint64 i = 0; i < n; ++i) sources.push_back(static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))));
+  });
+  for (Oid s : sources) invalidate_capture(s);
+}
+
+void install_capture(Oid source) {
+  // Citus tables: triggers propagated to their shards, keys queued there (citus.hpp).
+  if (is_citus_table(source)) {
+    install_citus_capture(source);
+    return;
+  }
+  // Each trigger that is missing (never made, or dropped by the table's owner since).
+  static const char* const kClauses[] = {
+      " AFTER INSERT ON %s REFERENCING NEW TABLE AS incview_new FOR EACH STATEMENT",
+      " AFTER UPDATE ON %s REFERENCING OLD TABLE AS incview_old NEW TABLE AS incview_new FOR EACH STATEMENT",
+      " AFTER DELETE ON %s REFERENCING OLD TABLE AS incview_old FOR EACH STATEMENT",
+      " AFTER TRUNCATE ON %s FOR EACH STATEMENT", " AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW"};
+  // How each fires: the statement triggers ALWAYS (in every session, replica role too; the
+  // apply worker fires the TRUNCATE one), the row trigger REPLICA (only in replica-role
+  // sessions, where it acts for the apply worker alone).
+  static const char* const kEnable[] = {"ALWAYS", "ALWAYS", "ALWAYS", "ALWAYS", "REPLICA"};
+  const char* names[] = {kTriggerNames[0], kTriggerNames[1], kTriggerNames[2], kTriggerNames[3], kRowTrigger};
+  // The row trigger goes on plain tables (on a partitioned table it would be cloned onto
+  // its partitions, which are sources with triggers of their own) of a database with a
+  // subscription, the only place it acts: elsewhere it would be one more trigger queued per
+  // changed row for nothing (bench/row_trigger_cost.md measures that cost). CREATE
+  // SUBSCRIPTION adds it to every source (replica_capture.cpp).
+  const bool plain = spi_scalar("SELECT 1 FROM pg_catalog.pg_class WHERE oid = $1 AND relkind = 'r'", {oid_arg(source)})
+                         .has_value() &&
+                     database_has_subscription();
+  // A lock the idle-trigger removal (idle_capture.cpp) conflicts with, taken before looking at
+  // pg_trigger: either that removal has committed and we see its triggers gone, or it cannot
+  // start until we commit (and then sees this table read again).
+  pg_call([&] { LockRelationOid(source, AccessShareLock); });
+  std::string table;
+  std::vector<int> made;
+  for (int i = 0; i < 5; ++i) {
+    if (i == 4 && !plain) continue;
+    if (spi_scalar("SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = $1 AND tgname = $2",
+                   {oid_arg(source), text_arg(names[i])}))
+      continue;
+    if (table.empty()) table = *spi_scalar("SELECT $1::pg_catalog.regclass::pg_catalog.text", {oid_arg(source)});
+    std::string clause = kClauses[i];
+    clause.replace(clause.find("%s"), 2, table);
+    spi_exec("CREATE TRIGGER " + quote_ident(names[i]) + clause + " EXECUTE FUNCTION incview.capture()");
+    if (kEnable[i]) made.push_back(i);
+  }
+  // ALTER TABLE ... ENABLE needs ownership of the table, which a stage owner with the
+  // TRIGGER privilege lacks: it is ours to set, as the extension owner (it runs no user code).
+  if (!made.empty())
+    as_extension_owner([&] {
+      const std::string qualified = *spi_scalar("SELECT $1::pg_catalog.regclass::pg_catalog.text", {oid_arg(source)});
+      for (int i : made)
+        spi_exec("ALTER TABLE " + qualified + " ENABLE " + kEnable[i] + " TRIGGER " + quote_ident(names[i]));
+    });
+  invalidate_capture(source);
+}
+
+bool database_has_subscription() {
+  return spi_scalar("SELECT 1 FROM pg_catalog.pg_subscription WHERE subdbid = $1", {oid_arg(MyDatabaseId)})
+      .has_value();
+}
+
+std::vector<Oid> trigger_sources(int32 stage_id) {
+  std::vector<Oid> sources;
+  as_extension_owner([&] {
+    const uint64 n = spi_exec("SELECT ss.source::oid::text FROM incview.stage_source ss "
+                              "JOIN pg_catalog.pg_class c ON c.oid = ss.source "
+                              "WHERE ss.stage_id = $1 AND c.relkind IN ('r', 'p')",
+                              {int4_arg(stage_id)}, true);
+    for (uint64 i = 0; i < n; ++i) sources.push_back(static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))));
+  });
+  return sources;
+}
+
+void reinstall_missing_capture(const StageRecord& stage) {
+  for (Oid s : trigger_sources(stage.id)) install_capture(s);
+}
+
+void warn_if_capture_off(const StageRecord& stage) {
+  std::optional<std::string> off;
+  as_extension_owner([&] {
+    if (!catalog_is_0_2()) return;  // catalog 0.1: its stages view cannot tell
+    off = spi_scalar("SELECT incview.capture_off($1)", {int4_arg(stage.id)});
+  });
+  if (!off) return;
+  const std::string msg = "stage \"" + stage.name + "\" is stale: pg_incview's capture triggers on " + *off +
+                          " are disabled or missing, so changes to it are not seen";
+  const char* m = msg.c_str();
+  pg_call([&] {
+    ereport(WARNING, (errmsg("%s", m),
+                      errhint("re-enable them (ALTER TABLE ... ENABLE ALWAYS TRIGGER incview_capture_ins, "
+                              "incview_capture_upd, incview_capture_del, incview_capture_trunc; ENABLE REPLICA TRIGGER "
+                              "incview_capture_row), or call "
+                              "incview.rebuild to re-create missing ones")));
+  });
+}
+
+}  // namespace incview::pg
+
+// The trigger function behind every capture trigger.
+Datum incview_capture(PG_FUNCTION_ARGS) {
+  using namespace incview;
+  using namespace incview::pg;
+  return entry_guard([&]() -> Datum {
+    if (!CALLED_AS_TRIGGER(fcinfo))
+      throw Error("39P01", "incview.capture() must be called as a trigger");
+    auto* td = reinterpret_cast<TriggerData*>(fcinfo->context);
+    const Oid relid = td->tg_relation->rd_id;
+    const CaptureEvent event = event_of(td->tg_event);
+    check_trigger_is_ours(td, event);
+    RowAsStatement one_row;
+    TriggerData* data = td;
+    if (TRIGGER_FIRED_FOR_ROW(td->tg_event)) {
+      // Only a subscription's apply worker fires no statement trigger; everywhere else
+      // (tablesync's COPY, replica-role sessions) ours fire, so the row has been seen.
+      if (MyLogicalRepWorker == nullptr || OidIsValid(MyLogicalRepWorker->relid)) return PointerGetDatum(nullptr);
+      row_as_statement(td, event, &one_row);
+      data = &one_row.data;
+    }
+    spi_connect();
+    pg_call([&] { SPI_register_trigger_data(data); });
+    free_pending_plans();
+    const std::shared_ptr<StageList> stages = load(relid, td->tg_relation->rd_att);
+    const int64 rows = changed_row_count(data);
+    bool wake = false;
+    ++capture_depth;
+    try {
+      for (auto& sc : *stages) {
+        capture_stage(*sc, relid, event, rows);
+        wake = wake || sc->wakes;
+      }
+    } catch (...) {
+      --capture_depth;
+      throw;
+    }
+    --capture_depth;
+    spi_finish();
+    pg_call([&] {
+      if (one_row.old_rows) tuplestore_end(one_row.old_rows);
+      if (one_row.new_rows) tuplestore_end(one_row.new_rows);
+    });
+    // Continuous stages are woken at commit; the others wait for their time (naptime).
+    if (wake) note_dirty_in_transaction();
+    note_queued_keys(wake);  // a scheduler that has exited must learn of these keys
+    return PointerGetDatum(nullptr);
+  });
+}

@@ -1,0 +1,193 @@
+#include "pg/catalog/catalog.hpp"
+
+extern "C" {
+#include "storage/proc.h"
+}
+
+#include "core/error.hpp"
+#include "pg/support/guard.hpp"
+#include "pg/support/role.hpp"
+#include "pg/support/settings.hpp"
+#include "pg/support/spi.hpp"
+
+namespace incview::pg {
+
+std::optional<StageRecord> read_stage(const std::string& name);
+
+std::string check_catalog_version() {
+  // Read once per transaction (ALTER EXTENSION ... UPDATE is a transaction of its own).
+  static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
+  static Oid cached_db = InvalidOid;
+  static std::string cached;
+  if (cached_lxid == MyProc->lxid && cached_db == MyDatabaseId && !cached.empty()) return cached;
+  const auto v = spi_scalar("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_incview'");
+  if (!v) throw Error(sqlstate::kUndefinedObject, "extension \"pg_incview\" is not installed in this database");
+  if (*v != kCatalogVersion && *v != "0.1")
+    throw Error(sqlstate::kObjectNotInPrerequisiteState,
+                "pg_incview's SQL objects in this database are version " + *v + ", which this library (" +
+                    kCatalogVersion + ") does not serve",
+                "", "install the pg_incview library of version " + *v + ", or update the extension to " +
+                        kCatalogVersion + " with ALTER EXTENSION pg_incview UPDATE");
+  cached = *v;
+  cached_lxid = MyProc->lxid;
+  cached_db = MyDatabaseId;
+  return cached;
+}
+
+bool catalog_is_0_2() { return check_catalog_version() != "0.1"; }
+
+std::optional<StageRecord> find_stage(const std::string& name) {
+  std::optional<StageRecord> out;
+  // As the extension owner: the catalog's rows are visible to their owners only (row
+  // security), and whoever asks for a stage by name must find it to be told whether it may
+  // touch it. format_type() qualifies a type unless the search_path finds it: reading under
+  // the safe path gives type names that resolve the same in every session and worker.
+  as_extension_owner([&] { out = read_stage(name); });
+  return out;
+}
+
+std::optional<StageRecord> read_stage(const std::string& name) {
+  // Catalog 0.1 has no independence columns (and trusted an unanalyzed stage).
+  const bool v02 = catalog_is_0_2();
+  const std::string independence =
+      v02 ? "s.scope_pushdown IS NOT NULL, coalesce(s.scope_pushdown, false) OR s.declared_independent, "
+            "s.declared_independent, coalesce(s.scope_independence, '') "
+          : "true, coalesce(s.scope_pushdown, true), false, '' ";
+  const uint64 n = spi_exec(
+      "SELECT s.id, s.query, s.engine, s.target::oid, s.owner::oid, "
+      "       CASE WHEN c.oid IS NOT NULL THEN format('%I.%I', ns.nspname, c.relname) END, s.search_path, coalesce(s.partition_by, ''), "
+      "       coalesce(s.retention_column, ''), coalesce(s.retention_keep::text, ''), ns.nspname, c.relname, "
+      "       " + independence + ", "
+      "       EXISTS (SELECT 1 FROM incview.stage_source ss WHERE ss.source = s.target AND ss.stage_id <> s.id) "
+      "FROM incview.stage s LEFT JOIN pg_catalog.pg_class c ON c.oid = s.target "
+      "LEFT JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace WHERE s.name = $1",
+      {text_arg(name)}, true);
+  if (n == 0) return std::nullopt;
+  StageRecord r;
+  r.search_path = spi_text_or(0, 7, kSafeSearchPath);
+  r.id = static_cast<int32>(spi_int8(0, 1));
+  r.name = name;
+  r.shape.query = spi_text_or(0, 2, "");
+  r.engine = spi_text_or(0, 3, "auto");
+  r.target = static_cast<Oid>(std::stoul(spi_text_or(0, 4, "0")));
+  r.owner = static_cast<Oid>(std::stoul(spi_text_or(0, 5, "0")));
+  r.shape.target = spi_text_or(0, 6, "");
+  r.partition = parse_partition_by(spi_text_or(0, 8, ""));
+  r.shape.retention_column = spi_text_or(0, 9, "");
+  r.shape.retention_keep = spi_text_or(0, 10, "");
+  r.target_schema = spi_text_or(0, 11, "");
+  r.target_table = spi_text_or(0, 12, "");
+  r.independence_known = spi_bool(0, 13);
+  r.scope_pushdown = spi_bool(0, 14);
+  r.declared_independent = spi_bool(0, 15);
+  r.independence_problem = spi_text_or(0, 16, "");
+  r.has_downstream = spi_bool(0, 17);
+  if (r.shape.target.empty()) return r;  // the target was dropped behind our back
+
+  // Columns, scope and unique key with the target's current types, in declared order.
+  const uint64 m = spi_exec(
+      "SELECT u.kind, u.col, format_type(a.atttypid, a.atttypmod), a.atttypid::oid::text "
+      "FROM incview.stage s CROSS JOIN LATERAL ("
+      "  SELECT 1 AS k, 'column' AS kind, c AS col, n FROM unnest(s.columns) WITH ORDINALITY AS x(c, n)"
+      "  UNION ALL SELECT 2, 'scope', c, n FROM unnest(s.scope) WITH ORDINALITY AS x(c, n)"
+      "  UNION ALL SELECT 3, 'unique', c, n FROM unnest(s.unique_key) WITH ORDINALITY AS x(c, n)) u "
+      "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = s.target AND a.attname = u.col "
+      "     AND a.attnum > 0 AND NOT a.attisdropped "
+      "WHERE s.id = $1 ORDER BY u.k, u.n",
+      {int4_arg(r.id)}, true);
+  for (uint64 i = 0; i < m; ++i) {
+    const std::string kind = spi_text_or(i, 1, "");
+    const std::string col = spi_text_or(i, 2, "");
+    auto type = spi_text(i, 3);
+    if (!type)
+      throw Error(sqlstate::kUndefinedColumn,
+                  "column \"" + col + "\" of stage \"" + name + "\" is missing from its target table " + r.shape.target,
+                  "", "rebuild the stage with incview.drop_stage and incview.create_stage");
+    if (kind == "column") {
+      r.shape.columns.push_back(col);
+    } else if (kind == "scope") {
+      r.shape.scope.push_back({col, *type});
+      r.scope_types.push_back(static_cast<Oid>(std::stoul(spi_text_or(i, 4, "0"))));
+    } else {
+      r.shape.unique_key.push_back(col);
+    }
+  }
+  return r;
+}
+
+StageRecord load_stage(const std::string& name) {
+  auto r = find_stage(name);
+  if (!r) throw Error(sqlstate::kUndefinedObject, "stage \"" + name + "\" does not exist");
+  return *r;
+}
+
+void check_stage_owner(const StageRecord& stage, const char* action) {
+  bool ok = false;
+  Oid owner = stage.owner;
+  pg_call([&] { ok = has_privs_of_role(GetUserId(), owner); });
+  if (!ok)
+    throw Error(sqlstate::kInsufficientPrivilege,
+                std::string("must be owner of stage \"") + stage.name + "\" to " + action);
+}
+
+StageRecord load_owned_stage(const std::string& name, const char* action) {
+  StageRecord stage = load_stage(name);
+  check_stage_owner(stage, action);
+  if (stage.shape.target.empty())
+    throw Error(sqlstate::kUndefinedObject, "the target table of stage \"" + name + "\" no longer exists", "",
+                "drop the stage with incview.drop_stage and create it again");
+  return stage;
+}
+
+std::optional<std::string> column_type(Oid table, const std::string& column) {
+  return spi_scalar(
+      "SELECT format_type(atttypid, atttypmod) FROM pg_catalog.pg_attribute "
+      "WHERE attrelid = $1 AND attname = $2 AND attnum > 0 AND NOT attisdropped",
+      {oid_arg(table), text_arg(column)});
+}
+
+void log_refresh(const StageRecord& stage, const RefreshStats& s, double seconds,
+                 const std::optional<std::string>& error, bool keep_failure) {
+  const std::string duration = std::to_string(seconds) + " seconds";
+  as_extension_owner([&] {
+  const bool with_owner = catalog_is_0_2();
+  spi_exec(
+      std::string(with_owner ? "INSERT INTO incview.refresh_log (stage, owner, engine" : "INSERT INTO incview.refresh_log (stage, engine") + ", scopes, rows_deleted, rows_inserted, rows_updated, "
+      "                                 started_at, duration, error) "
+      + (with_owner ? "VALUES ($1, $9::oid::regrole, $2, $3" : "VALUES ($1, $2, $3") + ", $4, $5, $6, clock_timestamp() - $7::interval, $7::interval, $8)",
+      {text_arg(stage.name), text_arg(s.engine), s.scopes < 0 ? null_arg(INT8OID) : int8_arg(s.scopes), int8_arg(s.deleted), int8_arg(s.inserted),
+       int8_arg(s.updated), text_arg(duration), error ? text_arg(*error) : null_arg(TEXTOID), oid_arg(stage.owner)});
+  spi_exec(
+      "INSERT INTO incview.stage_state AS st (stage_id, status, last_refresh, last_duration, last_error, failures) "
+      "VALUES ($1, CASE WHEN $3::text IS NULL THEN 'idle' ELSE 'failing' END, "
+      "        CASE WHEN $3::text IS NULL THEN clock_timestamp() END, $2::interval, $3, "
+      "        CASE WHEN $3::text IS NULL THEN 0 ELSE 1 END) "
+      "ON CONFLICT (stage_id) DO UPDATE SET "
+      "  status = CASE WHEN $6 THEN st.status ELSE EXCLUDED.status END, "
+      "  last_refresh = coalesce(EXCLUDED.last_refresh, st.last_refresh), "
+      "  last_duration = CASE WHEN $3::text IS NULL THEN EXCLUDED.last_duration ELSE st.last_duration END, "
+      "  last_error = CASE WHEN $6 THEN st.last_error ELSE EXCLUDED.last_error END, "
+      "  failures = CASE WHEN $6 THEN st.failures WHEN $3::text IS NULL THEN 0 ELSE st.failures + 1 END, "
+      // Exponential back-off with jitter (x0.5..1.5), capped: a failing stage is retried
+      // ever more rarely, and many failing stages do not retry in lockstep.
+      "  next_attempt = CASE WHEN $6 THEN st.next_attempt WHEN $3::text IS NULL THEN NULL ELSE clock_timestamp() + "
+      "    least($5::float8, $4::float8 * power(2, least(st.failures, 30))) * (0.5 + random()) "
+      "    * interval '1 millisecond' END",
+      {int4_arg(stage.id), text_arg(duration), error ? text_arg(*error) : null_arg(TEXTOID),
+       int8_arg(settings.retry_base_ms), int8_arg(settings.retry_max_ms), {BOOLOID, BoolGetDatum(keep_failure), false}});
+  });
+}
+
+void log_dropped_key(const StageRecord& stage, const std::string& message) {
+  as_extension_owner([&] {
+    spi_exec(catalog_is_0_2()
+                 ? "INSERT INTO incview.refresh_log (stage, owner, engine, scopes, error) "
+                   "VALUES ($1, $2::oid::regrole, 'skip', 0, $3)"
+                 : "INSERT INTO incview.refresh_log (stage, engine, scopes, error) VALUES ($1, 'skip', 0, $3)",
+             {text_arg(stage.name), oid_arg(stage.owner), text_arg(message)});
+    spi_exec("UPDATE incview.stage_state SET last_error = $2 WHERE stage_id = $1",
+             {int4_arg(stage.id), text_arg(message)});
+  });
+}
+
+}  // namespace incview::pg

@@ -1,0 +1,187 @@
+#include "pg/catalog/dirty_queue.hpp"
+
+#include "core/sql_text.hpp"
+#include "pg/capture/capture.hpp"
+#include "pg/support/guard.hpp"
+#include "pg/support/role.hpp"
+#include "pg/support/spi.hpp"
+#include "pg/support/subxact.hpp"
+
+namespace incview::pg {
+
+namespace {
+
+// (key ->> i)::type for each scope column: the jsonb key back to typed values.
+std::string typed_key_columns(const StageRecord& stage, const std::string& alias) {
+  std::vector<std::string> cols;
+  for (size_t i = 0; i < stage.shape.scope.size(); ++i) {
+    const auto& c = stage.shape.scope[i];
+    const std::string get = (c.type == "jsonb" || c.type == "json") ? " -> " : " ->> ";
+    cols.push_back("(" + alias + ".key" + get + std::to_string(i) + ")::" + c.type + " AS " + quote_ident(c.name));
+  }
+  return join(cols, ", ");
+}
+
+// jsonb_build_array(k1, k2) over the batch arrays ($1, $2, ...): the queue's form of the
+// keys, as one jsonb[]. Runs the scope types' jsonb conversion: as the stage owner.
+std::string json_keys_of_batch(const StageRecord& stage) {
+  std::vector<std::string> params, names;
+  for (size_t i = 0; i < stage.shape.scope.size(); ++i) {
+    params.push_back("$" + std::to_string(i + 1) + "::" + stage.shape.scope[i].type + "[]");
+    names.push_back("k" + std::to_string(i + 1));
+  }
+  const std::string bare = join(names, ", ");
+  const std::string cols = "u." + join(names, ", u.");
+  // (Multi-argument unnest is FROM-clause syntax and cannot be schema-qualified; this runs
+  // as the owner under its own path anyway.)
+  return "SELECT pg_catalog.array_agg(pg_catalog.jsonb_build_array(" + cols + ")) FROM unnest(" +
+         join(params, ", ") + ") AS u(" + bare + ")";
+}
+
+// The typed scope columns of queued keys, from a jsonb array of keys ($1, text), in order.
+std::string typed_keys_sql(const StageRecord& stage) {
+  return "SELECT " + typed_key_columns(stage, "k") +
+         " FROM pg_catalog.jsonb_array_elements($1::pg_catalog.jsonb) WITH ORDINALITY AS k(key, n) ORDER BY k.n";
+}
+
+std::string json_array_of(const std::vector<std::string>& keys) { return "[" + join(keys, ",") + "]"; }
+
+// A queued key that cannot be read back as the scope types (a mapping returned 10^10 for
+// an int4 scope, or the type changed under the key) can never be refreshed: it is dropped
+// from the queue, logged in refresh_log and last_error with a WARNING, and the batch goes
+// on without it, so one bad key never wedges the stage.
+void report_dropped_keys(const StageRecord& stage, const std::vector<std::pair<std::string, std::string>>& bad) {
+  for (const auto& [key, error] : bad) {
+    const std::string msg = "scope key " + key + " of stage \"" + stage.name + "\" cannot be read as (" +
+                            StageSql(stage.shape).scope_columns() + "): " + error + "; dropped from the queue";
+    log_dropped_key(stage, msg);
+    const char* m = msg.c_str();
+    pg_call([&] {
+      ereport(WARNING, (errmsg("%s", m), errhint("check the mappings of the stage's sources (incview.explain)")));
+    });
+  }
+}
+
+// Casts queued keys to the scope types as the stage owner (the casts run its types' input
+// functions and domain checks), one subtransaction for the batch and, only if that fails,
+// one per key to find the bad ones.
+std::vector<KeyBatch> typed_batches(const StageRecord& stage, const std::vector<std::string>& keys, int64 limit) {
+  std::vector<KeyBatch> out;
+  std::vector<std::pair<std::string, std::string>> bad;
+  const std::string sql = typed_keys_sql(stage);
+  as_stage_owner(stage.owner, stage.search_path, [&] {
+    auto error = in_subtransaction([&] {
+      spi_exec(sql, {text_arg(json_array_of(keys))});
+      out = batches_from_result(stage.scope_types, limit);
+    });
+    if (!error) return;
+    out.clear();
+    std::vector<std::string> good;
+    for (const auto& key : keys) {
+      auto e = in_subtransaction([&] { spi_exec(sql, {text_arg(json_array_of({key}))}); });
+      if (e)
+        bad.push_back({key, e->message});
+      else
+        good.push_back(key);
+    }
+    if (good.empty()) return;
+    spi_exec(sql, {text_arg(json_array_of(good))});
+    out = batches_from_result(stage.scope_types, limit);
+  });
+  if (!bad.empty()) report_dropped_keys(stage, bad);
+  return out;
+}
+
+}  // namespace
+
+DirtySummary dirty_summary(const StageRecord& stage) {
+  as_extension_owner([&] {
+  spi_exec(
+      "SELECT coalesce(bool_or(d.key IS NULL), false), count(DISTINCT d.key), "
+      "       (SELECT coalesce(st.scope_count, 0) FROM incview.stage_state st WHERE st.stage_id = $1) "
+      "FROM incview.dirty_scope d WHERE d.stage_id = $1",
+      {int4_arg(stage.id)}, true);
+  });
+  DirtySummary s;
+  s.every_scope = spi_bool(0, 1);
+  s.keys = spi_int8(0, 2);
+  s.total_scopes = spi_int8(0, 3);
+  return s;
+}
+
+DirtyBatch take_dirty_batch(const StageRecord& stage, const std::optional<std::string>& after, int64 limit) {
+  // As the extension owner: jsonb only. The keys go back to typed values as the owner.
+  const std::string sql =
+      "WITH batch AS (SELECT DISTINCT d.key FROM incview.dirty_scope d "
+      "               WHERE d.stage_id = $1 AND d.key IS NOT NULL AND ($2::jsonb IS NULL OR d.key > $2::jsonb) "
+      "               ORDER BY d.key LIMIT $3), "
+      "gone AS (DELETE FROM incview.dirty_scope d USING batch b WHERE d.stage_id = $1 AND d.key = b.key) "
+      "SELECT b.key::text FROM batch b ORDER BY b.key";
+  DirtyBatch out;
+  std::vector<std::string> keys;
+  as_extension_owner([&] {
+    const uint64 n = spi_exec(sql, {int4_arg(stage.id), after ? text_arg(*after) : null_arg(TEXTOID), int8_arg(limit)});
+    for (uint64 i = 0; i < n; ++i) keys.push_back(spi_text_or(i, 1, "null"));
+  });
+  if (keys.empty()) return out;
+  out.last_key = keys.back();
+  out.batches = typed_batches(stage, keys, limit);
+  return out;
+}
+
+std::optional<Datum> queue_keys_of(const StageRecord& stage, const KeyBatch& batch) {
+  Datum keys = 0;
+  bool isnull = true;
+  as_stage_owner(stage.owner, stage.search_path, [&] {
+    spi_exec(json_keys_of_batch(stage), batch_args(batch, stage.scope_types));
+    keys = spi_datum(0, 1, &isnull);
+  });
+  if (isnull) return std::nullopt;
+  return keys;
+}
+
+bool any_queued(const StageRecord& stage, Datum keys) {
+  bool queued = false;
+  as_extension_owner([&] {
+    queued = spi_scalar("SELECT 1 FROM incview.dirty_scope d WHERE d.stage_id = $1 "
+                        "AND (d.key = ANY($2::jsonb[]) OR d.key IS NULL) LIMIT 1",
+                        {int4_arg(stage.id), {JSONBARRAYOID, keys, false}})
+                 .has_value();
+  });
+  return queued;
+}
+
+void consume_dirty_keys(const StageRecord& stage, const KeyBatch& batch) {
+  const std::optional<Datum> queue_keys = queue_keys_of(stage, batch);
+  if (!queue_keys) return;
+  const Datum keys = *queue_keys;
+  as_extension_owner([&] {
+    spi_exec("DELETE FROM incview.dirty_scope d WHERE d.stage_id = $1 AND d.key = ANY($2::jsonb[])",
+             {int4_arg(stage.id), {JSONBARRAYOID, keys, false}});
+  });
+}
+
+void consume_all_dirty(const StageRecord& stage) {
+  as_extension_owner([&] { spi_exec("DELETE FROM incview.dirty_scope WHERE stage_id = $1", {int4_arg(stage.id)}); });
+}
+
+int64 record_scope_count(const StageRecord& stage) {
+  // Exact: auto's batches-or-rebuild choice and capture's marker threshold compare with
+  // it, and pg_stats' n_distinct can be off by a factor of two on big tables. (About 1 s
+  // per 5 million rows, next to a full build that costs 15 s or more.)
+  int64 count = 0;
+  as_stage_owner(stage.owner, stage.search_path, [&] {  // DISTINCT runs the scope types' equality
+    spi_exec("SELECT count(*) FROM (SELECT DISTINCT " + StageSql(stage.shape).scope_columns() + " FROM " +
+             stage.shape.target + ") AS k");
+    count = spi_int8(0, 1);
+  });
+  as_extension_owner([&] {
+    spi_exec("UPDATE incview.stage_state SET scope_count = $2 WHERE stage_id = $1",
+             {int4_arg(stage.id), int8_arg(count)});
+  });
+  // Capture reads the count to decide when a statement dirties "every scope".
+  as_extension_owner([&] { invalidate_stage_capture(stage.id); });
+  return count;
+}
+
+}  // namespace incview::pg

@@ -1,0 +1,41 @@
+// The dirty queue incview.dirty_scope, seen from the refresher. Consistency rule
+// (DESIGN.md §1): a queued key commits with the change it describes, so a refresher that
+// deletes the key and then runs the stage query in a later statement sees the change.
+#pragma once
+#include "pg/catalog/catalog.hpp"
+#include "pg/refresh/key_batch.hpp"
+
+namespace incview::pg {
+
+struct DirtySummary {
+  bool every_scope = false;
+  int64 keys = 0;
+  int64 total_scopes = 0;  // incview.stage_state.scope_count (0 = unknown)
+};
+DirtySummary dirty_summary(const StageRecord& stage);
+
+// Takes the next batch of at most `limit` dirty keys after `after` (keyset order over the
+// jsonb keys; nullopt = from the start) and deletes their queue rows in the same
+// statement. Leaves the typed keys in SPI_tuptable and returns the batch and the last key.
+struct DirtyBatch {
+  std::vector<KeyBatch> batches;  // zero or one batch
+  std::optional<std::string> last_key;
+};
+DirtyBatch take_dirty_batch(const StageRecord& stage, const std::optional<std::string>& after, int64 limit);
+
+// The batch's keys in the queue's form (jsonb[]), built as the stage owner; nullopt when
+// the batch is empty.
+std::optional<Datum> queue_keys_of(const StageRecord& stage, const KeyBatch& batch);
+
+// Whether any of these keys (jsonb[]) is queued for the stage, or an "every scope" marker.
+bool any_queued(const StageRecord& stage, Datum keys);
+
+// Removes queued keys a refresh of these scopes makes redundant.
+void consume_dirty_keys(const StageRecord& stage, const KeyBatch& batch);
+// Removes every queued key (and marker) of the stage: before a full rebuild.
+void consume_all_dirty(const StageRecord& stage);
+
+// Records the number of scopes in the target (after a full build) for the planner and capture.
+int64 record_scope_count(const StageRecord& stage);
+
+}  // namespace incview::pg

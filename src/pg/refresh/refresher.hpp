@@ -1,0 +1,27 @@
+// Applies a stage's engine to batches of scope keys (DESIGN.md §1 "Refresh").
+#pragma once
+#include "pg/catalog/catalog.hpp"
+#include "pg/refresh/key_batch.hpp"
+
+namespace incview::pg {
+
+// One refresher per stage: a transaction-scoped advisory lock keyed by the stage id.
+// Readers and writers of the sources and the target never take it.
+void lock_stage(int32 stage_id);
+bool try_lock_stage(int32 stage_id);
+
+// The engine batches of this stage use: `auto` is diff when a unique_key pairs rows and
+// other stages read this one (they then see only real changes), else replace.
+std::string batch_engine(const StageRecord& stage);
+
+// Re-derives every key of every batch; returns what was written (not logged).
+RefreshStats refresh_batches(const StageRecord& stage, const std::vector<KeyBatch>& batches);
+
+// Re-derives everything: engine full (delete all + insert), or a whole-table diff when
+// the stage's engine is diff.
+RefreshStats rebuild_stage(const StageRecord& stage);
+
+// Seconds since an arbitrary origin (monotonic), for durations.
+double monotonic_seconds();
+
+}  // namespace incview::pg
