@@ -33,7 +33,7 @@ RESET ROLE;
 SET ROLE incview_writer;
 INSERT INTO events (account_id, amount) VALUES (3, 30);
 RESET ROLE;
-SELECT key FROM incview.dirty_scope ORDER BY key;
+SELECT key FROM incview.dirty_scope UNION ALL SELECT unnest(keys) FROM incview.source_change ORDER BY key;
 
 SET ROLE incview_owner;
 SELECT incview.refresh('balances');

@@ -466,3 +466,99 @@ GRANT SELECT ON incview.progress TO PUBLIC;
 -- ---------------------------------------------------------------------------
 -- (It and the incview.stages view that shows it are defined above, with the view.)
 
+
+-- ==== Capture once per source (issue 18, issue 12 item 5) ====
+-- One change record per source, statement and group of stages that derive the same keys
+-- from it (the same scope columns, or "any change dirties every scope"), whatever the number
+-- of stages in the group: the write path no longer grows with the stages on a table. Each
+-- stage collects the records meant for it into its own rows of incview.dirty_scope before it
+-- reads its queue (a refresh, ensure_fresh, the scheduler's pass), and remembers in
+-- incview.capture_mark the snapshot it collected with: a record is new to the stage when its
+-- writer's transaction is not visible in that snapshot. Transactions commit out of order, so
+-- a sequence number could not tell which records a stage has seen; a snapshot can.
+-- (src/pg/capture/change_record.cpp writes them, src/pg/catalog/captured_changes.cpp collects.)
+CREATE TABLE incview.source_change (
+  stage_ids  int[] NOT NULL,         -- the stages of the group, as the writer saw them
+  xid        pg_catalog.xid8 NOT NULL,  -- the writer's top-level transaction
+  keys       jsonb[],                -- distinct scope keys; NULL = every scope
+  dirtied_at timestamptz NOT NULL
+)
+-- Written by a direct heap insert (no executor): it must keep no index. A queue like
+-- dirty_scope: vacuumed after a fixed number of changes.
+WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000,
+      autovacuum_vacuum_insert_scale_factor = 0, autovacuum_vacuum_insert_threshold = 10000,
+      autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 10000,
+      autovacuum_vacuum_cost_delay = 0);
+
+-- Per stage: the snapshot of its last collection (NULL: none yet, every record is new) and
+-- the collecting transaction's own xid, whose later records that snapshot would call seen.
+CREATE TABLE incview.capture_mark (
+  stage_id int PRIMARY KEY REFERENCES incview.stage(id) ON DELETE CASCADE,
+  seen     pg_catalog.pg_snapshot,
+  seen_own pg_catalog.xid8
+);
+-- Not dumped: transaction ids and snapshots mean nothing in another cluster. A dump taken
+-- while records wait (a stage's refresh or the scheduler's pass collects them) restores
+-- without them: refresh or rebuild its stages after a restore (docs/capture.md).
+
+-- dirty_scopes, all_dirty and lag count the records a stage has not collected yet.
+CREATE OR REPLACE VIEW incview.stages AS
+SELECT v.name, v.target, v.scope, v.unique_key, v.engine, v.policy, v.owner,
+       CASE WHEN v.status = 'idle' AND b.status = 'waiting for a worker' AND v.next_run <= now()
+            THEN 'waiting for a worker' ELSE v.status END AS status,
+       v.dirty_scopes, v.all_dirty, v.last_refresh, v.last_duration, v.next_run, v.failures, v.lag,
+       v.last_error, v.capture_off, v.independence
+FROM (
+SELECT s.name,
+       s.target,
+       s.scope,
+       s.unique_key,
+       s.engine,
+       s.policy,
+       s.owner,
+       CASE WHEN c.off IS NOT NULL THEN 'stale' ELSE coalesce(st.status, 'idle') END AS status,
+       d.dirty_scopes,
+       d.all_dirty,
+       st.last_refresh,
+       st.last_duration,
+       CASE
+         WHEN s.policy = 'manual' THEN NULL
+         WHEN st.next_attempt > now() THEN st.next_attempt
+         WHEN s.policy = 'continuous' THEN CASE WHEN d.dirty_scopes > 0 OR d.all_dirty THEN now() END
+         WHEN s.policy = 'interval' THEN greatest(now(), coalesce(st.last_refresh + s.policy_every, now()),
+                                                  least(coalesce(d.oldest + s.max_lag, 'infinity'), 'infinity'))
+         ELSE CASE WHEN now()::date + s.policy_at > coalesce(st.last_refresh, '-infinity')
+                    AND now()::date + s.policy_at > now()
+                   THEN (now()::date + s.policy_at)::timestamptz
+                   ELSE (now()::date + 1 + s.policy_at)::timestamptz END
+       END AS next_run,
+       st.failures,
+       CASE WHEN d.oldest IS NULL THEN interval '0' ELSE now() - d.oldest END AS lag,
+       CASE
+         WHEN NOT pg_catalog.pg_has_role(s.owner, 'MEMBER') THEN NULL
+         WHEN c.off IS NOT NULL THEN
+           'capture triggers of ' || c.off || ' are disabled or missing: changes to it are not seen'
+         ELSE st.last_error
+       END AS last_error,
+       c.off AS capture_off,
+       CASE WHEN s.declared_independent THEN 'declared by the owner' || coalesce(' (analysis: ' || s.scope_independence || ')', '')
+            WHEN s.scope_pushdown THEN 'proven'
+            ELSE 'no: ' || coalesce(s.scope_independence, 'unknown') || ' (refreshes rebuild in full)' END AS independence
+FROM incview.stage s
+LEFT JOIN incview.stage_state st ON st.stage_id = s.id
+CROSS JOIN LATERAL (
+  SELECT count(DISTINCT q.key) AS dirty_scopes,
+         coalesce(bool_or(q.key IS NULL), false) AS all_dirty,
+         min(q.dirtied_at) AS oldest
+  FROM (SELECT q.key, q.dirtied_at FROM incview.dirty_scope q WHERE q.stage_id = s.id
+        UNION ALL
+        SELECT k.key, r.dirtied_at
+        FROM incview.source_change r
+        LEFT JOIN incview.capture_mark m ON m.stage_id = s.id
+        CROSS JOIN LATERAL pg_catalog.unnest(coalesce(r.keys, ARRAY[NULL::jsonb])) AS k(key)
+        WHERE s.id = ANY (r.stage_ids)
+          AND (m.seen IS NULL OR NOT pg_catalog.pg_visible_in_snapshot(r.xid, m.seen)
+               OR r.xid = m.seen_own)) q) d
+CROSS JOIN LATERAL (SELECT incview.capture_off(s.id) AS off) c
+) v
+CROSS JOIN incview.background_status() b;

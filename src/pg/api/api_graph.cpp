@@ -232,9 +232,8 @@ Datum incview_graph_dot(PG_FUNCTION_ARGS) {
     as_extension_owner([&] {
       uint64 n = spi_exec(
           "SELECT s.name, s.target::text, array_to_string(s.scope, ', '), s.policy, "
-          "       (SELECT count(DISTINCT d.key) FROM incview.dirty_scope d WHERE d.stage_id = s.id), "
-          "       EXISTS (SELECT 1 FROM incview.dirty_scope d WHERE d.stage_id = s.id AND d.key IS NULL) "
-          "FROM incview.stage s ORDER BY s.name");
+          "       v.dirty_scopes, v.all_dirty "
+          "FROM incview.stage s JOIN incview.stages v ON v.name = s.name ORDER BY s.name");
       for (uint64 i = 0; i < n; ++i)
         stages.push_back({spi_text_or(i, 1, ""), spi_text_or(i, 2, ""), spi_text_or(i, 3, ""), spi_text_or(i, 4, ""),
                           spi_int8(i, 5), spi_bool(i, 6)});

@@ -1,5 +1,7 @@
 #include "pg/background/scheduler.hpp"
 
+#include "pg/catalog/captured_changes.hpp"
+
 #include "core/launch_plan.hpp"
 
 #include <algorithm>
@@ -599,6 +601,9 @@ bool scheduler_pass() {
     installed = extension_installed();
     if (!installed) return;
     forget_keys_of_dropped_stages();
+    // Change records (one per source and statement) into the stages' own queues, which
+    // everything below reads.
+    (void)collect_all_captured();
     levels = load_stage_graph().levels();
     // Keys captured on Citus shards reach incview.dirty_scope here (no commit on a worker
     // can wake this scheduler): at most a naptime late. A worker that cannot be reached

@@ -6,6 +6,7 @@
 
 #include "core/capture_sql.hpp"
 #include "core/sql_text.hpp"
+#include "pg/capture/change_record.hpp"
 #include "pg/citus/citus.hpp"
 #include "pg/support/guard.hpp"
 #include "pg/support/role.hpp"
@@ -77,7 +78,16 @@ struct StageCapture {
   PlanSet marker_plans;  // "every scope" when the owner may not see the changed rows
 };
 
-using StageList = std::vector<std::unique_ptr<StageCapture>>;
+// What a source's statements capture: one change record per key group (change_record.hpp),
+// whatever the number of stages in it, and a statement of its own for each stage whose keys
+// need its owner's code (a lookup mapping, scope columns of user types) or a session setting
+// (floats, timestamps), as before change records (and for all of them under catalog 0.1).
+struct StageList {
+  std::vector<std::unique_ptr<StageCapture>> own;  // per-stage statements
+  std::vector<KeyGroup> groups;
+  Oid record_table = InvalidOid;
+  bool groups_wake = false;  // a continuous stage is in some group
+};
 
 struct SourceCapture {
   std::shared_ptr<StageList> stages;  // null = reload; shared so a running capture keeps it
@@ -152,15 +162,66 @@ uint64 read_capture_list(Oid relid) {
   return n;
 }
 
+// The source's columns named like the scope, when all have types whose keys
+// change_record.cpp builds; empty otherwise.
+std::vector<AttrNumber> key_columns(TupleDesc desc, const std::vector<std::string>& scope, std::vector<Oid>* types) {
+  std::vector<AttrNumber> cols;
+  for (const auto& name : scope) {
+    AttrNumber found = InvalidAttrNumber;
+    for (int i = 0; i < desc->natts; ++i) {
+      Form_pg_attribute a = TupleDescAttr(desc, i);
+      if (!a->attisdropped && name == NameStr(a->attname)) found = a->attnum;
+    }
+    if (found == InvalidAttrNumber) return {};
+    const Oid type = TupleDescAttr(desc, found - 1)->atttypid;
+    if (!builtin_key_type(type)) return {};
+    cols.push_back(found);
+    types->push_back(type);
+  }
+  return cols;
+}
+
+int64 marker_threshold(const StageCapture& sc);
+
+// Puts each stage into the key group of its columns, or keeps it on a statement of its own.
+void group_stages(TupleDesc desc, std::vector<std::unique_ptr<StageCapture>> stages, StageList* out) {
+  for (auto& sc : stages) {
+    std::vector<AttrNumber> cols;
+    std::vector<Oid> types;
+    if (sc->spec.kind == MappingKind::Same) {
+      cols = key_columns(desc, sc->spec.scope, &types);
+      if (cols.empty()) {
+        out->own.push_back(std::move(sc));
+        continue;
+      }
+    } else if (sc->spec.kind != MappingKind::All) {
+      out->own.push_back(std::move(sc));
+      continue;
+    }
+    auto g = std::find_if(out->groups.begin(), out->groups.end(), [&](const KeyGroup& k) {
+      return k.columns == cols && k.types == types;
+    });
+    const int64 threshold = marker_threshold(*sc);
+    if (g == out->groups.end()) {
+      out->groups.push_back(KeyGroup{{}, cols, types, threshold});
+      g = out->groups.end() - 1;
+    }
+    g->stage_ids.push_back(sc->stage_id);
+    g->threshold = std::max(g->threshold, threshold);
+    out->groups_wake = out->groups_wake || sc->wakes;
+  }
+}
+
 std::shared_ptr<StageList> load(Oid relid, TupleDesc desc) {
   SourceCapture& entry = cache[relid];
   if (entry.stages) return entry.stages;
   auto stages = std::make_shared<StageList>();
+  std::vector<std::unique_ptr<StageCapture>> all;
   uint64 n = 0;
   as_extension_owner([&] { n = read_capture_list(relid); });
   for (uint64 i = 0; i < n; ++i) {
     const int32 id = static_cast<int32>(spi_int8(i, 1));
-    if (stages->empty() || stages->back()->stage_id != id) {
+    if (all.empty() || all.back()->stage_id != id) {
       auto sc = std::make_unique<StageCapture>();
       sc->stage_id = id;
       sc->stage_owner = static_cast<Oid>(std::stoul(spi_text_or(i, 2, "0")));
@@ -169,12 +230,18 @@ std::shared_ptr<StageList> load(Oid relid, TupleDesc desc) {
       sc->search_path = spi_text_or(i, 5, kSafeSearchPath);
       sc->scopes = spi_int8(i, 6);
       sc->wakes = spi_bool(i, 8);
-      stages->push_back(std::move(sc));
+      all.push_back(std::move(sc));
     }
-    stages->back()->spec.scope.push_back(spi_text_or(i, 7, ""));
+    all.back()->spec.scope.push_back(spi_text_or(i, 7, ""));
   }
-  for (auto& sc : *stages)
+  for (auto& sc : all)
     if (sc->spec.kind == MappingKind::Same) sc->builtin_types = scope_types_builtin(desc, sc->spec.scope);
+  // Catalog 0.1 has no incview.source_change: every stage keeps its own statement there.
+  stages->record_table = change_record_table();
+  if (OidIsValid(stages->record_table))
+    group_stages(desc, std::move(all), stages.get());
+  else
+    stages->own = std::move(all);
   // A relcache message processed while we read may have reset the entry: ours is newer.
   cache[relid].stages = stages;
   return stages;
@@ -500,24 +567,37 @@ Datum incview_capture(PG_FUNCTION_ARGS) {
       row_as_statement(td, event, &one_row);
       data = &one_row.data;
     }
-    spi_connect();
-    pg_call([&] { SPI_register_trigger_data(data); });
     free_pending_plans();
-    const std::shared_ptr<StageList> stages = load(relid, td->tg_relation->rd_att);
+    // SPI only to read the capture list after an invalidation, and for stages on statements
+    // of their own: a source whose stages all sit in key groups captures without it.
+    auto cached = cache.find(relid);
+    std::shared_ptr<StageList> stages = cached != cache.end() ? cached->second.stages : nullptr;
+    bool connected = false;
+    if (!stages) {
+      spi_connect();
+      connected = true;
+      stages = load(relid, td->tg_relation->rd_att);
+    }
     const int64 rows = changed_row_count(data);
-    bool wake = false;
+    bool wake = stages->groups_wake;
     ++capture_depth;
     try {
-      for (auto& sc : *stages) {
-        capture_stage(*sc, relid, event, rows);
-        wake = wake || sc->wakes;
+      for (const auto& g : stages->groups) capture_group(stages->record_table, g, data, event, rows);
+      if (!stages->own.empty()) {
+        if (!connected) spi_connect();
+        connected = true;
+        pg_call([&] { SPI_register_trigger_data(data); });
+        for (auto& sc : stages->own) {
+          capture_stage(*sc, relid, event, rows);
+          wake = wake || sc->wakes;
+        }
       }
     } catch (...) {
       --capture_depth;
       throw;
     }
     --capture_depth;
-    spi_finish();
+    if (connected) spi_finish();
     pg_call([&] {
       if (one_row.old_rows) tuplestore_end(one_row.old_rows);
       if (one_row.new_rows) tuplestore_end(one_row.new_rows);

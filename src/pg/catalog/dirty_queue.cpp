@@ -1,6 +1,7 @@
 #include "pg/catalog/dirty_queue.hpp"
 
 #include "core/sql_text.hpp"
+#include "pg/catalog/captured_changes.hpp"
 #include "pg/capture/capture.hpp"
 #include "pg/support/guard.hpp"
 #include "pg/support/role.hpp"
@@ -141,6 +142,7 @@ std::optional<Datum> queue_keys_of(const StageRecord& stage, const KeyBatch& bat
 }
 
 bool any_queued(const StageRecord& stage, Datum keys) {
+  collect_captured(stage.id);
   bool queued = false;
   as_extension_owner([&] {
     queued = spi_scalar("SELECT 1 FROM incview.dirty_scope d WHERE d.stage_id = $1 "
@@ -155,6 +157,7 @@ void consume_dirty_keys(const StageRecord& stage, const KeyBatch& batch) {
   const std::optional<Datum> queue_keys = queue_keys_of(stage, batch);
   if (!queue_keys) return;
   const Datum keys = *queue_keys;
+  collect_captured(stage.id);  // records of these keys too: this refresh makes them redundant
   as_extension_owner([&] {
     spi_exec("DELETE FROM incview.dirty_scope d WHERE d.stage_id = $1 AND d.key = ANY($2::jsonb[])",
              {int4_arg(stage.id), {JSONBARRAYOID, keys, false}});
@@ -162,6 +165,7 @@ void consume_dirty_keys(const StageRecord& stage, const KeyBatch& batch) {
 }
 
 void consume_all_dirty(const StageRecord& stage) {
+  collect_captured(stage.id);  // advances the stage's mark: the rebuild covers its records
   as_extension_owner([&] { spi_exec("DELETE FROM incview.dirty_scope WHERE stage_id = $1", {int4_arg(stage.id)}); });
 }
 

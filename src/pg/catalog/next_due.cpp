@@ -1,5 +1,8 @@
 #include "pg/catalog/next_due.hpp"
 
+#include "pg/catalog/captured_changes.hpp"
+#include "pg/catalog/catalog.hpp"
+
 #include "pg/capture/idle_capture.hpp"
 #include "pg/support/spi.hpp"
 
@@ -26,7 +29,7 @@ WITH s AS (
                      THEN (now()::date + s.policy_at)::timestamptz
                      ELSE (now()::date + 1 + s.policy_at)::timestamptz END
          END AS period,
-         (SELECT min(q.dirtied_at) FROM incview.dirty_scope q WHERE q.stage_id = s.id) AS oldest,
+         %OLDEST% AS oldest,
          EXISTS (SELECT 1 FROM incview.stage_source ss JOIN pg_catalog.pg_class c ON c.oid = ss.source
                  WHERE ss.stage_id = s.id AND c.relkind IN ('f', 'm')) AS polled
   FROM incview.stage s LEFT JOIN incview.stage_state st ON st.stage_id = s.id
@@ -57,9 +60,25 @@ TimestampTz timestamp_or(int col, TimestampTz fallback) {
 
 }  // namespace
 
+// The oldest queued key of stage s: in its queue, or in a change record it has not
+// collected yet (captured_changes.hpp; catalog 0.1 has none).
+std::string next_due_sql() {
+  std::string sql = kNextDueSql;
+  const std::string queue = "(SELECT min(q.dirtied_at) FROM incview.dirty_scope q WHERE q.stage_id = s.id)";
+  const std::string oldest =
+      catalog_is_0_2()
+          ? "least(" + queue +
+                ", (SELECT min(r.dirtied_at) FROM incview.source_change r "
+                "LEFT JOIN incview.capture_mark m ON m.stage_id = s.id WHERE s.id = ANY (r.stage_ids) AND " +
+                kRecordIsNew + "))"
+          : queue;
+  sql.replace(sql.find("%OLDEST%"), 8, oldest);
+  return sql;
+}
+
 NextDue read_next_due() {
   NextDue out;
-  if (spi_exec(kNextDueSql) == 1) {
+  if (spi_exec(next_due_sql()) == 1) {
     out.at = timestamp_or(1, DT_NOEND);
     out.if_dirty = timestamp_or(2, DT_NOEND);
     out.min_max_lag_us = std::max<int64>(spi_int8(0, 3), 0);

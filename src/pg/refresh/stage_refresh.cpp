@@ -1,5 +1,7 @@
 #include "pg/refresh/stage_refresh.hpp"
 
+#include "pg/catalog/captured_changes.hpp"
+
 #include "core/refresh_planner.hpp"
 #include "pg/citus/citus.hpp"
 #include "pg/catalog/dirty_queue.hpp"
@@ -39,6 +41,8 @@ StepResult refresh_step(const StageRecord& stage, const std::optional<std::strin
   StepResult result;
   // A run starts by collecting the keys queued on Citus shards (none without Citus sources).
   if (!after) drain_citus_queues();
+  // ... and the change records of its sources (captured_changes.hpp).
+  if (!after) collect_captured(stage.id);
   if (!after)
     progress_begin(stage.id, ProgressPhase::Planning, -1, -1);
   else if (!progress_running(stage.id))

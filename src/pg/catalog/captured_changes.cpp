@@ -1,0 +1,85 @@
+#include "pg/catalog/captured_changes.hpp"
+
+#include "pg/catalog/catalog.hpp"
+#include "pg/support/guard.hpp"
+#include "pg/support/role.hpp"
+#include "pg/support/spi.hpp"
+
+namespace incview::pg {
+
+namespace {
+
+// The keys of records (CTE `new`: stage_id, keys, dirtied_at) into dirty_scope, one row per
+// stage and distinct key, with the oldest time (lag counts from the first write).
+constexpr const char* kMoveNew =
+    "moved AS (INSERT INTO incview.dirty_scope (stage_id, key, dirtied_at) "
+    "  SELECT DISTINCT ON (n.stage_id, k.key) n.stage_id, k.key, n.dirtied_at "
+    "  FROM new n CROSS JOIN LATERAL pg_catalog.unnest(coalesce(n.keys, ARRAY[NULL::jsonb])) AS k(key) "
+    "  ORDER BY n.stage_id, k.key, n.dirtied_at RETURNING 1) ";
+
+// Drops the records that every stage named in them (and still existing) has collected.
+// Records locked by another collection's delete are left for the next one: never waits.
+void forget_collected_records() {
+  spi_exec(std::string("DELETE FROM incview.source_change d WHERE d.ctid = ANY (ARRAY("
+                       "  SELECT r.ctid FROM incview.source_change r WHERE NOT EXISTS ("
+                       "    SELECT 1 FROM pg_catalog.unnest(r.stage_ids) AS i(id) "
+                       "    JOIN incview.stage s ON s.id = i.id "
+                       "    LEFT JOIN incview.capture_mark m ON m.stage_id = i.id WHERE ") +
+           kRecordIsNew + ") FOR UPDATE OF r SKIP LOCKED))");
+}
+
+}  // namespace
+
+void collect_captured(int32 stage_id) {
+  as_extension_owner([&] {
+    if (!catalog_is_0_2()) return;
+    // One statement, one snapshot: the records read, the keys moved and the mark written all
+    // agree on what "seen" means. The mark row is locked first: two collections for one
+    // stage take turns (the second finds the first's mark, or moves a record twice: a
+    // duplicate key, never a lost one).
+    const uint64 n = spi_exec(
+        std::string("WITH m AS (SELECT m.seen, m.seen_own FROM incview.capture_mark m WHERE m.stage_id = $1 FOR UPDATE), "
+                    "new AS (SELECT $1 AS stage_id, r.keys, r.dirtied_at FROM incview.source_change r "
+                    "        LEFT JOIN m ON true WHERE $1 = ANY (r.stage_ids) AND ") +
+            kRecordIsNew + "), " + kMoveNew +
+            ", mark AS (INSERT INTO incview.capture_mark AS m (stage_id, seen, seen_own) "
+            "  SELECT $1, pg_catalog.pg_current_snapshot(), pg_catalog.pg_current_xact_id_if_assigned() "
+            "  WHERE EXISTS (SELECT 1 FROM new) "
+            "  ON CONFLICT (stage_id) DO UPDATE SET seen = excluded.seen, seen_own = excluded.seen_own RETURNING 1) "
+            "SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM mark)",
+        {int4_arg(stage_id)});
+    if (n > 0 && spi_int8(0, 2) > 0) forget_collected_records();
+  });
+}
+
+int64 collect_all_captured() {
+  int64 moved = 0;
+  as_extension_owner([&] {
+    if (!catalog_is_0_2()) return;
+    // A mark to lock for every stage a record names.
+    spi_exec(std::string("INSERT INTO incview.capture_mark (stage_id) "
+                         "SELECT s.id FROM incview.stage s "
+                         "WHERE NOT EXISTS (SELECT 1 FROM incview.capture_mark m WHERE m.stage_id = s.id) "
+                         "  AND EXISTS (SELECT 1 FROM incview.source_change r WHERE s.id = ANY (r.stage_ids)) "
+                         "ON CONFLICT DO NOTHING"));
+    // Stages whose refresh is collecting right now (their mark locked) are skipped: they
+    // collect for themselves, and this pass never waits for a refresh to commit.
+    spi_exec(std::string("WITH m AS (SELECT m.stage_id, m.seen, m.seen_own FROM incview.capture_mark m "
+                         "           WHERE EXISTS (SELECT 1 FROM incview.source_change r "
+                         "                         WHERE m.stage_id = ANY (r.stage_ids) AND ") +
+             kRecordIsNew +
+             ") ORDER BY m.stage_id FOR UPDATE SKIP LOCKED), "
+             "new AS (SELECT m.stage_id, r.keys, r.dirtied_at FROM m JOIN incview.source_change r "
+             "        ON m.stage_id = ANY (r.stage_ids) WHERE " +
+             kRecordIsNew + "), " + kMoveNew +
+             ", mark AS (UPDATE incview.capture_mark m SET seen = pg_catalog.pg_current_snapshot(), "
+             "           seen_own = pg_catalog.pg_current_xact_id_if_assigned() "
+             "           WHERE m.stage_id IN (SELECT n.stage_id FROM new n) RETURNING 1) "
+             "SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM mark)");
+    moved = spi_int8(0, 1);
+    forget_collected_records();
+  });
+  return moved;
+}
+
+}  // namespace incview::pg

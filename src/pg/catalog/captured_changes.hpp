@@ -1,0 +1,33 @@
+// Collecting change records (incview.source_change, written by capture, see
+// pg/capture/change_record.hpp) into the stages' own queues (incview.dirty_scope).
+//
+// A record names the stages of its key group as its writer saw them. Each stage collects the
+// records meant for it that are new to it, and keeps in incview.capture_mark the snapshot it
+// collected them with: a record is new to the stage when its writer's transaction is not
+// visible in that snapshot. Writers commit out of order, which is why it is a snapshot and
+// not a sequence number: a record whose writer was still running when the stage collected is
+// collected next time. Collecting for one stage never removes a record another stage still
+// needs; a record goes once every stage named in it (and still existing) has collected it.
+// The consistency rule holds across the move: the record commits with its change, the
+// stage's query runs after the collection, in a later snapshot.
+#pragma once
+#include "pg/support/pg_headers.hpp"
+
+namespace incview::pg {
+
+// SQL condition: record r is new to the stage whose mark (LEFT JOINed, alias m) is given.
+inline constexpr const char* kRecordIsNew =
+    "(m.seen IS NULL OR NOT pg_catalog.pg_visible_in_snapshot(r.xid, m.seen) "
+    "OR r.xid OPERATOR(pg_catalog.=) m.seen_own)";
+
+// Moves the records new to this stage into its dirty_scope rows (before reading its queue:
+// a refresh, refresh_scopes, a rebuild). Waits only for another collection for the same stage.
+// Nothing under catalog 0.1.
+void collect_captured(int32 stage_id);
+
+// For every stage not being collected for right now (the scheduler's pass, in a short
+// transaction of its own), then drops the records every stage has collected. Returns the
+// number of keys moved.
+int64 collect_all_captured();
+
+}  // namespace incview::pg
