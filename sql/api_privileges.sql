@@ -33,7 +33,9 @@ RESET ROLE;
 SET ROLE incview_writer;
 INSERT INTO events (account_id, amount) VALUES (3, 30);
 RESET ROLE;
-SELECT key FROM incview.dirty_scope UNION ALL SELECT unnest(keys) FROM incview.source_change ORDER BY key;
+SELECT key FROM incview.dirty_scope UNION ALL
+SELECT unnest(keys) FROM incview.source_change c JOIN incview.stage s ON s.id = ANY (c.stage_ids) AND s.name = 'balances'
+ORDER BY key;
 
 SET ROLE incview_owner;
 SELECT incview.refresh('balances');

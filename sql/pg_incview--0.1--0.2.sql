@@ -481,7 +481,8 @@ CREATE TABLE incview.source_change (
   stage_ids  int[] NOT NULL,         -- the stages of the group, as the writer saw them
   xid        pg_catalog.xid8 NOT NULL,  -- the writer's top-level transaction
   keys       jsonb[],                -- distinct scope keys; NULL = every scope
-  dirtied_at timestamptz NOT NULL
+  dirtied_at timestamptz NOT NULL,
+  cid        bigint NOT NULL          -- the writing statement's command id in its transaction
 )
 -- Written by a direct heap insert (no executor): it must keep no index. A queue like
 -- dirty_scope: vacuumed after a fixed number of changes.
@@ -490,16 +491,34 @@ WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000,
       autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 10000,
       autovacuum_vacuum_cost_delay = 0);
 
--- Per stage: the snapshot of its last collection (NULL: none yet, every record is new) and
--- the collecting transaction's own xid, whose later records that snapshot would call seen.
+-- Per stage: the snapshot of its last collection (NULL: none yet, every record is new), and
+-- the collecting transaction's own xid and command id: its records from that command on are
+-- new (the snapshot would call every record of its own transaction seen).
 CREATE TABLE incview.capture_mark (
   stage_id int PRIMARY KEY REFERENCES incview.stage(id) ON DELETE CASCADE,
   seen     pg_catalog.pg_snapshot,
-  seen_own pg_catalog.xid8
+  seen_own pg_catalog.xid8,
+  seen_cid bigint
 );
 -- Not dumped: transaction ids and snapshots mean nothing in another cluster. A dump taken
 -- while records wait (a stage's refresh or the scheduler's pass collects them) restores
 -- without them: refresh or rebuild its stages after a restore (docs/capture.md).
+
+-- Every key queued for a stage: the rows of its queue and the keys of the change records
+-- it has not collected yet ("new to the stage": the same rule as kRecordIsNew in
+-- src/pg/catalog/captured_changes.hpp). What incview.stages counts, what ensure_fresh and
+-- the scheduler look at, and what to query instead of incview.dirty_scope.
+CREATE VIEW incview.queued_keys AS
+SELECT q.stage_id, q.key, q.dirtied_at FROM incview.dirty_scope q
+UNION ALL
+SELECT i.stage_id, k.key, r.dirtied_at
+FROM incview.source_change r
+CROSS JOIN LATERAL pg_catalog.unnest(r.stage_ids) AS i(stage_id)
+JOIN incview.stage s ON s.id = i.stage_id
+LEFT JOIN incview.capture_mark m ON m.stage_id = i.stage_id
+CROSS JOIN LATERAL pg_catalog.unnest(coalesce(r.keys, ARRAY[NULL::jsonb])) AS k(key)
+WHERE m.seen IS NULL OR NOT pg_catalog.pg_visible_in_snapshot(r.xid, m.seen)
+   OR (r.xid = m.seen_own AND r.cid >= m.seen_cid);
 
 -- dirty_scopes, all_dirty and lag count the records a stage has not collected yet.
 CREATE OR REPLACE VIEW incview.stages AS
@@ -550,15 +569,7 @@ CROSS JOIN LATERAL (
   SELECT count(DISTINCT q.key) AS dirty_scopes,
          coalesce(bool_or(q.key IS NULL), false) AS all_dirty,
          min(q.dirtied_at) AS oldest
-  FROM (SELECT q.key, q.dirtied_at FROM incview.dirty_scope q WHERE q.stage_id = s.id
-        UNION ALL
-        SELECT k.key, r.dirtied_at
-        FROM incview.source_change r
-        LEFT JOIN incview.capture_mark m ON m.stage_id = s.id
-        CROSS JOIN LATERAL pg_catalog.unnest(coalesce(r.keys, ARRAY[NULL::jsonb])) AS k(key)
-        WHERE s.id = ANY (r.stage_ids)
-          AND (m.seen IS NULL OR NOT pg_catalog.pg_visible_in_snapshot(r.xid, m.seen)
-               OR r.xid = m.seen_own)) q) d
+  FROM incview.queued_keys q WHERE q.stage_id = s.id) d
 CROSS JOIN LATERAL (SELECT incview.capture_off(s.id) AS off) c
 ) v
 CROSS JOIN incview.background_status() b;

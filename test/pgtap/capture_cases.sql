@@ -17,11 +17,11 @@ SELECT plan(124);
 -- The distinct keys queued for a stage, as text, sorted; the marker shows as 'ALL'.
 CREATE FUNCTION pg_temp.queued(stage text) RETURNS text[] LANGUAGE sql AS $$
   SELECT coalesce(array_agg(DISTINCT coalesce(d.key::text, 'ALL') ORDER BY coalesce(d.key::text, 'ALL')), '{}')
-  FROM incview.dirty_scope d JOIN incview.stage s ON s.id = d.stage_id WHERE s.name = stage
+  FROM incview.queued_keys d JOIN incview.stage s ON s.id = d.stage_id WHERE s.name = stage
 $$;
 -- Queue rows (not distinct) of a stage.
 CREATE FUNCTION pg_temp.queue_rows(stage text) RETURNS bigint LANGUAGE sql AS $$
-  SELECT count(*) FROM incview.dirty_scope d JOIN incview.stage s ON s.id = d.stage_id WHERE s.name = stage
+  SELECT count(*) FROM incview.queued_keys d JOIN incview.stage s ON s.id = d.stage_id WHERE s.name = stage
 $$;
 CREATE FUNCTION pg_temp.verified(stage text) RETURNS text LANGUAGE sql AS $$
   SELECT row(missing, extra)::text FROM incview.verify(stage)
@@ -103,7 +103,7 @@ SELECT pg_temp.manual(name) FROM incview.stage;
 COMMIT;
 
 SELECT is((SELECT count(*) FROM incview.stage), 7::bigint, 'seven stages registered');
-SELECT is((SELECT count(*) FROM incview.dirty_scope), 0::bigint, 'the queue starts empty');
+SELECT is((SELECT count(*) FROM incview.queued_keys), 0::bigint, 'the queue starts empty');
 
 -- ------------------------------------------------------------------ key move
 SELECT id AS med_of_1 FROM medications WHERE patient_id = 1 ORDER BY id LIMIT 1 \gset

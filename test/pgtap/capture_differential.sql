@@ -312,7 +312,7 @@ BEGIN
     RETURN NEXT is((SELECT row(missing, extra)::text FROM incview.verify(s)), '(0,0)',
                    format('round %s engine %s: %s equals its query after refresh', rnd, engine, s));
   END LOOP;
-  RETURN NEXT is((SELECT count(*) FROM incview.dirty_scope), 0::bigint,
+  RETURN NEXT is((SELECT count(*) FROM incview.queued_keys), 0::bigint,
                  format('round %s engine %s: the dirty queue is empty after refresh', rnd, engine));
 END
 $f$;

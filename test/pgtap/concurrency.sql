@@ -21,7 +21,7 @@ SELECT plan(37);
 
 CREATE FUNCTION pg_temp.queued(stage text) RETURNS text[] LANGUAGE sql AS $$
   SELECT coalesce(array_agg(DISTINCT coalesce(d.key::text, 'ALL') ORDER BY coalesce(d.key::text, 'ALL')), '{}')
-  FROM incview.dirty_scope d JOIN incview.stage s ON s.id = d.stage_id WHERE s.name = stage
+  FROM incview.queued_keys d JOIN incview.stage s ON s.id = d.stage_id WHERE s.name = stage
 $$;
 CREATE FUNCTION pg_temp.verified(stage text) RETURNS text LANGUAGE sql AS $$
   SELECT row(missing, extra)::text FROM incview.verify(stage)
@@ -61,7 +61,7 @@ SELECT is(pg_temp.b_value('SELECT pg_backend_pid()::text') <> pg_backend_pid()::
 -- ------------------------------------------------------------------ 1. B's write in flight
 SELECT pg_temp.b('BEGIN');
 SELECT pg_temp.b($$INSERT INTO medications (patient_id, given_at) VALUES (5, '2025-01-01 00:00+00')$$);
-SELECT is(pg_temp.b_value($$SELECT count(*)::text FROM incview.dirty_scope$$), '1',
+SELECT is(pg_temp.b_value($$SELECT count(*)::text FROM incview.queued_keys$$), '1',
           'B sees its own queued key');
 UPDATE medications SET given_at = given_at + interval '1 day' WHERE id = 7;   -- patient 8, committed
 SELECT is(pg_temp.queued('med_count'), ARRAY['[8]'], 'A sees only its own committed key, not B''s');
@@ -82,7 +82,7 @@ SELECT pg_temp.b($$INSERT INTO medications (patient_id, given_at) VALUES (6, '20
 INSERT INTO medications (patient_id, given_at) VALUES (6, '2025-02-02 00:00+00');   -- A, committed
 SELECT is(incview.refresh('med_count'), 1::bigint, 'A refreshes scope 6 while B has a write to it in flight');
 SELECT is((SELECT n FROM med_count WHERE patient_id = 6), 11::bigint, 'A''s row is counted, B''s not yet');
-SELECT is(pg_temp.b_value($$SELECT count(*)::text FROM incview.dirty_scope$$), '1',
+SELECT is(pg_temp.b_value($$SELECT count(*)::text FROM incview.queued_keys$$), '1',
           'B''s queue row survived A''s refresh');
 SELECT pg_temp.b('COMMIT');
 SELECT is(pg_temp.queued('med_count'), ARRAY['[6]'], 'scope 6 is dirty again after B commits');

@@ -29,13 +29,13 @@ COMMIT;
 SELECT is(pg_temp.triggers('t'), 4::bigint, 'drop_stage inside a transaction block leaves them (idle)');
 SELECT lives_ok($$INSERT INTO t VALUES (1, 1); UPDATE t SET v = v + 1 WHERE k = 2; DELETE FROM t WHERE v = 1$$,
                 'writes through idle triggers work');
-SELECT is((SELECT count(*) FROM incview.dirty_scope), 0::bigint, 'and queue nothing');
+SELECT is((SELECT count(*) FROM incview.queued_keys), 0::bigint, 'and queue nothing');
 
 -- A new stage on the table reuses them: no CREATE TRIGGER, capture works.
 SELECT incview.create_stage('s2', 'SELECT k, count(*) AS n FROM t GROUP BY k', ARRAY['k']);
 SELECT is(pg_temp.triggers('t'), 4::bigint, 'a new stage reuses idle triggers');
 INSERT INTO t VALUES (3, 3);
-SELECT is((SELECT count(*) FROM incview.dirty_scope WHERE stage_id = (SELECT id FROM incview.stage WHERE name = 's2')),
+SELECT is((SELECT count(*) FROM incview.queued_keys WHERE stage_id = (SELECT id FROM incview.stage WHERE name = 's2')),
           1::bigint, 'and its writes are captured');
 SELECT incview.refresh('s2');
 SELECT is((SELECT missing + extra FROM incview.verify('s2')), 0::bigint, 'the stage is fresh');

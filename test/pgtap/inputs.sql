@@ -17,7 +17,7 @@ CREATE FUNCTION pg_temp.stage_fresh(stage text) RETURNS boolean LANGUAGE sql AS 
   SELECT v.missing = 0 AND v.extra = 0 FROM incview.verify(stage) v
 $$;
 CREATE FUNCTION pg_temp.queued(stage text) RETURNS bigint LANGUAGE sql AS $$
-  SELECT count(*) FROM incview.dirty_scope q JOIN incview.stage s ON s.id = q.stage_id WHERE s.name = stage
+  SELECT count(*) FROM incview.queued_keys q JOIN incview.stage s ON s.id = q.stage_id WHERE s.name = stage
 $$;
 
 -- ------------------------------------------------------------------ a PL/pgSQL function
@@ -46,7 +46,7 @@ SELECT ok(EXISTS (SELECT 1 FROM incview.check('revenue') WHERE detail LIKE '%dec
 -- Without a mapping: every scope.
 SELECT incview.add_source('revenue', 'price');
 UPDATE price SET p = p + 1 WHERE product = 3;
-SELECT is((SELECT count(*) FROM incview.dirty_scope q JOIN incview.stage s ON s.id = q.stage_id
+SELECT is((SELECT count(*) FROM incview.queued_keys q JOIN incview.stage s ON s.id = q.stage_id
            WHERE s.name = 'revenue' AND q.key IS NULL), 1::bigint, 'declared without a mapping: one "every scope" marker');
 SELECT incview.refresh('revenue');
 SELECT ok(pg_temp.stage_fresh('revenue'), 'fresh again');

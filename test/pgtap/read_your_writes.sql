@@ -16,7 +16,7 @@ INSERT INTO visits (clinic, patient, minutes) VALUES (1, 5, 1000), (2, 7, 1);
 SELECT is(incview.ensure_fresh('per_patient', '[5]'), 1::bigint, 'a dirty scope is refreshed now');
 SELECT is((SELECT total FROM per_patient WHERE patient = 5), (SELECT sum(minutes) FROM visits WHERE patient = 5)::bigint,
           'and reads fresh');
-SELECT is((SELECT count(*) FROM incview.dirty_scope q JOIN incview.stage s ON s.id = q.stage_id
+SELECT is((SELECT count(*) FROM incview.queued_keys q JOIN incview.stage s ON s.id = q.stage_id
            WHERE s.name = 'per_patient' AND q.key = '[7]'), 1::bigint, 'other dirty scopes stay queued');
 SELECT is(incview.ensure_fresh('per_patient', '[5]'), 0::bigint, 'a clean scope: nothing to do');
 SELECT is(incview.ensure_fresh('per_patient', '[5, 6, {"patient": 8}]'), 0::bigint, 'several clean scopes, any key form');
@@ -26,7 +26,7 @@ SELECT is(incview.ensure_fresh('per_pair', '[{"clinic": 2, "patient": 7}]'), 1::
 SELECT incview.map_source('per_patient', 'visits', NULL);
 INSERT INTO visits (clinic, patient, minutes) VALUES (0, 9, 5);
 SELECT is(incview.ensure_fresh('per_patient', '[9]'), 1::bigint, 'with an "every scope" marker queued, the asked scope is refreshed');
-SELECT is((SELECT count(*) FROM incview.dirty_scope q JOIN incview.stage s ON s.id = q.stage_id
+SELECT is((SELECT count(*) FROM incview.queued_keys q JOIN incview.stage s ON s.id = q.stage_id
            WHERE s.name = 'per_patient' AND q.key IS NULL), 1::bigint, 'and the marker stays for the rest');
 
 SELECT throws_ok($$SELECT incview.ensure_fresh('per_patient', '{"patient": 1}')$$, '22023', NULL, 'keys must be an array');

@@ -19,7 +19,7 @@ BEGIN
 END $$;
 CREATE FUNCTION pg_temp.queued(stage text) RETURNS text LANGUAGE sql AS $$
   SELECT coalesce(string_agg(coalesce(q.key::text, 'every'), ' ' ORDER BY q.key::text), '')
-  FROM incview.dirty_scope q JOIN incview.stage s ON s.id = q.stage_id WHERE s.name = stage
+  FROM incview.queued_keys q JOIN incview.stage s ON s.id = q.stage_id WHERE s.name = stage
 $$;
 
 CREATE TABLE visits (id int PRIMARY KEY, patient_id int NOT NULL, minutes int NOT NULL);

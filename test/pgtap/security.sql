@@ -538,7 +538,7 @@ SELECT incview.create_stage('sec_s6b',
 SELECT incview.map_source('sec_s6b', 'sec_att.t6bx', 'SELECT g FROM pg_catalog.generate_series(1, 2000000) g');
 SELECT pg_temp.try('INSERT INTO sec_att.t6bx VALUES (1)');
 RESET ROLE;
-SELECT cmp_ok((SELECT count(*) FROM incview.dirty_scope WHERE stage_id = (SELECT id FROM incview.stage WHERE name = 'sec_s6b')),
+SELECT cmp_ok((SELECT count(*) FROM incview.queued_keys WHERE stage_id = (SELECT id FROM incview.stage WHERE name = 'sec_s6b')),
   '<=', 5000::bigint, 'class 6: a mapping returning 2,000,000 keys for one row leaves a bounded queue');
 SELECT pg_temp.try($$SELECT incview.drop_stage('sec_s6b')$$);
 
@@ -558,7 +558,7 @@ SELECT pg_temp.try($$SELECT incview.refresh('sec_s6c')$$);
 RESET ROLE;
 SELECT ok(EXISTS (SELECT 1 FROM sec_att.s6c WHERE k = 5 AND v = 999),
   'class 6: an un-castable queued key does not keep the good key beside it from being refreshed');
-SELECT is((SELECT count(*)::int FROM incview.dirty_scope
+SELECT is((SELECT count(*)::int FROM incview.queued_keys
            WHERE stage_id = (SELECT id FROM incview.stage WHERE name = 'sec_s6c') AND key = '[10000000000]'), 0,
   'class 6: the un-castable key leaves the queue');
 SELECT ok(EXISTS (SELECT 1 FROM incview.refresh_log WHERE stage = 'sec_s6c' AND error LIKE '%10000000000%')

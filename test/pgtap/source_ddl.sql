@@ -36,7 +36,7 @@ SELECT ok(EXISTS (SELECT 1 FROM incview.stage_source ss JOIN incview.stage s ON 
                   WHERE s.name = 'per_patient' AND ss.source = 'events_2026_03'::regclass),
           'and becomes a source of the stages reading its parent');
 INSERT INTO events_2026_03 VALUES ('2026-03-05', 7, 1000);
-SELECT ok(EXISTS (SELECT 1 FROM incview.dirty_scope q JOIN incview.stage s ON s.id = q.stage_id
+SELECT ok(EXISTS (SELECT 1 FROM incview.queued_keys q JOIN incview.stage s ON s.id = q.stage_id
                   WHERE s.name = 'per_patient' AND q.key = '[7]'), 'a write straight into the new partition is captured');
 SELECT ok(pg_temp.refreshed_fresh(), 'and refreshed');
 INSERT INTO events VALUES ('2026-03-06', 8, 500);
@@ -44,7 +44,7 @@ SELECT ok(pg_temp.refreshed_fresh(), 'a write through the parent into the new pa
 SELECT ok(pg_temp.wait_until($$pg_temp.fresh('per_patient_bg')$$, '20 s'), 'the continuous stage stays fresh');
 
 CREATE FUNCTION pg_temp.queued(stage text) RETURNS SETOF jsonb LANGUAGE sql AS $$
-  SELECT q.key FROM incview.dirty_scope q JOIN incview.stage s ON s.id = q.stage_id WHERE s.name = stage
+  SELECT q.key FROM incview.queued_keys q JOIN incview.stage s ON s.id = q.stage_id WHERE s.name = stage
 $$;
 
 -- Retention by dropping the oldest partition: no DML; its stages get the scopes of its rows.

@@ -28,7 +28,7 @@ END $$;
 CREATE FUNCTION pg_temp.stage_rows(stage text) RETURNS bigint LANGUAGE sql AS $$
   SELECT (SELECT count(*) FROM incview.stage s WHERE s.name = stage)
        + (SELECT count(*) FROM incview.stage_source ss WHERE ss.stage_id NOT IN (SELECT id FROM incview.stage))
-       + (SELECT count(*) FROM incview.dirty_scope q WHERE q.stage_id NOT IN (SELECT id FROM incview.stage))
+       + (SELECT count(*) FROM incview.queued_keys q WHERE q.stage_id NOT IN (SELECT id FROM incview.stage))
        + (SELECT count(*) FROM incview.stage_state t WHERE t.stage_id NOT IN (SELECT id FROM incview.stage))
 $$;
 CREATE FUNCTION pg_temp.capture_triggers(rel text) RETURNS bigint LANGUAGE sql AS $$
@@ -86,7 +86,7 @@ SELECT is((SELECT mapping_kind || ': ' || mapping FROM incview.stage_source WHER
 SELECT ok((SELECT query ~ 'pid AS patient_id' FROM incview.stage WHERE name = 'per_patient'),
           'the query keeps its output column names');
 UPDATE visit SET amt = amt + 1 WHERE id = 7;
-SELECT is((SELECT array_agg(key ORDER BY key::text) FROM incview.dirty_scope), ARRAY['[7]'::jsonb],
+SELECT is((SELECT array_agg(key ORDER BY key::text) FROM incview.queued_keys), ARRAY['[7]'::jsonb],
           'a write after the rename queues exactly its scope');
 SELECT ok(pg_temp.fresh('per_patient'), 'and refreshes it');
 

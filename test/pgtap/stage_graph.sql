@@ -37,7 +37,7 @@ CALL incview.refresh_all();
 SELECT is((SELECT row(missing, extra)::text FROM incview.verify('per_patient')), '(0,0)', 'upstream fresh after one refresh_all');
 SELECT is((SELECT row(missing, extra)::text FROM incview.verify('per_location')), '(0,0)', 'downstream fresh in the same pass');
 SELECT is((SELECT row(missing, extra)::text FROM incview.verify('top_location')), '(0,0)', 'third level fresh in the same pass');
-SELECT is((SELECT count(*)::int FROM incview.dirty_scope), 0, 'nothing left queued');
+SELECT is((SELECT count(*)::int FROM incview.queued_keys), 0, 'nothing left queued');
 SELECT is((SELECT scopes::int FROM incview.refresh_log WHERE stage = 'per_location' ORDER BY id DESC LIMIT 1), 1,
   'the downstream refreshed only the one location the patient maps to');
 
@@ -47,12 +47,12 @@ SELECT is((SELECT dirty_scopes::int FROM incview.stages WHERE name = 'per_patien
 SELECT is(incview.refresh('per_patient'), 1::bigint, 'upstream re-derives it');
 SELECT is((SELECT rows_inserted + rows_updated + rows_deleted FROM incview.refresh_log
            WHERE stage = 'per_patient' ORDER BY id DESC LIMIT 1), 0::bigint, 'diff wrote no row');
-SELECT is((SELECT count(*)::int FROM incview.dirty_scope d JOIN incview.stage s ON s.id = d.stage_id
+SELECT is((SELECT count(*)::int FROM incview.queued_keys d JOIN incview.stage s ON s.id = d.stage_id
            WHERE s.name = 'per_location'), 0, 'so the downstream stage got no dirty scope');
 
 -- A patient moving location dirties both locations downstream.
 UPDATE patients SET location_id = 4 WHERE id = 10;   -- was 0
-SELECT bag_eq($$SELECT key FROM incview.dirty_scope d JOIN incview.stage s ON s.id = d.stage_id
+SELECT bag_eq($$SELECT key FROM incview.queued_keys d JOIN incview.stage s ON s.id = d.stage_id
               WHERE s.name = 'per_location'$$, $$VALUES ('[0]'::jsonb), ('[4]'::jsonb)$$,
   'a key move through the lookup dirties the old and the new location');
 CALL incview.refresh_all();
@@ -148,7 +148,7 @@ BEGIN
     END CASE;
   END LOOP;
 END $$;
-SELECT ok((SELECT count(*) FROM incview.dirty_scope) > 0, 'random pixel/url changes queued tag scopes');
+SELECT ok((SELECT count(*) FROM incview.queued_keys) > 0, 'random pixel/url changes queued tag scopes');
 CALL incview.refresh_all();
 SELECT is((SELECT row(missing, extra)::text FROM incview.verify('tag_reduce')), '(0,0)', 'map/reduce stage fresh after random changes');
 SELECT is((SELECT row(missing, extra)::text FROM incview.verify('pixel_urls')), '(0,0)', 'transform stage on top fresh in the same pass');

@@ -59,7 +59,7 @@ SELECT is((SELECT count(*)::int FROM parts_before b JOIN pg_class c ON c.oid = b
   'the other partitions are the same tables');
 SELECT ok(NOT EXISTS (SELECT 1 FROM parts_before b JOIN pg_class c ON c.oid = b.oid WHERE b.bound = 'FOR VALUES IN (2)'),
   'partition 2 is a new table, swapped in');
-SELECT is((SELECT count(*)::int FROM incview.dirty_scope d JOIN incview.stage s ON s.id = d.stage_id
+SELECT is((SELECT count(*)::int FROM incview.queued_keys d JOIN incview.stage s ON s.id = d.stage_id
            WHERE s.name = 'game_stats'), 0, 'the rebuild consumed the partition''s dirty scopes');
 
 -- Hash partitions are made up front.

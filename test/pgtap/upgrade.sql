@@ -25,7 +25,7 @@ INSERT INTO visits (patient_id, minutes) VALUES (3, 1000), (4, 1000);  -- queued
 
 ALTER EXTENSION pg_incview UPDATE;
 SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'pg_incview'), '0.2', 'updated to 0.2');
-SELECT is((SELECT count(DISTINCT key) FROM incview.dirty_scope q JOIN incview.stage s ON s.id = q.stage_id
+SELECT is((SELECT count(DISTINCT key) FROM incview.queued_keys q JOIN incview.stage s ON s.id = q.stage_id
            WHERE s.name = 'minutes'), 2::bigint, 'keys queued under 0.1 are still queued');
 SELECT is((SELECT policy || ' ' || policy_at FROM incview.stage WHERE name = 'minutes_daily'), 'daily 03:00:00',
           'policies kept');
@@ -42,7 +42,7 @@ SELECT is((SELECT status FROM incview.stages WHERE name = 'minutes'), 'idle', 's
 SELECT is(incview.refresh('minutes'), 2::bigint, 'refresh after the update consumes the keys queued before it');
 SELECT is((SELECT row(missing, extra)::text FROM incview.verify('minutes')), '(0,0)', 'fresh after the update');
 INSERT INTO visits (patient_id, minutes) VALUES (5, 1);
-SELECT is((SELECT count(*) FROM incview.dirty_scope q JOIN incview.stage s ON s.id = q.stage_id
+SELECT is((SELECT count(*) FROM incview.queued_keys q JOIN incview.stage s ON s.id = q.stage_id
            WHERE s.name = 'minutes'), 1::bigint, 'capture after the update');
 SELECT is(incview.refresh('minutes'), 1::bigint, 'and its refresh');
 SELECT is((SELECT owner::text FROM incview.refresh_log WHERE stage = 'minutes' ORDER BY id DESC LIMIT 1),

@@ -83,7 +83,7 @@ waiting_on_advisory() {
 # crash the stage under test is verified, at the end of each round every stage.
 converged() {
   local which=${1:+"WHERE s.name = '$1'"}
-  wait_for 60 "SELECT NOT EXISTS (SELECT 1 FROM incview.dirty_scope)" &&
+  wait_for 60 "SELECT NOT EXISTS (SELECT 1 FROM incview.queued_keys)" &&
     wait_for 60 "SELECT coalesce(bool_and(v.missing = 0 AND v.extra = 0), true)
                  FROM incview.stage s, incview.verify(s.name) v ${which:-}"
 }
@@ -93,7 +93,7 @@ refreshed_since() {
   psql -d $db -c "SELECT coalesce(sum(scopes), 0) FROM incview.refresh_log WHERE stage = '$1' AND id > $2 AND error IS NULL"
 }
 queued() {  # distinct committed keys of stage $1
-  psql -d $db -c "SELECT count(DISTINCT q.key) FROM incview.dirty_scope q JOIN incview.stage s ON s.id = q.stage_id WHERE s.name = '$1'"
+  psql -d $db -c "SELECT count(DISTINCT q.key) FROM incview.queued_keys q JOIN incview.stage s ON s.id = q.stage_id WHERE s.name = '$1'"
 }
 expect() {  # expect <what> <got> <want>
   if [[ "$2" == "$3" ]]; then echo "  ok: $1 ($2) [${SECONDS}s]"; else echo "  FAILED: $1: got $2, want $3"; failed=1; fi
@@ -200,7 +200,7 @@ for round in $(seq 1 "$ROUNDS"); do
   psql -d $db -c "UPDATE sales SET v = v + 1 WHERE region = 'north' AND k < 10"
   if (( round % 2 )); then
     # (the scheduler's refresh of these keys must not be the one waiting for the lock)
-    wait_for 60 "SELECT NOT EXISTS (SELECT 1 FROM incview.dirty_scope)"
+    wait_for 60 "SELECT NOT EXISTS (SELECT 1 FROM incview.queued_keys)"
     hold "BEGIN" "LOCK TABLE sales IN ACCESS EXCLUSIVE MODE"
     wait_for 20 "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE relation = 'sales'::regclass AND mode = 'AccessExclusiveLock' AND granted)"
   else

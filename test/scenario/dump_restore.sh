@@ -29,7 +29,7 @@ psql -d $dst -f /tmp/incview_dump.sql >/dev/null
 out=$(psql -d $dst -At <<'SQL'
 SELECT name || ':' || array_to_string(scope, ',') || ':' || engine FROM incview.stage;
 SELECT source::text || '=' || mapping_kind FROM incview.stage_source ORDER BY 1;
-SELECT 'queued ' || count(*) FROM incview.dirty_scope;
+SELECT 'queued ' || count(*) FROM incview.queued_keys;
 SELECT 'triggers ' || count(*) FROM pg_trigger WHERE tgname LIKE 'incview_capture%';
 SELECT 'enabled ' || string_agg(DISTINCT tgname || '=' || tgenabled::text, ' ' ORDER BY tgname || '=' || tgenabled::text)
 FROM pg_trigger WHERE tgname IN ('incview_capture_row', 'incview_capture_trunc', 'incview_capture_ins');
@@ -39,7 +39,7 @@ SELECT 'source kept ' || (to_regclass('order_lines') IS NOT NULL);
 SELECT 'refreshed ' || incview.refresh('customer_totals');
 SELECT 'verify ' || missing || '/' || extra FROM incview.verify('customer_totals');
 INSERT INTO order_lines VALUES (6, 7);
-SELECT 'captured ' || count(*) FROM incview.dirty_scope;
+SELECT 'captured ' || count(*) FROM incview.queued_keys;
 SELECT 'refreshed ' || incview.refresh('customer_totals');
 SELECT 'verify ' || missing || '/' || extra FROM incview.verify('customer_totals');
 -- The stage follows the rename; the mapping of order_lines names "orders" in its text, so it

@@ -32,7 +32,7 @@ BEGIN;
 INSERT INTO src VALUES (3, 1000);
 SELECT pg_advisory_xact_lock_shared(4711);
 INSERT INTO src VALUES (4, 1000);
-SELECT count(*) FROM incview.dirty_scope q WHERE NOT EXISTS (SELECT 1 FROM incview.stage s WHERE s.id = q.stage_id);
+SELECT count(*) FROM incview.queued_keys q WHERE NOT EXISTS (SELECT 1 FROM incview.stage s WHERE s.id = q.stage_id);
 COMMIT;
 SQL
 writer=$!
@@ -44,9 +44,9 @@ wait $holder 2>/dev/null || true
 held=$(tail -n 1 "$out"); rm -f "$out"
 check "the writer committed keys of the dropped stage ($held)" test "$held" -ge 1
 check "the scheduler removed them from the queue" \
-  wait_for 30 "SELECT NOT EXISTS (SELECT 1 FROM incview.dirty_scope q WHERE NOT EXISTS (SELECT 1 FROM incview.stage s WHERE s.id = q.stage_id))"
+  wait_for 30 "SELECT NOT EXISTS (SELECT 1 FROM incview.queued_keys q WHERE NOT EXISTS (SELECT 1 FROM incview.stage s WHERE s.id = q.stage_id))"
 check "the kept stage's keys are still queued" \
-  test "$(psql -d $db -c "SELECT count(DISTINCT q.key) FROM incview.dirty_scope q JOIN incview.stage s ON s.id = q.stage_id WHERE s.name = 'kept'")" = 2
+  test "$(psql -d $db -c "SELECT count(DISTINCT q.key) FROM incview.queued_keys q JOIN incview.stage s ON s.id = q.stage_id WHERE s.name = 'kept'")" = 2
 check "and refreshed right" \
   test "$(psql -d $db -c "SELECT incview.refresh('kept') = 2 AND (SELECT missing + extra FROM incview.verify('kept')) = 0")" = t
 psql -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true

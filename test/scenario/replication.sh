@@ -55,7 +55,7 @@ cleanup
 
 # A stage is fresh: its table equals its query and nothing is queued for it.
 fresh() { echo "(SELECT v.missing = 0 AND v.extra = 0 FROM incview.verify('$1') v)
-               AND NOT EXISTS (SELECT 1 FROM incview.dirty_scope q JOIN incview.stage s ON s.id = q.stage_id
+               AND NOT EXISTS (SELECT 1 FROM incview.queued_keys q JOIN incview.stage s ON s.id = q.stage_id
                                WHERE s.name = '$1')"; }
 
 INCVIEW_FRESH=1 cluster "$P_DATA" "$P" "wal_level = logical

@@ -77,7 +77,7 @@ check "the attacker starts without superuser" not_super
 # refreshed by the scheduler process itself, not by a refresh worker). The stage calling the
 # payload directly first: the hijacked search_path would also fire through its passes.
 refreshed() {  # refreshed <stage> <table> <source>: no key queued and the sums agree
-  wait_for 20 "SELECT NOT EXISTS (SELECT 1 FROM incview.dirty_scope d JOIN incview.stage s ON s.id = d.stage_id
+  wait_for 20 "SELECT NOT EXISTS (SELECT 1 FROM incview.queued_keys d JOIN incview.stage s ON s.id = d.stage_id
                                   WHERE s.name = '$1')
                AND (SELECT sum(v) FROM $2) = (SELECT sum(v) FROM $3)"
 }

@@ -10,7 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/wait.bash"
 diagnose() {  # what the scheduler saw, for a failure report
   psql -d $db -c "SELECT 'stage: ' || row_to_json(s)::text FROM incview.stages s" \
     -c "SELECT 'log: ' || row_to_json(l)::text FROM (SELECT * FROM incview.refresh_log ORDER BY 1 DESC LIMIT 5) l" \
-    -c "SELECT 'dirty: ' || count(*) FROM incview.dirty_scope" \
+    -c "SELECT 'dirty: ' || count(*) FROM incview.queued_keys" \
     -c "SELECT 'activity: ' || backend_type || ' ' || coalesce(datname, '-') || ' ' || left(coalesce(query, ''), 100) FROM pg_stat_activity WHERE backend_type LIKE 'pg_incview%'" \
     2>&1 | sed 's/^/  /' || true
   tail -n 30 "$INCVIEW_PGDATA/server.log" 2>/dev/null | sed 's/^/  log| /' || true
@@ -56,7 +56,7 @@ round() {  # round <label> <kill command>
   echo "$1: killing mid-refresh"
   eval "$2"
   wait_server
-  wait_for 60 "SELECT (SELECT missing = 0 AND extra = 0 FROM incview.verify('slow_stage')) AND NOT EXISTS (SELECT 1 FROM incview.dirty_scope)"
+  wait_for 60 "SELECT (SELECT missing = 0 AND extra = 0 FROM incview.verify('slow_stage')) AND NOT EXISTS (SELECT 1 FROM incview.queued_keys)"
   echo "$1: converged, verify (0,0), queue empty"
 }
 round "SIGKILL scheduler" 'kill -9 "$(psql -d postgres -c "SELECT pid FROM pg_stat_activity WHERE backend_type = '"'"'pg_incview scheduler'"'"' AND datname = '"'"'$db'"'"'")"'
@@ -68,9 +68,9 @@ sleep 0.5
 psql -d $db -c "ALTER DATABASE $db SET incview.batch_size = 1000" >/dev/null
 psql -d $db -c "INSERT INTO src VALUES (1, 1)"
 sleep 2
-[[ "$(psql -d $db -c "SELECT count(*) > 0 FROM incview.dirty_scope")" == t ]] || { echo "refreshed while disabled"; exit 1; }
+[[ "$(psql -d $db -c "SELECT count(*) > 0 FROM incview.queued_keys")" == t ]] || { echo "refreshed while disabled"; exit 1; }
 psql -d postgres -c "ALTER SYSTEM RESET incview.enabled" -c "SELECT pg_reload_conf()" >/dev/null
-wait_for 60 "SELECT NOT EXISTS (SELECT 1 FROM incview.dirty_scope)"
+wait_for 60 "SELECT NOT EXISTS (SELECT 1 FROM incview.queued_keys)"
 echo "SIGHUP: disabled then re-enabled background refresh"
 
 # DROP DATABASE (no FORCE) with a scheduler connected returns promptly.

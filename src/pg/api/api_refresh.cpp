@@ -5,7 +5,6 @@
 #include "pg/api/args.hpp"
 #include "pg/catalog/catalog.hpp"
 #include "pg/citus/citus.hpp"
-#include "pg/catalog/captured_changes.hpp"
 #include "pg/catalog/dirty_queue.hpp"
 #include "pg/query/explain.hpp"
 #include "pg/background/progress.hpp"
@@ -131,16 +130,9 @@ bool clean_at_a_glance(const std::string& name, Datum keys) {
         "               AND (e OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~) '^-?[0-9]+$' "
         "               AND pg_catalog.abs(e::pg_catalog.numeric) OPERATOR(pg_catalog.<=) $3::pg_catalog.numeric END) "
         "        FROM pg_catalog.jsonb_array_elements($2) AS e) IS NOT TRUE THEN NULL "
-        "  ELSE NOT EXISTS (SELECT 1 FROM incview.dirty_scope q WHERE q.stage_id OPERATOR(pg_catalog.=) $1 "
+        "  ELSE NOT EXISTS (SELECT 1 FROM incview.queued_keys q WHERE q.stage_id OPERATOR(pg_catalog.=) $1 "
         "    AND (q.key IS NULL OR q.key OPERATOR(pg_catalog.=) ANY (SELECT pg_catalog.jsonb_build_array(x) "
         "                                                         FROM pg_catalog.jsonb_array_elements($2) AS x))) "
-        // nor in a change record the stage has not collected (captured_changes.hpp)
-        "  AND NOT EXISTS (SELECT 1 FROM incview.source_change r "
-        "    LEFT JOIN incview.capture_mark m ON m.stage_id OPERATOR(pg_catalog.=) $1 "
-        "    WHERE $1 OPERATOR(pg_catalog.=) ANY (r.stage_ids) AND " + std::string(kRecordIsNew) +
-        "    AND (r.keys IS NULL OR EXISTS (SELECT 1 FROM pg_catalog.unnest(r.keys) AS rk(key) "
-        "      WHERE rk.key OPERATOR(pg_catalog.=) ANY (SELECT pg_catalog.jsonb_build_array(x) "
-        "                                               FROM pg_catalog.jsonb_array_elements($2) AS x)))) "
         "END",
         {int4_arg(static_cast<int32>(std::stol(*id))), SpiArg{JSONBOID, keys, false}, text_arg(*kind)});
   });

@@ -286,6 +286,8 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
            partition_by.empty() ? null_arg(TEXTOID) : text_arg(partition_by)});
       stage_id = static_cast<int32>(spi_int8(0, 1));
       spi_exec("INSERT INTO incview.stage_state (stage_id) VALUES ($1)", {int4_arg(stage_id)});
+      // Its change-record mark (captured_changes.hpp), so that two first collections take turns.
+      if (catalog_is_0_2()) spi_exec("INSERT INTO incview.capture_mark (stage_id) VALUES ($1)", {int4_arg(stage_id)});
     });
     create_definition_view(stage_id, name, checked.text, caller, search_path);
     StageRecord stage = load_stage(name);

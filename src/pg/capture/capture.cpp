@@ -201,13 +201,13 @@ void group_stages(TupleDesc desc, std::vector<std::unique_ptr<StageCapture>> sta
     auto g = std::find_if(out->groups.begin(), out->groups.end(), [&](const KeyGroup& k) {
       return k.columns == cols && k.types == types;
     });
-    const int64 threshold = marker_threshold(*sc);
     if (g == out->groups.end()) {
-      out->groups.push_back(KeyGroup{{}, cols, types, threshold});
+      out->groups.push_back(KeyGroup{{}, cols, types});
       g = out->groups.end() - 1;
     }
     g->stage_ids.push_back(sc->stage_id);
-    g->threshold = std::max(g->threshold, threshold);
+    g->max_scopes = std::max(g->max_scopes, sc->scopes);
+    g->never_marker = g->never_marker || marker_threshold(*sc) == INT64_MAX;
     out->groups_wake = out->groups_wake || sc->wakes;
   }
 }
@@ -249,10 +249,12 @@ std::shared_ptr<StageList> load(Oid relid, TupleDesc desc) {
 
 // More distinct keys than this in one statement queue one "every scope" marker.
 // Unknown or tiny stages never collapse: their keys are cheap.
-int64 marker_threshold(const StageCapture& sc) {
-  if (sc.scopes < 100) return INT64_MAX;
-  return static_cast<int64>(settings.capture_all_ratio * static_cast<double>(sc.scopes));
+int64 marker_threshold(int64 scopes) {
+  if (scopes < 100) return INT64_MAX;
+  return static_cast<int64>(settings.capture_all_ratio * static_cast<double>(scopes));
 }
+int64 marker_threshold(const StageCapture& sc) { return marker_threshold(sc.scopes); }
+int64 marker_threshold(const KeyGroup& g) { return g.never_marker ? INT64_MAX : marker_threshold(g.max_scopes); }
 
 SPIPlanPtr prepare_kept(const std::string& sql, int nargs, Oid* types) {
   SPIPlanPtr plan = nullptr;
@@ -582,7 +584,8 @@ Datum incview_capture(PG_FUNCTION_ARGS) {
     bool wake = stages->groups_wake;
     ++capture_depth;
     try {
-      for (const auto& g : stages->groups) capture_group(stages->record_table, g, data, event, rows);
+      for (const auto& g : stages->groups)
+        capture_group(stages->record_table, g, data, event, rows, marker_threshold(g));
       if (!stages->own.empty()) {
         if (!connected) spi_connect();
         connected = true;

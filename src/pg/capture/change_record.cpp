@@ -23,8 +23,8 @@ namespace incview::pg {
 namespace {
 
 // incview.source_change's columns, in order (sql/pg_incview--0.1--0.2.sql).
-constexpr int kColumns = 4;
-const Oid kColumnTypes[kColumns] = {INT4ARRAYOID, XID8OID, JSONBARRAYOID, TIMESTAMPTZOID};
+constexpr int kColumns = 5;
+const Oid kColumnTypes[kColumns] = {INT4ARRAYOID, XID8OID, JSONBARRAYOID, TIMESTAMPTZOID, INT8OID};
 
 // Appends one record. `keys` null: every scope.
 void write_record(Oid table, const std::vector<int32>& stage_ids, const std::vector<Datum>* keys) {
@@ -40,17 +40,17 @@ void write_record(Oid table, const std::vector<int32>& stage_ids, const std::vec
     // A direct heap insert maintains no index and fires nothing: refuse a table that is not
     // the one our script made (an index added by hand would silently miss our rows).
     bool ours = rel->rd_rel->relkind == RELKIND_RELATION && rel->rd_rel->relam == HEAP_TABLE_AM_OID &&
-                !rel->rd_rel->relhasindex && rel->trigdesc == nullptr && desc->natts == kColumns;
+                RelationGetIndexList(rel) == NIL && rel->trigdesc == nullptr && desc->natts == kColumns;
     for (int i = 0; ours && i < kColumns; ++i)
       ours = !TupleDescAttr(desc, i)->attisdropped && TupleDescAttr(desc, i)->atttypid == kColumnTypes[i];
     if (!ours)
       ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                       errmsg("incview.source_change is not the table pg_incview made"),
-                      errdetail("capture appends to it without the executor: it must keep its four columns and have "
+                      errdetail("capture appends to it without the executor: it must keep its five columns and have "
                                 "no index and no trigger"),
                       errhint("drop what was added to incview.source_change")));
     Datum values[kColumns];
-    bool nulls[kColumns] = {false, false, keys == nullptr, false};
+    bool nulls[kColumns] = {false, false, keys == nullptr, false, false};
     values[0] = PointerGetDatum(construct_array(const_cast<Datum*>(id_data), nids, INT4OID, 4, true, TYPALIGN_INT));
     values[1] = FullTransactionIdGetDatum(GetTopFullTransactionId());
     values[2] = keys ? PointerGetDatum(construct_array(const_cast<Datum*>(key_data), nkeys, JSONBOID, -1, false,
@@ -58,6 +58,9 @@ void write_record(Oid table, const std::vector<int32>& stage_ids, const std::vec
                      : Datum(0);
     // now(), as dirty_scope.dirtied_at's default: lag counts from the writer's transaction.
     values[3] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+    // The writing statement's command id: a collection earlier in this transaction did not
+    // see this record (captured_changes.hpp).
+    values[4] = Int64GetDatum(static_cast<int64>(GetCurrentCommandId(true)));
     HeapTuple tuple = heap_form_tuple(desc, values, nulls);
     simple_heap_insert(rel, tuple);
     table_close(rel, NoLock);
@@ -70,7 +73,8 @@ void write_record(Oid table, const std::vector<int32>& stage_ids, const std::vec
 // and the refresher build it.
 class KeyCollector {
  public:
-  KeyCollector(const KeyGroup& group, TupleDesc desc) : group_(group), desc_(desc) {
+  KeyCollector(const KeyGroup& group, TupleDesc desc, int64 threshold)
+      : group_(group), desc_(desc), threshold_(threshold) {
     const int n = static_cast<int>(group.columns.size());
     values_.resize(n);
     nulls_.resize(n);
@@ -117,7 +121,7 @@ class KeyCollector {
       raw.clear();
       for (size_t i = 0; i < group_.columns.size(); ++i) append_raw(i, raw);
       if (!seen_.insert(raw).second) continue;
-      if (static_cast<int64>(seen_.size()) > group_.threshold) return false;
+      if (static_cast<int64>(seen_.size()) > threshold_) return false;
       Datum key = 0;
       pg_call([&] {
         for (size_t i = 0; i < values_.size(); ++i) {
@@ -162,6 +166,7 @@ class KeyCollector {
 
   const KeyGroup& group_;
   TupleDesc desc_;
+  int64 threshold_;
   FmgrInfo* flinfo_ = nullptr;
   FunctionCallInfo fcinfo_ = nullptr;
   TupleTableSlot* slot_ = nullptr;
@@ -204,7 +209,8 @@ Oid change_record_table() {
 
 void write_marker_record(Oid table, const std::vector<int32>& stage_ids) { write_record(table, stage_ids, nullptr); }
 
-void capture_group(Oid table, const KeyGroup& group, const TriggerData* td, CaptureEvent event, int64 rows) {
+void capture_group(Oid table, const KeyGroup& group, const TriggerData* td, CaptureEvent event, int64 rows,
+                   int64 threshold) {
   if (event == CaptureEvent::Truncate) {
     write_record(table, group.stage_ids, nullptr);
     return;
@@ -214,7 +220,7 @@ void capture_group(Oid table, const KeyGroup& group, const TriggerData* td, Capt
     write_record(table, group.stage_ids, nullptr);
     return;
   }
-  KeyCollector keys(group, td->tg_relation->rd_att);
+  KeyCollector keys(group, td->tg_relation->rd_att, threshold);
   const bool fits = keys.add_rows(event == CaptureEvent::Delete ? nullptr : td->tg_newtable) &&
                     keys.add_rows(event == CaptureEvent::Insert ? nullptr : td->tg_oldtable);
   if (!fits)

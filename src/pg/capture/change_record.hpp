@@ -17,9 +17,12 @@ struct KeyGroup {
   // values, in the stages' scope order, are the key.
   std::vector<AttrNumber> columns;
   std::vector<Oid> types;  // the columns' declared types (domains kept: jsonb looks through them)
-  // More distinct keys than this in one statement: one "every scope" record instead (the
-  // largest of the stages' thresholds: a smaller stage rebuilds rather than batches anyway).
-  int64 threshold = INT64_MAX;
+  // The largest scope count of the group's stages, and whether one of them is too small (or
+  // unknown) to ever collapse into a marker: the statement's marker threshold follows from
+  // these and incview.capture_all_ratio, read per statement (the largest of the stages'
+  // thresholds: a smaller stage rebuilds rather than batches anyway).
+  int64 max_scopes = 0;
+  bool never_marker = false;
 };
 
 // Whether keys of a column of this type can be built here, with no user code and no
@@ -33,7 +36,9 @@ Oid change_record_table();
 // Derives the group's distinct keys from the statement's transition tables and writes one
 // record (nothing when the statement changed no row; a marker above the threshold, for
 // TRUNCATE and for "every scope" groups).
-void capture_group(Oid table, const KeyGroup& group, const TriggerData* td, CaptureEvent event, int64 rows);
+// `threshold`: more distinct keys than this make one "every scope" record instead.
+void capture_group(Oid table, const KeyGroup& group, const TriggerData* td, CaptureEvent event, int64 rows,
+                   int64 threshold);
 
 // One "every scope" record for these stages.
 void write_marker_record(Oid table, const std::vector<int32>& stage_ids);

@@ -18,7 +18,7 @@ namespace incview::pg {
 // SQL condition: record r is new to the stage whose mark (LEFT JOINed, alias m) is given.
 inline constexpr const char* kRecordIsNew =
     "(m.seen IS NULL OR NOT pg_catalog.pg_visible_in_snapshot(r.xid, m.seen) "
-    "OR r.xid OPERATOR(pg_catalog.=) m.seen_own)";
+    "OR (r.xid OPERATOR(pg_catalog.=) m.seen_own AND r.cid OPERATOR(pg_catalog.>=) m.seen_cid))";
 
 // Moves the records new to this stage into its dirty_scope rows (before reading its queue:
 // a refresh, refresh_scopes, a rebuild). Waits only for another collection for the same stage.
@@ -29,5 +29,11 @@ void collect_captured(int32 stage_id);
 // transaction of its own), then drops the records every stage has collected. Returns the
 // number of keys moved.
 int64 collect_all_captured();
+
+// Drops the records that every stage named in them (and still existing) has collected
+// (after a drop_stage: the records of its key group may name no other stage). Records
+// locked by another collection's delete are left for the next one: never waits. Run as the
+// extension owner, catalog 0.2.
+void forget_collected_records();
 
 }  // namespace incview::pg

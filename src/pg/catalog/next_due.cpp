@@ -1,6 +1,5 @@
 #include "pg/catalog/next_due.hpp"
 
-#include "pg/catalog/captured_changes.hpp"
 #include "pg/catalog/catalog.hpp"
 
 #include "pg/capture/idle_capture.hpp"
@@ -65,13 +64,7 @@ TimestampTz timestamp_or(int col, TimestampTz fallback) {
 std::string next_due_sql() {
   std::string sql = kNextDueSql;
   const std::string queue = "(SELECT min(q.dirtied_at) FROM incview.dirty_scope q WHERE q.stage_id = s.id)";
-  const std::string oldest =
-      catalog_is_0_2()
-          ? "least(" + queue +
-                ", (SELECT min(r.dirtied_at) FROM incview.source_change r "
-                "LEFT JOIN incview.capture_mark m ON m.stage_id = s.id WHERE s.id = ANY (r.stage_ids) AND " +
-                kRecordIsNew + "))"
-          : queue;
+  const std::string oldest = catalog_is_0_2() ? "(SELECT min(q.dirtied_at) FROM incview.queued_keys q WHERE q.stage_id = s.id)" : queue;
   sql.replace(sql.find("%OLDEST%"), 8, oldest);
   return sql;
 }

@@ -1,5 +1,7 @@
 #include "pg/catalog/stage_sources.hpp"
 
+#include "pg/catalog/captured_changes.hpp"
+
 #include "core/sql_text.hpp"
 #include "pg/capture/capture.hpp"
 #include "pg/capture/idle_capture.hpp"
@@ -200,6 +202,8 @@ void drop_stage_cascade(const StageRecord& stage, bool cascade, bool check_owner
   as_extension_owner([&] {
     spi_exec("DELETE FROM incview.stage_source WHERE stage_id = $1", {int4_arg(stage.id)});
     spi_exec("DELETE FROM incview.stage WHERE id = $1", {int4_arg(stage.id)});
+    // Change records only this stage still needed (captured_changes.hpp).
+    if (catalog_is_0_2()) forget_collected_records();
   });
   OwnStageDdl own;
   if (!stage.shape.target.empty() &&

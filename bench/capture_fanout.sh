@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# Capture cost against the number of stages on one source (issue 18) and the write path's
+# cost (issue 12 item 5), for two builds of pg_incview in the same run: "after" (this tree,
+# installed under AFTER_PGBIN) and "before" (an older build, e.g. main, installed in a second
+# copy of PostgreSQL under BEFORE_PGBIN; optional). Each build gets its own cluster, fsync and
+# synchronous_commit on; rounds alternate between the two so both see the same machine load.
+#
+# On a 100k-row source src(id, k, v) (k: 1,000 values), N stages
+#   SELECT k, sum(v) AS total, count(*) AS n FROM src GROUP BY k   (scope k, manual policy)
+# 1. fan-out: for N in FANOUT_STAGES, pgbench single-row INSERTs (2 clients, FANOUT_SECONDS
+#    per round, FANOUT_ROUNDS rounds per build, alternating), with synchronous_commit on and
+#    off (on a shared machine the commit's fsync can hide the capture's CPU cost), and a
+#    100k-row INSERT ... SELECT (FANOUT_BULK_ROUNDS rounds);
+# 2. refresh_all with 50 stages and one dirty key each (FANOUT_ROUNDS runs);
+# 3. write path with 1 stage (builds FANOUT_WRITE_LIBS, default both): capture on vs off
+#    (capture triggers disabled), alternating, FANOUT_ROUNDS rounds each: 2 and 8 clients with synchronous_commit on, 2 clients with
+#    it off (CPU-bound), and a 500k-row INSERT ... SELECT;
+# 4. (FANOUT_SOAK_SECONDS > 0, "after" only) the queue under a sustained write load
+#    (pgbench -R FANOUT_SOAK_RATE) with the 50 stages continuous and the scheduler running:
+#    sizes of incview.source_change and incview.dirty_scope every 30 s.
+# The scheduler is idle in 1-3 (manual stages). Writes bench/capture_fanout.md.
+#
+#   AFTER_PGBIN=/opt/pgA/usr/lib/postgresql/15/bin BEFORE_PGBIN=/opt/pgA2/usr/lib/postgresql/15/bin \
+#     BENCH_PGPORT=54411 bench/capture_fanout.sh
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+AFTER_PGBIN=${AFTER_PGBIN:-${PGBIN:-$("${PG_CONFIG:-/usr/bin/pg_config}" --bindir)}}
+BEFORE_PGBIN=${BEFORE_PGBIN:-}
+PORT=${BENCH_PGPORT:-54411}
+DATA=${BENCH_PGDATA:-/tmp/pg_incview_fanout}
+STAGES=${FANOUT_STAGES:-"0 1 5 10 50 200"}
+ROUNDS=${FANOUT_ROUNDS:-5}
+SECS=${FANOUT_SECONDS:-8}
+BULK_ROUNDS=${FANOUT_BULK_ROUNDS:-3}
+SOAK_SECONDS=${FANOUT_SOAK_SECONDS:-300}
+SOAK_RATE=${FANOUT_SOAK_RATE:-500}
+OUT=${BENCH_OUT:-$HERE/out/capture_fanout}
+RESULT=${BENCH_RESULT:-$HERE/capture_fanout.md}
+mkdir -p "$OUT"
+RAW="$OUT/raw.csv"
+: >"$RAW"
+
+LIBS="after"
+[[ -n $BEFORE_PGBIN ]] && LIBS="before after"
+WRITE_LIBS=${FANOUT_WRITE_LIBS:-$LIBS}  # the builds part 3 measures
+bin_of() { if [[ $1 == after ]]; then echo "$AFTER_PGBIN"; else echo "$BEFORE_PGBIN"; fi; }
+port_of() { if [[ $1 == after ]]; then echo "$PORT"; else echo $((PORT + 1)); fi; }
+data_of() { echo "${DATA}_$1"; }
+
+cluster() {  # lib, action
+  INCVIEW_PGPORT=$(port_of "$1") INCVIEW_PGDATA=$(data_of "$1") INCVIEW_FAST=0 PGBIN=$(bin_of "$1") \
+    INCVIEW_PGCONF_EXTRA="shared_buffers = 256MB
+max_wal_size = 4GB
+checkpoint_timeout = 30min
+incview.naptime = '200ms'" bash "$ROOT/scripts/cluster.sh" "$2" >/dev/null
+}
+stop_all() { for l in $LIBS; do cluster "$l" stop || true; rm -rf "$(data_of "$l")"; done; }
+trap stop_all EXIT
+q() {  # lib, psql args...
+  local lib=$1
+  shift
+  "$AFTER_PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h /tmp -p "$(port_of "$lib")" -U postgres -d fanout "$@"
+}
+ms_of() {  # lib, sql: server-side milliseconds of one statement (its own transaction)
+  q "$1" -c "SELECT bench_time(\$q\$$2\$q\$)"
+}
+order() {  # round number -> the libs in alternating order
+  if (($1 % 2)); then echo "$LIBS"; else echo "$LIBS" | tr ' ' '\n' | tac | tr '\n' ' '; fi
+}
+pgb() {  # lib, clients, extra PGOPTIONS -> tps
+  local lib=$1 clients=$2 opts=${3:-}
+  PGOPTIONS="$opts" "$AFTER_PGBIN/pgbench" -n -h /tmp -p "$(port_of "$lib")" -U postgres -c "$clients" -j "$clients" \
+    -T "$SECS" -f "$OUT/insert.sql" fanout 2>>"$OUT/pgbench.log" |
+    sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1
+}
+record() { echo "$*" | tr ' ' ',' >>"$RAW"; }
+clear_queues() {  # lib
+  q "$1" -c "DELETE FROM incview.dirty_scope" -c "DO \$\$ BEGIN IF to_regclass('incview.source_change') IS NOT NULL
+    THEN DELETE FROM incview.source_change; DELETE FROM incview.capture_mark; END IF; END \$\$" \
+    -c "VACUUM incview.dirty_scope" -c "VACUUM src"
+  if q "$1" -c "SELECT to_regclass('incview.source_change') IS NOT NULL" | grep -q t; then
+    q "$1" -c "VACUUM incview.source_change"
+  fi
+}
+set_stages() {  # lib, n: stages s1..sn exist, no others
+  local lib=$1 n=$2
+  q "$lib" -c "SELECT incview.drop_stage(name) FROM incview.stage WHERE substr(name, 2)::int > $n" >/dev/null
+  q "$lib" -c "SET incview.default_policy = manual" -c "SELECT count(incview.create_stage('s' || i,
+      'SELECT k, sum(v) AS total, count(*) AS n FROM src GROUP BY k', ARRAY['k']))
+      FROM generate_series(1, $n) i WHERE NOT EXISTS (SELECT 1 FROM incview.stage WHERE name = 's' || i)" >/dev/null
+  clear_queues "$lib"
+}
+capture() {  # lib, on|off: pg_incview's statement triggers on src
+  local how="ENABLE ALWAYS"
+  [[ $2 == off ]] && how="DISABLE"
+  q "$1" -c "ALTER TABLE src $how TRIGGER incview_capture_ins, $how TRIGGER incview_capture_upd,
+             $how TRIGGER incview_capture_del, $how TRIGGER incview_capture_trunc"
+}
+
+printf '\\set k random(1, 1000)\nINSERT INTO src (k, v) VALUES (:k, 1);\n' >"$OUT/insert.sql"
+for lib in $LIBS; do
+  INCVIEW_FRESH=1 cluster "$lib" start
+  "$AFTER_PGBIN/psql" -X -q -h /tmp -p "$(port_of "$lib")" -U postgres -d postgres -c "CREATE DATABASE fanout"
+  q "$lib" <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION pg_incview;
+CREATE TABLE src (id bigserial PRIMARY KEY, k int NOT NULL, v int NOT NULL);
+INSERT INTO src (k, v) SELECT 1 + g % 1000, g FROM generate_series(1, 100000) g;
+CREATE INDEX ON src (k);
+VACUUM ANALYZE src;
+CREATE FUNCTION bench_time(sql text) RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE t0 timestamptz := clock_timestamp();
+BEGIN EXECUTE sql; RETURN extract(epoch FROM clock_timestamp() - t0) * 1000; END $$;
+SQL
+done
+echo "$(date -u +%H:%M:%S) setup done; load $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$OUT/run.log"
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# 1. fan-out
+for n in $STAGES; do
+  for lib in $LIBS; do set_stages "$lib" "$n"; done
+  for ((r = 1; r <= ROUNDS; r++)); do
+    for lib in $(order "$r"); do
+      record fanout_tps_on "$lib" "$n" "$r" "$(pgb "$lib" 2)"
+      record fanout_tps_off "$lib" "$n" "$r" "$(pgb "$lib" 2 "-c synchronous_commit=off")"
+    done
+  done
+  for ((r = 1; r <= BULK_ROUNDS; r++)); do
+    for lib in $(order "$r"); do
+      record fanout_bulk_ms "$lib" "$n" "$r" \
+        "$(ms_of "$lib" 'INSERT INTO src (k, v) SELECT 1 + g % 1000, 1 FROM generate_series(1, 100000) g')"
+      clear_queues "$lib"
+    done
+  done
+  echo "$(date -u +%H:%M:%S) $n stages done; load $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/run.log"
+  # 2. refresh_all with 50 stages, one dirty key each
+  if [[ $n == 50 ]]; then
+    for ((r = 1; r <= ROUNDS; r++)); do
+      for lib in $(order "$r"); do
+        q "$lib" -c "INSERT INTO src (k, v) VALUES (1 + $r, 1)"
+        t=$(q "$lib" -c '\timing on' -c 'CALL incview.refresh_all()' | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
+        record refresh_all_ms "$lib" 50 "$r" "$t"
+      done
+    done
+  fi
+done
+
+# 3. write path, one stage: capture on vs off
+LIBS_ALL=$LIBS
+LIBS=$WRITE_LIBS
+for lib in $LIBS; do set_stages "$lib" 1; done
+for mode in "2 on" "8 on" "2 off"; do
+  read -r clients sync <<<"$mode"
+  for ((r = 1; r <= ROUNDS; r++)); do
+    for lib in $(order "$r"); do
+      for cap in $( ((r % 2)) && echo "off on" || echo "on off"); do
+        capture "$lib" "$cap"
+        record "write_tps_c${clients}_sync_${sync}" "$lib" "$cap" "$r" "$(pgb "$lib" "$clients" "-c synchronous_commit=$sync")"
+      done
+      capture "$lib" on
+      clear_queues "$lib"
+    done
+  done
+  echo "$(date -u +%H:%M:%S) write path c=$clients sync=$sync done; load $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/run.log"
+done
+for ((r = 1; r <= BULK_ROUNDS; r++)); do
+  for lib in $(order "$r"); do
+    for cap in $( ((r % 2)) && echo "off on" || echo "on off"); do
+      capture "$lib" "$cap"
+      record write_bulk500k_ms "$lib" "$cap" "$r" \
+        "$(ms_of "$lib" 'INSERT INTO src (k, v) SELECT 1 + g % 1000, 1 FROM generate_series(1, 500000) g')"
+      capture "$lib" on
+      clear_queues "$lib"
+    done
+  done
+done
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+LIBS=$LIBS_ALL
+
+# 4. the queue under a sustained load, continuous scheduler ("after" only)
+SOAK=""
+if ((SOAK_SECONDS > 0)); then
+  set_stages after 50
+  q after -c "SELECT count(incview.set_policy(name, 'continuous')) FROM incview.stage" >/dev/null
+  "$AFTER_PGBIN/pgbench" -n -h /tmp -p "$PORT" -U postgres -c 2 -j 2 -R "$SOAK_RATE" -T "$SOAK_SECONDS" \
+    -f "$OUT/insert.sql" fanout >"$OUT/soak_pgbench.log" 2>&1 &
+  pgb_pid=$!
+  for ((t = 30; t <= SOAK_SECONDS; t += 30)); do
+    sleep 30
+    SOAK+=$(q after -F ' | ' -c "SELECT '| $t s', (SELECT count(*) FROM incview.source_change),
+        pg_size_pretty(pg_total_relation_size('incview.source_change')),
+        (SELECT count(*) FROM incview.dirty_scope), pg_size_pretty(pg_total_relation_size('incview.dirty_scope')),
+        (SELECT max(lag) FROM incview.stages) || ' |'")$'\n'
+  done
+  wait "$pgb_pid" || true
+  SOAK_TPS=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$OUT/soak_pgbench.log" | head -1)
+  sleep 5
+  SOAK_VERIFY=$(q after -c "SELECT count(*) FILTER (WHERE v.missing + v.extra > 0) FROM incview.stage s, incview.verify(s.name) v")
+fi
+
+# ---- report
+median() {  # kind, lib, key -> median of the value column
+  awk -F, -v k="$1" -v l="$2" -v n="$3" '$1 == k && $2 == l && $3 == n { print $5 }' "$RAW" | sort -g |
+    awk '{ a[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "–"; else printf "%.2f", a / b }'; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "–"; else printf "%.0f %%", 100 * a / b }'; }
+{
+  echo "# Capture cost against the number of stages on one source"
+  echo
+  echo "Written by \`bench/capture_fanout.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'), git \`$(git -C "$ROOT" rev-parse --short HEAD)\`;"
+  echo "$(nproc) CPUs shared with other work (load average at the start $LOAD_START, at the end of part 3 $LOAD_END: expect noise),"
+  echo "$("$AFTER_PGBIN/postgres" --version). fsync and synchronous_commit on unless stated; shared_buffers 256MB."
+  echo "\"before\": $([[ -n $BEFORE_PGBIN ]] && echo "the build installed under \`$BEFORE_PGBIN\` (main before issue 18)" || echo "not measured")."
+  echo "Source: 100,000 rows, 1,000 scope values; every stage \`SELECT k, sum(v), count(*) … GROUP BY k\`, scope k,"
+  echo "manual policy (the scheduler idle). Medians of $ROUNDS pgbench rounds of $SECS s (2 clients, single-row INSERT)"
+  echo "and of $BULK_ROUNDS bulk rounds, builds alternating round by round."
+  echo
+  echo "## 1. Single-row INSERT (pgbench TPS) and 100k-row INSERT … SELECT against the number of stages"
+  echo
+  for sync in on off; do
+    echo "synchronous_commit = $sync:"
+    echo
+    echo "| stages | before TPS | after TPS | before: % of 1 stage | after: % of 1 stage | after/before |"
+    echo "|---|---|---|---|---|---|"
+    b1=$(median "fanout_tps_$sync" before 1); a1=$(median "fanout_tps_$sync" after 1)
+    for n in $STAGES; do
+      bt=$(median "fanout_tps_$sync" before "$n"); at=$(median "fanout_tps_$sync" after "$n")
+      echo "| $n | ${bt:-–} | ${at:-–} | $(pct "$bt" "$b1") | $(pct "$at" "$a1") | $(ratio "$at" "$bt") |"
+    done
+    echo
+  done
+  echo "100k-row \`INSERT … SELECT\` (ms):"
+  echo
+  echo "| stages | before | after | after/before |"
+  echo "|---|---|---|---|"
+  for n in $STAGES; do
+    bb=$(median fanout_bulk_ms before "$n"); ab=$(median fanout_bulk_ms after "$n")
+    echo "| $n | ${bb:-–} | ${ab:-–} | $(ratio "$ab" "$bb") |"
+  done
+  echo
+  echo "## 2. \`CALL incview.refresh_all()\` with 50 stages, one dirty key each (ms, median of $ROUNDS)"
+  echo
+  echo "| before | after | after/before |"
+  echo "|---|---|---|"
+  rb=$(median refresh_all_ms before 50); ra=$(median refresh_all_ms after 50)
+  echo "| ${rb:-–} | ${ra:-–} | $(ratio "$ra" "$rb") |"
+  echo
+  echo "## 3. Write path with one stage: capture on vs off (TPS; bulk in ms)"
+  echo
+  echo "| measurement | build | capture off | capture on | on/off |"
+  echo "|---|---|---|---|---|"
+  for kind in write_tps_c2_sync_on write_tps_c8_sync_on write_tps_c2_sync_off write_bulk500k_ms; do
+    for lib in $WRITE_LIBS; do
+      off=$(median "$kind" "$lib" off); on=$(median "$kind" "$lib" on)
+      echo "| $kind | $lib | ${off:-–} | ${on:-–} | $(ratio "$on" "$off") |"
+    done
+  done
+  if [[ -n $SOAK ]]; then
+    echo
+    echo "## 4. The queue under a sustained write load (\"after\", 50 continuous stages, scheduler running)"
+    echo
+    echo "pgbench -R $SOAK_RATE (2 clients) for $SOAK_SECONDS s, achieved $SOAK_TPS TPS; stages failing verify afterwards: $SOAK_VERIFY."
+    echo
+    echo "| time | change records | their size | dirty_scope rows | its size | max lag |"
+    echo "|---|---|---|---|---|---|"
+    printf '%s' "$SOAK"
+  fi
+} >"$RESULT"
+cat "$RESULT"
