@@ -517,8 +517,9 @@ CROSS JOIN LATERAL pg_catalog.unnest(r.stage_ids) AS i(stage_id)
 JOIN incview.stage s ON s.id = i.stage_id
 LEFT JOIN incview.capture_mark m ON m.stage_id = i.stage_id
 CROSS JOIN LATERAL pg_catalog.unnest(coalesce(r.keys, ARRAY[NULL::jsonb])) AS k(key)
-WHERE m.seen IS NULL OR NOT pg_catalog.pg_visible_in_snapshot(r.xid, m.seen)
-   OR (r.xid = m.seen_own AND r.cid >= m.seen_cid);
+WHERE m.seen IS NULL
+   OR (r.xid = m.seen_own AND r.cid >= m.seen_cid)
+   OR (r.xid IS DISTINCT FROM m.seen_own AND NOT pg_catalog.pg_visible_in_snapshot(r.xid, m.seen));
 
 -- dirty_scopes, all_dirty and lag count the records a stage has not collected yet.
 CREATE OR REPLACE VIEW incview.stages AS

@@ -16,9 +16,12 @@
 namespace incview::pg {
 
 // SQL condition: record r is new to the stage whose mark (LEFT JOINed, alias m) is given.
+// A record of the collecting transaction itself is judged by command id alone: its own xid
+// may be at or past the snapshot's xmax (not visible) though its earlier records were read.
 inline constexpr const char* kRecordIsNew =
-    "(m.seen IS NULL OR NOT pg_catalog.pg_visible_in_snapshot(r.xid, m.seen) "
-    "OR (r.xid OPERATOR(pg_catalog.=) m.seen_own AND r.cid OPERATOR(pg_catalog.>=) m.seen_cid))";
+    "(m.seen IS NULL "
+    "OR (r.xid OPERATOR(pg_catalog.=) m.seen_own AND r.cid OPERATOR(pg_catalog.>=) m.seen_cid) "
+    "OR (r.xid IS DISTINCT FROM m.seen_own AND NOT pg_catalog.pg_visible_in_snapshot(r.xid, m.seen)))";
 
 // Moves the records new to this stage into its dirty_scope rows (before reading its queue:
 // a refresh, refresh_scopes, a rebuild). Waits only for another collection for the same stage.
