@@ -1,5 +1,6 @@
 // SQL entry points for how a stage is stored: declared indexes, retention, partitions.
 #include "core/sql_text.hpp"
+#include "pg/catalog/captured_changes.hpp"
 #include "pg/api/args.hpp"
 #include "pg/catalog/catalog.hpp"
 #include "pg/catalog/dirty_queue.hpp"
@@ -107,7 +108,9 @@ Datum incview_rebuild_partition(PG_FUNCTION_ARGS) {
     as_owner_of(stage, [&] {
     lock_stage(stage.id);
     const double t0 = monotonic_seconds();
-    // Keys of this partition's scopes are made fresh by the rebuild.
+    // Keys of this partition's scopes are made fresh by the rebuild (those still in change
+    // records too: collected first).
+    collect_captured(stage.id);
     size_t pos = 0;
     for (size_t i = 0; i < stage.shape.scope.size(); ++i)
       if (stage.shape.scope[i].name == stage.partition.column) pos = i;
