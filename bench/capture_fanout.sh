@@ -195,7 +195,13 @@ if ((SOAK_SECONDS > 0)); then
   done
   wait "$pgb_pid" || true
   SOAK_TPS=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$OUT/soak_pgbench.log" | head -1)
-  sleep 5
+  # verify once the scheduler has drained the queue (or after 300 s), and say how long it took
+  drain_start=$(date +%s)
+  for ((w = 0; w < 300; w++)); do
+    [[ $(q after -c "SELECT NOT EXISTS (SELECT 1 FROM incview.queued_keys)") == t ]] && break
+    sleep 1
+  done
+  SOAK_DRAIN=$(($(date +%s) - drain_start))
   SOAK_VERIFY=$(q after -c "SELECT count(*) FILTER (WHERE v.missing + v.extra > 0) FROM incview.stage s, incview.verify(s.name) v")
 fi
 
@@ -261,7 +267,7 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print
     echo
     echo "## 4. The queue under a sustained write load (\"after\", 50 continuous stages, scheduler running)"
     echo
-    echo "pgbench -R $SOAK_RATE (2 clients) for $SOAK_SECONDS s, achieved $SOAK_TPS TPS; stages failing verify afterwards: $SOAK_VERIFY."
+    echo "pgbench -R $SOAK_RATE (2 clients) for $SOAK_SECONDS s, achieved $SOAK_TPS TPS; queue drained ${SOAK_DRAIN} s after the load (300 = not drained); stages failing verify then: $SOAK_VERIFY."
     echo
     echo "| time | change records | their size | dirty_scope rows | its size | max lag |"
     echo "|---|---|---|---|---|---|"
