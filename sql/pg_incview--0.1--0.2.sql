@@ -500,9 +500,25 @@ CREATE TABLE incview.capture_mark (
   seen_own pg_catalog.xid8,
   seen_cid bigint
 );
--- Not dumped: transaction ids and snapshots mean nothing in another cluster. A dump taken
--- while records wait (a stage's refresh or the scheduler's pass collects them) restores
--- without them: refresh or rebuild its stages after a restore (docs/capture.md).
+-- Marks are not dumped: snapshots mean nothing in another cluster, and a restored stage
+-- without a mark takes every record as new. Records are dumped (keys still waiting in them
+-- when the dump is taken must not be lost), and a restored record becomes a record of the
+-- restoring transaction: the trigger below replaces the other cluster's xid by the restoring
+-- transaction's and its command id by one past any real one (CommandId is 32 bits), so no
+-- mark taken before the restore commits (a scheduler pass during the restore) has seen it.
+-- Capture's direct heap insert fires no trigger: only COPY/INSERT (a restore) goes through it.
+-- A record collected by every stage but not yet deleted when the dump was taken is collected
+-- again after the restore: its keys are refreshed once more, never lost.
+CREATE FUNCTION incview.source_change_restored() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+  NEW.xid := pg_catalog.pg_current_xact_id();
+  NEW.cid := 4294967296;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER incview_restored BEFORE INSERT ON incview.source_change
+  FOR EACH ROW EXECUTE FUNCTION incview.source_change_restored();
+SELECT pg_catalog.pg_extension_config_dump('incview.source_change', '');
 
 -- Every key queued for a stage: the rows of its queue and the keys of the change records
 -- it has not collected yet ("new to the stage": the same rule as kRecordIsNew in

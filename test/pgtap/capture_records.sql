@@ -5,7 +5,7 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_incview;
 SET incview.default_policy = manual;
-SELECT plan(27);
+SELECT plan(31);
 
 CREATE TABLE src (id serial PRIMARY KEY, k int, v int, tag text, u uuid);
 INSERT INTO src (k, v, tag, u) SELECT g % 20, g, 't' || (g % 5), md5((g % 7)::text)::uuid FROM generate_series(1, 200) g;
@@ -92,6 +92,22 @@ SELECT throws_ok('INSERT INTO src (k, v) VALUES (8, 8)', '55000', 'incview.sourc
                  'capture refuses a record table with an index');
 DROP INDEX incview.source_change_bad;
 SELECT lives_ok('INSERT INTO src (k, v) VALUES (8, 8)', 'and captures again without it');
+CREATE FUNCTION pg_temp.noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER source_change_bad AFTER INSERT ON incview.source_change FOR EACH ROW EXECUTE FUNCTION pg_temp.noop();
+SELECT throws_ok('INSERT INTO src (k, v) VALUES (8, 8)', '55000', 'incview.source_change is not the table pg_incview made',
+                 'capture refuses a record table with a trigger of someone else (it would not fire)');
+DROP TRIGGER source_change_bad ON incview.source_change;
+-- A record inserted through the executor (a restore's COPY) becomes one of the inserting
+-- transaction, new to every mark taken before it: the other cluster's xid means nothing here.
+SELECT incview.refresh('rc');
+SELECT is((SELECT all_dirty FROM incview.stages WHERE name = 'rc'), false,
+          'rc refreshed: nothing queued (its mark: this transaction, this command)');
+WITH r AS (INSERT INTO incview.source_change VALUES (ARRAY[pg_temp.stage_id('rc')], '12345', NULL, now(), 3)
+           RETURNING xid, cid)
+SELECT is((SELECT xid = pg_current_xact_id() AND cid = 4294967296 FROM r), true,
+          'a restored record takes the restoring transaction''s xid');
+SELECT is((SELECT all_dirty FROM incview.stages WHERE name = 'rc'), true,
+          'and is new to that mark: queued for its stage (command id past any real one)');
 
 SELECT count(incview.refresh(name)) FROM incview.stage;
 SELECT is((SELECT count(*) FROM incview.stage s, incview.verify(s.name) v WHERE v.missing + v.extra > 0), 0::bigint,

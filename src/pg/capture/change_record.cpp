@@ -9,10 +9,13 @@ extern "C" {
 #include "access/heapam.h"
 #include "access/table.h"
 #include "catalog/pg_am.h"
+#include "catalog/pg_trigger.h"
 #include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "nodes/makefuncs.h"
 #include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 #include "utils/xid8.h"
@@ -25,6 +28,25 @@ namespace {
 // incview.source_change's columns, in order (sql/pg_incview--0.1--0.2.sql).
 constexpr int kColumns = 5;
 const Oid kColumnTypes[kColumns] = {INT4ARRAYOID, XID8OID, JSONBARRAYOID, TIMESTAMPTZOID, INT8OID};
+
+// The table's triggers are none, or only our script's BEFORE INSERT row trigger that turns a
+// restored record into one of the restoring transaction (it is meant not to fire here: a
+// direct heap insert fires nothing). Any other trigger would silently miss our rows.
+bool only_restore_trigger(Relation rel) {
+  const TriggerDesc* td = rel->trigdesc;
+  if (td == nullptr) return true;
+  if (td->numtriggers != 1) return false;
+  const Trigger& t = td->triggers[0];
+  if (strcmp(t.tgname, "incview_restored") != 0 || !TRIGGER_FOR_ROW(t.tgtype) || !TRIGGER_FOR_BEFORE(t.tgtype) ||
+      !TRIGGER_FOR_INSERT(t.tgtype) || TRIGGER_FOR_UPDATE(t.tgtype) || TRIGGER_FOR_DELETE(t.tgtype) ||
+      t.tgqual != nullptr)
+    return false;
+  char* fn = get_func_name(t.tgfoid);
+  const bool ours = fn != nullptr && strcmp(fn, "source_change_restored") == 0 &&
+                    get_func_namespace(t.tgfoid) == RelationGetNamespace(rel);
+  if (fn) pfree(fn);
+  return ours;
+}
 
 // Appends one record. `keys` null: every scope.
 void write_record(Oid table, const std::vector<int32>& stage_ids, const std::vector<Datum>* keys) {
@@ -40,7 +62,7 @@ void write_record(Oid table, const std::vector<int32>& stage_ids, const std::vec
     // A direct heap insert maintains no index and fires nothing: refuse a table that is not
     // the one our script made (an index added by hand would silently miss our rows).
     bool ours = rel->rd_rel->relkind == RELKIND_RELATION && rel->rd_rel->relam == HEAP_TABLE_AM_OID &&
-                RelationGetIndexList(rel) == NIL && rel->trigdesc == nullptr && desc->natts == kColumns;
+                RelationGetIndexList(rel) == NIL && only_restore_trigger(rel) && desc->natts == kColumns;
     for (int i = 0; ours && i < kColumns; ++i)
       ours = !TupleDescAttr(desc, i)->attisdropped && TupleDescAttr(desc, i)->atttypid == kColumnTypes[i];
     if (!ours)
