@@ -107,8 +107,11 @@ std::string StageSql::key_row(const std::string& alias) const {
 }
 
 std::string StageSql::diff_body(const std::string& fresh_sql, const std::string& current_filter) const {
-  if (shape_.unique_key.empty())
-    throw Error(sqlstate::kInvalidParameterValue, "the diff engine needs a unique_key");
+  return shape_.unique_key.empty() ? multiset_diff_body(fresh_sql, current_filter)
+                                   : keyed_diff_body(fresh_sql, current_filter);
+}
+
+std::string StageSql::keyed_diff_body(const std::string& fresh_sql, const std::string& current_filter) const {
   std::vector<std::string> rest;  // non-key columns
   for (const auto& c : shape_.columns)
     if (std::find(shape_.unique_key.begin(), shape_.unique_key.end(), c) == shape_.unique_key.end())
@@ -140,6 +143,47 @@ std::string StageSql::diff_body(const std::string& fresh_sql, const std::string&
          " FROM fresh f WHERE NOT EXISTS (SELECT 1 FROM cur c WHERE c.incview_key = f.incview_key) RETURNING 1)\n";
   sql += "SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM added), ";
   sql += rest.empty() ? "0::bigint" : "(SELECT count(*) FROM changed)";
+  return sql;
+}
+
+// Without a unique_key a stage is a multiset: a row is its whole value, and k identical
+// rows are k copies. Each side numbers the copies of each value (row_number over the row's
+// text form), and copy n of a value on one side pairs with copy n on the other. For a value
+// with a copies in the table and b in the query, that deletes a - b copies (by ctid) or
+// inserts b - a, and leaves min(a, b) untouched: only real changes are written, as with a
+// key, so downstream stages see only those. A change of value among duplicates is one
+// copy deleted and one inserted (there is no identity to UPDATE).
+// The text form pairs NULLs with NULLs (IS NOT DISTINCT FROM, "(1,)" is not "(1,\"\")") and
+// works for types without an equality operator (json, point, xml); it is strictly finer
+// than equality (1.0 and 1.00 differ), so a value whose text changes is rewritten.
+// The query's rows travel as one anonymous record: no name of ours can collide with theirs.
+std::string StageSql::multiset_diff_body(const std::string& fresh_sql, const std::string& current_filter) const {
+  const std::string& target = shape_.target;
+  const std::string in_batch = current_filter.empty() ? "" : current_filter + " AND ";
+  // ROW(...) names its fields f1, f2, ... whatever the columns are called (a bare "f" would
+  // be the user's column f, not the row).
+  std::vector<std::string> fields;
+  for (size_t i = 1; i <= shape_.columns.size(); ++i) fields.push_back("(f.incview_rec).f" + std::to_string(i));
+  std::string sql;
+  sql += "WITH fresh AS MATERIALIZED (SELECT ROW(" + column_list(shape_.columns, "f") + ") AS incview_rec, " +
+         row_text("f") +
+         " AS incview_row, pg_catalog.row_number() OVER (PARTITION BY " + row_text("f") +
+         ") AS incview_n FROM (" + fresh_sql + ") AS f),\n";
+  // (tableoid, ctid): a ctid alone repeats across the partitions of a partitioned table.
+  sql += "cur AS MATERIALIZED (SELECT t.tableoid AS incview_toid, t.ctid AS incview_tid, " + row_text("t") +
+         " AS incview_row, pg_catalog.row_number() OVER (PARTITION BY " + row_text("t") +
+         ") AS incview_n FROM " + target + " AS t" + (current_filter.empty() ? "" : " WHERE " + current_filter) +
+         "),\n";
+  // The copies to delete are reached through the batch's scope filter (the scope index),
+  // then picked by (tableoid, ctid): never a join on ctid that could scan the whole table.
+  sql += "gone AS (DELETE FROM " + target + " AS t WHERE " + in_batch +
+         "(t.tableoid, t.ctid) IN (SELECT c.incview_toid, c.incview_tid FROM cur c WHERE NOT EXISTS "
+         "(SELECT 1 FROM fresh f WHERE f.incview_row OPERATOR(pg_catalog.=) c.incview_row "
+         "AND f.incview_n OPERATOR(pg_catalog.=) c.incview_n)) RETURNING 1),\n";
+  sql += "added AS (INSERT INTO " + target + " (" + column_list(shape_.columns) + ") SELECT " + join(fields, ", ") +
+         " FROM fresh f WHERE NOT EXISTS (SELECT 1 FROM cur c WHERE c.incview_row OPERATOR(pg_catalog.=) f.incview_row "
+         "AND c.incview_n OPERATOR(pg_catalog.=) f.incview_n) RETURNING 1)\n";
+  sql += "SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM added), 0::bigint";
   return sql;
 }
 

@@ -77,9 +77,29 @@ TEST(StageSql, DiffPairsByUniqueKeyAndUpdatesOnlyChangedRows) {
   EXPECT_TRUE(contains(d, "WHERE t.\"patient_id\" = ANY($1::bigint[]) AND ROW(t.\"patient_id\", t.\"product_id\")::text = p.incview_key"));
   EXPECT_FALSE(contains(d, "ctid"));
   EXPECT_FALSE(contains(d, "SET \"patient_id\""));
-  StageShape no_key = single();
-  no_key.unique_key.clear();
-  EXPECT_THROW(StageSql(no_key).diff_scoped({false}), Error);
+}
+
+TEST(StageSql, DiffWithoutUniqueKeyPairsCopiesOfWholeRows) {
+  StageShape s = single();
+  s.unique_key.clear();
+  const std::string d = StageSql(s).diff_scoped({false});
+  // Copy n of a value pairs with copy n: numbered over the whole row's text form.
+  EXPECT_TRUE(contains(d, "pg_catalog.row_number() OVER (PARTITION BY ROW(f.\"patient_id\", f.\"product_id\", f.\"n\")::text)"));
+  EXPECT_TRUE(contains(d, "pg_catalog.row_number() OVER (PARTITION BY ROW(t.\"patient_id\", t.\"product_id\", t.\"n\")::text)"));
+  EXPECT_TRUE(contains(d, "f.incview_row OPERATOR(pg_catalog.=) c.incview_row AND f.incview_n OPERATOR(pg_catalog.=) c.incview_n"));
+  // Surplus copies are deleted by (tableoid, ctid), reached through the scope filter.
+  EXPECT_TRUE(contains(d, "DELETE FROM \"public\".\"due\" AS t WHERE t.\"patient_id\" = ANY($1::bigint[]) AND "
+                          "(t.tableoid, t.ctid) IN (SELECT c.incview_toid, c.incview_tid FROM cur c"));
+  // The query's rows travel as one composite: no name of ours meets a user's column.
+  EXPECT_TRUE(contains(d, "SELECT ROW(f.\"patient_id\", f.\"product_id\", f.\"n\") AS incview_rec"));
+  EXPECT_TRUE(contains(d, "SELECT (f.incview_rec).f1, (f.incview_rec).f2, (f.incview_rec).f3 FROM fresh f"));
+  EXPECT_FALSE(contains(d, "UPDATE"));
+  EXPECT_FALSE(contains(d, "incview_key"));
+  EXPECT_TRUE(contains(d, "0::bigint"));
+  // The whole-table form has no scope filter on the target.
+  const std::string all = StageSql(s).diff_all();
+  EXPECT_TRUE(contains(all, "DELETE FROM \"public\".\"due\" AS t WHERE (t.tableoid, t.ctid) IN"));
+  EXPECT_TRUE(contains(all, "FROM \"public\".\"due\" AS t),"));
 }
 
 TEST(StageSql, DiffWithOnlyKeyColumnsHasNoUpdate) {

@@ -36,13 +36,12 @@ namespace {
 
 const std::set<std::string> kEngines = {"auto", "replace", "diff", "full"};
 
-void check_engine(const std::string& engine, bool has_unique_key) {
+// Every engine works with or without a unique_key (diff without one pairs rows by their
+// whole value, as a multiset: StageSql::multiset_diff_body).
+void check_engine(const std::string& engine) {
   if (!kEngines.count(engine))
     throw Error(sqlstate::kInvalidParameterValue, "unknown engine \"" + engine + "\"",
                 "engines are auto, replace, diff and full");
-  if (engine == "diff" && !has_unique_key)
-    throw Error(sqlstate::kInvalidParameterValue, "engine \"diff\" needs a unique_key",
-                "", "pass unique_key => ARRAY[...] naming columns that identify a row");
 }
 
 void check_names(const std::vector<std::string>& names, const char* what) {
@@ -162,7 +161,7 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     check_stage_name_length(name);
     check_names(scope, "scope");
     check_names(unique_key, "unique_key");
-    check_engine(engine, !unique_key.empty());
+    check_engine(engine);
     const std::string policy = settings.default_policy ? settings.default_policy : "continuous";
     if (policy != "continuous" && policy != "manual")
       throw Error(sqlstate::kInvalidParameterValue, "incview.default_policy must be continuous or manual",
@@ -269,7 +268,8 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     }
 
     const StageSql sql(shape);
-    check_generated_sql(sql, scope_types, !shape.unique_key.empty());
+    // The diff statement is checked whenever the engine may use it (auto, diff).
+    check_generated_sql(sql, scope_types, engine == "diff" || engine == "auto" || !shape.unique_key.empty());
 
     int32 stage_id = 0;
     as_extension_owner([&] {
@@ -345,7 +345,7 @@ Datum incview_set_engine(PG_FUNCTION_ARGS) {
     spi_connect();
     const StageRecord stage = load_stage(name);
     check_stage_owner(stage, "change it");
-    check_engine(engine, !stage.shape.unique_key.empty());
+    check_engine(engine);
     if (engine == "diff" && is_citus_table(stage.target)) refuse_citus_diff();
     as_extension_owner([&] {
       spi_exec("UPDATE incview.stage SET engine = $2 WHERE id = $1", {int4_arg(stage.id), text_arg(engine)});

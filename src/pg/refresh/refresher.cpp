@@ -34,7 +34,8 @@ std::string batch_engine(const StageRecord& stage) {
   if (stage.engine != "auto") return stage.engine;
   // diff writes only rows that changed, which spares the stages reading this one (their
   // capture sees only real changes); without readers, replace is cheaper.
-  if (stage.shape.unique_key.empty() || !stage.has_downstream) return "replace";
+  // (With or without a unique_key: without one, diff pairs rows as a multiset.)
+  if (!stage.has_downstream) return "replace";
   // Citus refuses the diff's UPDATE on a distributed table (docs/citus.md).
   return is_citus_table(stage.target) ? "replace" : "diff";
 }

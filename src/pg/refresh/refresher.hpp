@@ -10,8 +10,8 @@ namespace incview::pg {
 void lock_stage(int32 stage_id);
 bool try_lock_stage(int32 stage_id);
 
-// The engine batches of this stage use: `auto` is diff when a unique_key pairs rows and
-// other stages read this one (they then see only real changes), else replace.
+// The engine batches of this stage use: `auto` is diff when other stages read this one
+// (they then see only real changes; keyed or multiset), else replace.
 std::string batch_engine(const StageRecord& stage);
 
 // Re-derives every key of every batch; returns what was written (not logged).
