@@ -25,7 +25,8 @@ SELECT * FROM incview.verify('ms');
 INSERT INTO ms_src (g, doc, pt, x, note) VALUES (1, '{"a":1}', '(1,2)', '<a/>', NULL);
 SELECT incview.refresh('ms');
 SELECT * FROM pg_temp.last_write('ms');
--- All three copies gone, the NULL row rewritten in place by an UPDATE that changes nothing.
+-- All three copies gone; scope 2 dirtied by an UPDATE that changes nothing: its row with
+-- NULLs pairs with itself and is not rewritten (3 deleted, 0 inserted).
 DELETE FROM ms_src WHERE g = 1;
 UPDATE ms_src SET note = note WHERE g = 2;
 SELECT incview.refresh('ms');
