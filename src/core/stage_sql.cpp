@@ -147,12 +147,15 @@ std::string StageSql::keyed_diff_body(const std::string& fresh_sql, const std::s
 }
 
 // Without a unique_key a stage is a multiset: a row is its whole value, and k identical
-// rows are k copies. Each side numbers the copies of each value (row_number over the row's
-// text form), and copy n of a value on one side pairs with copy n on the other. For a value
-// with a copies in the table and b in the query, that deletes a - b copies (by ctid) or
-// inserts b - a, and leaves min(a, b) untouched: only real changes are written, as with a
-// key, so downstream stages see only those. A change of value among duplicates is one
-// copy deleted and one inserted (there is no identity to UPDATE).
+// rows are k copies. For a value with a copies in the table and b in the query, the diff
+// deletes a - b copies (by ctid) or inserts b - a, and leaves min(a, b) untouched: only
+// real changes are written, as with a key, so downstream stages see only those. A change of
+// value among duplicates is one copy deleted and one inserted (no identity to UPDATE).
+// `delta` counts b - a per value with one hash aggregate over both sides; only the rows of
+// values whose count changed are then numbered (row_number, a sort of those rows alone) to
+// pick which copies go and which come. (Numbering every row of both sides instead took four
+// sorts of the whole batch: 708 ms against 213 ms for 10,000 rows with 100 changed, in one
+// EXPLAIN ANALYZE each on the loaded 2-core development machine.)
 // The text form pairs NULLs with NULLs (IS NOT DISTINCT FROM, "(1,)" is not "(1,\"\")") and
 // works for types without an equality operator (json, point, xml); it is strictly finer
 // than equality (1.0 and 1.00 differ), so a value whose text changes is rewritten.
@@ -163,26 +166,30 @@ std::string StageSql::multiset_diff_body(const std::string& fresh_sql, const std
   // ROW(...) names its fields f1, f2, ... whatever the columns are called (a bare "f" would
   // be the user's column f, not the row).
   std::vector<std::string> fields;
-  for (size_t i = 1; i <= shape_.columns.size(); ++i) fields.push_back("(f.incview_rec).f" + std::to_string(i));
+  for (size_t i = 1; i <= shape_.columns.size(); ++i) fields.push_back("(x.incview_rec).f" + std::to_string(i));
   std::string sql;
   sql += "WITH fresh AS MATERIALIZED (SELECT ROW(" + column_list(shape_.columns, "f") + ") AS incview_rec, " +
-         row_text("f") +
-         " AS incview_row, pg_catalog.row_number() OVER (PARTITION BY " + row_text("f") +
-         ") AS incview_n FROM (" + fresh_sql + ") AS f),\n";
+         row_text("f") + " AS incview_row FROM (" + fresh_sql + ") AS f),\n";
   // (tableoid, ctid): a ctid alone repeats across the partitions of a partitioned table.
   sql += "cur AS MATERIALIZED (SELECT t.tableoid AS incview_toid, t.ctid AS incview_tid, " + row_text("t") +
-         " AS incview_row, pg_catalog.row_number() OVER (PARTITION BY " + row_text("t") +
-         ") AS incview_n FROM " + target + " AS t" + (current_filter.empty() ? "" : " WHERE " + current_filter) +
+         " AS incview_row FROM " + target + " AS t" + (current_filter.empty() ? "" : " WHERE " + current_filter) +
          "),\n";
+  // Copies to add (> 0) or to remove (< 0) per value; values whose count is unchanged drop out.
+  sql += "delta AS MATERIALIZED (SELECT u.incview_row, pg_catalog.sum(u.incview_n) AS incview_n FROM "
+         "(SELECT f.incview_row, 1 AS incview_n FROM fresh f UNION ALL SELECT c.incview_row, -1 FROM cur c) AS u "
+         "GROUP BY u.incview_row HAVING pg_catalog.sum(u.incview_n) OPERATOR(pg_catalog.<>) 0),\n";
   // The copies to delete are reached through the batch's scope filter (the scope index),
   // then picked by (tableoid, ctid): never a join on ctid that could scan the whole table.
   sql += "gone AS (DELETE FROM " + target + " AS t WHERE " + in_batch +
-         "(t.tableoid, t.ctid) IN (SELECT c.incview_toid, c.incview_tid FROM cur c WHERE NOT EXISTS "
-         "(SELECT 1 FROM fresh f WHERE f.incview_row OPERATOR(pg_catalog.=) c.incview_row "
-         "AND f.incview_n OPERATOR(pg_catalog.=) c.incview_n)) RETURNING 1),\n";
+         "(t.tableoid, t.ctid) IN (SELECT x.incview_toid, x.incview_tid FROM (SELECT c.incview_toid, c.incview_tid, "
+         "pg_catalog.row_number() OVER (PARTITION BY c.incview_row) AS incview_k, d.incview_n FROM cur c JOIN delta d "
+         "ON d.incview_row OPERATOR(pg_catalog.=) c.incview_row WHERE d.incview_n OPERATOR(pg_catalog.<) 0) AS x "
+         "WHERE x.incview_k OPERATOR(pg_catalog.<=) OPERATOR(pg_catalog.-) x.incview_n) RETURNING 1),\n";
   sql += "added AS (INSERT INTO " + target + " (" + column_list(shape_.columns) + ") SELECT " + join(fields, ", ") +
-         " FROM fresh f WHERE NOT EXISTS (SELECT 1 FROM cur c WHERE c.incview_row OPERATOR(pg_catalog.=) f.incview_row "
-         "AND c.incview_n OPERATOR(pg_catalog.=) f.incview_n) RETURNING 1)\n";
+         " FROM (SELECT f.incview_rec, pg_catalog.row_number() OVER (PARTITION BY f.incview_row) AS incview_k, "
+         "d.incview_n FROM fresh f JOIN delta d ON d.incview_row OPERATOR(pg_catalog.=) f.incview_row "
+         "WHERE d.incview_n OPERATOR(pg_catalog.>) 0) AS x WHERE x.incview_k OPERATOR(pg_catalog.<=) x.incview_n "
+         "RETURNING 1)\n";
   sql += "SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM added), 0::bigint";
   return sql;
 }
