@@ -114,7 +114,7 @@ ORDER BY d.mode, d.share;
 SQL
 )
 {
-  echo "# diff without unique_key (multiset) vs replace"
+  echo "## diff without unique_key (multiset) vs replace (bench/multiset.sh)"
   echo
   echo "Written by \`bench/multiset.sh $ROUNDS $SCOPES $PER_SCOPE $DIRTY \"$SHARES\"\` on $(date -u '+%Y-%m-%d %H:%M UTC'),"
   echo "git \`$(git -C "$ROOT" rev-parse --short HEAD)\`; $(nproc) CPUs shared with other work (load average"

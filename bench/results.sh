@@ -386,6 +386,12 @@ if [[ -f "$HERE/ddl_latency.md" ]]; then
   cat "$HERE/ddl_latency.md"
 fi
 
+# Measured separately by bench/multiset.sh (diff without unique_key beside replace).
+if [[ -f "$HERE/multiset.md" ]]; then
+  echo
+  cat "$HERE/multiset.md"
+fi
+
 # Measured separately by bench/soak.sh (a long run under continuous writes).
 if [[ -f "$HERE/soak.md" ]]; then
   echo
