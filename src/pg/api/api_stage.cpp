@@ -268,8 +268,10 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     }
 
     const StageSql sql(shape);
-    // The diff statement is checked whenever the engine may use it (auto, diff).
-    check_generated_sql(sql, scope_types, engine == "diff" || engine == "auto" || !shape.unique_key.empty());
+    // The diff statement is checked whenever the engine may use it: diff, or auto (not on
+    // Citus, where auto never diffs), or any stage with a unique_key (as before).
+    check_generated_sql(sql, scope_types,
+                        engine == "diff" || (engine == "auto" && !citus.used()) || !shape.unique_key.empty());
 
     int32 stage_id = 0;
     as_extension_owner([&] {
