@@ -418,27 +418,20 @@ void report_activity(const std::string& what) {
 // Refreshes one stage to the end of its queue, one committed transaction per batch, as
 // the stage's owner.
 void refresh_in_worker(const std::string& name, int64 expected_batches) {
-  std::optional<std::string> after;
-  bool failed = false;
   int batch = 0;
-  do {
-    if (ShutdownRequestPending) return;
+  run_steps([&](const std::optional<std::string>& after, bool run_failed) -> std::optional<StepResult> {
+    if (ShutdownRequestPending) return std::nullopt;
     ++batch;
     report_activity("pg_incview: refreshing stage \"" + name + "\", batch " + std::to_string(batch) + " of ~" +
                     std::to_string(std::max<int64>(expected_batches, batch)));
-    bool gone = false;
+    std::optional<StepResult> step;  // stays empty when the stage is gone
     in_transaction([&] {
       auto stage = find_stage(name);
-      if (!stage || stage->shape.target.empty()) {
-        gone = true;
-        return;
-      }
-      StepResult step = refresh_step(*stage, after, failed);  // as the stage's owner, restricted
-      failed = failed || step.failed;
-      after = step.last_key;
+      if (!stage || stage->shape.target.empty()) return;
+      step = refresh_step(*stage, after, run_failed);  // as the stage's owner, restricted
     });
-    if (gone) return;
-  } while (after);
+    return step;
+  });
 }
 
 struct DueStage {

@@ -21,6 +21,25 @@ StepResult refresh_step(const StageRecord& stage, const std::optional<std::strin
 // scope count, logs. Returns what was written.
 RefreshStats rebuild_and_log(const StageRecord& stage);
 
+// The steps of one run, from the start of the queue to its end: the one copy of this loop
+// (refresh_stage in one transaction, the scheduler's workers in one transaction per step).
+// step(after, run_failed) runs one step and returns its result, or nullopt to stop the
+// run early (shutdown, the stage dropped). Returns the scopes re-derived.
+template <typename Step>
+int64 run_steps(Step&& step) {
+  int64 total = 0;
+  bool failed = false;
+  std::optional<std::string> after;
+  do {
+    const std::optional<StepResult> result = step(after, failed);
+    if (!result) break;
+    failed = failed || result->failed;
+    if (result->scopes > 0) total += result->scopes;
+    after = result->last_key;
+  } while (after);
+  return total;
+}
+
 // All steps in this transaction; returns scopes re-derived (a full rebuild counts the
 // dirty keys it made fresh).
 int64 refresh_stage(const StageRecord& stage);
