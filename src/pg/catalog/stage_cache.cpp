@@ -68,10 +68,13 @@ uint64 stage_cache_epoch() {
 
 std::optional<StageRecord> cached_stage(const std::string& name, const StageRowVersion& now) {
   register_callbacks();
+  // Before the lookup: reading the version may run a query, and with it the callbacks
+  // above, which may erase the entry an iterator points to.
+  const std::string catalog_version = check_catalog_version();
   auto it = entries.find(name);
   if (it == entries.end()) return std::nullopt;
   const Entry& e = it->second;
-  if (e.database != MyDatabaseId || e.row_version != now.version || e.catalog_version != check_catalog_version()) {
+  if (e.database != MyDatabaseId || e.row_version != now.version || e.catalog_version != catalog_version) {
     entries.erase(it);
     return std::nullopt;
   }
@@ -82,10 +85,11 @@ std::optional<StageRecord> cached_stage(const std::string& name, const StageRowV
 
 void remember_stage(const std::string& name, const StageRowVersion& version, const StageRecord& record,
                     uint64 read_epoch) {
+  const std::string catalog_version = check_catalog_version();  // (may run a query: first)
   if (read_epoch != epoch) return;  // invalidated while it was read: maybe half old
   if (record.shape.target.empty()) return;  // target gone: reported on every call
   if (entries.size() >= kMaxEntries) entries.clear();
-  entries[name] = Entry{MyDatabaseId, check_catalog_version(), version.version, record};
+  entries[name] = Entry{MyDatabaseId, catalog_version, version.version, record};
 }
 
 void forget_stage(const std::string& name) { entries.erase(name); }

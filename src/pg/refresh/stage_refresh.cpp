@@ -139,7 +139,14 @@ RefreshStats rebuild_as_owner(const StageRecord& stage) {
 
 int64 refresh_stage(const StageRecord& stage) {
   return run_steps([&](const std::optional<std::string>& after, bool run_failed) -> std::optional<StepResult> {
-    return refresh_step(stage, after, run_failed);
+    // Each step at an SPI level of its own: the rows its statements return and its key
+    // arrays are freed when it ends, so one call refreshing many batches holds one batch's
+    // memory, not every batch's (issue 12, item 6). (On an error the transaction's abort
+    // frees the level.)
+    spi_connect();
+    const StepResult result = refresh_step(stage, after, run_failed);
+    spi_finish();
+    return result;
   });
 }
 
