@@ -6,7 +6,8 @@
 #
 # On a throwaway cluster, for each scale: the private memory (RssAnon of /proc/<pid>/status,
 # sampled every 10 ms: shared buffers are not in it) of
-#  - a backend running incview.refresh() after a change to 10 % of the patients;
+#  - a backend running incview.refresh() after a change to 10 % of the patients, and after a
+#    change to the same 1,000 patients at both scales;
 #  - the scheduler refreshing the same change in the background (policy continuous; with
 #    one stage the scheduler refreshes it in its own process);
 #  - a backend running a captured 500,000-row INSERT ... SELECT into medications.
@@ -85,11 +86,16 @@ for scale in "${SCALES[@]}"; do
   k=$((n / 10))
   log "scale $scale: $n patients, $rows stage rows; 10 % = $k patients"
 
-  # 1. incview.refresh() in a backend
+  # 1. incview.refresh() in a backend: 10 % of the patients, and the same 1,000 patients at
+  #    every scale (what the stage's size alone does)
   read -r base peak < <(measure_backend "$db" "refresh-$scale" "SELECT bench.apply_change($k, 1);" \
     "SELECT incview.refresh('$STAGE');")
   echo "$scale,$n,$rows,backend incview.refresh (10 %),$k,$base,$peak,$((peak - base))" >> "$RESULTS"
   log "scale $scale refresh backend: base $base kB, peak $peak kB"
+  read -r base peak < <(measure_backend "$db" "refresh1000-$scale" "SELECT bench.apply_change(1000, 3);" \
+    "SELECT incview.refresh('$STAGE');")
+  echo "$scale,$n,$rows,backend incview.refresh (1000 patients),1000,$base,$peak,$((peak - base))" >> "$RESULTS"
+  log "scale $scale refresh backend, 1000 patients: base $base kB, peak $peak kB"
 
   # 2. the scheduler refreshing the same change
   sql "SELECT bench.apply_change($k, 2)" >/dev/null
