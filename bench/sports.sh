@@ -102,7 +102,7 @@ EOF
 }
 # A read: planning + execution time as EXPLAIN ANALYZE reports them (server side, without
 # the client round trip, which is most of a millisecond-long read's time over a socket),
-# on the second run in its session (the first loads the catalog caches).
+# the mean of two runs in one session.
 timed_read() {  # layout what query
   local ms
   ms=$("${PSQL[@]}" -d "$DB" -At 2>>"$LOG" <<EOF | awk '/Planning Time|Execution Time/ { t += $3 } END { printf "%.3f", t }'
