@@ -391,6 +391,13 @@ if [[ -f "$HERE/multiset.md" ]]; then
   echo
   cat "$HERE/multiset.md"
 fi
+# Measured separately by bench/fixed_cost.sh + bench/memory.sh and bench/sports.sh (issue 12).
+for f in fixed_cost.md sports.md; do
+  if [[ -f "$HERE/$f" ]]; then
+    echo
+    cat "$HERE/$f"
+  fi
+done
 
 # Measured separately by bench/soak.sh (a long run under continuous writes).
 if [[ -f "$HERE/soak.md" ]]; then

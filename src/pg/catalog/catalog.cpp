@@ -5,6 +5,7 @@ extern "C" {
 }
 
 #include "core/error.hpp"
+#include "pg/catalog/stage_cache.hpp"
 #include "pg/support/guard.hpp"
 #include "pg/support/role.hpp"
 #include "pg/support/settings.hpp"
@@ -42,7 +43,26 @@ std::optional<StageRecord> find_stage(const std::string& name) {
   // security), and whoever asks for a stage by name must find it to be told whether it may
   // touch it. format_type() qualifies a type unless the search_path finds it: reading under
   // the safe path gives type names that resolve the same in every session and worker.
-  as_extension_owner([&] { out = read_stage(name); });
+  as_extension_owner([&] {
+    // One cheap query says which version of the stage row is current (stage_cache.hpp);
+    // the full read only when this backend has not read that version yet.
+    const uint64 found = spi_exec(
+        "SELECT s.xmin::text || ':' || s.ctid::text, "
+        "       EXISTS (SELECT 1 FROM incview.stage_source ss WHERE ss.source = s.target AND ss.stage_id <> s.id) "
+        "FROM incview.stage s WHERE s.name = $1",
+        {text_arg(name)}, true);
+    if (found == 0) {
+      forget_stage(name);
+      return;
+    }
+    StageRowVersion now;
+    now.version = spi_text_or(0, 1, "");
+    now.has_downstream = spi_bool(0, 2);
+    if ((out = cached_stage(name, now))) return;
+    const uint64 epoch = stage_cache_epoch();
+    out = read_stage(name);
+    if (out) remember_stage(name, now, *out, epoch);
+  });
   return out;
 }
 

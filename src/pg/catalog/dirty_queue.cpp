@@ -125,6 +125,7 @@ DirtyBatch take_dirty_batch(const StageRecord& stage, const std::optional<std::s
   });
   if (keys.empty()) return out;
   out.last_key = keys.back();
+  out.full = static_cast<int64>(keys.size()) >= limit;
   out.batches = typed_batches(stage, keys, limit);
   return out;
 }

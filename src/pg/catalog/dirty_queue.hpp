@@ -20,6 +20,7 @@ DirtySummary dirty_summary(const StageRecord& stage);
 struct DirtyBatch {
   std::vector<KeyBatch> batches;  // zero or one batch
   std::optional<std::string> last_key;
+  bool full = false;  // as many keys as the limit: more may be queued past last_key
 };
 DirtyBatch take_dirty_batch(const StageRecord& stage, const std::optional<std::string>& after, int64 limit);
 

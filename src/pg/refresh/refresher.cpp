@@ -17,13 +17,19 @@ namespace {
 constexpr int32 kLockSpace = 0x696e6376;
 }  // namespace
 
+// The advisory-lock functions called directly, not through SQL: a statement here was
+// parsed and planned on every refresh call (the stage owner's SQL is never kept prepared).
 void lock_stage(int32 stage_id) {
-  spi_exec("SELECT pg_catalog.pg_advisory_xact_lock($1, $2)", {int4_arg(kLockSpace), int4_arg(stage_id)});
+  pg_call([&] { DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(kLockSpace), Int32GetDatum(stage_id)); });
 }
 
 bool try_lock_stage(int32 stage_id) {
-  spi_exec("SELECT pg_catalog.pg_try_advisory_xact_lock($1, $2)", {int4_arg(kLockSpace), int4_arg(stage_id)});
-  return spi_bool(0, 1);
+  bool locked = false;
+  pg_call([&] {
+    locked = DatumGetBool(
+        DirectFunctionCall2(pg_try_advisory_xact_lock_int4, Int32GetDatum(kLockSpace), Int32GetDatum(stage_id)));
+  });
+  return locked;
 }
 
 std::string batch_engine(const StageRecord& stage) {

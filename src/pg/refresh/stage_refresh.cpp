@@ -103,13 +103,18 @@ StepResult step_as_owner(const StageRecord& stage, const std::optional<std::stri
   }
 
   std::optional<std::string> last_key;
+  bool more = false;
   auto error = in_subtransaction([&] {
     DirtyBatch batch = take_dirty_batch(stage, after, settings.batch_size);
     last_key = batch.last_key;
+    more = batch.full;
     if (!batch.batches.empty()) stats = refresh_batches(stage, batch.batches);
   });
-  result.last_key = last_key;
   if (!last_key && !error) return result;  // queue empty past `after`
+  // A batch short of the limit took every key queued past `after` when it ran: the run ends
+  // with it, without one more step (lock, subtransaction, queue query) that would find the
+  // queue empty. Keys queued since belong to the next run, as if they came a moment later.
+  result.last_key = more ? last_key : std::nullopt;
   log_refresh(stage, stats, monotonic_seconds() - t0, error ? std::optional<std::string>(error->message) : std::nullopt,
               run_failed);
   if (error) warn_failure(stage, error->message);
@@ -133,16 +138,16 @@ RefreshStats rebuild_as_owner(const StageRecord& stage) {
 }  // namespace
 
 int64 refresh_stage(const StageRecord& stage) {
-  int64 total = 0;
-  bool failed = false;
-  std::optional<std::string> after;
-  do {
-    StepResult step = refresh_step(stage, after, failed);
-    failed = failed || step.failed;
-    if (step.scopes > 0) total += step.scopes;
-    after = step.last_key;
-  } while (after);
-  return total;
+  return run_steps([&](const std::optional<std::string>& after, bool run_failed) -> std::optional<StepResult> {
+    // Each step at an SPI level of its own: the rows its statements return and its key
+    // arrays are freed when it ends, so one call refreshing many batches holds one batch's
+    // memory, not every batch's (issue 12, item 6). (On an error the transaction's abort
+    // frees the level.)
+    spi_connect();
+    const StepResult result = refresh_step(stage, after, run_failed);
+    spi_finish();
+    return result;
+  });
 }
 
 }  // namespace incview::pg

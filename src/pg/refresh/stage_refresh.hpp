@@ -1,14 +1,11 @@
 // Refreshing a stage from its dirty queue: plan (batches or full), then one step at a time.
 #pragma once
+#include "core/refresh_steps.hpp"
 #include "pg/catalog/catalog.hpp"
 
 namespace incview::pg {
 
-struct StepResult {
-  int64 scopes = 0;                     // scopes re-derived by this step (-1: full rebuild)
-  std::optional<std::string> last_key;  // keyset position to continue after; nullopt = done
-  bool failed = false;
-};
+using incview::StepResult;  // (core/refresh_steps.hpp)
 
 // One step: a full rebuild when the planner says so (only when starting, after = nullopt),
 // else the next batch of keys after `after`. A failing step rolls back, keeps its keys
