@@ -139,7 +139,8 @@ RefreshStats rebuild_stage(const StageRecord& stage) {
       stats.deleted = swapped.replaced;
       stats.inserted = swapped.inserted;
       stats.scope_count = swapped.scope_count;
-      queue_every_scope_downstream(stage);
+      // Copied in (not swapped): the capture triggers saw the rows.
+      if (swapped.swapped) queue_every_scope_downstream(stage);
     } else {
       debug_refusal(stage, refusal);
       // DELETE rather than TRUNCATE: readers keep seeing the old rows until we commit.

@@ -37,11 +37,12 @@ namespace incview::pg {
 
 namespace {
 
-// How long the swap waits for the table's current readers by polling (never queueing, so
-// readers arriving meanwhile are not blocked behind us) before it queues for the lock like
-// any DDL. Readers of a stage are expected to be short; one running longer than this holds
-// the swap back, and only then do readers arriving after it wait (as behind any ALTER TABLE).
-constexpr double kPollLockSeconds = 10.0;
+// How long the swap waits for the table's current readers by polling, never queueing for
+// the lock (a queued ACCESS EXCLUSIVE request would block every reader arriving after it).
+// A reader transaction that holds the table longer than this (a report, an idle-in-
+// transaction session) does not hold the rebuild back and is not waited for: the rows of
+// the new heap are copied into the table instead (DELETE + INSERT, readers never blocked).
+constexpr double kPollLockSeconds = 2.0;
 constexpr long kPollLockStepMs = 2;
 
 // ---- the fill: the query's rows straight into the new heap (what REFRESH does) ----
@@ -163,7 +164,7 @@ SPIPlanPtr prepare_query(const std::string& select_sql, TupleDesc* result) {
   return plan;
 }
 
-int64 fill_heap(Oid heap, SPIPlanPtr plan, const ColumnMap& cols) {
+int64 fill_heap(Oid heap, SPIPlanPtr plan, const ColumnMap& cols, bool frozen) {
   HeapFill st{};
   st.pub.receiveSlot = fill_receive;
   st.pub.rStartup = fill_startup;
@@ -181,7 +182,7 @@ int64 fill_heap(Oid heap, SPIPlanPtr plan, const ColumnMap& cols) {
     s->out = MakeSingleTupleTableSlot(RelationGetDescr(s->rel), &TTSOpsVirtual);
     s->bistate = GetBulkInsertState();
     s->cid = GetCurrentCommandId(true);
-    s->options = TABLE_INSERT_SKIP_FSM | TABLE_INSERT_FROZEN;
+    s->options = TABLE_INSERT_SKIP_FSM | (frozen ? TABLE_INSERT_FROZEN : 0);
     SPIExecuteOptions opts;
     memset(&opts, 0, sizeof opts);
     opts.dest = &s->pub;
@@ -236,9 +237,18 @@ std::vector<IndexPair> build_indexes(Oid table, Oid heap) {
 
 // ---- the swap ----
 
-// Waits for ACCESS EXCLUSIVE on the table without queueing in front of readers for as long
-// as the table's current readers finish within kPollLockSeconds (see there).
-void lock_for_swap(Oid table) {
+std::string qualified_name(Oid rel) {
+  std::string out;
+  pg_call([&] {
+    char* s = quote_qualified_identifier(get_namespace_name(get_rel_namespace(rel)), get_rel_name(rel));
+    out = s;
+  });
+  return out;
+}
+
+
+// ACCESS EXCLUSIVE on the table if its current readers finish within kPollLockSeconds.
+bool lock_for_swap(Oid table) {
   using clock = std::chrono::steady_clock;
   const auto deadline = clock::now() + std::chrono::duration<double>(kPollLockSeconds);
   bool locked = false;
@@ -251,7 +261,7 @@ void lock_for_swap(Oid table) {
       CHECK_FOR_INTERRUPTS();
     });
   }
-  if (!locked) pg_call([&] { LockRelationOid(table, AccessExclusiveLock); });
+  return locked;
 }
 
 // Exchanges the storage of two relations in pg_class (what cluster.c's swap_relation_files
@@ -322,21 +332,37 @@ void swap_class_storage(Oid r1, Oid r2, bool heaps) {
   });
 }
 
-void swap_in(Oid table, Oid heap, const std::vector<IndexPair>& indexes) {
-  lock_for_swap(table);
-  for (const auto& p : indexes) pg_call([&] { LockRelationOid(p.table_index, AccessExclusiveLock); });
-  swap_class_storage(table, heap, true);
-  for (const auto& p : indexes) swap_class_storage(p.table_index, p.built, false);
+void drop_relation(Oid rel) {
   pg_call([&] {
-    CommandCounterIncrement();
-    // The heap now holds the old storage: dropping it (with its indexes and the old TOAST
-    // table) deletes the old files at commit, or keeps them if we abort.
     ObjectAddress object;
     object.classId = RelationRelationId;
-    object.objectId = heap;
+    object.objectId = rel;
     object.objectSubId = 0;
     performDeletion(&object, DROP_RESTRICT, PERFORM_DELETION_INTERNAL);
     CommandCounterIncrement();
+  });
+}
+
+// The table is under a long read: its rows are replaced from the new heap through the
+// executor instead (capture triggers fire as for any write), and the heap is dropped.
+int64 copy_in(const StageRecord& stage, Oid heap) {
+  const std::string columns = column_list(stage.shape.columns);
+  const auto deleted = static_cast<int64>(spi_exec("DELETE FROM " + stage.shape.target));
+  spi_exec("INSERT INTO " + stage.shape.target + " (" + columns + ") SELECT " + columns + " FROM " +
+           qualified_name(heap));
+  drop_relation(heap);
+  return deleted;
+}
+
+void swap_in(Oid table, Oid heap, const std::vector<IndexPair>& indexes) {
+  for (const auto& p : indexes) pg_call([&] { LockRelationOid(p.table_index, AccessExclusiveLock); });
+  swap_class_storage(table, heap, true);
+  for (const auto& p : indexes) swap_class_storage(p.table_index, p.built, false);
+  pg_call([&] { CommandCounterIncrement(); });
+  // The heap now holds the old storage: dropping it (with its indexes and the old TOAST
+  // table) deletes the old files at commit, or keeps them if we abort.
+  drop_relation(heap);
+  pg_call([&] {
     // The table's TOAST table is now the one made for the new heap: name it after the table.
     Relation rel = table_open(table, NoLock);
     const Oid toast = rel->rd_rel->reltoastrelid;
@@ -351,15 +377,6 @@ void swap_in(Oid table, Oid heap, const std::vector<IndexPair>& indexes) {
       CommandCounterIncrement();
     }
   });
-}
-
-std::string qualified_name(Oid rel) {
-  std::string out;
-  pg_call([&] {
-    char* s = quote_qualified_identifier(get_namespace_name(get_rel_namespace(rel)), get_rel_name(rel));
-    out = s;
-  });
-  return out;
 }
 
 }  // namespace
@@ -416,13 +433,36 @@ SwapResult swap_rebuild(const StageRecord& stage, const std::string& select_sql)
   SPIPlanPtr plan = prepare_query(select_sql, &result);
   const ColumnMap cols = map_columns(table, result);
   if (!cols.refusal.empty()) throw Error(sqlstate::kInternalError, "storage swap refused: " + cols.refusal);
-  out.inserted = fill_heap(heap, plan, cols);
+  out.inserted = fill_heap(heap, plan, cols, true);  // the heap is new in this subtransaction
   pg_call([&] { CommandCounterIncrement(); });
   const std::vector<IndexPair> indexes = build_indexes(table, heap);
   progress_phase(ProgressPhase::RecordingScopes);
   out.scope_count = record_scope_count(stage, qualified_name(heap));
-  swap_in(table, heap, indexes);
+  out.swapped = lock_for_swap(table);
+  if (out.swapped)
+    swap_in(table, heap, indexes);
+  else
+    out.replaced = copy_in(stage, heap);
   return out;
+}
+
+std::optional<int64> load_new_table(const StageRecord& stage, const std::string& select_sql) {
+  if (!swap_refusal(stage, select_sql).empty()) return std::nullopt;
+  TupleDesc result = nullptr;
+  SPIPlanPtr plan = prepare_query(select_sql, &result);
+  const ColumnMap cols = map_columns(stage.target, result);
+  if (!cols.refusal.empty()) return std::nullopt;
+  // Frozen rows are safe only in a file this subtransaction created (as COPY FREEZE): if it
+  // rolls back, the file goes with it.
+  bool frozen = false;
+  const Oid table = stage.target;
+  pg_call([&] {
+    Relation rel = table_open(table, AccessShareLock);
+    const SubTransactionId sub = GetCurrentSubTransactionId();
+    frozen = rel->rd_createSubid == sub || rel->rd_newRelfilenodeSubid == sub;
+    table_close(rel, NoLock);
+  });
+  return fill_heap(table, plan, cols, frozen);
 }
 
 }  // namespace incview::pg
