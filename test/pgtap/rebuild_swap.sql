@@ -65,9 +65,9 @@ SELECT is((SELECT count(*)::int FROM incview.stage_index si JOIN incview.stage s
           'the declared index is still recorded');
 SELECT throws_ok($$INSERT INTO swap_agg (g, n, vs) SELECT g, n, vs FROM swap_agg LIMIT 1$$, '23505', NULL,
                  'the unique index enforces uniqueness on the new storage');
-SELECT is((SELECT array_agg(tgname::text || ':' || tgenabled ORDER BY tgname) FROM pg_trigger
+SELECT is((SELECT array_agg(tgname::text || ':' || tgenabled::text ORDER BY tgname) FROM pg_trigger
            WHERE tgrelid = 'swap_agg'::regclass AND NOT tgisinternal),
-          (SELECT array_agg(tgname::text || ':' || tgenabled ORDER BY tgname) FROM triggers_before),
+          (SELECT array_agg(tgname::text || ':' || tgenabled::text ORDER BY tgname) FROM triggers_before),
           'the capture triggers of the downstream stage survive');
 SELECT ok(EXISTS (SELECT 1 FROM incview.dirty_scope d JOIN incview.stage s ON s.id = d.stage_id
                   WHERE s.name = 'swap_down' AND d.key IS NULL),
