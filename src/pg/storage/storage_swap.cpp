@@ -13,6 +13,8 @@ extern "C" {
 #include "access/heapam.h"
 #include "access/tableam.h"
 #include "access/toast_internals.h"
+#include "access/xlog.h"
+#include "access/xloginsert.h"
 #include "catalog/dependency.h"
 #include "catalog/heap.h"
 #include "catalog/index.h"
@@ -438,6 +440,8 @@ SwapResult swap_rebuild(const StageRecord& stage, const std::string& select_sql)
   const std::vector<IndexPair> indexes = build_indexes(table, heap);
   progress_phase(ProgressPhase::RecordingScopes);
   out.scope_count = record_scope_count(stage, qualified_name(heap));
+  // The new heap's WAL goes to disk now, not in the commit under the swap's lock.
+  pg_call([&] { XLogFlush(GetXLogInsertRecPtr()); });
   out.swapped = lock_for_swap(table);
   if (out.swapped)
     swap_in(table, heap, indexes);
