@@ -16,7 +16,11 @@
 #   ... BEFORE_PGBIN=/opt/pgY/usr/lib/postgresql/15/bin bench/rebuild.sh 10   # + a before build
 #
 # Environment: BENCH_PGPORT (54335) and BENCH_PGPORT_BEFORE (port + 1), BENCH_PGDATA
-# (/tmp/pg_incview_rebuild; "-before" appended for the other), BENCH_REPS (3).
+# (/tmp/pg_incview_rebuild; "-before" appended for the other), BENCH_REPS (3),
+# BENCH_SECTIONS ("rebuild sweep": either or both), BENCH_SWEEP_SERVERS (the servers the
+# share sweep runs on; default both), BENCH_SWEEP_REPS (BENCH_REPS), BENCH_REUSE=1 (the
+# clusters of an earlier run with BENCH_KEEP=1 are reused as they are: no reload),
+# BENCH_KEEP=1 (leave the clusters running).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -29,6 +33,11 @@ PORT=${BENCH_PGPORT:-54335}
 PORT_BEFORE=${BENCH_PGPORT_BEFORE:-$((PORT + 1))}
 DATADIR=${BENCH_PGDATA:-/tmp/pg_incview_rebuild}
 REPS=${BENCH_REPS:-3}
+SECTIONS=${BENCH_SECTIONS:-rebuild sweep}
+SWEEP_REPS=${BENCH_SWEEP_REPS:-$REPS}
+REUSE=${BENCH_REUSE:-0}
+KEEP=${BENCH_KEEP:-0}
+want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 OUT=$HERE/out
 DB=incview_bench
 STAGE=patient_product_due
@@ -41,12 +50,13 @@ incview.enabled = off"
 mkdir -p "$OUT"
 CSV=$OUT/rebuild.csv
 LOG=$OUT/rebuild.log
-echo "server,experiment,method,k,rep,ms,reader_max_ms,reader_reads" > "$CSV"
-: > "$LOG"
+[[ $REUSE == 1 && -f "$CSV" ]] || echo "server,experiment,method,k,rep,ms,reader_max_ms,reader_reads" > "$CSV"
+[[ $REUSE == 1 ]] || : > "$LOG"
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" | tee -a "$LOG" >&2; }
 
 SERVERS=(after)
 [[ -n "$BEFORE_PGBIN" ]] && SERVERS=(after before)
+read -r -a SWEEP_SERVERS <<<"${BENCH_SWEEP_SERVERS:-${SERVERS[*]}}"
 bin_of() { [[ $1 == after ]] && echo "$PGBIN" || echo "$BEFORE_PGBIN"; }
 port_of() { [[ $1 == after ]] && echo "$PORT" || echo "$PORT_BEFORE"; }
 data_of() { [[ $1 == after ]] && echo "$DATADIR" || echo "$DATADIR-before"; }
@@ -86,6 +96,7 @@ with_reader() {  # server table seconds pre body
 }
 
 for s in "${SERVERS[@]}"; do
+  if [[ $REUSE == 1 ]]; then cluster "$s" start >>"$LOG" 2>&1; continue; fi
   log "server $s: $(bin_of "$s"), port $(port_of "$s"), fresh cluster, vet data at scale $SCALE"
   INCVIEW_FRESH=1 cluster "$s" start >>"$LOG" 2>&1
   psql_ "$s" -d postgres -c "CREATE DATABASE $DB" >>"$LOG" 2>&1
@@ -104,13 +115,16 @@ N_PATIENTS=$(sql after "SELECT n_patients FROM bench.meta")
 ROWS=$(sql after "SELECT count(*) FROM $STAGE")
 log "data: $N_PATIENTS patients, stage of $ROWS rows; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
-# How long a reader loop must run: twice a REFRESH, plus margin.
-D=$(timed_ms after "" "REFRESH MATERIALIZED VIEW ppd_mv;")
-READ_SECONDS=$(awk -v d="$D" 'BEGIN { printf "%d", 2 * d / 1000 + 4 }')
-log "REFRESH (warm-up) $D ms: reader loops of $READ_SECONDS s"
+sql after "SELECT regexp_replace(query, ';\s*$', '') FROM incview.stage WHERE name = '$STAGE'" > "$OUT/query.sql"
 
-ROUND=0
-for rep in $(seq 1 "$REPS"); do
+ROUND=$(( $(date +%s) % 100000 ))  # minutes of change rounds not used before, also when reused
+want rebuild && for rep in $(seq 1 "$REPS"); do
+  if [[ $rep == 1 ]]; then
+    # How long a reader loop must run: twice a REFRESH, plus margin.
+    D=$(timed_ms after "" "REFRESH MATERIALIZED VIEW ppd_mv;")
+    READ_SECONDS=$(awk -v d="$D" 'BEGIN { printf "%d", 2 * d / 1000 + 4 }')
+    log "REFRESH (warm-up) $D ms: reader loops of $READ_SECONDS s"
+  fi
   for s in "${SERVERS[@]}"; do
     # 1. Full rebuild vs REFRESH, readers reading meanwhile.
     read -r ms mx n <<<"$(with_reader "$s" "$STAGE" "$READ_SECONDS" "" "SELECT incview.rebuild('$STAGE');")"
@@ -141,11 +155,11 @@ done
 
 # 4. Refresh after changes to k patients: batches, rebuild, auto.
 KS=$(awk -v n="$N_PATIENTS" 'BEGIN { printf "1 100 %d %d %d %d", n * 0.05, n * 0.1, n * 0.5, n * 0.9 }')
-log "share sweep: k in { $KS } of $N_PATIENTS"
-for k in $KS; do
-  for rep in $(seq 1 "$REPS"); do
+want sweep && log "share sweep: k in { $KS } of $N_PATIENTS on ${SWEEP_SERVERS[*]}"
+want sweep && for k in $KS; do
+  for rep in $(seq 1 "$SWEEP_REPS"); do
     for method in replace full auto; do
-      for s in "${SERVERS[@]}"; do
+      for s in "${SWEEP_SERVERS[@]}"; do
         ROUND=$((ROUND + 1))
         ms=$(timed_ms "$s" "VACUUM medications, incview.dirty_scope, $STAGE;
 SELECT incview.set_engine('$STAGE', '$method');
@@ -157,7 +171,7 @@ SELECT bench.apply_change($k, $ROUND);" "SELECT incview.refresh('$STAGE');")
 done
 for s in "${SERVERS[@]}"; do
   log "$s verify: $(sql "$s" "SELECT missing || '/' || extra FROM incview.verify('$STAGE')")"
-  cluster "$s" stop >>"$LOG" 2>&1 || true
+  [[ $KEEP == 1 ]] || cluster "$s" stop >>"$LOG" 2>&1 || true
 done
 log "done; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 

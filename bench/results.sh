@@ -386,6 +386,12 @@ if [[ -f "$HERE/ddl_latency.md" ]]; then
   cat "$HERE/ddl_latency.md"
 fi
 
+# Measured separately by bench/rebuild.sh (rebuild by storage swap vs REFRESH, readers meanwhile).
+if [[ -f "$HERE/rebuild.md" ]]; then
+  echo
+  cat "$HERE/rebuild.md"
+fi
+
 # Measured separately by bench/soak.sh (a long run under continuous writes).
 if [[ -f "$HERE/soak.md" ]]; then
   echo
