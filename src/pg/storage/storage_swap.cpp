@@ -440,8 +440,12 @@ SwapResult swap_rebuild(const StageRecord& stage, const std::string& select_sql)
   const std::vector<IndexPair> indexes = build_indexes(table, heap);
   progress_phase(ProgressPhase::RecordingScopes);
   out.scope_count = record_scope_count(stage, qualified_name(heap));
-  // The new heap's WAL goes to disk now, not in the commit under the swap's lock.
-  pg_call([&] { XLogFlush(GetXLogInsertRecPtr()); });
+  // The new heap's WAL goes to disk now, not in the commit under the swap's lock. Up to the
+  // end of this backend's last record: the insert position itself may lie past a page
+  // header no record ends at, which XLogFlush refuses ("flush request ... not satisfied").
+  pg_call([&] {
+    if (!XLogRecPtrIsInvalid(XactLastRecEnd)) XLogFlush(XactLastRecEnd);
+  });
   out.swapped = lock_for_swap(table);
   if (out.swapped)
     swap_in(table, heap, indexes);
