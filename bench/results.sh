@@ -398,6 +398,11 @@ for f in fixed_cost.md sports.md; do
     cat "$HERE/$f"
   fi
 done
+# Measured separately by bench/rebuild.sh (rebuild by storage swap vs REFRESH, readers meanwhile).
+if [[ -f "$HERE/rebuild.md" ]]; then
+  echo
+  cat "$HERE/rebuild.md"
+fi
 
 # Measured separately by bench/soak.sh (a long run under continuous writes).
 if [[ -f "$HERE/soak.md" ]]; then

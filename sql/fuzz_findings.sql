@@ -28,8 +28,8 @@ SELECT count(*) AS queued FROM incview.dirty_scope;
 SELECT incview.map_source('up', 'up', NULL);
 SELECT incview.add_source('up', 'down', 'SELECT changed.grp FROM changed');
 SELECT pg_temp.sources();
--- (up is read by down, so auto refreshes it by diff: the no-op write above changes no row
--- of up, and down has nothing to refresh.)
+-- (up has 3 scopes and 1 is dirty: above incview.full_refresh_ratio, so auto rebuilds it by
+-- storage swap, and a swap gives down an "every scope" marker: its 3 scopes.)
 SELECT incview.refresh('up'), incview.refresh('down');
 SELECT stage, missing, extra FROM (VALUES ('up'), ('down')) v(stage), incview.verify(stage);
 SELECT incview.drop_stage('up', cascade => true);

@@ -17,6 +17,10 @@ struct RefreshInput {
   double full_ratio = 0.5;     // incview.full_refresh_ratio
 };
 
+// Default of incview.full_refresh_ratio: the share of dirty scopes above which `auto`
+// rebuilds. Re-measured with each change to either path (bench/rebuild.md, share sweep).
+inline constexpr double kDefaultFullRefreshRatio = 0.25;
+
 // Batches re-run the scoped query per key; past some share of dirty keys one full
 // rebuild is cheaper. An "every scope" marker always means a full rebuild.
 RefreshMode plan_refresh(const RefreshInput& in);

@@ -1,4 +1,5 @@
 // Module entry: PG_MODULE_MAGIC, settings, and the self-test used by the error-boundary tests.
+#include "core/refresh_planner.hpp"
 #include "pg/api/args.hpp"
 #include "pg/capture/capture.hpp"
 #include "pg/background/scheduler.hpp"
@@ -31,7 +32,7 @@ void define_settings() {
                           &settings.batch_size, 1000, 1, 10000000, PGC_USERSET, 0, nullptr, nullptr, nullptr);
   DefineCustomRealVariable("incview.full_refresh_ratio",
                            "Engine auto rebuilds a stage when its dirty scopes exceed this share of all scopes.",
-                           nullptr, &settings.full_refresh_ratio, 0.7, 0.0, 1.0, PGC_USERSET, 0, nullptr, nullptr,
+                           nullptr, &settings.full_refresh_ratio, incview::kDefaultFullRefreshRatio, 0.0, 1.0, PGC_USERSET, 0, nullptr, nullptr,
                            nullptr);
   DefineCustomRealVariable("incview.capture_all_ratio",
                            "A statement dirtying more than this share of a stage's scopes records one "

@@ -16,6 +16,7 @@
 #include "pg/support/spi.hpp"
 #include "pg/catalog/stage_sources.hpp"
 #include "pg/storage/partitions.hpp"
+#include "pg/storage/storage_swap.hpp"
 #include "pg/background/progress.hpp"
 #include "pg/storage/stage_indexes.hpp"
 #include "pg/catalog/stage_definition.hpp"
@@ -312,8 +313,16 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
       // A first build can be as long as a rebuild: incview.progress shows its rows.
       ProgressRun run(stage.id, ProgressPhase::Rebuilding, -1, 1);
       const std::string count_rows = catalog_is_0_2() ? kProgressRowFilter : "";
-      insert_routed(stage, "SELECT * FROM " + sql.wrap_query("s"), {},
-                    [&] { stats.inserted = static_cast<int64>(spi_exec(sql.insert_all(count_rows))); });
+      // Straight into the new table like CREATE TABLE AS (docs/rebuild.md), else INSERT.
+      const std::optional<int64> loaded =
+          stage.partition.partitioned()
+              ? std::nullopt
+              : load_new_table(stage, "SELECT " + column_list(shape.columns, "s") + " FROM " + sql.wrap_query("s"));
+      if (loaded)
+        stats.inserted = *loaded;
+      else
+        insert_routed(stage, "SELECT * FROM " + sql.wrap_query("s"), {},
+                      [&] { stats.inserted = static_cast<int64>(spi_exec(sql.insert_all(count_rows))); });
       create_indexes();
       spi_exec("ANALYZE " + target);  // fresh statistics for reads, refresh plans and the scope count
       record_scope_count(stage);

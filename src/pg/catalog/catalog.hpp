@@ -67,6 +67,7 @@ struct RefreshStats {
   int64 deleted = 0;
   int64 inserted = 0;
   int64 updated = 0;
+  int64 scope_count = -1;  // scopes of the table after a rebuild, when it counted them (-1: not)
 };
 
 // Appends to incview.refresh_log and updates incview.stage_state (as the extension owner).

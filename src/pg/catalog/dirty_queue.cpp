@@ -166,14 +166,14 @@ void consume_all_dirty(const StageRecord& stage) {
   as_extension_owner([&] { spi_exec("DELETE FROM incview.dirty_scope WHERE stage_id = $1", {int4_arg(stage.id)}); });
 }
 
-int64 record_scope_count(const StageRecord& stage) {
+int64 record_scope_count(const StageRecord& stage, const std::string& relation) {
   // Exact: auto's batches-or-rebuild choice and capture's marker threshold compare with
   // it, and pg_stats' n_distinct can be off by a factor of two on big tables. (About 1 s
   // per 5 million rows, next to a full build that costs 15 s or more.)
   int64 count = 0;
   as_stage_owner(stage.owner, stage.search_path, [&] {  // DISTINCT runs the scope types' equality
     spi_exec("SELECT count(*) FROM (SELECT DISTINCT " + StageSql(stage.shape).scope_columns() + " FROM " +
-             stage.shape.target + ") AS k");
+             (relation.empty() ? stage.shape.target : relation) + ") AS k");
     count = spi_int8(0, 1);
   });
   as_extension_owner([&] {

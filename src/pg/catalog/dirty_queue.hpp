@@ -37,6 +37,8 @@ void consume_dirty_keys(const StageRecord& stage, const KeyBatch& batch);
 void consume_all_dirty(const StageRecord& stage);
 
 // Records the number of scopes in the target (after a full build) for the planner and capture.
-int64 record_scope_count(const StageRecord& stage);
+// `relation` (quoted, qualified): count there instead, e.g. a rebuild's new heap before
+// it is swapped in (so the count does not scan the table under the swap's lock).
+int64 record_scope_count(const StageRecord& stage, const std::string& relation = "");
 
 }  // namespace incview::pg

@@ -2,10 +2,13 @@
 
 #include <chrono>
 
+#include "core/sql_text.hpp"
+
 #include "pg/citus/citus.hpp"
 #include "pg/support/guard.hpp"
 #include "pg/catalog/catalog.hpp"
 #include "pg/storage/partitions.hpp"
+#include "pg/storage/storage_swap.hpp"
 #include "pg/background/progress.hpp"
 #include "pg/support/role.hpp"
 #include "pg/support/spi.hpp"
@@ -99,6 +102,26 @@ std::string report_rebuild(const StageRecord& stage) {
   return kProgressRowFilter;
 }
 
+// A swapped-in table fires no capture trigger: the stages reading it are told that every
+// scope may have changed (what the DELETE + INSERT of every row would have queued, in one
+// marker per stage instead of a key per scope).
+void queue_every_scope_downstream(const StageRecord& stage) {
+  as_extension_owner([&] {
+    spi_exec(
+        "INSERT INTO incview.dirty_scope (stage_id, key) SELECT DISTINCT ss.stage_id, NULL::pg_catalog.jsonb "
+        "FROM incview.stage_source ss WHERE ss.source::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
+        {oid_arg(stage.target)});
+  });
+}
+
+// Why a rebuild writes rows instead of swapping storage: visible with client_min_messages
+// = debug1, and in docs/rebuild.md.
+void debug_refusal(const StageRecord& stage, const std::string& refusal) {
+  const std::string msg = "stage \"" + stage.name + "\" is rebuilt row by row: " + refusal;
+  const char* m = msg.c_str();
+  pg_call([&] { ereport(DEBUG1, (errmsg("%s", m))); });
+}
+
 }  // namespace
 
 RefreshStats rebuild_stage(const StageRecord& stage) {
@@ -114,11 +137,24 @@ RefreshStats rebuild_stage(const StageRecord& stage) {
     stats.inserted = spi_int8(0, 2);
     stats.updated = spi_int8(0, 3);
   } else {
-    // DELETE rather than TRUNCATE: readers keep seeing the old rows until we commit.
     stats.engine = "full";
-    stats.deleted = static_cast<int64>(spi_exec(sql.delete_all()));
-    insert_routed(stage, rows, {},
-                  [&] { stats.inserted = static_cast<int64>(spi_exec(sql.insert_all(count_rows))); });
+    const std::string select = "SELECT " + column_list(stage.shape.columns, "s") + " FROM " + sql.wrap_query("s");
+    const std::string refusal = swap_refusal(stage, select);
+    if (refusal.empty()) {
+      // The new contents beside the table, swapped in under a short lock (docs/rebuild.md).
+      const SwapResult swapped = swap_rebuild(stage, select);
+      stats.deleted = swapped.replaced;
+      stats.inserted = swapped.inserted;
+      stats.scope_count = swapped.scope_count;
+      // Copied in (not swapped): the capture triggers saw the rows.
+      if (swapped.swapped) queue_every_scope_downstream(stage);
+    } else {
+      debug_refusal(stage, refusal);
+      // DELETE rather than TRUNCATE: readers keep seeing the old rows until we commit.
+      stats.deleted = static_cast<int64>(spi_exec(sql.delete_all()));
+      insert_routed(stage, rows, {},
+                    [&] { stats.inserted = static_cast<int64>(spi_exec(sql.insert_all(count_rows))); });
+    }
   }
   });
   return stats;

@@ -87,7 +87,7 @@ StepResult step_as_owner(const StageRecord& stage, const std::optional<std::stri
         consume_all_dirty(stage);
         stats = rebuild_stage(stage);
         progress_phase(ProgressPhase::RecordingScopes);
-        scopes = record_scope_count(stage);
+        scopes = stats.scope_count >= 0 ? stats.scope_count : record_scope_count(stage);
         if (!stage.independence_known) record_independence(stage);
       });
       // A rebuild re-derives every scope; with only keys queued, report those.
@@ -129,7 +129,7 @@ RefreshStats rebuild_as_owner(const StageRecord& stage) {
   consume_all_dirty(stage);
   RefreshStats stats = rebuild_stage(stage);
   progress_phase(ProgressPhase::RecordingScopes);
-  stats.scopes = record_scope_count(stage);
+  stats.scopes = stats.scope_count >= 0 ? stats.scope_count : record_scope_count(stage);
   log_refresh(stage, stats, monotonic_seconds() - t0, std::nullopt);
   record_independence(stage);  // the query may be new (alter_stage), or the table was empty
   return stats;

@@ -1,12 +1,13 @@
 // incview.* settings (GUCs), defined in _PG_init.
 #pragma once
+#include "core/refresh_planner.hpp"
 
 namespace incview::pg {
 
 struct Settings {
   bool enabled = true;             // background refresh on/off
   int batch_size = 1000;           // scope keys per refresh batch
-  double full_refresh_ratio = 0.7; // auto: rebuild when dirty/all scopes exceeds this (bench/)
+  double full_refresh_ratio = kDefaultFullRefreshRatio;  // auto: rebuild above this dirty share
   double capture_all_ratio = 0.5;  // capture: one "every scope" marker above this share
   int max_workers = 2;             // parallel refresh workers per database
   int naptime_ms = 1000;           // scheduler wake-up when nothing signals it
