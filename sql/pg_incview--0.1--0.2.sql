@@ -466,3 +466,25 @@ GRANT SELECT ON incview.progress TO PUBLIC;
 -- ---------------------------------------------------------------------------
 -- (It and the incview.stages view that shows it are defined above, with the view.)
 
+
+-- ==== delta engine (issue 13) ====
+-- Engine 'delta': per-group partial aggregates queued by capture into a queue table of the
+-- stage's own (incview.delta_<id>, created by set_engine/create_stage, a member of the
+-- extension) and folded into the stage's table by the refresh (src/pg/refresh/delta_engine.*).
+ALTER TABLE incview.stage DROP CONSTRAINT stage_engine_check;
+ALTER TABLE incview.stage ADD CONSTRAINT stage_engine_check
+  CHECK (engine IN ('auto', 'replace', 'diff', 'full', 'delta'));
+
+-- One row per stage the delta engine maintains: its queue and the statements generated
+-- from its query when the engine was turned on (the stage's definition: not public).
+CREATE TABLE incview.delta_stage (
+  stage_id       integer PRIMARY KEY REFERENCES incview.stage (id) ON DELETE CASCADE,
+  queue          regclass NOT NULL,
+  table_query    text NOT NULL,     -- the user's columns, then the hidden ones
+  hidden_columns text[] NOT NULL,   -- __incview_count, __incview_n_<pos>, __incview_sum_<pos>
+  capture_insert text NOT NULL,
+  capture_update text NOT NULL,
+  capture_delete text NOT NULL,
+  fold           text NOT NULL
+);
+REVOKE ALL ON incview.delta_stage FROM PUBLIC;

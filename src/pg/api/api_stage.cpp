@@ -9,6 +9,7 @@
 #include "pg/catalog/dirty_queue.hpp"
 #include "pg/query/explain.hpp"
 #include "pg/support/guard.hpp"
+#include "pg/refresh/delta_engine.hpp"
 #include "pg/query/query_check.hpp"
 #include "pg/refresh/refresher.hpp"
 #include "pg/support/role.hpp"
@@ -34,12 +35,12 @@ using namespace incview::pg;
 
 namespace {
 
-const std::set<std::string> kEngines = {"auto", "replace", "diff", "full"};
+const std::set<std::string> kEngines = {"auto", "replace", "diff", "full", "delta"};
 
 void check_engine(const std::string& engine, bool has_unique_key) {
   if (!kEngines.count(engine))
     throw Error(sqlstate::kInvalidParameterValue, "unknown engine \"" + engine + "\"",
-                "engines are auto, replace, diff and full");
+                "engines are auto, replace, diff, full and delta");
   if (engine == "diff" && !has_unique_key)
     throw Error(sqlstate::kInvalidParameterValue, "engine \"diff\" needs a unique_key",
                 "", "pass unique_key => ARRAY[...] naming columns that identify a row");
@@ -319,6 +320,9 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     }
     // From the query tree always; with a sample plan when the table has rows.
     record_independence(stage);
+    // Engine delta: its queue, hidden columns and statements (ERROR when the query does not
+    // qualify); auto: the same when the query qualifies and its scopes are large.
+    if (engine == "delta" || (engine == "auto" && populate && auto_prefers_delta(stage))) enable_delta(stage, engine);
     });
     spi_finish();
     return ObjectIdGetDatum(target_oid);
@@ -347,9 +351,15 @@ Datum incview_set_engine(PG_FUNCTION_ARGS) {
     check_stage_owner(stage, "change it");
     check_engine(engine, !stage.shape.unique_key.empty());
     if (engine == "diff" && is_citus_table(stage.target)) refuse_citus_diff();
-    as_extension_owner([&] {
-      spi_exec("UPDATE incview.stage SET engine = $2 WHERE id = $1", {int4_arg(stage.id), text_arg(engine)});
-    });
+    // The delta engine's one switch: on for delta (or auto choosing it), off otherwise.
+    if (engine == "delta" || (engine == "auto" && auto_prefers_delta(stage))) {
+      enable_delta(stage, engine);
+    } else {
+      disable_delta(stage);
+      as_extension_owner([&] {
+        spi_exec("UPDATE incview.stage SET engine = $2 WHERE id = $1", {int4_arg(stage.id), text_arg(engine)});
+      });
+    }
     spi_finish();
     PG_RETURN_VOID();
   });
