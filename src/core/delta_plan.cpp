@@ -271,7 +271,7 @@ std::string DeltaPlan::fold(const std::string& target, const std::string& queue)
   }
   // v: the group's new values; rederive: the partials cannot say (HAVING, a deleted extreme).
   std::vector<std::string> v_cols{"j.*",
-                                  "pg_catalog.coalesce(j.\"__incview_tcount\", 0) + j.\"__incview_dcount\" AS "
+                                  "COALESCE(j.\"__incview_tcount\", 0) + j.\"__incview_dcount\" AS "
                                   "\"__incview_new_count\""};
   std::vector<std::string> rederive;
   if (has_having()) rederive.push_back("true");
@@ -281,28 +281,28 @@ std::string DeltaPlan::fold(const std::string& target, const std::string& queue)
   std::vector<std::string> set_cols;
   for (const auto& c : columns_) {
     const std::string t = "j." + col("__incview_t", c.pos);
-    const std::string nn = "(pg_catalog.coalesce(j." + col("__incview_tn", c.pos) + ", 0) + j." + col("__incview_dn", c.pos) + ")";
-    const std::string ds = "pg_catalog.coalesce(j." + col("__incview_ds", c.pos) + ", 0)";
+    const std::string nn = "(COALESCE(j." + col("__incview_tn", c.pos) + ", 0) + j." + col("__incview_dn", c.pos) + ")";
+    const std::string ds = "COALESCE(j." + col("__incview_ds", c.pos) + ", 0)";
     std::string value;
     switch (c.agg) {
       case DeltaAgg::GroupKey:
         user_vals.push_back("v." + quote_ident(c.out.name));
         continue;
       case DeltaAgg::CountStar:
-        value = "pg_catalog.coalesce(j.\"__incview_tcount\", 0) + j.\"__incview_dcount\"";
+        value = "COALESCE(j.\"__incview_tcount\", 0) + j.\"__incview_dcount\"";
         break;
       case DeltaAgg::Count:
-        value = "pg_catalog.coalesce(" + t + ", 0) + j." + col("__incview_dn", c.pos);
+        value = "COALESCE(" + t + ", 0) + j." + col("__incview_dn", c.pos);
         break;
       case DeltaAgg::Sum:
         // NULL when no non-NULL argument is left, as sum() says.
-        value = "CASE WHEN " + nn + " = 0 THEN NULL ELSE (pg_catalog.coalesce(" + t + ", 0) + " + ds + ")::" +
+        value = "CASE WHEN " + nn + " = 0 THEN NULL ELSE (COALESCE(" + t + ", 0) + " + ds + ")::" +
                 c.partial_type + " END";
         v_cols.push_back(nn + " AS " + col("__incview_nn", c.pos));
         hidden_vals.push_back("v." + col("__incview_nn", c.pos));
         break;
       case DeltaAgg::Avg: {
-        const std::string s = "(pg_catalog.coalesce(j." + col("__incview_ts", c.pos) + ", 0) + " + ds + ")";
+        const std::string s = "(COALESCE(j." + col("__incview_ts", c.pos) + ", 0) + " + ds + ")";
         const bool fl = c.partial_type == "double precision";
         value = "CASE WHEN " + nn + " = 0 THEN NULL ELSE " +
                 (fl ? s + " / " + nn + "::double precision" : s + "::numeric / " + nn + "::numeric") + " END";
@@ -320,7 +320,7 @@ std::string DeltaPlan::fold(const std::string& target, const std::string& queue)
         value = best;
         // A deleted value at or beyond the best candidate may have been the extreme.
         const std::string del = "j." + col("__incview_del", c.pos);
-        rederive.push_back("(" + del + " IS NOT NULL AND pg_catalog.coalesce(" + del +
+        rederive.push_back("(" + del + " IS NOT NULL AND COALESCE(" + del +
                            (mn ? " OPERATOR(pg_catalog.<=) " : " OPERATOR(pg_catalog.>=) ") + best + ", true))");
         break;
       }
@@ -342,8 +342,8 @@ std::string DeltaPlan::fold(const std::string& target, const std::string& queue)
   // fresh: re-derived groups, filtered so the planner pushes the keys down to the source.
   std::vector<std::string> fresh_filter;
   for (const auto& g : group_names_)
-    fresh_filter.push_back("(s." + g + " = ANY((SELECT pg_catalog.array_agg(v." + g +
-                           ") FROM v WHERE v.\"__incview_rederive\")) OR (s." + g +
+    fresh_filter.push_back("(s." + g + " = ANY(ARRAY(SELECT v." + g +
+                           " FROM v WHERE v.\"__incview_rederive\")) OR (s." + g +
                            " IS NULL AND EXISTS (SELECT 1 FROM v WHERE v.\"__incview_rederive\" AND v." + g + " IS NULL)))");
   if (group_names_.size() > 1) {
     std::vector<std::string> same;

@@ -75,6 +75,7 @@ StepResult step_as_owner(const StageRecord& stage, const std::optional<std::stri
     // Delta stages: only deltas queued, the usual case: fold them (one statement), done.
     // With scopes queued too, the batches or the rebuild below settle the deltas first.
     if (delta_active(stage) && !dirty.every_scope && dirty.keys == 0) {
+      stats.engine = "delta";
       auto error = in_subtransaction([&] { stats = fold_deltas(stage); });
       if (error || stats.scopes > 0)
         log_refresh(stage, stats, monotonic_seconds() - t0,
