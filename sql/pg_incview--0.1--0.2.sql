@@ -488,3 +488,15 @@ CREATE TABLE incview.delta_stage (
   fold           text NOT NULL
 );
 REVOKE ALL ON incview.delta_stage FROM PUBLIC;
+
+-- Whether a delta stage's queue holds anything (the scheduler's due check; its queue is a
+-- table of the stage's own, so the name comes from incview.delta_stage).
+CREATE FUNCTION incview.delta_queued(queue regclass) RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  found boolean;
+BEGIN
+  EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM %s)', queue) INTO found;
+  RETURN found;
+END $$;
+REVOKE ALL ON FUNCTION incview.delta_queued(regclass) FROM PUBLIC;

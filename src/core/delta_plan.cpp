@@ -259,6 +259,8 @@ std::string DeltaPlan::fold(const std::string& target, const std::string& queue)
   for (const auto& c : columns_)
     for (const auto& p : partials_of(c)) a_cols.push_back(p.combine + "(q." + p.name + ")::" + p.type + " AS " + p.name);
   // j: with the group's current row (NULL group keys match NULL).
+  // (A LATERAL lookup: each group finds its row through the index on the group columns,
+  // an IS NULL arm included, instead of a join over the whole table.)
   std::vector<std::string> j_cols{"a.*", "t.ctid AS \"__incview_tid\"", "t.\"__incview_count\" AS \"__incview_tcount\""};
   std::vector<std::string> match;
   for (const auto& g : group_names_) match.push_back("(t." + g + " = a." + g + " OR (t." + g + " IS NULL AND a." + g + " IS NULL))");
@@ -365,7 +367,8 @@ std::string DeltaPlan::fold(const std::string& target, const std::string& queue)
   std::string sql;
   sql += "WITH q AS (DELETE FROM " + queue + " RETURNING *),\n";
   sql += "a AS (SELECT " + join(a_cols, ", ") + " FROM q GROUP BY " + join(group_names_, ", ") + "),\n";
-  sql += "j AS (SELECT " + join(j_cols, ", ") + " FROM a LEFT JOIN " + target + " AS t ON " + join(match, " AND ") + "),\n";
+  sql += "j AS (SELECT " + join(j_cols, ", ") + " FROM a LEFT JOIN LATERAL (SELECT t.ctid, t.* FROM " + target +
+         " AS t WHERE " + join(match, " AND ") + ") AS t ON true),\n";
   sql += "v AS (SELECT " + join(v_cols, ", ") + " FROM j),\n";
   sql += "fresh AS (SELECT s.* FROM (\n" + table_query() +
          "\n) AS s WHERE " + join(fresh_filter, " AND ") + "),\n";

@@ -131,7 +131,7 @@ bool auto_prefers_delta(const StageRecord& stage) {
   const std::string source = description.source;
   double rows = 0, scopes = 0;
   as_extension_owner([&] {
-    const auto r = spi_scalar("SELECT pg_catalog.greatest(c.reltuples, 0)::pg_catalog.text FROM pg_catalog.pg_class c "
+    const auto r = spi_scalar("SELECT GREATEST(c.reltuples, 0)::pg_catalog.text FROM pg_catalog.pg_class c "
                               "WHERE c.oid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
                               {text_arg(source)});
     const auto s = spi_scalar("SELECT scope_count::pg_catalog.text FROM incview.stage_state WHERE stage_id = $1",
