@@ -75,6 +75,7 @@ DeltaPlan DeltaPlan::qualify(const DeltaQueryDescription& d) {
         if (c.partial_type.empty())
           refuse(call + " sums values of type " + o.arg_type +
                  " (supported: smallint, integer, bigint, numeric, real, double precision)");
+        c.tracks_scale = o.arg_type == "numeric" && !o.arg_fixed_scale;
       } else if (o.function == "min" || o.function == "max") {
         c.agg = o.function == "min" ? DeltaAgg::Min : DeltaAgg::Max;
       } else {
@@ -142,6 +143,7 @@ std::string DeltaPlan::create_queue(const std::string& queue) const {
       case DeltaAgg::Avg:
         cols.push_back(name_of("__incview_dn", c.pos) + " bigint NOT NULL");
         cols.push_back(name_of("__incview_ds", c.pos) + " " + c.partial_type);
+        if (c.tracks_scale) cols.push_back(name_of("__incview_dscale", c.pos) + " integer");
         break;
       case DeltaAgg::Min:
       case DeltaAgg::Max:
@@ -179,6 +181,9 @@ std::string DeltaPlan::partials_select(const std::string& table, bool old_side) 
         // numeric): the partial cannot overflow where the query's sum would not.
         const std::string s = "pg_catalog.sum((" + x + ")::" + c.partial_type + ")";
         cols.push_back("(" + sign(old_side, s) + ")::" + c.partial_type + " AS " + name_of("__incview_ds", c.pos));
+        if (c.tracks_scale)
+          cols.push_back((old_side ? "pg_catalog.max(pg_catalog.scale(" + x + "))" : std::string("NULL::integer")) +
+                         " AS " + name_of("__incview_dscale", c.pos));
         break;
       }
       case DeltaAgg::Min:
@@ -214,6 +219,10 @@ std::vector<Partial> partials_of(const DeltaColumn& c) {
       return {{name_of("__incview_dn", c.pos), "pg_catalog.sum", "bigint"}};
     case DeltaAgg::Sum:
     case DeltaAgg::Avg:
+      if (c.tracks_scale)
+        return {{name_of("__incview_dn", c.pos), "pg_catalog.sum", "bigint"},
+                {name_of("__incview_ds", c.pos), "pg_catalog.sum", c.partial_type},
+                {name_of("__incview_dscale", c.pos), "pg_catalog.max", "integer"}};
       return {{name_of("__incview_dn", c.pos), "pg_catalog.sum", "bigint"},
               {name_of("__incview_ds", c.pos), "pg_catalog.sum", c.partial_type}};
     case DeltaAgg::Min:
@@ -250,6 +259,14 @@ std::string DeltaPlan::capture(const std::string& queue, bool with_old, bool wit
          " UNION ALL " + partials_select("incview_old", true) + ") AS d GROUP BY " + join(by, ", ") + " HAVING " +
          join(changed, " OR ");
 }
+
+namespace {
+// A deleted value of the largest scale in the group: the sum's scale may drop.
+std::string scale_may_drop(const DeltaColumn& c, const std::string& current_sum) {
+  const std::string d = "j." + name_of("__incview_dscale", c.pos);
+  return "(" + d + " IS NOT NULL AND " + "COALESCE(" + d + " OPERATOR(pg_catalog.>=) pg_catalog.scale(" + current_sum + "), true))";
+}
+}  // namespace
 
 std::string DeltaPlan::fold(const std::string& target, const std::string& queue) const {
   const auto col = [](const std::string& prefix, int pos) { return name_of(prefix, pos); };
@@ -302,6 +319,7 @@ std::string DeltaPlan::fold(const std::string& target, const std::string& queue)
                 c.partial_type + " END";
         v_cols.push_back(nn + " AS " + col("__incview_nn", c.pos));
         hidden_vals.push_back("v." + col("__incview_nn", c.pos));
+        if (c.tracks_scale) rederive.push_back(scale_may_drop(c, t));
         break;
       case DeltaAgg::Avg: {
         const std::string s = "(COALESCE(j." + col("__incview_ts", c.pos) + ", 0) + " + ds + ")";
@@ -313,6 +331,7 @@ std::string DeltaPlan::fold(const std::string& target, const std::string& queue)
                          col("__incview_ns", c.pos));
         hidden_vals.push_back("v." + col("__incview_nn", c.pos));
         hidden_vals.push_back("v." + col("__incview_ns", c.pos));
+        if (c.tracks_scale) rederive.push_back(scale_may_drop(c, "j." + col("__incview_ts", c.pos)));
         break;
       }
       case DeltaAgg::Min:

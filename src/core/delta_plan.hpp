@@ -9,7 +9,8 @@
 //                                                      sum/avg at output position <pos>
 //                                __incview_sum_<pos>   the sum behind avg at <pos>
 //   queue columns                the group columns, __incview_dcount, __incview_dn_<pos>,
-//                                __incview_ds_<pos>, __incview_ins_<pos>, __incview_del_<pos>
+//                                __incview_ds_<pos>, __incview_ins_<pos>, __incview_del_<pos>,
+//                                __incview_dscale_<pos>
 #pragma once
 #include "core/no_postgres.hpp"
 
@@ -33,6 +34,7 @@ struct DeltaOutput {
   bool star = false;      // count(*)
   std::string arg;        // its one argument, deparsed
   std::string arg_type;   // format_type of the function's declared argument type
+  bool arg_fixed_scale = false;  // numeric argument with a declared scale (numeric(p,s))
   bool distinct = false, filter = false, ordered = false;
 };
 
@@ -53,6 +55,10 @@ struct DeltaColumn {
   DeltaAgg agg = DeltaAgg::GroupKey;
   int pos = 0;                 // 1-based output position
   std::string partial_type;    // type of the queue's sum partial (sum, avg)
+  // sum/avg over numeric of no declared scale: the result's display scale is the largest
+  // scale among the group's values, which a delete can lower; the queue keeps the largest
+  // deleted scale and the group is re-derived when it may have been the largest.
+  bool tracks_scale = false;
 };
 
 // A query that qualifies, with everything the statements need.
@@ -97,6 +103,6 @@ namespace incview {
 // engine auto: the delta engine when a scope averages at least this many source rows.
 // Measured in bench/delta.md (the crossover against replace); below it, re-deriving a small
 // scope costs about as much as folding, and replace has no queue to maintain.
-inline constexpr double kDeltaCrossoverRows = 200.0;
+inline constexpr double kDeltaCrossoverRows = 1000.0;
 inline bool delta_pays_off(double rows_per_scope) { return rows_per_scope >= kDeltaCrossoverRows; }
 }  // namespace incview

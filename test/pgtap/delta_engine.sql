@@ -14,7 +14,7 @@ CREATE EXTENSION IF NOT EXISTS pg_incview;
 SET LOCAL client_min_messages = warning;
 
 \set rounds 10
-SELECT plan(:rounds * 6 + 5 + 26);
+SELECT plan(:rounds * 6 + 5 + 27);
 
 CREATE TABLE ev (id bigserial PRIMARY KEY, tag text, org int NOT NULL, cluster text, v int, big bigint,
                  price numeric(10,2), f float8, at timestamptz, label text);
@@ -169,6 +169,16 @@ DELETE FROM nv WHERE k = 2;
 SELECT incview.refresh('d_nv');
 SELECT is((SELECT count(*) FROM d_nv WHERE k = 2), 0::bigint, 'a group whose count reaches 0 is deleted');
 SELECT is((SELECT row(missing, extra)::text FROM incview.verify('d_nv')), '(0,0)', 'NULL semantics: verify');
+
+-- numeric of no declared scale: a delete may lower the sum's display scale
+CREATE TABLE ns (k int, x numeric);
+INSERT INTO ns VALUES (1, 1.50), (1, 2), (2, 1.5), (2, 2.25), (2, 3);
+SELECT incview.create_stage('d_ns', 'SELECT k, sum(x) AS s, avg(x) AS a FROM ns GROUP BY k', ARRAY['k'], engine => 'delta');
+DELETE FROM ns WHERE x IN (1.50, 2.25);
+INSERT INTO ns VALUES (2, 0.125);
+SELECT incview.refresh('d_ns');
+SELECT is((SELECT string_agg(s::text, ',' ORDER BY k) FROM d_ns) || ' ' || (SELECT row(missing, extra)::text FROM incview.verify('d_ns')),
+          '2,3.125 (0,0)', 'numeric sums keep the scale the query has');
 
 -- ------------------------------------------------------------------ min/max deletes
 CREATE TABLE mm (k int, x int);

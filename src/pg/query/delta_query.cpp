@@ -25,6 +25,7 @@ struct RawOutput {
   char* function;
   char* arg;
   char* arg_type;
+  bool arg_fixed_scale;
 };
 
 struct RawDescription {
@@ -118,6 +119,7 @@ void describe(Query* q, RawDescription* d) {
       TargetEntry* arg = linitial_node(TargetEntry, a->args);
       o->arg = text(reinterpret_cast<Node*>(arg->expr));
       o->arg_type = format_type_be(getBaseType(linitial_oid(a->aggargtypes)));
+      o->arg_fixed_scale = exprTypmod(reinterpret_cast<Node*>(arg->expr)) >= 0;
     } else if (!a->aggstar) {
       problem(d, psprintf("output column \"%s\" calls an aggregate with %d arguments", o->name, list_length(a->args)));
     }
@@ -162,6 +164,7 @@ DeltaQueryDescription describe_for_delta(const std::string& query) {
     o.star = r.star;
     o.arg = str(r.arg);
     o.arg_type = str(r.arg_type);
+    o.arg_fixed_scale = r.arg_fixed_scale;
     o.distinct = r.distinct;
     o.filter = r.filter;
     o.ordered = r.ordered;

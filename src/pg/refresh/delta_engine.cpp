@@ -61,7 +61,7 @@ void enable_delta(const StageRecord& stage, const std::string& engine) {
   });
   as_owner_of(stage, [&] {
     std::vector<std::string> adds;
-    for (const auto& h : plan.hidden_columns()) adds.push_back("ADD COLUMN " + quote_ident(h.first) + " " + h.second);
+    for (const auto& h : plan.hidden_columns()) adds.push_back("ADD COLUMN IF NOT EXISTS " + quote_ident(h.first) + " " + h.second);
     spi_exec("ALTER TABLE " + stage.shape.target + " " + join(adds, ", "));
   });
   invalidate_stage_capture(stage.id);
