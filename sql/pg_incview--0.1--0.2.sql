@@ -466,3 +466,37 @@ GRANT SELECT ON incview.progress TO PUBLIC;
 -- ---------------------------------------------------------------------------
 -- (It and the incview.stages view that shows it are defined above, with the view.)
 
+
+-- ==== delta engine (issue 13) ====
+-- Engine 'delta': per-group partial aggregates queued by capture into a queue table of the
+-- stage's own (incview.delta_<id>, created by set_engine/create_stage, a member of the
+-- extension) and folded into the stage's table by the refresh (src/pg/refresh/delta_engine.*).
+ALTER TABLE incview.stage DROP CONSTRAINT stage_engine_check;
+ALTER TABLE incview.stage ADD CONSTRAINT stage_engine_check
+  CHECK (engine IN ('auto', 'replace', 'diff', 'full', 'delta'));
+
+-- One row per stage the delta engine maintains: its queue and the statements generated
+-- from its query when the engine was turned on (the stage's definition: not public).
+CREATE TABLE incview.delta_stage (
+  stage_id       integer PRIMARY KEY REFERENCES incview.stage (id) ON DELETE CASCADE,
+  queue          regclass NOT NULL,
+  table_query    text NOT NULL,     -- the user's columns, then the hidden ones
+  hidden_columns text[] NOT NULL,   -- __incview_count, __incview_n_<pos>, __incview_sum_<pos>
+  capture_insert text NOT NULL,
+  capture_update text NOT NULL,
+  capture_delete text NOT NULL,
+  fold           text NOT NULL
+);
+REVOKE ALL ON incview.delta_stage FROM PUBLIC;
+
+-- Whether a delta stage's queue holds anything (the scheduler's due check; its queue is a
+-- table of the stage's own, so the name comes from incview.delta_stage).
+CREATE FUNCTION incview.delta_queued(queue regclass) RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  found boolean;
+BEGIN
+  EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM %s)', queue) INTO found;
+  RETURN found;
+END $$;
+REVOKE ALL ON FUNCTION incview.delta_queued(regclass) FROM PUBLIC;

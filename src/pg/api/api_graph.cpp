@@ -12,6 +12,7 @@
 #include "pg/catalog/catalog.hpp"
 #include "pg/catalog/dirty_queue.hpp"
 #include "pg/support/guard.hpp"
+#include "pg/refresh/delta_engine.hpp"
 #include "pg/capture/new_source_lock.hpp"
 #include "pg/query/query_check.hpp"
 #include "pg/refresh/refresher.hpp"
@@ -105,6 +106,10 @@ Datum incview_alter_stage(PG_FUNCTION_ARGS) {
     check_stage_owner(old, "change it");
     if (old.shape.target.empty())
       throw Error(sqlstate::kUndefinedObject, "the target table of stage \"" + name + "\" no longer exists");
+    if (delta_active(old))
+      throw Error(sqlstate::kFeatureNotSupported, "alter_stage is not supported while stage \"" + name +
+                  "\" uses the delta engine", "the engine's queue and statements are derived from the old query",
+                  "incview.set_engine('" + name + "', 'replace'), then alter_stage, then set_engine again");
     // The new definition runs, like the old one, as the stage's owner (a superuser altering
     // somebody's stage must not run its functions as superuser), under the caller's path.
     const std::string search_path = creator_search_path();

@@ -9,6 +9,7 @@
 #include "pg/catalog/dirty_queue.hpp"
 #include "pg/query/explain.hpp"
 #include "pg/support/guard.hpp"
+#include "pg/refresh/delta_engine.hpp"
 #include "pg/query/query_check.hpp"
 #include "pg/refresh/refresher.hpp"
 #include "pg/support/role.hpp"
@@ -35,14 +36,14 @@ using namespace incview::pg;
 
 namespace {
 
-const std::set<std::string> kEngines = {"auto", "replace", "diff", "full"};
+const std::set<std::string> kEngines = {"auto", "replace", "diff", "full", "delta"};
 
 // Every engine works with or without a unique_key (diff without one pairs rows by their
 // whole value, as a multiset: StageSql::multiset_diff_body).
 void check_engine(const std::string& engine) {
   if (!kEngines.count(engine))
     throw Error(sqlstate::kInvalidParameterValue, "unknown engine \"" + engine + "\"",
-                "engines are auto, replace, diff and full");
+                "engines are auto, replace, diff, full and delta");
 }
 
 void check_names(const std::vector<std::string>& names, const char* what) {
@@ -330,6 +331,9 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     }
     // From the query tree always; with a sample plan when the table has rows.
     record_independence(stage);
+    // Engine delta: its queue, hidden columns and statements (ERROR when the query does not
+    // qualify); auto: the same when the query qualifies and its scopes are large.
+    if (engine == "delta" || (engine == "auto" && populate && auto_prefers_delta(stage))) enable_delta(stage, engine);
     });
     spi_finish();
     return ObjectIdGetDatum(target_oid);
@@ -358,9 +362,15 @@ Datum incview_set_engine(PG_FUNCTION_ARGS) {
     check_stage_owner(stage, "change it");
     check_engine(engine);
     if (engine == "diff" && is_citus_table(stage.target)) refuse_citus_diff();
-    as_extension_owner([&] {
-      spi_exec("UPDATE incview.stage SET engine = $2 WHERE id = $1", {int4_arg(stage.id), text_arg(engine)});
-    });
+    // The delta engine's one switch: on for delta (or auto choosing it), off otherwise.
+    if (engine == "delta" || (engine == "auto" && auto_prefers_delta(stage))) {
+      enable_delta(stage, engine);
+    } else {
+      disable_delta(stage);
+      as_extension_owner([&] {
+        spi_exec("UPDATE incview.stage SET engine = $2 WHERE id = $1", {int4_arg(stage.id), text_arg(engine)});
+      });
+    }
     spi_finish();
     PG_RETURN_VOID();
   });

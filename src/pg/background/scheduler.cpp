@@ -625,11 +625,17 @@ bool scheduler_pass() {
     // Cheap when nothing is due: manual stages and stages without queued keys are ruled
     // out before anything reads their queue, and the key count (for "batch i of ~n" only)
     // is taken for due stages alone, without deduplication.
+    // Delta stages (delta_engine.hpp) are due with deltas queued too (catalog 0.2).
+    const std::string delta_queued =
+        catalog_is_0_2() ? " OR EXISTS (SELECT 1 FROM incview.delta_stage d WHERE d.stage_id = s.id "
+                           "AND incview.delta_queued(d.queue))"
+                         : "";
     const uint64 n = spi_exec(
         "SELECT s.name, (SELECT count(*) FROM incview.dirty_scope q WHERE q.stage_id = s.id), s.id "
         "FROM incview.stage s LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
         "WHERE s.policy <> 'manual' AND (st.next_attempt IS NULL OR st.next_attempt <= now()) "
-        "  AND EXISTS (SELECT 1 FROM incview.dirty_scope q WHERE q.stage_id = s.id) AND (" + std::string(kPeriodDue) + " "
+        "  AND (EXISTS (SELECT 1 FROM incview.dirty_scope q WHERE q.stage_id = s.id)" + delta_queued + ") AND (" +
+        std::string(kPeriodDue) + " "
         // interval and daily: early when a key has waited longer than max_lag (NULL: never)
         "  OR EXISTS (SELECT 1 FROM incview.dirty_scope q "
         "             WHERE q.stage_id = s.id AND q.dirtied_at + s.max_lag <= now()))");

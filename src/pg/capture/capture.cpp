@@ -8,6 +8,7 @@
 #include "core/sql_text.hpp"
 #include "pg/citus/citus.hpp"
 #include "pg/support/guard.hpp"
+#include "pg/catalog/catalog.hpp"
 #include "pg/support/role.hpp"
 #include "pg/support/settings.hpp"
 #include "pg/background/shared_state.hpp"
@@ -75,6 +76,9 @@ struct StageCapture {
   PlanSet plans;
   PlanSet owner_plans;   // phase 1 of a two-phase capture, prepared as the stage owner
   PlanSet marker_plans;  // "every scope" when the owner may not see the changed rows
+  // Engine delta (delta_engine.hpp): the statements queueing per-group partials for INSERT,
+  // UPDATE and DELETE; empty when the stage captures keys.
+  std::string delta[3];
 };
 
 using StageList = std::vector<std::unique_ptr<StageCapture>>;
@@ -130,19 +134,29 @@ bool scope_types_builtin(TupleDesc desc, const std::vector<std::string>& scope) 
 // nothing for it, and its rows, committed after the stage's build, are not in the build
 // either (specs/new_source_race.spec). Leaves the rows in SPI_tuptable.
 uint64 read_capture_list(Oid relid) {
-  static const char* const kSql =
+  // (incview.delta_stage is in catalog 0.2: the 0.1 one reads NULLs.)
+  static const char* const kSql[2] = {
       "SELECT s.id, s.owner::oid::text, ss.mapping_kind, ss.mapping, s.search_path, "
-      "       coalesce(st.scope_count, 0), u.col, s.policy = 'continuous' "
+      "       coalesce(st.scope_count, 0), u.col, s.policy = 'continuous', NULL::text, NULL::text, NULL::text "
       "FROM incview.stage_source ss JOIN incview.stage s ON s.id = ss.stage_id "
       "LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
       "CROSS JOIN LATERAL unnest(s.scope) WITH ORDINALITY AS u(col, ord) "
-      "WHERE ss.source = $1 ORDER BY s.id, u.ord";
+      "WHERE ss.source = $1 ORDER BY s.id, u.ord",
+      "SELECT s.id, s.owner::oid::text, ss.mapping_kind, ss.mapping, s.search_path, "
+      "       coalesce(st.scope_count, 0), u.col, s.policy = 'continuous', "
+      "       d.capture_insert, d.capture_update, d.capture_delete "
+      "FROM incview.stage_source ss JOIN incview.stage s ON s.id = ss.stage_id "
+      "LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
+      "LEFT JOIN incview.delta_stage d ON d.stage_id = s.id "
+      "CROSS JOIN LATERAL unnest(s.scope) WITH ORDINALITY AS u(col, ord) "
+      "WHERE ss.source = $1 ORDER BY s.id, u.ord"};
+  const char* sql = kSql[catalog_is_0_2() ? 1 : 0];
   uint64 n = 0;
   int rc = 0;
   pg_call([&] {
     Oid types[1] = {OIDOID};
     Datum values[1] = {ObjectIdGetDatum(relid)};
-    SPIPlanPtr plan = SPI_prepare(kSql, 1, types);
+    SPIPlanPtr plan = SPI_prepare(sql, 1, types);
     if (plan == nullptr) elog(ERROR, "pg_incview: could not prepare the capture list query");
     rc = SPI_execute_snapshot(plan, values, nullptr, GetLatestSnapshot(), InvalidSnapshot, true, false, 0);
     n = SPI_processed;
@@ -169,6 +183,7 @@ std::shared_ptr<StageList> load(Oid relid, TupleDesc desc) {
       sc->search_path = spi_text_or(i, 5, kSafeSearchPath);
       sc->scopes = spi_int8(i, 6);
       sc->wakes = spi_bool(i, 8);
+      for (int k = 0; k < 3; ++k) sc->delta[k] = spi_text_or(i, 9 + k, "");
       stages->push_back(std::move(sc));
     }
     stages->back()->spec.scope.push_back(spi_text_or(i, 7, ""));
@@ -266,9 +281,32 @@ void capture_as_owner(StageCapture& sc, CaptureEvent event, int64 rows, Datum* v
   });
 }
 
+// Engine delta: the statement's partials per group into the stage's queue, in one
+// statement run as the stage owner (restricted, GUCs rolled back), like a lookup mapping:
+// the WHERE clause and the aggregates' arguments are the owner's SQL. TRUNCATE, and rows
+// row-level security would hide from the owner, queue an "every scope" marker instead.
+void capture_delta(StageCapture& sc, Oid relid, CaptureEvent event, Datum* values) {
+  int rls = RLS_NONE;
+  const Oid owner = sc.stage_owner;
+  if (event != CaptureEvent::Truncate) pg_call([&] { rls = check_enable_rls(relid, owner, true); });
+  if (event == CaptureEvent::Truncate || rls == RLS_ENABLED) {
+    capture_marker(sc, event, values);
+    return;
+  }
+  const int e = static_cast<int>(event);
+  as_stage_owner(sc.stage_owner, sc.search_path, [&] {
+    if (!sc.owner_plans.plan[e * kSizes]) sc.owner_plans.plan[e * kSizes] = prepare_kept(sc.delta[e], 0, nullptr);
+    run_plan(sc.owner_plans.plan[e * kSizes], nullptr, nullptr);
+  });
+}
+
 void capture_stage(StageCapture& sc, Oid relid, CaptureEvent event, int64 rows) {
   const int64 threshold = marker_threshold(sc);
   Datum values[3] = {Int32GetDatum(sc.stage_id), Int64GetDatum(threshold), 0};
+  if (!sc.delta[0].empty()) {
+    capture_delta(sc, relid, event, values);
+    return;
+  }
   const bool owner_code = event != CaptureEvent::Truncate &&
                           (sc.spec.kind == MappingKind::Lookup || (sc.spec.kind == MappingKind::Same && !sc.builtin_types));
   if (owner_code) {

@@ -37,6 +37,30 @@ std::string check_catalog_version() {
 
 bool catalog_is_0_2() { return check_catalog_version() != "0.1"; }
 
+namespace {
+// Engine delta on (delta_engine.hpp): the table is built from the engine's query, whose
+// hidden columns follow the user's. Read as the extension owner: the statements embed the
+// stage's definition, visible only to its owner's role.
+void load_delta_engine(StageRecord& r) {
+  as_extension_owner([&] {
+    if (spi_exec("SELECT queue::pg_catalog.text, fold, table_query, hidden_columns::pg_catalog.text[] "
+                 "FROM incview.delta_stage WHERE stage_id = $1",
+                 {int4_arg(r.id)}, true) == 0)
+      return;
+    r.delta_queue = spi_text_or(0, 1, "");
+    r.delta_fold = spi_text_or(0, 2, "");
+    r.shape.query = spi_text_or(0, 3, "");
+  });
+  if (r.delta_queue.empty()) return;
+  as_extension_owner([&] {
+    const uint64 n = spi_exec("SELECT pg_catalog.unnest(hidden_columns) FROM incview.delta_stage WHERE stage_id = $1",
+                              {int4_arg(r.id)}, true);
+    for (uint64 i = 0; i < n; ++i) r.shape.columns.push_back(spi_text_or(i, 1, ""));
+    r.delta_hidden = n;
+  });
+}
+}  // namespace
+
 std::optional<StageRecord> find_stage(const std::string& name) {
   std::optional<StageRecord> out;
   // As the extension owner: the catalog's rows are visible to their owners only (row
@@ -132,6 +156,7 @@ std::optional<StageRecord> read_stage(const std::string& name) {
       r.shape.unique_key.push_back(col);
     }
   }
+  if (v02) load_delta_engine(r);
   return r;
 }
 

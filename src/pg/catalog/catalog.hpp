@@ -27,6 +27,11 @@ struct StageRecord {
   std::string target_schema;     // unquoted parts of the target's name
   std::string target_table;
   std::vector<Oid> scope_types;  // element type of each scope column
+  // Engine delta (delta_engine.hpp), when on: shape.query is the query the engine builds the
+  // table from and shape.columns ends with its delta_hidden hidden columns.
+  std::string delta_queue;  // quoted queue table; empty when the delta engine is off
+  std::string delta_fold;   // the fold statement
+  size_t delta_hidden = 0;
 };
 
 // The catalog versions this library serves: the extension's default_version, and the one

@@ -1,6 +1,7 @@
 #include "pg/catalog/next_due.hpp"
 
 #include "pg/capture/idle_capture.hpp"
+#include "pg/catalog/catalog.hpp"
 #include "pg/support/spi.hpp"
 
 extern "C" {
@@ -26,7 +27,7 @@ WITH s AS (
                      THEN (now()::date + s.policy_at)::timestamptz
                      ELSE (now()::date + 1 + s.policy_at)::timestamptz END
          END AS period,
-         (SELECT min(q.dirtied_at) FROM incview.dirty_scope q WHERE q.stage_id = s.id) AS oldest,
+         coalesce((SELECT min(q.dirtied_at) FROM incview.dirty_scope q WHERE q.stage_id = s.id), @DELTA@) AS oldest,
          EXISTS (SELECT 1 FROM incview.stage_source ss JOIN pg_catalog.pg_class c ON c.oid = ss.source
                  WHERE ss.stage_id = s.id AND c.relkind IN ('f', 'm')) AS polled
   FROM incview.stage s LEFT JOIN incview.stage_state st ON st.stage_id = s.id
@@ -59,7 +60,13 @@ TimestampTz timestamp_or(int col, TimestampTz fallback) {
 
 NextDue read_next_due() {
   NextDue out;
-  if (spi_exec(kNextDueSql) == 1) {
+  // Delta stages (delta_engine.hpp, catalog 0.2) have work when their queue holds deltas.
+  std::string sql = kNextDueSql;
+  sql.replace(sql.find("@DELTA@"), 7,
+              catalog_is_0_2() ? "CASE WHEN EXISTS (SELECT 1 FROM incview.delta_stage d WHERE d.stage_id = s.id "
+                                 "AND incview.delta_queued(d.queue)) THEN now() END"
+                               : "NULL::timestamptz");
+  if (spi_exec(sql) == 1) {
     out.at = timestamp_or(1, DT_NOEND);
     out.if_dirty = timestamp_or(2, DT_NOEND);
     out.min_max_lag_us = std::max<int64>(spi_int8(0, 3), 0);

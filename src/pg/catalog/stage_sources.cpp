@@ -5,6 +5,7 @@
 #include "pg/capture/idle_capture.hpp"
 #include "pg/citus/citus.hpp"
 #include "pg/support/guard.hpp"
+#include "pg/refresh/delta_engine.hpp"
 #include "pg/capture/new_source_lock.hpp"
 #include "pg/support/role.hpp"
 #include "pg/support/spi.hpp"
@@ -196,6 +197,7 @@ void drop_stage_cascade(const StageRecord& stage, bool cascade, bool check_owner
   as_extension_owner([&] {
     spi_exec("DELETE FROM incview.dirty_scope WHERE stage_id = $1", {int4_arg(stage.id)});
   });
+  drop_delta_queue(stage);
   drop_definition_view(stage.id);
   as_extension_owner([&] {
     spi_exec("DELETE FROM incview.stage_source WHERE stage_id = $1", {int4_arg(stage.id)});

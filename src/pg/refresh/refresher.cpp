@@ -6,6 +6,7 @@
 
 #include "pg/citus/citus.hpp"
 #include "pg/support/guard.hpp"
+#include "pg/refresh/delta_engine.hpp"
 #include "pg/catalog/catalog.hpp"
 #include "pg/storage/partitions.hpp"
 #include "pg/storage/storage_swap.hpp"
@@ -40,6 +41,9 @@ std::string batch_engine(const StageRecord& stage) {
   // right, whatever the engine ("full" here means a rebuild: a diff stage rebuilds by a
   // whole-table diff, see rebuild_stage).
   if (!stage.scope_pushdown) return "full";
+  // Delta stages re-derive queued scopes (markers, refresh_scopes) like replace, after
+  // settling their delta queue (delta_engine.hpp).
+  if (delta_active(stage)) return "replace";
   if (stage.engine != "auto") return stage.engine;
   // diff writes only rows that changed, which spares the stages reading this one (their
   // capture sees only real changes); without readers, replace is cheaper.
@@ -58,6 +62,7 @@ RefreshStats refresh_batches(const StageRecord& stage, const std::vector<KeyBatc
     return stats;
   }
   const StageSql sql(stage.shape);
+  settle_delta_queue(stage, true);
   int64 rows_reported = 0;  // rows already counted in incview.progress
   progress_phase(ProgressPhase::RefreshingBatches);
   with_session_settings(stage.search_path, [&] {
@@ -128,6 +133,7 @@ RefreshStats rebuild_stage(const StageRecord& stage) {
   const StageSql sql(stage.shape);
   RefreshStats stats;
   const std::string count_rows = report_rebuild(stage);
+  settle_delta_queue(stage, false);  // the rebuild re-derives what is queued
   with_session_settings(stage.search_path, [&] {
   const std::string rows = "SELECT * FROM " + sql.wrap_query("s");
   if (stage.engine == "diff") {

@@ -6,6 +6,7 @@
 #include "pg/query/explain.hpp"
 #include "pg/background/progress.hpp"
 #include "pg/refresh/refresher.hpp"
+#include "pg/refresh/delta_engine.hpp"
 #include "pg/support/settings.hpp"
 #include "pg/support/spi.hpp"
 #include "pg/support/subxact.hpp"
@@ -71,6 +72,19 @@ StepResult step_as_owner(const StageRecord& stage, const std::optional<std::stri
 
   if (!after) {
     const DirtySummary dirty = dirty_summary(stage);
+    // Delta stages: only deltas queued, the usual case: fold them (one statement), done.
+    // With scopes queued too, the batches or the rebuild below settle the deltas first.
+    if (delta_active(stage) && !dirty.every_scope && dirty.keys == 0) {
+      stats.engine = "delta";
+      auto error = in_subtransaction([&] { stats = fold_deltas(stage); });
+      if (error || stats.scopes > 0)
+        log_refresh(stage, stats, monotonic_seconds() - t0,
+                    error ? std::optional<std::string>(error->message) : std::nullopt, run_failed);
+      if (error) warn_failure(stage, error->message);
+      result.scopes = error ? 0 : stats.scopes;
+      result.failed = error.has_value();
+      return result;
+    }
     RefreshInput in;
     // Scopes not shown independent (nor declared so): every engine rebuilds, never wrong rows.
     in.engine = stage.scope_pushdown ? stage.engine : "full";
