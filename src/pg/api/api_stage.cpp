@@ -34,15 +34,13 @@ using namespace incview::pg;
 
 namespace {
 
-const std::set<std::string> kEngines = {"auto", "replace", "diff", "full"};
-
-void check_engine(const std::string& engine, bool has_unique_key) {
-  if (!kEngines.count(engine))
-    throw Error(sqlstate::kInvalidParameterValue, "unknown engine \"" + engine + "\"",
-                "engines are auto, replace, diff and full");
-  if (engine == "diff" && !has_unique_key)
+// The engine a caller named, checked against the stage it is for.
+Engine checked_engine(const std::string& name, bool has_unique_key) {
+  const Engine engine = engine_or_throw(name);
+  if (engine == Engine::Diff && !has_unique_key)
     throw Error(sqlstate::kInvalidParameterValue, "engine \"diff\" needs a unique_key",
                 "", "pass unique_key => ARRAY[...] naming columns that identify a row");
+  return engine;
 }
 
 void check_names(const std::vector<std::string>& names, const char* what) {
@@ -90,15 +88,15 @@ void check_partition_column(const StagePartitioning& partition, const std::vecto
                 "partition column \"" + partition.column + "\" is not an output column of the stage query",
                 "the query returns: " + cols);
   }
-  if (partition.method != "range" && std::find(scope.begin(), scope.end(), partition.column) == scope.end())
+  if (partition.method != PartitionMethod::Range && std::find(scope.begin(), scope.end(), partition.column) == scope.end())
     throw Error(sqlstate::kInvalidParameterValue,
-                partition.method + " partition key \"" + partition.column + "\" must be one of the scope columns",
+                std::string(to_string(partition.method)) + " partition key \"" + partition.column + "\" must be one of the scope columns",
                 "a refresh deletes and re-derives whole scopes; with the partition key inside the scope, the "
                 "scopes of a refresh prune to their partitions and one partition can be rebuilt alone, while a key "
                 "outside the scope would make every refresh visit every partition",
                 "add it to scope, or partition by range on a time column (for retention)");
-  if (partition.method == "range" && !partition.numeric_range) check_range_width(partition.interval);
-  if (partition.method == "range") {
+  if (partition.method == PartitionMethod::Range && !partition.numeric_range) check_range_width(partition.interval);
+  if (partition.method == PartitionMethod::Range) {
     const bool ok_type = partition.numeric_range
                              ? found->find("int") != std::string::npos || *found == "numeric" || *found == "bigint"
                              : found->find("timestamp") == 0 || *found == "date";
@@ -151,7 +149,7 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     const auto unique_key = arg_text_array(fcinfo, 3, "unique_key");
     const auto target_arg = arg_text(fcinfo, 4);
     const bool populate = arg_bool(fcinfo, 5, true);
-    const std::string engine = arg_text(fcinfo, 6).value_or("auto");
+    const std::string engine_name = arg_text(fcinfo, 6).value_or("auto");
     const std::string partition_by = arg_text(fcinfo, 7).value_or("");
     const auto indexes = arg_text_array(fcinfo, 8, "indexes");
     const StagePartitioning partition = parse_partition_by(partition_by);
@@ -162,9 +160,10 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     check_stage_name_length(name);
     check_names(scope, "scope");
     check_names(unique_key, "unique_key");
-    check_engine(engine, !unique_key.empty());
+    const Engine engine = checked_engine(engine_name, !unique_key.empty());
     const std::string policy = settings.default_policy ? settings.default_policy : "continuous";
-    if (policy != "continuous" && policy != "manual")
+    const auto parsed_policy = parse_policy(policy);
+    if (parsed_policy != Policy::Continuous && parsed_policy != Policy::Manual)
       throw Error(sqlstate::kInvalidParameterValue, "incview.default_policy must be continuous or manual",
                   "it is \"" + policy + "\"", "interval and daily policies are set with incview.set_policy");
 
@@ -187,7 +186,7 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     refuse_uncapturable(inputs);
     check_source_privileges(caller, inputs.citus);
     if (citus.used()) {
-      if (engine == "diff") refuse_citus_diff();
+      if (engine == Engine::Diff) refuse_citus_diff();
       citus_sequential_for_transaction();
     }
     const auto [schema, table] = resolve_target(name, target_arg);
@@ -282,7 +281,7 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
           "RETURNING id",
           {text_arg(name), text_arg(checked.text), text_arg(json_string_array(scope)),
            text_arg(json_string_array(shape.unique_key)), text_arg(json_string_array(shape.columns)), oid_arg(target_oid),
-           text_arg(engine), oid_arg(caller), text_arg(search_path), text_arg(policy),
+           text_arg(to_string(engine)), oid_arg(caller), text_arg(search_path), text_arg(policy),
            partition_by.empty() ? null_arg(TEXTOID) : text_arg(partition_by)});
       stage_id = static_cast<int32>(spi_int8(0, 1));
       spi_exec("INSERT INTO incview.stage_state (stage_id) VALUES ($1)", {int4_arg(stage_id)});
@@ -292,7 +291,7 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     register_sources(stage, checked.relations);
     register_sources(stage, inputs.citus);  // their capture goes on the shards (install_capture)
     register_inputs(stage, inputs);
-    if (stage.partition.method == "hash") create_hash_partitions(stage);
+    if (stage.partition.method == PartitionMethod::Hash) create_hash_partitions(stage);
     // Indexes are built after the first load when there is one: building an index on a
     // full table is much cheaper than maintaining it row by row.
     auto create_indexes = [&] {
@@ -305,7 +304,7 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     if (populate) {
       const double t0 = monotonic_seconds();
       RefreshStats stats;
-      stats.engine = "full";
+      stats.engine = to_string(Engine::Full);
       stats.scopes = -1;
       // A first build can be as long as a rebuild: incview.progress shows its rows.
       ProgressRun run(stage.id, ProgressPhase::Rebuilding, -1, 1);
@@ -341,14 +340,14 @@ Datum incview_drop_stage(PG_FUNCTION_ARGS) {
 Datum incview_set_engine(PG_FUNCTION_ARGS) {
   return entry_guard([&]() -> Datum {
     const std::string name = required_text(fcinfo, 0, "stage");
-    const std::string engine = required_text(fcinfo, 1, "engine");
+    const std::string engine_name = required_text(fcinfo, 1, "engine");
     spi_connect();
     const StageRecord stage = load_stage(name);
     check_stage_owner(stage, "change it");
-    check_engine(engine, !stage.shape.unique_key.empty());
-    if (engine == "diff" && is_citus_table(stage.target)) refuse_citus_diff();
+    const Engine engine = checked_engine(engine_name, !stage.shape.unique_key.empty());
+    if (engine == Engine::Diff && is_citus_table(stage.target)) refuse_citus_diff();
     as_extension_owner([&] {
-      spi_exec("UPDATE incview.stage SET engine = $2 WHERE id = $1", {int4_arg(stage.id), text_arg(engine)});
+      spi_exec("UPDATE incview.stage SET engine = $2 WHERE id = $1", {int4_arg(stage.id), text_arg(to_string(engine))});
     });
     spi_finish();
     PG_RETURN_VOID();

@@ -68,7 +68,7 @@ std::optional<StageRecord> read_stage(const std::string& name) {
   r.id = static_cast<int32>(spi_int8(0, 1));
   r.name = name;
   r.shape.query = spi_text_or(0, 2, "");
-  r.engine = spi_text_or(0, 3, "auto");
+  r.engine = parse_engine(spi_text_or(0, 3, "auto")).value_or(Engine::Auto);  // CHECKed in the catalog
   r.target = static_cast<Oid>(std::stoul(spi_text_or(0, 4, "0")));
   r.owner = static_cast<Oid>(std::stoul(spi_text_or(0, 5, "0")));
   r.shape.target = spi_text_or(0, 6, "");

@@ -2,6 +2,7 @@
 #pragma once
 #include "pg/support/pg_headers.hpp"
 
+#include "core/stage_options.hpp"
 #include "core/stage_partitioning.hpp"
 #include "core/stage_sql.hpp"
 #include "pg/support/role.hpp"
@@ -11,7 +12,7 @@ namespace incview::pg {
 struct StageRecord {
   int32 id = 0;
   std::string name;
-  std::string engine;  // auto | replace | diff | full
+  Engine engine = Engine::Auto;  // as declared (incview.stage.engine)
   Oid target = InvalidOid;
   Oid owner = InvalidOid;
   std::string search_path;  // the creator's search_path: the stage's SQL always runs under it

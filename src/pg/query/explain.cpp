@@ -87,8 +87,8 @@ std::string explain_stage(const StageRecord& stage) {
   out += "stage " + quote_ident(stage.name) + " -> " + stage.shape.target + "\n";
   out += "  scope: (" + sql.scope_columns() + ")";
   if (!stage.shape.unique_key.empty()) out += "  unique key: (" + column_list(stage.shape.unique_key) + ")";
-  out += "\n  engine: " + stage.engine + " (batches use " + batch_engine(stage) + ")\n";
-  if (stage.partition.partitioned()) out += "  partitioned: " + stage.partition.method + " (" + stage.partition.column + ")\n";
+  out += std::string("\n  engine: ") + to_string(stage.engine) + " (batches use " + to_string(batch_engine(stage)) + ")\n";
+  if (stage.partition.partitioned()) out += std::string("  partitioned: ") + to_string(stage.partition.method) + " (" + stage.partition.column + ")\n";
   if (!stage.shape.retention_column.empty())
     out += "  retention: " + stage.shape.retention_column + " within " + stage.shape.retention_keep + "\n";
 

@@ -26,23 +26,25 @@ bool try_lock_stage(int32 stage_id) {
   return spi_bool(0, 1);
 }
 
-std::string batch_engine(const StageRecord& stage) {
-  // Scopes not shown independent (and not declared so by the owner): only a rebuild is
-  // right, whatever the engine ("full" here means a rebuild: a diff stage rebuilds by a
-  // whole-table diff, see rebuild_stage).
-  if (!stage.scope_pushdown) return "full";
-  if (stage.engine != "auto") return stage.engine;
-  // diff writes only rows that changed, which spares the stages reading this one (their
-  // capture sees only real changes); without readers, replace is cheaper.
-  if (stage.shape.unique_key.empty() || !stage.has_downstream) return "replace";
-  // Citus refuses the diff's UPDATE on a distributed table (docs/citus.md).
-  return is_citus_table(stage.target) ? "replace" : "diff";
+EngineFacts engine_facts(const StageRecord& stage) {
+  EngineFacts facts;
+  facts.declared = stage.engine;
+  facts.scopes_independent = stage.scope_pushdown;
+  facts.has_unique_key = !stage.shape.unique_key.empty();
+  facts.has_downstream = stage.has_downstream;
+  facts.target_is_citus = [&stage] { return is_citus_table(stage.target); };
+  return facts;
 }
+
+Engine batch_engine(const StageRecord& stage) { return incview::batch_engine(engine_facts(stage)); }
 
 RefreshStats refresh_batches(const StageRecord& stage, const std::vector<KeyBatch>& batches) {
   RefreshStats stats;
-  stats.engine = batch_engine(stage);
-  if (stats.engine == "full") {
+  const Engine engine = batch_engine(stage);
+  stats.engine = to_string(engine);
+  // Full: these scopes cannot be refreshed alone ("full" here means a rebuild: a diff stage
+  // rebuilds by a whole-table diff, see rebuild_stage).
+  if (engine == Engine::Full) {
     stats = rebuild_stage(stage);
     for (const auto& b : batches) stats.scopes += b.count;
     return stats;
@@ -54,7 +56,7 @@ RefreshStats refresh_batches(const StageRecord& stage, const std::vector<KeyBatc
   for (const auto& batch : batches) {
     const auto args = batch_args(batch, stage.scope_types);
     const std::string rows = sql.select_scoped(batch.nulls);
-    if (stats.engine == "diff") {
+    if (engine == Engine::Diff) {
       insert_routed(stage, rows, args, [&] { spi_exec(sql.diff_scoped(batch.nulls), args); });
       stats.deleted += spi_int8(0, 1);
       stats.inserted += spi_int8(0, 2);
@@ -100,15 +102,15 @@ RefreshStats rebuild_stage(const StageRecord& stage) {
   const std::string count_rows = report_rebuild(stage);
   with_session_settings(stage.search_path, [&] {
   const std::string rows = "SELECT * FROM " + sql.wrap_query("s");
-  if (stage.engine == "diff") {
-    stats.engine = "diff";
+  const Engine engine = rebuild_engine(engine_facts(stage));
+  stats.engine = to_string(engine);
+  if (engine == Engine::Diff) {
     insert_routed(stage, rows, {}, [&] { spi_exec(sql.diff_all(count_rows)); });
     stats.deleted = spi_int8(0, 1);
     stats.inserted = spi_int8(0, 2);
     stats.updated = spi_int8(0, 3);
   } else {
     // DELETE rather than TRUNCATE: readers keep seeing the old rows until we commit.
-    stats.engine = "full";
     stats.deleted = static_cast<int64>(spi_exec(sql.delete_all()));
     insert_routed(stage, rows, {},
                   [&] { stats.inserted = static_cast<int64>(spi_exec(sql.insert_all(count_rows))); });

@@ -66,14 +66,13 @@ StepResult step_as_owner(const StageRecord& stage, const std::optional<std::stri
   lock_stage(stage.id);
   StepResult result;
   RefreshStats stats;
-  stats.engine = batch_engine(stage);
+  stats.engine = to_string(batch_engine(stage));
   const double t0 = monotonic_seconds();
 
   if (!after) {
     const DirtySummary dirty = dirty_summary(stage);
     RefreshInput in;
-    // Scopes not shown independent (nor declared so): every engine rebuilds, never wrong rows.
-    in.engine = stage.scope_pushdown ? stage.engine : "full";
+    in.facts = engine_facts(stage);
     in.every_scope = dirty.every_scope;
     in.dirty = dirty.keys;
     in.total = dirty.total_scopes;
