@@ -114,7 +114,7 @@ SELECT s.name,
                     AND now()::date + s.policy_at > now()
                    THEN (now()::date + s.policy_at)::timestamptz
                    ELSE (now()::date + 1 + s.policy_at)::timestamptz END
-       END AS next_run,
+       END       CASE WHEN n.at IS NOT NULL THEN greatest(now(), n.at) END AS next_run,
        st.failures,
        CASE WHEN d.oldest IS NULL THEN interval '0' ELSE now() - d.oldest END AS lag,
        CASE
@@ -466,3 +466,105 @@ GRANT SELECT ON incview.progress TO PUBLIC;
 -- ---------------------------------------------------------------------------
 -- (It and the incview.stages view that shows it are defined above, with the view.)
 
+
+-- ==== Architecture pass (issue 15) ====
+-- One definition of when a stage is due, shared by the scheduler (scheduler.cpp), the time
+-- it leaves for the launcher (next_due.cpp) and incview.stages.next_run (docs/design.md,
+-- "When a stage is due"). SQL-standard bodies: parsed once here, so the caller's
+-- search_path never changes what they mean; simple enough for the planner to inline.
+
+-- When the current period of a policy starts: a stage with queued keys is due once it has
+-- started (continuous: always; interval: `every` after the last refresh; daily: today's
+-- `at` if the last refresh was before it, else tomorrow's). NULL for manual.
+CREATE FUNCTION incview.period_start(policy text, policy_every interval, policy_at time,
+                                     last_refresh timestamptz)
+RETURNS timestamptz LANGUAGE sql STABLE PARALLEL SAFE
+RETURN CASE policy
+  WHEN 'continuous' THEN pg_catalog.now()
+  WHEN 'interval' THEN coalesce(last_refresh + policy_every, pg_catalog.now())
+  WHEN 'daily' THEN
+    CASE WHEN coalesce(last_refresh, '-infinity') < pg_catalog.now()::date + policy_at
+         THEN (pg_catalog.now()::date + policy_at)::timestamptz
+         ELSE (pg_catalog.now()::date + 1 + policy_at)::timestamptz END
+END;
+
+-- When a stage is due (NULL: not until something changes): with keys queued since
+-- oldest_key, at its period or when the oldest key has waited max_lag, whichever is first;
+-- a polled stage (a foreign table or materialized view among its sources, no trigger sees
+-- them change) of an interval/daily policy at every period, keys or not; never before the
+-- back-off of a failing stage (next_attempt). The scheduler's due-stage query tests
+-- `due_at(...) <= now()` in an equivalent form that reads the queue only when the period
+-- has not started (scheduler.cpp, scheduler_pass).
+CREATE FUNCTION incview.due_at(policy text, policy_every interval, policy_at time, max_lag interval,
+                               last_refresh timestamptz, next_attempt timestamptz,
+                               oldest_key timestamptz, polled boolean)
+RETURNS timestamptz LANGUAGE sql STABLE PARALLEL SAFE
+RETURN CASE
+  WHEN policy = 'manual' THEN NULL
+  WHEN oldest_key IS NOT NULL
+    THEN greatest(least(incview.period_start(policy, policy_every, policy_at, last_refresh), oldest_key + max_lag),
+                  coalesce(next_attempt, '-infinity'))
+  WHEN polled AND policy <> 'continuous'
+    THEN greatest(incview.period_start(policy, policy_every, policy_at, last_refresh),
+                  coalesce(next_attempt, '-infinity'))
+END;
+
+-- incview.stages.next_run from the rule above: when due, or for an interval/daily stage
+-- with nothing queued, when its period starts (a key arriving then is refreshed at once);
+-- never in the past. (Before 0.2 the view had its own copy, which showed tomorrow for a
+-- daily stage whose time had come, and waited for max_lag instead of the earlier of the two.)
+CREATE OR REPLACE VIEW incview.stages AS
+SELECT v.name, v.target, v.scope, v.unique_key, v.engine, v.policy, v.owner,
+       CASE WHEN v.status = 'idle' AND b.status = 'waiting for a worker' AND v.next_run <= now()
+            THEN 'waiting for a worker' ELSE v.status END AS status,
+       v.dirty_scopes, v.all_dirty, v.last_refresh, v.last_duration, v.next_run, v.failures, v.lag,
+       v.last_error, v.capture_off, v.independence
+FROM (
+SELECT s.name,
+       s.target,
+       s.scope,
+       s.unique_key,
+       s.engine,
+       s.policy,
+       s.owner,
+       CASE WHEN c.off IS NOT NULL THEN 'stale' ELSE coalesce(st.status, 'idle') END AS status,
+       d.dirty_scopes,
+       d.all_dirty,
+       st.last_refresh,
+       st.last_duration,
+       greatest(now(),
+                coalesce(incview.due_at(s.policy, s.policy_every, s.policy_at, s.max_lag, st.last_refresh,
+                                        st.next_attempt, d.oldest, incview.is_polled(s.id)),
+                         CASE WHEN s.policy IN ('interval', 'daily')
+                              THEN greatest(incview.period_start(s.policy, s.policy_every, s.policy_at, st.last_refresh),
+                                            coalesce(st.next_attempt, '-infinity')) END))       CASE WHEN n.at IS NOT NULL THEN greatest(now(), n.at) END AS next_run,
+       st.failures,
+       CASE WHEN d.oldest IS NULL THEN interval '0' ELSE now() - d.oldest END AS lag,
+       CASE
+         WHEN NOT pg_catalog.pg_has_role(s.owner, 'MEMBER') THEN NULL
+         WHEN c.off IS NOT NULL THEN
+           'capture triggers of ' || c.off || ' are disabled or missing: changes to it are not seen'
+         ELSE st.last_error
+       END AS last_error,
+       c.off AS capture_off,
+       CASE WHEN s.declared_independent THEN 'declared by the owner' || coalesce(' (analysis: ' || s.scope_independence || ')', '')
+            WHEN s.scope_pushdown THEN 'proven'
+            ELSE 'no: ' || coalesce(s.scope_independence, 'unknown') || ' (refreshes rebuild in full)' END AS independence
+FROM incview.stage s
+LEFT JOIN incview.stage_state st ON st.stage_id = s.id
+CROSS JOIN LATERAL (
+  SELECT count(DISTINCT q.key) AS dirty_scopes,
+         coalesce(bool_or(q.key IS NULL), false) AS all_dirty,
+         min(q.dirtied_at) AS oldest
+  FROM incview.dirty_scope q WHERE q.stage_id = s.id) d
+CROSS JOIN LATERAL (SELECT incview.capture_off(s.id) AS off) c
+-- (polled: false. Without keys a polled stage is due when its period starts, which is what
+-- next_run shows for every interval/daily stage with nothing queued.)
+CROSS JOIN LATERAL (
+  SELECT coalesce(incview.due_at(s.policy, s.policy_every, s.policy_at, s.max_lag, st.last_refresh,
+                                 st.next_attempt, d.oldest, false),
+                  CASE WHEN s.policy IN ('interval', 'daily')
+                       THEN greatest(incview.period_start(s.policy, s.policy_every, s.policy_at, st.last_refresh),
+                                     coalesce(st.next_attempt, '-infinity')) END) AS at) n
+) v
+CROSS JOIN incview.background_status() b;

@@ -18,6 +18,7 @@
 #include "pg/storage/partitions.hpp"
 #include "pg/background/progress.hpp"
 #include "pg/storage/stage_indexes.hpp"
+#include "pg/storage/stage_table.hpp"
 #include "pg/catalog/stage_definition.hpp"
 #include "pg/capture/capture.hpp"
 #include "pg/citus/citus.hpp"
@@ -196,21 +197,10 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
                   "stage \"" + name + "\" would materialize into it", "choose another table with target => '...'");
 
     // The target takes the query's column names, types and collations; the caller owns it.
-    // (CREATE TABLE AS cannot partition: a partitioned target is made LIKE a shape table.)
-    if (!partition.partitioned()) {
-      spi_exec("CREATE TABLE " + target + " AS SELECT * FROM (\n" + checked.text + "\n) AS s WITH NO DATA");
-      if (citus.used()) distribute_stage_table(citus, target, scope.front());
-    } else {
-      // (Not a temp table: none may be created in a security-restricted operation.)
-      const std::string shape = quote_qualified(schema, "incview_shape_" + std::to_string(MyProcPid));
-      spi_exec("CREATE TABLE " + shape + " AS SELECT * FROM (\n" + checked.text + "\n) AS s WITH NO DATA");
-      check_partition_column(partition, scope,
-                             static_cast<Oid>(std::stoul(*spi_scalar("SELECT $1::regclass::oid::text", {text_arg(shape)}))));
-      spi_exec("CREATE TABLE " + target + " (LIKE " + shape + " INCLUDING ALL)" + partition_clause(partition));
-      spi_exec("DROP TABLE " + shape);
-    }
-    target_oid =
-        static_cast<Oid>(std::stoul(*spi_scalar("SELECT $1::regclass::oid::text", {text_arg(target)})));
+    target_oid = create_stage_table(schema, target, checked.text, partition, [&](Oid shape) {
+      check_partition_column(partition, scope, shape);
+    });
+    if (citus.used()) distribute_stage_table(citus, target, scope.front());
 
     StageShape shape;
     shape.query = checked.text;
@@ -295,8 +285,7 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     // Indexes are built after the first load when there is one: building an index on a
     // full table is much cheaper than maintaining it row by row.
     auto create_indexes = [&] {
-      spi_exec(sql.create_scope_index());
-      if (!shape.unique_key.empty()) spi_exec(sql.create_unique_index());
+      create_key_indexes(sql, !shape.unique_key.empty());
       for (const auto& definition : indexes) add_declared_index(stage, definition);
     };
     if (!populate) create_indexes();
