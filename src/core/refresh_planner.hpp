@@ -1,7 +1,7 @@
 // The engine decision, in one place: how a stage's dirty scopes are re-derived (by batches
-// of scopes or by one rebuild) and which engine writes the rows. The cost ratio behind
-// full_refresh_ratio comes from the veterinary-clinic seed scenario (a few patients' rows
-// re-derived vs. the whole table; see docs/design.md).
+// of scopes or by one rebuild) and which engine writes the rows. Choosing by an estimated
+// cost ratio (full_refresh_ratio) comes from the health-directory import scenario (seed 001,
+// docs/design.md): batches over the dirty keys, a rebuild when most keys are dirty.
 #pragma once
 #include "core/no_postgres.hpp"
 

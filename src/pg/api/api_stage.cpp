@@ -11,6 +11,7 @@
 #include "pg/support/guard.hpp"
 #include "pg/query/query_check.hpp"
 #include "pg/refresh/refresher.hpp"
+#include "pg/refresh/scope_count.hpp"
 #include "pg/support/role.hpp"
 #include "pg/support/settings.hpp"
 #include "pg/support/spi.hpp"

@@ -190,4 +190,24 @@ void log_dropped_key(const StageRecord& stage, const std::string& message) {
   });
 }
 
+void save_scope_count(int32 stage_id, int64 count) {
+  as_extension_owner([&] {
+    spi_exec("UPDATE incview.stage_state SET scope_count = $2 WHERE stage_id = $1",
+             {int4_arg(stage_id), int8_arg(count)});
+  });
+}
+
+void save_independence(int32 stage_id, const std::optional<std::string>& problem) {
+  as_extension_owner([&] {
+    if (!catalog_is_0_2()) {  // catalog 0.1: the verdict only
+      spi_exec("UPDATE incview.stage SET scope_pushdown = $2 WHERE id = $1",
+               {int4_arg(stage_id), {BOOLOID, BoolGetDatum(!problem), false}});
+      return;
+    }
+    spi_exec("UPDATE incview.stage SET scope_pushdown = $2, scope_independence = $3 WHERE id = $1",
+             {int4_arg(stage_id), {BOOLOID, BoolGetDatum(!problem), false},
+              problem ? text_arg(*problem) : null_arg(TEXTOID)});
+  });
+}
+
 }  // namespace incview::pg

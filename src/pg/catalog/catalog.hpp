@@ -78,6 +78,13 @@ void log_refresh(const StageRecord& stage, const RefreshStats& stats, double sec
 
 // Records a queued key the refresh had to drop (it cannot be read as the scope types):
 // a refresh_log row with the error, and the stage's last_error.
+// incview.stage_state.scope_count: the exact number of scopes in the stage's table.
+void save_scope_count(int32 stage_id, int64 count);
+
+// The verdict of the scope independence analysis (query/explain.cpp): no problem means
+// independent. A 0.1 catalog keeps the verdict only.
+void save_independence(int32 stage_id, const std::optional<std::string>& problem);
+
 void log_dropped_key(const StageRecord& stage, const std::string& message);
 
 }  // namespace incview::pg

@@ -1,5 +1,5 @@
 // The dirty queue incview.dirty_scope, seen from the refresher. Consistency rule
-// (DESIGN.md §1): a queued key commits with the change it describes, so a refresher that
+// (docs/design.md): a queued key commits with the change it describes, so a refresher that
 // deletes the key and then runs the stage query in a later statement sees the change.
 #pragma once
 #include "pg/catalog/catalog.hpp"
@@ -34,8 +34,5 @@ bool any_queued(const StageRecord& stage, Datum keys);
 void consume_dirty_keys(const StageRecord& stage, const KeyBatch& batch);
 // Removes every queued key (and marker) of the stage: before a full rebuild.
 void consume_all_dirty(const StageRecord& stage);
-
-// Records the number of scopes in the target (after a full build) for the planner and capture.
-int64 record_scope_count(const StageRecord& stage);
 
 }  // namespace incview::pg

@@ -153,16 +153,7 @@ std::optional<std::string> independence_verdict(const StageRecord& stage) {
 
 void record_independence(const StageRecord& stage) {
   const std::optional<std::string> problem = independence_verdict(stage);
-  as_extension_owner([&] {
-    if (!catalog_is_0_2()) {  // catalog 0.1: the verdict only
-      spi_exec("UPDATE incview.stage SET scope_pushdown = $2 WHERE id = $1",
-               {int4_arg(stage.id), {BOOLOID, BoolGetDatum(!problem), false}});
-      return;
-    }
-    spi_exec("UPDATE incview.stage SET scope_pushdown = $2, scope_independence = $3 WHERE id = $1",
-             {int4_arg(stage.id), {BOOLOID, BoolGetDatum(!problem), false},
-              problem ? text_arg(*problem) : null_arg(TEXTOID)});
-  });
+  save_independence(stage.id, problem);
   if (!problem) return;
   const std::string msg =
       "the scopes of stage \"" + stage.name + "\" are not independent: " + *problem +

@@ -6,6 +6,7 @@
 #include "pg/query/explain.hpp"
 #include "pg/background/progress.hpp"
 #include "pg/refresh/refresher.hpp"
+#include "pg/refresh/scope_count.hpp"
 #include "pg/support/settings.hpp"
 #include "pg/support/spi.hpp"
 #include "pg/support/subxact.hpp"

@@ -1,4 +1,4 @@
-// Partitioned stage tables (seed 002: partition by the domain context): partitions for new
+// Partitioned stage tables (the sports analytics scenario, seed 002: partition by the domain context): partitions for new
 // list values and range buckets are created when a refresh first needs them; one list
 // partition can be rebuilt beside the table and swapped in; retention drops whole range
 // partitions once they have expired.
