@@ -70,11 +70,11 @@ std::pair<std::string, std::string> resolve_target(const std::string& name,
   auto parts = split_qualified_name(*target);
   if (parts.size() == 2) {
     if (!spi_scalar("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", {text_arg(parts[0])}))
-      throw Error("3F000", "schema \"" + parts[0] + "\" does not exist", "target => '" + *target + "'");
+      throw Error(sqlstate::kInvalidSchemaName, "schema \"" + parts[0] + "\" does not exist", "target => '" + *target + "'");
     return {parts[0], parts[1]};
   }
   auto schema = spi_scalar("SELECT pg_catalog.current_schema()");
-  if (!schema) throw Error("3F000", "no schema has been selected to create the target in");
+  if (!schema) throw Error(sqlstate::kInvalidSchemaName, "no schema has been selected to create the target in");
   return {*schema, parts[0]};
 }
 

@@ -21,11 +21,6 @@ void lock_stage(int32 stage_id) {
   spi_exec("SELECT pg_catalog.pg_advisory_xact_lock($1, $2)", {int4_arg(kLockSpace), int4_arg(stage_id)});
 }
 
-bool try_lock_stage(int32 stage_id) {
-  spi_exec("SELECT pg_catalog.pg_try_advisory_xact_lock($1, $2)", {int4_arg(kLockSpace), int4_arg(stage_id)});
-  return spi_bool(0, 1);
-}
-
 EngineFacts engine_facts(const StageRecord& stage) {
   EngineFacts facts;
   facts.declared = stage.engine;

@@ -9,7 +9,6 @@ namespace incview::pg {
 // One refresher per stage: a transaction-scoped advisory lock keyed by the stage id.
 // Readers and writers of the sources and the target never take it.
 void lock_stage(int32 stage_id);
-bool try_lock_stage(int32 stage_id);
 
 // What the engine decision (core/refresh_planner.hpp) needs to know of this stage.
 EngineFacts engine_facts(const StageRecord& stage);

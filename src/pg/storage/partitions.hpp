@@ -30,7 +30,7 @@ void insert_routed(const StageRecord& stage, const std::string& rows_sql, const 
   }
   auto error = in_subtransaction(insert);
   if (!error) return;
-  if (error->sqlstate != "23514") throw Error(error->sqlstate, error->message);
+  if (error->sqlstate != sqlstate::kCheckViolation) throw Error(error->sqlstate, error->message);
   ensure_partitions(stage, rows_sql, args);
   insert();
 }
