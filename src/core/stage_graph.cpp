@@ -247,33 +247,6 @@ std::vector<std::vector<std::string>> StageGraph::levels() const {
   return out;
 }
 
-std::vector<std::string> StageGraph::downstream_closure(const std::string& name) const {
-  const Graph& g = impl_->g;
-  const Vertex start = impl_->vertex_or_throw(name);
-
-  // Sorting only the reachable part means a cycle elsewhere in the graph does not
-  // block refreshing this stage's dependants.
-  std::vector<char> reached(boost::num_vertices(g), 0);
-  std::vector<Vertex> stack{start};
-  reached[start] = 1;
-  std::size_t count = 1;
-  while (!stack.empty()) {
-    Vertex v = stack.back();
-    stack.pop_back();
-    for (Vertex w : boost::make_iterator_range(boost::adjacent_vertices(v, g))) {
-      if (!reached[w]) {
-        reached[w] = 1;
-        ++count;
-        stack.push_back(w);
-      }
-    }
-  }
-  std::vector<Vertex> order = impl_->kahn(impl_->ranks(), &reached);
-  if (order.size() != count) throw cycle_error(impl_->cycle_within(&reached));
-  order.erase(order.begin());  // `start` is the only source of the closure
-  return impl_->names(order);
-}
-
 std::vector<std::string> StageGraph::upstreams(const std::string& name) const {
   const Graph& g = impl_->g;
   std::vector<std::string> out;

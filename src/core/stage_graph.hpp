@@ -62,11 +62,6 @@ class StageGraph {
   // Throws Error(42P19) on a cycle.
   std::vector<std::vector<std::string>> levels() const;
 
-  // Every stage reachable downstream of `name` (not including itself), upstream before
-  // downstream, ties by name. Throws Error(42704) if unknown, Error(42P19) if a cycle is
-  // reachable from `name` (cycles elsewhere do not matter).
-  std::vector<std::string> downstream_closure(const std::string& name) const;
-
   // Direct neighbours, sorted by name. Throw Error(42704) if `name` is unknown.
   std::vector<std::string> upstreams(const std::string& name) const;
   std::vector<std::string> downstreams(const std::string& name) const;

@@ -154,7 +154,7 @@ SELECT is(incview.refresh('med_count') + incview.refresh('med_by_product') + inc
 SELECT is(pg_temp.verified('med_count') || pg_temp.verified('med_by_product') || pg_temp.verified('med_names'),
           '(0,0)(0,0)(0,0)', 'the three stages equal their queries');
 
--- ------------------------------------------------------------------ unnest mapping (seed 003)
+-- ------------------------------------------------------------------ unnest mapping (the pixels-and-URL-tags scenario, seed 003)
 SELECT is((SELECT mapping_kind FROM incview.stage_source WHERE source = 'pixels'::regclass), 'all',
           'pixels has no column tag: unmapped, every scope');
 SELECT lives_ok($$SELECT incview.map_source('tag_count', 'pixels', 'SELECT unnest(changed.tags)')$$,

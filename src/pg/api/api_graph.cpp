@@ -20,6 +20,7 @@
 #include "pg/support/spi.hpp"
 #include "pg/catalog/stage_graph_catalog.hpp"
 #include "pg/storage/stage_indexes.hpp"
+#include "pg/storage/stage_table.hpp"
 #include "pg/catalog/stage_definition.hpp"
 #include "pg/refresh/stage_refresh.hpp"
 #include "pg/catalog/stage_sources.hpp"
@@ -169,11 +170,8 @@ Datum incview_alter_stage(PG_FUNCTION_ARGS) {
       swap_from = old.shape.target;
       swap_name = "incview_new_" + std::to_string(old.target);
       shape.target = quote_ident(old.target_schema) + "." + quote_ident(swap_name);
-      spi_exec("CREATE TABLE " + shape.target + " AS SELECT * FROM (\n" + checked.text + "\n) AS s WITH NO DATA");
-      target = static_cast<Oid>(std::stoul(*spi_scalar("SELECT $1::regclass::oid::text", {text_arg(shape.target)})));
-      const StageSql sql(shape);
-      spi_exec(sql.create_scope_index());
-      if (!shape.unique_key.empty()) spi_exec(sql.create_unique_index());
+      target = create_stage_table(old.target_schema, shape.target, checked.text);
+      create_key_indexes(StageSql(shape), !shape.unique_key.empty());
       // Declared indexes went with the old table: declare them again on the new one.
       std::vector<std::string> defs;
       as_extension_owner([&] {

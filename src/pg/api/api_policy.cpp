@@ -49,14 +49,11 @@ Datum incview_set_policy(PG_FUNCTION_ARGS) {
     const SpiArg every = PG_ARGISNULL(2) ? null_arg(INTERVALOID) : SpiArg{INTERVALOID, PG_GETARG_DATUM(2), false};
     const SpiArg at = PG_ARGISNULL(3) ? null_arg(TIMEOID) : SpiArg{TIMEOID, PG_GETARG_DATUM(3), false};
     const SpiArg max_lag = PG_ARGISNULL(4) ? null_arg(INTERVALOID) : SpiArg{INTERVALOID, PG_GETARG_DATUM(4), false};
-    static const std::set<std::string> modes = {"continuous", "interval", "daily", "manual"};
-    if (!modes.count(mode))
-      throw Error(sqlstate::kInvalidParameterValue, "unknown policy \"" + mode + "\"",
-                  "policies are continuous, interval, daily and manual");
-    if (mode == "interval" && every.isnull)
+    const Policy policy = policy_or_throw(mode);
+    if (policy == Policy::Interval && every.isnull)
       throw Error(sqlstate::kInvalidParameterValue, "policy \"interval\" needs every => interval", "",
                   "for example every => '5 minutes'");
-    if (mode == "daily" && at.isnull)
+    if (policy == Policy::Daily && at.isnull)
       throw Error(sqlstate::kInvalidParameterValue, "policy \"daily\" needs at => time", "", "for example at => '02:30'");
     spi_connect();
     if (!every.isnull && spi_scalar("SELECT $1 <= interval '0'", {every}) == std::optional<std::string>("t"))
@@ -75,7 +72,7 @@ Datum incview_set_policy(PG_FUNCTION_ARGS) {
       invalidate_stage_capture(stage.id);
     });
     spi_finish();
-    if (mode != "manual" && !preloaded()) {
+    if (policy != Policy::Manual && !preloaded()) {
       const std::string msg = "pg_incview is not in shared_preload_libraries: no background worker will refresh stage \"" +
                               name + "\"";
       const char* m = msg.c_str();
@@ -85,7 +82,7 @@ Datum incview_set_policy(PG_FUNCTION_ARGS) {
                                   "incview.refresh() / CALL incview.refresh_all() yourself")));
       });
     }
-    if (mode != "manual" && preloaded()) warn_if_budget_full(name);
+    if (policy != Policy::Manual && preloaded()) warn_if_budget_full(name);
     wake_scheduler(MyDatabaseId);
     request_scheduler_at_commit();  // started by the launcher if this database has none now
     PG_RETURN_VOID();

@@ -47,7 +47,7 @@ std::string json_kind(Oid type) {
 Datum incview_map_source(PG_FUNCTION_ARGS) {
   return entry_guard([&]() -> Datum {
     const std::string name = required_text(fcinfo, 0, "stage");
-    if (PG_ARGISNULL(1)) throw Error("22004", "parameter \"source\" must not be NULL");
+    if (PG_ARGISNULL(1)) throw Error(sqlstate::kNullValueNotAllowed, "parameter \"source\" must not be NULL");
     const Oid source = PG_GETARG_OID(1);
     const auto mapping = arg_text(fcinfo, 2);
     spi_connect();
@@ -92,7 +92,7 @@ Datum incview_map_source(PG_FUNCTION_ARGS) {
       for (size_t i = 0; i < types.size(); ++i) {
         const std::string want = json_kind(stage.scope_types[i]), got = json_kind(types[i]);
         if (want != got)
-          throw Error("42804",
+          throw Error(sqlstate::kDatatypeMismatch,
                       "mapping for source " + *source_name + " returns a " + got + " in column " +
                           std::to_string(i + 1) + ", but scope column \"" + stage.shape.scope[i].name + "\" is " +
                           stage.shape.scope[i].type,

@@ -145,7 +145,7 @@ bool clean_at_a_glance(const std::string& name, Datum keys) {
 Datum refresh_json_keys(FunctionCallInfo fcinfo, bool only_if_dirty) {
   return entry_guard([&]() -> Datum {
     const std::string name = required_text(fcinfo, 0, "stage");
-    if (PG_ARGISNULL(1)) throw Error("22004", "parameter \"keys\" must not be NULL");
+    if (PG_ARGISNULL(1)) throw Error(sqlstate::kNullValueNotAllowed, "parameter \"keys\" must not be NULL");
     const SpiArg keys{JSONBOID, PG_GETARG_DATUM(1), false};
     spi_connect();
     // ensure_fresh asks the queue: keys still on Citus shards must be in it first (moving them

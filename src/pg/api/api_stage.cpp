@@ -12,6 +12,7 @@
 #include "pg/refresh/delta_engine.hpp"
 #include "pg/query/query_check.hpp"
 #include "pg/refresh/refresher.hpp"
+#include "pg/refresh/scope_count.hpp"
 #include "pg/support/role.hpp"
 #include "pg/support/settings.hpp"
 #include "pg/support/spi.hpp"
@@ -20,6 +21,7 @@
 #include "pg/storage/storage_swap.hpp"
 #include "pg/background/progress.hpp"
 #include "pg/storage/stage_indexes.hpp"
+#include "pg/storage/stage_table.hpp"
 #include "pg/catalog/stage_definition.hpp"
 #include "pg/capture/capture.hpp"
 #include "pg/citus/citus.hpp"
@@ -36,15 +38,9 @@ using namespace incview::pg;
 
 namespace {
 
-const std::set<std::string> kEngines = {"auto", "replace", "diff", "full", "delta"};
-
-// Every engine works with or without a unique_key (diff without one pairs rows by their
-// whole value, as a multiset: StageSql::multiset_diff_body).
-void check_engine(const std::string& engine) {
-  if (!kEngines.count(engine))
-    throw Error(sqlstate::kInvalidParameterValue, "unknown engine \"" + engine + "\"",
-                "engines are auto, replace, diff, full and delta");
-}
+// The engine a caller named. Every engine works with or without a unique_key (diff without
+// one pairs rows by their whole value, as a multiset: StageSql::multiset_diff_body).
+Engine checked_engine(const std::string& name) { return engine_or_throw(name); }
 
 void check_names(const std::vector<std::string>& names, const char* what) {
   std::set<std::string> seen;
@@ -71,11 +67,11 @@ std::pair<std::string, std::string> resolve_target(const std::string& name,
   auto parts = split_qualified_name(*target);
   if (parts.size() == 2) {
     if (!spi_scalar("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", {text_arg(parts[0])}))
-      throw Error("3F000", "schema \"" + parts[0] + "\" does not exist", "target => '" + *target + "'");
+      throw Error(sqlstate::kInvalidSchemaName, "schema \"" + parts[0] + "\" does not exist", "target => '" + *target + "'");
     return {parts[0], parts[1]};
   }
   auto schema = spi_scalar("SELECT pg_catalog.current_schema()");
-  if (!schema) throw Error("3F000", "no schema has been selected to create the target in");
+  if (!schema) throw Error(sqlstate::kInvalidSchemaName, "no schema has been selected to create the target in");
   return {*schema, parts[0]};
 }
 
@@ -91,15 +87,15 @@ void check_partition_column(const StagePartitioning& partition, const std::vecto
                 "partition column \"" + partition.column + "\" is not an output column of the stage query",
                 "the query returns: " + cols);
   }
-  if (partition.method != "range" && std::find(scope.begin(), scope.end(), partition.column) == scope.end())
+  if (partition.method != PartitionMethod::Range && std::find(scope.begin(), scope.end(), partition.column) == scope.end())
     throw Error(sqlstate::kInvalidParameterValue,
-                partition.method + " partition key \"" + partition.column + "\" must be one of the scope columns",
+                std::string(to_string(partition.method)) + " partition key \"" + partition.column + "\" must be one of the scope columns",
                 "a refresh deletes and re-derives whole scopes; with the partition key inside the scope, the "
                 "scopes of a refresh prune to their partitions and one partition can be rebuilt alone, while a key "
                 "outside the scope would make every refresh visit every partition",
                 "add it to scope, or partition by range on a time column (for retention)");
-  if (partition.method == "range" && !partition.numeric_range) check_range_width(partition.interval);
-  if (partition.method == "range") {
+  if (partition.method == PartitionMethod::Range && !partition.numeric_range) check_range_width(partition.interval);
+  if (partition.method == PartitionMethod::Range) {
     const bool ok_type = partition.numeric_range
                              ? found->find("int") != std::string::npos || *found == "numeric" || *found == "bigint"
                              : found->find("timestamp") == 0 || *found == "date";
@@ -152,7 +148,7 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     const auto unique_key = arg_text_array(fcinfo, 3, "unique_key");
     const auto target_arg = arg_text(fcinfo, 4);
     const bool populate = arg_bool(fcinfo, 5, true);
-    const std::string engine = arg_text(fcinfo, 6).value_or("auto");
+    const std::string engine_name = arg_text(fcinfo, 6).value_or("auto");
     const std::string partition_by = arg_text(fcinfo, 7).value_or("");
     const auto indexes = arg_text_array(fcinfo, 8, "indexes");
     const StagePartitioning partition = parse_partition_by(partition_by);
@@ -163,9 +159,10 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     check_stage_name_length(name);
     check_names(scope, "scope");
     check_names(unique_key, "unique_key");
-    check_engine(engine);
+    const Engine engine = checked_engine(engine_name);
     const std::string policy = settings.default_policy ? settings.default_policy : "continuous";
-    if (policy != "continuous" && policy != "manual")
+    const auto parsed_policy = parse_policy(policy);
+    if (parsed_policy != Policy::Continuous && parsed_policy != Policy::Manual)
       throw Error(sqlstate::kInvalidParameterValue, "incview.default_policy must be continuous or manual",
                   "it is \"" + policy + "\"", "interval and daily policies are set with incview.set_policy");
 
@@ -188,7 +185,7 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     refuse_uncapturable(inputs);
     check_source_privileges(caller, inputs.citus);
     if (citus.used()) {
-      if (engine == "diff") refuse_citus_diff();
+      if (engine == Engine::Diff) refuse_citus_diff();
       citus_sequential_for_transaction();
     }
     const auto [schema, table] = resolve_target(name, target_arg);
@@ -198,21 +195,10 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
                   "stage \"" + name + "\" would materialize into it", "choose another table with target => '...'");
 
     // The target takes the query's column names, types and collations; the caller owns it.
-    // (CREATE TABLE AS cannot partition: a partitioned target is made LIKE a shape table.)
-    if (!partition.partitioned()) {
-      spi_exec("CREATE TABLE " + target + " AS SELECT * FROM (\n" + checked.text + "\n) AS s WITH NO DATA");
-      if (citus.used()) distribute_stage_table(citus, target, scope.front());
-    } else {
-      // (Not a temp table: none may be created in a security-restricted operation.)
-      const std::string shape = quote_qualified(schema, "incview_shape_" + std::to_string(MyProcPid));
-      spi_exec("CREATE TABLE " + shape + " AS SELECT * FROM (\n" + checked.text + "\n) AS s WITH NO DATA");
-      check_partition_column(partition, scope,
-                             static_cast<Oid>(std::stoul(*spi_scalar("SELECT $1::regclass::oid::text", {text_arg(shape)}))));
-      spi_exec("CREATE TABLE " + target + " (LIKE " + shape + " INCLUDING ALL)" + partition_clause(partition));
-      spi_exec("DROP TABLE " + shape);
-    }
-    target_oid =
-        static_cast<Oid>(std::stoul(*spi_scalar("SELECT $1::regclass::oid::text", {text_arg(target)})));
+    target_oid = create_stage_table(schema, target, checked.text, partition, [&](Oid shape) {
+      check_partition_column(partition, scope, shape);
+    });
+    if (citus.used()) distribute_stage_table(citus, target, scope.front());
 
     StageShape shape;
     shape.query = checked.text;
@@ -273,7 +259,7 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     // The diff statement is checked whenever the engine may use it: diff, or auto (not on
     // Citus, where auto never diffs), or any stage with a unique_key (as before).
     check_generated_sql(sql, scope_types,
-                        engine == "diff" || (engine == "auto" && !citus.used()) || !shape.unique_key.empty());
+                        engine == Engine::Diff || (engine == Engine::Auto && !citus.used()) || !shape.unique_key.empty());
 
     int32 stage_id = 0;
     as_extension_owner([&] {
@@ -286,7 +272,7 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
           "RETURNING id",
           {text_arg(name), text_arg(checked.text), text_arg(json_string_array(scope)),
            text_arg(json_string_array(shape.unique_key)), text_arg(json_string_array(shape.columns)), oid_arg(target_oid),
-           text_arg(engine), oid_arg(caller), text_arg(search_path), text_arg(policy),
+           text_arg(to_string(engine)), oid_arg(caller), text_arg(search_path), text_arg(policy),
            partition_by.empty() ? null_arg(TEXTOID) : text_arg(partition_by)});
       stage_id = static_cast<int32>(spi_int8(0, 1));
       spi_exec("INSERT INTO incview.stage_state (stage_id) VALUES ($1)", {int4_arg(stage_id)});
@@ -296,12 +282,11 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     register_sources(stage, checked.relations);
     register_sources(stage, inputs.citus);  // their capture goes on the shards (install_capture)
     register_inputs(stage, inputs);
-    if (stage.partition.method == "hash") create_hash_partitions(stage);
+    if (stage.partition.method == PartitionMethod::Hash) create_hash_partitions(stage);
     // Indexes are built after the first load when there is one: building an index on a
     // full table is much cheaper than maintaining it row by row.
     auto create_indexes = [&] {
-      spi_exec(sql.create_scope_index());
-      if (!shape.unique_key.empty()) spi_exec(sql.create_unique_index());
+      create_key_indexes(sql, !shape.unique_key.empty());
       for (const auto& definition : indexes) add_declared_index(stage, definition);
     };
     if (!populate) create_indexes();
@@ -309,7 +294,7 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     if (populate) {
       const double t0 = monotonic_seconds();
       RefreshStats stats;
-      stats.engine = "full";
+      stats.engine = to_string(Engine::Full);
       stats.scopes = -1;
       // A first build can be as long as a rebuild: incview.progress shows its rows.
       ProgressRun run(stage.id, ProgressPhase::Rebuilding, -1, 1);
@@ -333,7 +318,8 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     record_independence(stage);
     // Engine delta: its queue, hidden columns and statements (ERROR when the query does not
     // qualify); auto: the same when the query qualifies and its scopes are large.
-    if (engine == "delta" || (engine == "auto" && populate && auto_prefers_delta(stage))) enable_delta(stage, engine);
+    if (engine == Engine::Delta || (engine == Engine::Auto && populate && auto_prefers_delta(stage)))
+      enable_delta(stage, to_string(engine));
     });
     spi_finish();
     return ObjectIdGetDatum(target_oid);
@@ -356,19 +342,19 @@ Datum incview_drop_stage(PG_FUNCTION_ARGS) {
 Datum incview_set_engine(PG_FUNCTION_ARGS) {
   return entry_guard([&]() -> Datum {
     const std::string name = required_text(fcinfo, 0, "stage");
-    const std::string engine = required_text(fcinfo, 1, "engine");
+    const std::string engine_name = required_text(fcinfo, 1, "engine");
     spi_connect();
     const StageRecord stage = load_stage(name);
     check_stage_owner(stage, "change it");
-    check_engine(engine);
-    if (engine == "diff" && is_citus_table(stage.target)) refuse_citus_diff();
+    const Engine engine = checked_engine(engine_name);
+    if (engine == Engine::Diff && is_citus_table(stage.target)) refuse_citus_diff();
     // The delta engine's one switch: on for delta (or auto choosing it), off otherwise.
-    if (engine == "delta" || (engine == "auto" && auto_prefers_delta(stage))) {
-      enable_delta(stage, engine);
+    if (engine == Engine::Delta || (engine == Engine::Auto && auto_prefers_delta(stage))) {
+      enable_delta(stage, to_string(engine));
     } else {
       disable_delta(stage);
       as_extension_owner([&] {
-        spi_exec("UPDATE incview.stage SET engine = $2 WHERE id = $1", {int4_arg(stage.id), text_arg(engine)});
+        spi_exec("UPDATE incview.stage SET engine = $2 WHERE id = $1", {int4_arg(stage.id), text_arg(to_string(engine))});
       });
     }
     spi_finish();

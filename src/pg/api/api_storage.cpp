@@ -22,11 +22,6 @@ PG_FUNCTION_INFO_V1(incview_rebuild_partition);
 using namespace incview;
 using namespace incview::pg;
 
-namespace {
-
-
-}  // namespace
-
 Datum incview_add_index(PG_FUNCTION_ARGS) {
   return entry_guard([&]() -> Datum {
     const std::string name = required_text(fcinfo, 0, "stage");
@@ -60,7 +55,7 @@ Datum incview_set_retention(PG_FUNCTION_ARGS) {
     spi_connect();
     const StageRecord stage = load_owned_stage(name, "change it");
     if (!keep.isnull) {
-      if (!column) throw Error("22004", "parameter \"column\" must not be NULL when keep is given");
+      if (!column) throw Error(sqlstate::kNullValueNotAllowed, "parameter \"column\" must not be NULL when keep is given");
       if (spi_scalar("SELECT $1 <= interval '0'", {keep}) == std::optional<std::string>("t"))
         throw Error(sqlstate::kInvalidParameterValue, "keep must be a positive interval");
       const auto type = column_type(stage.target, *column);
@@ -99,7 +94,7 @@ Datum incview_apply_retention(PG_FUNCTION_ARGS) {
 Datum incview_rebuild_partition(PG_FUNCTION_ARGS) {
   return entry_guard([&]() -> Datum {
     const std::string name = required_text(fcinfo, 0, "stage");
-    if (PG_ARGISNULL(1)) throw Error("22004", "parameter \"value\" must not be NULL");
+    if (PG_ARGISNULL(1)) throw Error(sqlstate::kNullValueNotAllowed, "parameter \"value\" must not be NULL");
     const std::string value = *arg_text(fcinfo, 1);
     spi_connect();
     const StageRecord stage = load_owned_stage(name, "refresh it");

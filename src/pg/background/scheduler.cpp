@@ -439,12 +439,6 @@ void refresh_in_worker(const std::string& name, int64 expected_batches) {
   });
 }
 
-struct DueStage {
-  std::string name;
-  int32 id = 0;
-  int64 dirty = 0;
-};
-
 bool woken_during_pass = false;
 
 int64 expected_batches(const DueStage& d) {
@@ -561,16 +555,6 @@ void forget_keys_of_dropped_stages() {
       "WHERE q.stage_id = ids.id AND NOT EXISTS (SELECT 1 FROM incview.stage s WHERE s.id = ids.id)");
 }
 
-// Whether the period of an interval or daily stage s (with its state st) has come: the one
-// rule behind both the due stages and the polling of stages no trigger can keep fresh.
-constexpr const char* kPeriodDue =
-    "(CASE s.policy "
-    "  WHEN 'continuous' THEN true "
-    "  WHEN 'interval' THEN st.last_refresh IS NULL OR st.last_refresh + s.policy_every <= now() "
-    "  WHEN 'daily' THEN now()::date + s.policy_at <= now() "
-    "                    AND coalesce(st.last_refresh, '-infinity') < now()::date + s.policy_at "
-    "  ELSE false END)";
-
 // Idle capture triggers left by drop_stage/alter_stage (idle_capture.hpp): every ten seconds
 // at most, each table in a transaction of its own (its ACCESS EXCLUSIVE lock lasts only the
 // DROP TRIGGERs), and only a table nobody holds a lock on: the scheduler never waits for one.
@@ -611,36 +595,8 @@ bool scheduler_pass() {
                               "JOIN incview.stage s ON s.id = ss.stage_id "
                               "WHERE c.kind = 'distributed' AND s.policy <> 'manual' LIMIT 1")
                        .has_value();
-    // Polled stages (a foreign table or materialized view among their sources: no trigger
-    // sees those change): at every period of an interval/daily policy, one "every scope"
-    // marker, so the pass below rebuilds them.
-    spi_exec(std::string("INSERT INTO incview.dirty_scope (stage_id, key) "
-                         "SELECT s.id, NULL FROM incview.stage s LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
-                         "WHERE s.policy IN ('interval', 'daily') AND ") +
-             kPeriodDue +
-             " AND (st.next_attempt IS NULL OR st.next_attempt <= now()) "
-             "AND EXISTS (SELECT 1 FROM incview.stage_source ss JOIN pg_catalog.pg_class c ON c.oid = ss.source "
-             "            WHERE ss.stage_id = s.id AND c.relkind IN ('f', 'm')) "
-             "AND NOT EXISTS (SELECT 1 FROM incview.dirty_scope q WHERE q.stage_id = s.id AND q.key IS NULL)");
-    // Cheap when nothing is due: manual stages and stages without queued keys are ruled
-    // out before anything reads their queue, and the key count (for "batch i of ~n" only)
-    // is taken for due stages alone, without deduplication.
-    // Delta stages (delta_engine.hpp) are due with deltas queued too (catalog 0.2).
-    const std::string delta_queued =
-        catalog_is_0_2() ? " OR EXISTS (SELECT 1 FROM incview.delta_stage d WHERE d.stage_id = s.id "
-                           "AND incview.delta_queued(d.queue))"
-                         : "";
-    const uint64 n = spi_exec(
-        "SELECT s.name, (SELECT count(*) FROM incview.dirty_scope q WHERE q.stage_id = s.id), s.id "
-        "FROM incview.stage s LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
-        "WHERE s.policy <> 'manual' AND (st.next_attempt IS NULL OR st.next_attempt <= now()) "
-        "  AND (EXISTS (SELECT 1 FROM incview.dirty_scope q WHERE q.stage_id = s.id)" + delta_queued + ") AND (" +
-        std::string(kPeriodDue) + " "
-        // interval and daily: early when a key has waited longer than max_lag (NULL: never)
-        "  OR EXISTS (SELECT 1 FROM incview.dirty_scope q "
-        "             WHERE q.stage_id = s.id AND q.dirtied_at + s.max_lag <= now()))");
-    for (uint64 i = 0; i < n; ++i)
-      due.push_back({spi_text_or(i, 1, ""), static_cast<int32>(spi_int8(i, 3)), spi_int8(i, 2)});
+    queue_polled_periods();
+    due = read_due_stages();
   });
   if (!installed) {
     mark_no_extension();

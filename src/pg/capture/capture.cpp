@@ -357,7 +357,7 @@ void check_trigger_is_ours(const TriggerData* td, CaptureEvent event) {
          (wants_new ? named(t->tgnewtable, kNewTable) && td->tg_newtable : t->tgnewtable == nullptr);
   }
   if (!ok)
-    throw Error("39P01",
+    throw Error(sqlstate::kTriggerProtocolViolated,
                 std::string("incview.capture() fired by trigger \"") + (t->tgname ? t->tgname : "?") +
                     "\", which is not one of pg_incview's capture triggers",
                 "pg_incview installs its own triggers (incview_capture_ins/upd/del/trunc, with transition tables "
@@ -524,7 +524,7 @@ Datum incview_capture(PG_FUNCTION_ARGS) {
   using namespace incview::pg;
   return entry_guard([&]() -> Datum {
     if (!CALLED_AS_TRIGGER(fcinfo))
-      throw Error("39P01", "incview.capture() must be called as a trigger");
+      throw Error(sqlstate::kTriggerProtocolViolated, "incview.capture() must be called as a trigger");
     auto* td = reinterpret_cast<TriggerData*>(fcinfo->context);
     const Oid relid = td->tg_relation->rd_id;
     const CaptureEvent event = event_of(td->tg_event);

@@ -112,7 +112,7 @@ std::optional<StageRecord> read_stage(const std::string& name) {
   r.id = static_cast<int32>(spi_int8(0, 1));
   r.name = name;
   r.shape.query = spi_text_or(0, 2, "");
-  r.engine = spi_text_or(0, 3, "auto");
+  r.engine = parse_engine(spi_text_or(0, 3, "auto")).value_or(Engine::Auto);  // CHECKed in the catalog
   r.target = static_cast<Oid>(std::stoul(spi_text_or(0, 4, "0")));
   r.owner = static_cast<Oid>(std::stoul(spi_text_or(0, 5, "0")));
   r.shape.target = spi_text_or(0, 6, "");
@@ -232,6 +232,26 @@ void log_dropped_key(const StageRecord& stage, const std::string& message) {
              {text_arg(stage.name), oid_arg(stage.owner), text_arg(message)});
     spi_exec("UPDATE incview.stage_state SET last_error = $2 WHERE stage_id = $1",
              {int4_arg(stage.id), text_arg(message)});
+  });
+}
+
+void save_scope_count(int32 stage_id, int64 count) {
+  as_extension_owner([&] {
+    spi_exec("UPDATE incview.stage_state SET scope_count = $2 WHERE stage_id = $1",
+             {int4_arg(stage_id), int8_arg(count)});
+  });
+}
+
+void save_independence(int32 stage_id, const std::optional<std::string>& problem) {
+  as_extension_owner([&] {
+    if (!catalog_is_0_2()) {  // catalog 0.1: the verdict only
+      spi_exec("UPDATE incview.stage SET scope_pushdown = $2 WHERE id = $1",
+               {int4_arg(stage_id), {BOOLOID, BoolGetDatum(!problem), false}});
+      return;
+    }
+    spi_exec("UPDATE incview.stage SET scope_pushdown = $2, scope_independence = $3 WHERE id = $1",
+             {int4_arg(stage_id), {BOOLOID, BoolGetDatum(!problem), false},
+              problem ? text_arg(*problem) : null_arg(TEXTOID)});
   });
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 #include "pg/support/pg_headers.hpp"
 
+#include "core/stage_options.hpp"
 #include "core/stage_partitioning.hpp"
 #include "core/stage_sql.hpp"
 #include "pg/support/role.hpp"
@@ -11,7 +12,7 @@ namespace incview::pg {
 struct StageRecord {
   int32 id = 0;
   std::string name;
-  std::string engine;  // auto | replace | diff | full
+  Engine engine = Engine::Auto;  // as declared (incview.stage.engine)
   Oid target = InvalidOid;
   Oid owner = InvalidOid;
   std::string search_path;  // the creator's search_path: the stage's SQL always runs under it
@@ -83,6 +84,13 @@ void log_refresh(const StageRecord& stage, const RefreshStats& stats, double sec
 
 // Records a queued key the refresh had to drop (it cannot be read as the scope types):
 // a refresh_log row with the error, and the stage's last_error.
+// incview.stage_state.scope_count: the exact number of scopes in the stage's table.
+void save_scope_count(int32 stage_id, int64 count);
+
+// The verdict of the scope independence analysis (query/explain.cpp): no problem means
+// independent. A 0.1 catalog keeps the verdict only.
+void save_independence(int32 stage_id, const std::optional<std::string>& problem);
+
 void log_dropped_key(const StageRecord& stage, const std::string& message);
 
 }  // namespace incview::pg

@@ -1,7 +1,6 @@
 #include "pg/catalog/dirty_queue.hpp"
 
 #include "core/sql_text.hpp"
-#include "pg/capture/capture.hpp"
 #include "pg/support/guard.hpp"
 #include "pg/support/role.hpp"
 #include "pg/support/spi.hpp"
@@ -164,25 +163,6 @@ void consume_dirty_keys(const StageRecord& stage, const KeyBatch& batch) {
 
 void consume_all_dirty(const StageRecord& stage) {
   as_extension_owner([&] { spi_exec("DELETE FROM incview.dirty_scope WHERE stage_id = $1", {int4_arg(stage.id)}); });
-}
-
-int64 record_scope_count(const StageRecord& stage, const std::string& relation) {
-  // Exact: auto's batches-or-rebuild choice and capture's marker threshold compare with
-  // it, and pg_stats' n_distinct can be off by a factor of two on big tables. (About 1 s
-  // per 5 million rows, next to a full build that costs 15 s or more.)
-  int64 count = 0;
-  as_stage_owner(stage.owner, stage.search_path, [&] {  // DISTINCT runs the scope types' equality
-    spi_exec("SELECT count(*) FROM (SELECT DISTINCT " + StageSql(stage.shape).scope_columns() + " FROM " +
-             (relation.empty() ? stage.shape.target : relation) + ") AS k");
-    count = spi_int8(0, 1);
-  });
-  as_extension_owner([&] {
-    spi_exec("UPDATE incview.stage_state SET scope_count = $2 WHERE stage_id = $1",
-             {int4_arg(stage.id), int8_arg(count)});
-  });
-  // Capture reads the count to decide when a statement dirties "every scope".
-  as_extension_owner([&] { invalidate_stage_capture(stage.id); });
-  return count;
 }
 
 }  // namespace incview::pg

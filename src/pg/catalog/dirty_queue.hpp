@@ -1,5 +1,5 @@
 // The dirty queue incview.dirty_scope, seen from the refresher. Consistency rule
-// (DESIGN.md §1): a queued key commits with the change it describes, so a refresher that
+// (docs/design.md): a queued key commits with the change it describes, so a refresher that
 // deletes the key and then runs the stage query in a later statement sees the change.
 #pragma once
 #include "pg/catalog/catalog.hpp"
@@ -35,10 +35,5 @@ bool any_queued(const StageRecord& stage, Datum keys);
 void consume_dirty_keys(const StageRecord& stage, const KeyBatch& batch);
 // Removes every queued key (and marker) of the stage: before a full rebuild.
 void consume_all_dirty(const StageRecord& stage);
-
-// Records the number of scopes in the target (after a full build) for the planner and capture.
-// `relation` (quoted, qualified): count there instead, e.g. a rebuild's new heap before
-// it is swapped in (so the count does not scan the table under the swap's lock).
-int64 record_scope_count(const StageRecord& stage, const std::string& relation = "");
 
 }  // namespace incview::pg

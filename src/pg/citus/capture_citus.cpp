@@ -62,7 +62,7 @@ void check_trigger_is_ours(const TriggerData* td, Event event) {
           strspn(t->tgargs[1] + 2, "0123456789") == strlen(t->tgargs[1] + 2));
   }
   if (!ok)
-    throw Error("39P01",
+    throw Error(sqlstate::kTriggerProtocolViolated,
                 std::string("incview.capture_citus() fired by trigger \"") + (t->tgname ? t->tgname : "?") +
                     "\", which is not one of pg_incview's capture triggers",
                 "pg_incview installs its own triggers on the Citus sources of stages",
@@ -153,7 +153,7 @@ Datum incview_capture_citus(PG_FUNCTION_ARGS) {
   using namespace incview;
   using namespace incview::pg;
   return entry_guard([&]() -> Datum {
-    if (!CALLED_AS_TRIGGER(fcinfo)) throw Error("39P01", "incview.capture_citus() must be called as a trigger");
+    if (!CALLED_AS_TRIGGER(fcinfo)) throw Error(sqlstate::kTriggerProtocolViolated, "incview.capture_citus() must be called as a trigger");
     auto* td = reinterpret_cast<TriggerData*>(fcinfo->context);
     const Event event = event_of(td->tg_event);
     check_trigger_is_ours(td, event);

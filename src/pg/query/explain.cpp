@@ -87,8 +87,8 @@ std::string explain_stage(const StageRecord& stage) {
   out += "stage " + quote_ident(stage.name) + " -> " + stage.shape.target + "\n";
   out += "  scope: (" + sql.scope_columns() + ")";
   if (!stage.shape.unique_key.empty()) out += "  unique key: (" + column_list(stage.shape.unique_key) + ")";
-  out += "\n  engine: " + stage.engine + " (batches use " + batch_engine(stage) + ")\n";
-  if (stage.partition.partitioned()) out += "  partitioned: " + stage.partition.method + " (" + stage.partition.column + ")\n";
+  out += std::string("\n  engine: ") + to_string(stage.engine) + " (batches use " + to_string(batch_engine(stage)) + ")\n";
+  if (stage.partition.partitioned()) out += std::string("  partitioned: ") + to_string(stage.partition.method) + " (" + stage.partition.column + ")\n";
   if (!stage.shape.retention_column.empty())
     out += "  retention: " + stage.shape.retention_column + " within " + stage.shape.retention_keep + "\n";
 
@@ -153,16 +153,7 @@ std::optional<std::string> independence_verdict(const StageRecord& stage) {
 
 void record_independence(const StageRecord& stage) {
   const std::optional<std::string> problem = independence_verdict(stage);
-  as_extension_owner([&] {
-    if (!catalog_is_0_2()) {  // catalog 0.1: the verdict only
-      spi_exec("UPDATE incview.stage SET scope_pushdown = $2 WHERE id = $1",
-               {int4_arg(stage.id), {BOOLOID, BoolGetDatum(!problem), false}});
-      return;
-    }
-    spi_exec("UPDATE incview.stage SET scope_pushdown = $2, scope_independence = $3 WHERE id = $1",
-             {int4_arg(stage.id), {BOOLOID, BoolGetDatum(!problem), false},
-              problem ? text_arg(*problem) : null_arg(TEXTOID)});
-  });
+  save_independence(stage.id, problem);
   if (!problem) return;
   const std::string msg =
       "the scopes of stage \"" + stage.name + "\" are not independent: " + *problem +

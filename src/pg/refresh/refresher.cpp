@@ -27,36 +27,26 @@ void lock_stage(int32 stage_id) {
   pg_call([&] { DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(kLockSpace), Int32GetDatum(stage_id)); });
 }
 
-bool try_lock_stage(int32 stage_id) {
-  bool locked = false;
-  pg_call([&] {
-    locked = DatumGetBool(
-        DirectFunctionCall2(pg_try_advisory_xact_lock_int4, Int32GetDatum(kLockSpace), Int32GetDatum(stage_id)));
-  });
-  return locked;
+EngineFacts engine_facts(const StageRecord& stage) {
+  EngineFacts facts;
+  facts.declared = stage.engine;
+  facts.scopes_independent = stage.scope_pushdown;
+  facts.has_unique_key = !stage.shape.unique_key.empty();
+  facts.has_downstream = stage.has_downstream;
+  facts.delta_active = delta_active(stage);
+  facts.target_is_citus = [&stage] { return is_citus_table(stage.target); };
+  return facts;
 }
 
-std::string batch_engine(const StageRecord& stage) {
-  // Scopes not shown independent (and not declared so by the owner): only a rebuild is
-  // right, whatever the engine ("full" here means a rebuild: a diff stage rebuilds by a
-  // whole-table diff, see rebuild_stage).
-  if (!stage.scope_pushdown) return "full";
-  // Delta stages re-derive queued scopes (markers, refresh_scopes) like replace, after
-  // settling their delta queue (delta_engine.hpp).
-  if (delta_active(stage)) return "replace";
-  if (stage.engine != "auto") return stage.engine;
-  // diff writes only rows that changed, which spares the stages reading this one (their
-  // capture sees only real changes); without readers, replace is cheaper.
-  // (With or without a unique_key: without one, diff pairs rows as a multiset.)
-  if (!stage.has_downstream) return "replace";
-  // Citus refuses the diff's UPDATE on a distributed table (docs/citus.md).
-  return is_citus_table(stage.target) ? "replace" : "diff";
-}
+Engine batch_engine(const StageRecord& stage) { return incview::batch_engine(engine_facts(stage)); }
 
 RefreshStats refresh_batches(const StageRecord& stage, const std::vector<KeyBatch>& batches) {
   RefreshStats stats;
-  stats.engine = batch_engine(stage);
-  if (stats.engine == "full") {
+  const Engine engine = batch_engine(stage);
+  stats.engine = to_string(engine);
+  // Full: these scopes cannot be refreshed alone ("full" here means a rebuild: a diff stage
+  // rebuilds by a whole-table diff, see rebuild_stage).
+  if (engine == Engine::Full) {
     stats = rebuild_stage(stage);
     for (const auto& b : batches) stats.scopes += b.count;
     return stats;
@@ -69,7 +59,7 @@ RefreshStats refresh_batches(const StageRecord& stage, const std::vector<KeyBatc
   for (const auto& batch : batches) {
     const auto args = batch_args(batch, stage.scope_types);
     const std::string rows = sql.select_scoped(batch.nulls);
-    if (stats.engine == "diff") {
+    if (engine == Engine::Diff) {
       insert_routed(stage, rows, args, [&] { spi_exec(sql.diff_scoped(batch.nulls), args); });
       stats.deleted += spi_int8(0, 1);
       stats.inserted += spi_int8(0, 2);
@@ -136,14 +126,14 @@ RefreshStats rebuild_stage(const StageRecord& stage) {
   settle_delta_queue(stage, false);  // the rebuild re-derives what is queued
   with_session_settings(stage.search_path, [&] {
   const std::string rows = "SELECT * FROM " + sql.wrap_query("s");
-  if (stage.engine == "diff") {
-    stats.engine = "diff";
+  const Engine engine = rebuild_engine(engine_facts(stage));
+  stats.engine = to_string(engine);
+  if (engine == Engine::Diff) {
     insert_routed(stage, rows, {}, [&] { spi_exec(sql.diff_all(count_rows)); });
     stats.deleted = spi_int8(0, 1);
     stats.inserted = spi_int8(0, 2);
     stats.updated = spi_int8(0, 3);
   } else {
-    stats.engine = "full";
     const std::string select = "SELECT " + column_list(stage.shape.columns, "s") + " FROM " + sql.wrap_query("s");
     const std::string refusal = swap_refusal(stage, select);
     if (refusal.empty()) {

@@ -7,6 +7,7 @@
 #include "pg/background/progress.hpp"
 #include "pg/refresh/refresher.hpp"
 #include "pg/refresh/delta_engine.hpp"
+#include "pg/refresh/scope_count.hpp"
 #include "pg/support/settings.hpp"
 #include "pg/support/spi.hpp"
 #include "pg/support/subxact.hpp"
@@ -67,7 +68,7 @@ StepResult step_as_owner(const StageRecord& stage, const std::optional<std::stri
   lock_stage(stage.id);
   StepResult result;
   RefreshStats stats;
-  stats.engine = batch_engine(stage);
+  stats.engine = to_string(batch_engine(stage));
   const double t0 = monotonic_seconds();
 
   if (!after) {
@@ -86,8 +87,7 @@ StepResult step_as_owner(const StageRecord& stage, const std::optional<std::stri
       return result;
     }
     RefreshInput in;
-    // Scopes not shown independent (nor declared so): every engine rebuilds, never wrong rows.
-    in.engine = stage.scope_pushdown ? stage.engine : "full";
+    in.facts = engine_facts(stage);
     in.every_scope = dirty.every_scope;
     in.dirty = dirty.keys;
     in.total = dirty.total_scopes;

@@ -73,7 +73,7 @@ void create_hash_partitions(const StageRecord& stage) {
 void ensure_partitions(const StageRecord& stage, const std::string& rows_sql, const std::vector<SpiArg>& args) {
   const std::string col = "x." + quote_ident(stage.partition.column);
   std::vector<std::pair<std::string, std::string>> wanted;  // suffix, bound
-  if (stage.partition.method == "list") {
+  if (stage.partition.method == PartitionMethod::List) {
     // One partition per value, named by a hash of the value so the name is stable.
     const uint64 n = spi_exec("SELECT DISTINCT " + col + "::text, substr(md5(" + col + "::text), 1, 12) FROM (" +
                                   rows_sql + ") AS x",
@@ -103,7 +103,7 @@ void ensure_partitions(const StageRecord& stage, const std::string& rows_sql, co
 }
 
 int64 drop_expired_partitions(const StageRecord& stage) {
-  if (stage.partition.method != "range" || stage.partition.column != stage.shape.retention_column ||
+  if (stage.partition.method != PartitionMethod::Range || stage.partition.column != stage.shape.retention_column ||
       stage.partition.numeric_range)
     return 0;
   // A partition whose upper bound is at or before the cutoff holds only expired rows.
@@ -126,7 +126,7 @@ int64 drop_expired_partitions(const StageRecord& stage) {
 }
 
 int64 rebuild_list_partition(const StageRecord& stage, const std::string& value) {
-  if (stage.partition.method != "list")
+  if (stage.partition.method != PartitionMethod::List)
     throw Error(sqlstate::kFeatureNotSupported, "stage \"" + stage.name + "\" is not list-partitioned",
                 "only a list partition (one value of the context key) can be rebuilt alone");
   const std::string type = partition_key_type(stage);

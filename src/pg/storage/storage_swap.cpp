@@ -3,6 +3,7 @@
 #include "core/sql_text.hpp"
 #include "pg/background/progress.hpp"
 #include "pg/catalog/dirty_queue.hpp"
+#include "pg/refresh/scope_count.hpp"
 #include "pg/citus/citus.hpp"
 #include "pg/support/guard.hpp"
 #include "pg/support/role.hpp"

@@ -1,4 +1,4 @@
-// Who runs what (DESIGN.md §6, docs/security.md). Two kinds of SQL run inside pg_incview:
+// Who runs what (docs/design.md, "Who runs as whom"; docs/security.md). Two kinds of SQL run inside pg_incview:
 // - the stage owner's SQL (its query, mappings, conditions, casts to its types, index
 //   expressions and triggers of its table): as_stage_owner — as that owner, with
 //   SECURITY_RESTRICTED_OPERATION, under the stage's search_path (pg_temp explicit and
