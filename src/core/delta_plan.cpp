@@ -41,7 +41,8 @@ std::string delta_avg_sum_type(const std::string& t) {
 DeltaPlan DeltaPlan::qualify(const DeltaQueryDescription& d) {
   if (!d.problems.empty()) refuse(d.problems.front());
   if (d.relations != 1)
-    refuse("it reads " + std::to_string(d.relations) + " relations (joins, UNION ALL and subqueries are not supported)");
+    refuse("it reads " + std::to_string(d.relations) +
+           " relations (joins, UNION ALL and subqueries are not supported)");
   if (!d.has_group_by) refuse("it has no GROUP BY");
   DeltaPlan p;
   p.d_ = d;
@@ -59,7 +60,8 @@ DeltaPlan DeltaPlan::qualify(const DeltaQueryDescription& d) {
       group_texts.push_back(o.text);
       p.group_names_.push_back(quote_ident(o.name));
     } else if (!o.aggregate) {
-      refuse("output column \"" + o.name + "\" (" + o.text + ") is neither a GROUP BY expression nor one aggregate call",
+      refuse("output column \"" + o.name + "\" (" + o.text +
+                 ") is neither a GROUP BY expression nor one aggregate call",
              "compute it in a stage reading this one, or use engine replace");
     } else {
       const std::string call = "output column \"" + o.name + "\" (" + o.text + ")";
@@ -120,7 +122,8 @@ std::string DeltaPlan::table_query() const {
     if (c.agg == DeltaAgg::Sum || c.agg == DeltaAgg::Avg)
       cols.push_back("pg_catalog.count(" + c.out.arg + ") AS " + name_of("__incview_n", c.pos));
     if (c.agg == DeltaAgg::Avg)
-      cols.push_back("pg_catalog.sum((" + c.out.arg + ")::" + c.partial_type + ") AS " + name_of("__incview_sum", c.pos));
+      cols.push_back("pg_catalog.sum((" + c.out.arg + ")::" + c.partial_type + ") AS " +
+                     name_of("__incview_sum", c.pos));
   }
   std::string sql = "SELECT " + join(cols, ", ") + "\nFROM " + d_.source;
   if (!d_.where.empty()) sql += "\nWHERE " + d_.where;
@@ -136,9 +139,7 @@ std::string DeltaPlan::create_queue(const std::string& queue) const {
   cols.push_back("\"__incview_dcount\" bigint NOT NULL");
   for (const auto& c : columns_) {
     switch (c.agg) {
-      case DeltaAgg::Count:
-        cols.push_back(name_of("__incview_dn", c.pos) + " bigint NOT NULL");
-        break;
+      case DeltaAgg::Count: cols.push_back(name_of("__incview_dn", c.pos) + " bigint NOT NULL"); break;
       case DeltaAgg::Sum:
       case DeltaAgg::Avg:
         cols.push_back(name_of("__incview_dn", c.pos) + " bigint NOT NULL");
@@ -150,8 +151,7 @@ std::string DeltaPlan::create_queue(const std::string& queue) const {
         cols.push_back(name_of("__incview_ins", c.pos) + " " + c.out.type);
         cols.push_back(name_of("__incview_del", c.pos) + " " + c.out.type);
         break;
-      default:
-        break;
+      default: break;
     }
   }
   return "CREATE TABLE " + queue + " (" + join(cols, ", ") + ")";
@@ -194,8 +194,7 @@ std::string DeltaPlan::partials_select(const std::string& table, bool old_side) 
         cols.push_back((old_side ? ext : none) + " AS " + name_of("__incview_del", c.pos));
         break;
       }
-      default:
-        break;
+      default: break;
     }
   }
   std::vector<std::string> by;
@@ -215,8 +214,7 @@ struct Partial {
 
 std::vector<Partial> partials_of(const DeltaColumn& c) {
   switch (c.agg) {
-    case DeltaAgg::Count:
-      return {{name_of("__incview_dn", c.pos), "pg_catalog.sum", "bigint"}};
+    case DeltaAgg::Count: return {{name_of("__incview_dn", c.pos), "pg_catalog.sum", "bigint"}};
     case DeltaAgg::Sum:
     case DeltaAgg::Avg:
       if (c.tracks_scale)
@@ -231,8 +229,7 @@ std::vector<Partial> partials_of(const DeltaColumn& c) {
     case DeltaAgg::Max:
       return {{name_of("__incview_ins", c.pos), "pg_catalog.max", c.out.type},
               {name_of("__incview_del", c.pos), "pg_catalog.max", c.out.type}};
-    default:
-      return {};
+    default: return {};
   }
 }
 }  // namespace
@@ -251,12 +248,11 @@ std::string DeltaPlan::capture(const std::string& queue, bool with_old, bool wit
       changed.push_back(p.combine == "pg_catalog.sum" ? "pg_catalog.sum(d." + p.name + ") <> 0" : "true");
     }
   const std::string insert = "INSERT INTO " + queue + " (" + join(queue_cols, ", ") + ") ";
-  if (!(with_old && with_new))
-    return insert + partials_select(with_old ? "incview_old" : "incview_new", with_old);
+  if (!(with_old && with_new)) return insert + partials_select(with_old ? "incview_old" : "incview_new", with_old);
   std::vector<std::string> by;
   for (const auto& g : group_names_) by.push_back("d." + g);
-  return insert + "SELECT " + join(combined, ", ") + " FROM (" + partials_select("incview_new", false) +
-         " UNION ALL " + partials_select("incview_old", true) + ") AS d GROUP BY " + join(by, ", ") + " HAVING " +
+  return insert + "SELECT " + join(combined, ", ") + " FROM (" + partials_select("incview_new", false) + " UNION ALL " +
+         partials_select("incview_old", true) + ") AS d GROUP BY " + join(by, ", ") + " HAVING " +
          join(changed, " OR ");
 }
 
@@ -264,7 +260,8 @@ namespace {
 // A deleted value of the largest scale in the group: the sum's scale may drop.
 std::string scale_may_drop(const DeltaColumn& c, const std::string& current_sum) {
   const std::string d = "j." + name_of("__incview_dscale", c.pos);
-  return "(" + d + " IS NOT NULL AND " + "COALESCE(" + d + " OPERATOR(pg_catalog.>=) pg_catalog.scale(" + current_sum + "), true))";
+  return "(" + d + " IS NOT NULL AND " + "COALESCE(" + d + " OPERATOR(pg_catalog.>=) pg_catalog.scale(" + current_sum +
+         "), true))";
 }
 }  // namespace
 
@@ -274,19 +271,23 @@ std::string DeltaPlan::fold(const std::string& target, const std::string& queue)
   std::vector<std::string> a_cols = group_names_;
   a_cols.push_back("pg_catalog.sum(q.\"__incview_dcount\")::bigint AS \"__incview_dcount\"");
   for (const auto& c : columns_)
-    for (const auto& p : partials_of(c)) a_cols.push_back(p.combine + "(q." + p.name + ")::" + p.type + " AS " + p.name);
+    for (const auto& p : partials_of(c))
+      a_cols.push_back(p.combine + "(q." + p.name + ")::" + p.type + " AS " + p.name);
   // j: with the group's current row (NULL group keys match NULL).
   // (A LATERAL lookup: each group finds its row through the index on the group columns,
   // an IS NULL arm included, instead of a join over the whole table.)
-  std::vector<std::string> j_cols{"a.*", "t.ctid AS \"__incview_tid\"", "t.\"__incview_count\" AS \"__incview_tcount\""};
+  std::vector<std::string> j_cols{"a.*", "t.ctid AS \"__incview_tid\"",
+                                  "t.\"__incview_count\" AS \"__incview_tcount\""};
   std::vector<std::string> match;
-  for (const auto& g : group_names_) match.push_back("(t." + g + " = a." + g + " OR (t." + g + " IS NULL AND a." + g + " IS NULL))");
+  for (const auto& g : group_names_)
+    match.push_back("(t." + g + " = a." + g + " OR (t." + g + " IS NULL AND a." + g + " IS NULL))");
   for (const auto& c : columns_) {
     if (c.agg == DeltaAgg::GroupKey) continue;
     j_cols.push_back("t." + quote_ident(c.out.name) + " AS " + col("__incview_t", c.pos));
     if (c.agg == DeltaAgg::Sum || c.agg == DeltaAgg::Avg)
       j_cols.push_back("t." + col("__incview_n", c.pos) + " AS " + col("__incview_tn", c.pos));
-    if (c.agg == DeltaAgg::Avg) j_cols.push_back("t." + col("__incview_sum", c.pos) + " AS " + col("__incview_ts", c.pos));
+    if (c.agg == DeltaAgg::Avg)
+      j_cols.push_back("t." + col("__incview_sum", c.pos) + " AS " + col("__incview_ts", c.pos));
   }
   // v: the group's new values; rederive: the partials cannot say (HAVING, a deleted extreme).
   std::vector<std::string> v_cols{"j.*",
@@ -304,19 +305,13 @@ std::string DeltaPlan::fold(const std::string& target, const std::string& queue)
     const std::string ds = "COALESCE(j." + col("__incview_ds", c.pos) + ", 0)";
     std::string value;
     switch (c.agg) {
-      case DeltaAgg::GroupKey:
-        user_vals.push_back("v." + quote_ident(c.out.name));
-        continue;
-      case DeltaAgg::CountStar:
-        value = "COALESCE(j.\"__incview_tcount\", 0) + j.\"__incview_dcount\"";
-        break;
-      case DeltaAgg::Count:
-        value = "COALESCE(" + t + ", 0) + j." + col("__incview_dn", c.pos);
-        break;
+      case DeltaAgg::GroupKey: user_vals.push_back("v." + quote_ident(c.out.name)); continue;
+      case DeltaAgg::CountStar: value = "COALESCE(j.\"__incview_tcount\", 0) + j.\"__incview_dcount\""; break;
+      case DeltaAgg::Count: value = "COALESCE(" + t + ", 0) + j." + col("__incview_dn", c.pos); break;
       case DeltaAgg::Sum:
         // NULL when no non-NULL argument is left, as sum() says.
-        value = "CASE WHEN " + nn + " = 0 THEN NULL ELSE (COALESCE(" + t + ", 0) + " + ds + ")::" +
-                c.partial_type + " END";
+        value =
+            "CASE WHEN " + nn + " = 0 THEN NULL ELSE (COALESCE(" + t + ", 0) + " + ds + ")::" + c.partial_type + " END";
         v_cols.push_back(nn + " AS " + col("__incview_nn", c.pos));
         hidden_vals.push_back("v." + col("__incview_nn", c.pos));
         if (c.tracks_scale) rederive.push_back(scale_may_drop(c, t));
@@ -337,7 +332,8 @@ std::string DeltaPlan::fold(const std::string& target, const std::string& queue)
       case DeltaAgg::Min:
       case DeltaAgg::Max: {
         const bool mn = c.agg == DeltaAgg::Min;
-        const std::string best = std::string(mn ? "LEAST(" : "GREATEST(") + t + ", j." + col("__incview_ins", c.pos) + ")";
+        const std::string best =
+            std::string(mn ? "LEAST(" : "GREATEST(") + t + ", j." + col("__incview_ins", c.pos) + ")";
         value = best;
         // A deleted value at or beyond the best candidate may have been the extreme.
         const std::string del = "j." + col("__incview_del", c.pos);
@@ -363,9 +359,9 @@ std::string DeltaPlan::fold(const std::string& target, const std::string& queue)
   // fresh: re-derived groups, filtered so the planner pushes the keys down to the source.
   std::vector<std::string> fresh_filter;
   for (const auto& g : group_names_)
-    fresh_filter.push_back("(s." + g + " = ANY(ARRAY(SELECT v." + g +
-                           " FROM v WHERE v.\"__incview_rederive\")) OR (s." + g +
-                           " IS NULL AND EXISTS (SELECT 1 FROM v WHERE v.\"__incview_rederive\" AND v." + g + " IS NULL)))");
+    fresh_filter.push_back(
+        "(s." + g + " = ANY(ARRAY(SELECT v." + g + " FROM v WHERE v.\"__incview_rederive\")) OR (s." + g +
+        " IS NULL AND EXISTS (SELECT 1 FROM v WHERE v.\"__incview_rederive\" AND v." + g + " IS NULL)))");
   if (group_names_.size() > 1) {
     std::vector<std::string> same;
     for (const auto& g : group_names_) same.push_back("v." + g + " IS NOT DISTINCT FROM s." + g);
@@ -389,16 +385,19 @@ std::string DeltaPlan::fold(const std::string& target, const std::string& queue)
   sql += "j AS (SELECT " + join(j_cols, ", ") + " FROM a LEFT JOIN LATERAL (SELECT t.ctid, t.* FROM " + target +
          " AS t WHERE " + join(match, " AND ") + ") AS t ON true),\n";
   sql += "v AS (SELECT " + join(v_cols, ", ") + " FROM j),\n";
-  sql += "fresh AS (SELECT s.* FROM (\n" + table_query() +
-         "\n) AS s WHERE " + join(fresh_filter, " AND ") + "),\n";
-  sql += "del AS (DELETE FROM " + target + " AS t USING v WHERE t.ctid = v.\"__incview_tid\" AND (v.\"__incview_rederive\" "
+  sql += "fresh AS (SELECT s.* FROM (\n" + table_query() + "\n) AS s WHERE " + join(fresh_filter, " AND ") + "),\n";
+  sql += "del AS (DELETE FROM " + target +
+         " AS t USING v WHERE t.ctid = v.\"__incview_tid\" AND (v.\"__incview_rederive\" "
          "OR v.\"__incview_new_count\" <= 0) RETURNING 1),\n";
-  sql += "upd AS (UPDATE " + target + " AS t SET " + join(sets, ", ") + " FROM v WHERE t.ctid = v.\"__incview_tid\" AND " +
-         live + " AND ROW(" + join(old_vals, ", ") + ") IS DISTINCT FROM ROW(" + join(new_vals, ", ") + ") RETURNING 1),\n";
+  sql += "upd AS (UPDATE " + target + " AS t SET " + join(sets, ", ") +
+         " FROM v WHERE t.ctid = v.\"__incview_tid\" AND " + live + " AND ROW(" + join(old_vals, ", ") +
+         ") IS DISTINCT FROM ROW(" + join(new_vals, ", ") + ") RETURNING 1),\n";
   sql += "ins AS (INSERT INTO " + target + " (" + join(all_cols, ", ") + ") SELECT " + join(all_vals, ", ") +
-         " FROM v WHERE v.\"__incview_tid\" IS NULL AND " + live + " UNION ALL SELECT " + fresh_cols + " FROM fresh AS f RETURNING 1)\n";
-  sql += "SELECT (SELECT pg_catalog.count(*) FROM del), (SELECT pg_catalog.count(*) FROM ins), "
-         "(SELECT pg_catalog.count(*) FROM upd), (SELECT pg_catalog.count(*) FROM a)";
+         " FROM v WHERE v.\"__incview_tid\" IS NULL AND " + live + " UNION ALL SELECT " + fresh_cols +
+         " FROM fresh AS f RETURNING 1)\n";
+  sql +=
+      "SELECT (SELECT pg_catalog.count(*) FROM del), (SELECT pg_catalog.count(*) FROM ins), "
+      "(SELECT pg_catalog.count(*) FROM upd), (SELECT pg_catalog.count(*) FROM a)";
   return sql;
 }
 

@@ -23,17 +23,17 @@ enum class DeltaAgg { GroupKey, CountStar, Count, Sum, Avg, Min, Max };
 
 // One output column of the query, as the extractor saw it.
 struct DeltaOutput {
-  std::string name;       // output column name
-  std::string text;       // the whole expression, deparsed (e.g. "sum(v)", "tag")
-  std::string type;       // format_type of the output column
-  bool group_key = false; // the expression is one of the GROUP BY expressions
-  bool aggregate = false; // the expression is one aggregate call (nothing around it)
+  std::string name;        // output column name
+  std::string text;        // the whole expression, deparsed (e.g. "sum(v)", "tag")
+  std::string type;        // format_type of the output column
+  bool group_key = false;  // the expression is one of the GROUP BY expressions
+  bool aggregate = false;  // the expression is one aggregate call (nothing around it)
   // aggregate only:
-  std::string function;   // e.g. "sum"
-  bool builtin = false;   // the function is pg_catalog's own
-  bool star = false;      // count(*)
-  std::string arg;        // its one argument, deparsed
-  std::string arg_type;   // format_type of the function's declared argument type
+  std::string function;          // e.g. "sum"
+  bool builtin = false;          // the function is pg_catalog's own
+  bool star = false;             // count(*)
+  std::string arg;               // its one argument, deparsed
+  std::string arg_type;          // format_type of the function's declared argument type
   bool arg_fixed_scale = false;  // numeric argument with a declared scale (numeric(p,s))
   bool distinct = false, filter = false, ordered = false;
 };
@@ -53,8 +53,8 @@ struct DeltaQueryDescription {
 struct DeltaColumn {
   DeltaOutput out;
   DeltaAgg agg = DeltaAgg::GroupKey;
-  int pos = 0;                 // 1-based output position
-  std::string partial_type;    // type of the queue's sum partial (sum, avg)
+  int pos = 0;               // 1-based output position
+  std::string partial_type;  // type of the queue's sum partial (sum, avg)
   // sum/avg over numeric of no declared scale: the result's display scale is the largest
   // scale among the group's values, which a delete can lower; the queue keeps the largest
   // deleted scale and the group is re-derived when it may have been the largest.

@@ -34,8 +34,7 @@ inline constexpr const char* kInternalError = "XX000";
 
 class Error : public std::runtime_error {
  public:
-  Error(std::string sqlstate, const std::string& message, std::string detail = {},
-        std::string hint = {})
+  Error(std::string sqlstate, const std::string& message, std::string detail = {}, std::string hint = {})
       : std::runtime_error(message),
         sqlstate_(std::move(sqlstate)),
         detail_(std::move(detail)),

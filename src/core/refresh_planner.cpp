@@ -18,9 +18,7 @@ Engine batch_engine(const EngineFacts& facts) {
   return facts.target_is_citus && facts.target_is_citus() ? Engine::Replace : Engine::Diff;
 }
 
-Engine rebuild_engine(const EngineFacts& facts) {
-  return facts.declared == Engine::Diff ? Engine::Diff : Engine::Full;
-}
+Engine rebuild_engine(const EngineFacts& facts) { return facts.declared == Engine::Diff ? Engine::Diff : Engine::Full; }
 
 RefreshMode plan_refresh(const RefreshInput& in) {
   if (!in.every_scope && in.dirty == 0) return RefreshMode::Nothing;

@@ -16,11 +16,11 @@ enum class RefreshMode { Nothing, Batches, Full };
 
 // What the engine choice depends on, read from the stage's catalog row.
 struct EngineFacts {
-  Engine declared = Engine::Auto;   // incview.stage.engine
-  bool scopes_independent = true;   // proven or declared by the owner (scope_pushdown)
+  Engine declared = Engine::Auto;  // incview.stage.engine
+  bool scopes_independent = true;  // proven or declared by the owner (scope_pushdown)
   bool has_unique_key = false;
-  bool has_downstream = false;      // other stages read its table
-  bool delta_active = false;        // engine delta with its queue on (delta_engine.hpp)
+  bool has_downstream = false;  // other stages read its table
+  bool delta_active = false;    // engine delta with its queue on (delta_engine.hpp)
   // Asked only when the answer matters (auto, with a unique key and readers): a catalog
   // lookup in PostgreSQL. Unset: not Citus.
   std::function<bool()> target_is_citus;
@@ -38,10 +38,10 @@ Engine rebuild_engine(const EngineFacts& facts);
 
 struct RefreshInput {
   EngineFacts facts;
-  bool every_scope = false;    // an "every scope" marker is queued
-  std::int64_t dirty = 0;      // distinct dirty keys queued
-  std::int64_t total = 0;      // scopes in the stage (last counted); 0 = unknown
-  double full_ratio = 0.5;     // incview.full_refresh_ratio
+  bool every_scope = false;  // an "every scope" marker is queued
+  std::int64_t dirty = 0;    // distinct dirty keys queued
+  std::int64_t total = 0;    // scopes in the stage (last counted); 0 = unknown
+  double full_ratio = 0.5;   // incview.full_refresh_ratio
 };
 
 // Default of incview.full_refresh_ratio: the share of dirty scopes above which `auto`

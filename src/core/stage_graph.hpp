@@ -68,8 +68,7 @@ class StageGraph {
 
   // The cycle that adding upstream->downstream would close (same format as find_cycle,
   // the shortest such cycle), or empty. Unknown names are allowed, like add_edge.
-  std::vector<std::string> cycle_if_added(const std::string& upstream,
-                                          const std::string& downstream) const;
+  std::vector<std::string> cycle_if_added(const std::string& upstream, const std::string& downstream) const;
 
  private:
   struct Impl;

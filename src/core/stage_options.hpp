@@ -19,10 +19,10 @@ namespace incview {
   X(Full, "full")          \
   X(Delta, "delta")
 
-#define INCVIEW_POLICIES(X)     \
-  X(Continuous, "continuous")   \
-  X(Interval, "interval")       \
-  X(Daily, "daily")             \
+#define INCVIEW_POLICIES(X)   \
+  X(Continuous, "continuous") \
+  X(Interval, "interval")     \
+  X(Daily, "daily")           \
   X(Manual, "manual")
 
 // None is the unpartitioned stage (partition_by NULL); it has no name of its own.

@@ -66,7 +66,9 @@ StagePartitioning parse_partition_by(const std::string& text) {
 }
 
 std::string partition_clause(const StagePartitioning& spec) {
-  const std::string m = spec.method == PartitionMethod::List ? "LIST" : spec.method == PartitionMethod::Hash ? "HASH" : "RANGE";
+  const std::string m = spec.method == PartitionMethod::List   ? "LIST"
+                        : spec.method == PartitionMethod::Hash ? "HASH"
+                                                               : "RANGE";
   return " PARTITION BY " + m + " (" + quote_ident(spec.column) + ")";
 }
 

@@ -18,8 +18,8 @@ std::string StageSql::wrap_query(const std::string& alias) const {
   // Newlines around the query: a trailing "-- comment" must not swallow our parenthesis.
   const std::string inner = "(\n" + shape_.query + "\n)";
   if (shape_.retention_column.empty()) return inner + " AS " + alias;
-  return "(SELECT * FROM " + inner + " AS r WHERE r." + quote_ident(shape_.retention_column) +
-         " >= now() - " + quote_literal(shape_.retention_keep) + "::interval) AS " + alias;
+  return "(SELECT * FROM " + inner + " AS r WHERE r." + quote_ident(shape_.retention_column) + " >= now() - " +
+         quote_literal(shape_.retention_keep) + "::interval) AS " + alias;
 }
 
 std::string StageSql::delete_expired(long limit) const {
@@ -114,8 +114,7 @@ std::string StageSql::diff_body(const std::string& fresh_sql, const std::string&
 std::string StageSql::keyed_diff_body(const std::string& fresh_sql, const std::string& current_filter) const {
   std::vector<std::string> rest;  // non-key columns
   for (const auto& c : shape_.columns)
-    if (std::find(shape_.unique_key.begin(), shape_.unique_key.end(), c) == shape_.unique_key.end())
-      rest.push_back(c);
+    if (std::find(shape_.unique_key.begin(), shape_.unique_key.end(), c) == shape_.unique_key.end()) rest.push_back(c);
 
   const std::string& target = shape_.target;
   // The rows to delete or update are reached through the batch's scope filter (the scope
@@ -124,9 +123,8 @@ std::string StageSql::keyed_diff_body(const std::string& fresh_sql, const std::s
   std::string sql;
   sql += "WITH fresh AS MATERIALIZED (SELECT f.*, " + key_row("f") + " AS incview_key, " + row_text("f") +
          " AS incview_row FROM (" + fresh_sql + ") AS f),\n";
-  sql += "cur AS MATERIALIZED (SELECT " + key_row("t") + " AS incview_key, " + row_text("t") +
-         " AS incview_row FROM " + target + " AS t" + (current_filter.empty() ? "" : " WHERE " + current_filter) +
-         "),\n";
+  sql += "cur AS MATERIALIZED (SELECT " + key_row("t") + " AS incview_key, " + row_text("t") + " AS incview_row FROM " +
+         target + " AS t" + (current_filter.empty() ? "" : " WHERE " + current_filter) + "),\n";
   sql += "gone AS (DELETE FROM " + target + " AS t WHERE " + in_batch + key_row("t") +
          " IN (SELECT c.incview_key FROM cur c WHERE NOT EXISTS "
          "(SELECT 1 FROM fresh f WHERE f.incview_key = c.incview_key)) RETURNING 1),\n";
@@ -175,9 +173,10 @@ std::string StageSql::multiset_diff_body(const std::string& fresh_sql, const std
          " AS incview_row FROM " + target + " AS t" + (current_filter.empty() ? "" : " WHERE " + current_filter) +
          "),\n";
   // Copies to add (> 0) or to remove (< 0) per value; values whose count is unchanged drop out.
-  sql += "delta AS MATERIALIZED (SELECT u.incview_row, pg_catalog.sum(u.incview_n) AS incview_n FROM "
-         "(SELECT f.incview_row, 1 AS incview_n FROM fresh f UNION ALL SELECT c.incview_row, -1 FROM cur c) AS u "
-         "GROUP BY u.incview_row HAVING pg_catalog.sum(u.incview_n) OPERATOR(pg_catalog.<>) 0),\n";
+  sql +=
+      "delta AS MATERIALIZED (SELECT u.incview_row, pg_catalog.sum(u.incview_n) AS incview_n FROM "
+      "(SELECT f.incview_row, 1 AS incview_n FROM fresh f UNION ALL SELECT c.incview_row, -1 FROM cur c) AS u "
+      "GROUP BY u.incview_row HAVING pg_catalog.sum(u.incview_n) OPERATOR(pg_catalog.<>) 0),\n";
   // The copies to delete are reached through the batch's scope filter (the scope index),
   // then picked by (tableoid, ctid): never a join on ctid that could scan the whole table.
   sql += "gone AS (DELETE FROM " + target + " AS t WHERE " + in_batch +
@@ -199,9 +198,7 @@ std::string StageSql::diff_scoped(const NullColumns& nulls) const {
 }
 
 namespace {
-std::string where_clause(const std::string& row_filter) {
-  return row_filter.empty() ? "" : " WHERE " + row_filter;
-}
+std::string where_clause(const std::string& row_filter) { return row_filter.empty() ? "" : " WHERE " + row_filter; }
 }  // namespace
 
 std::string StageSql::diff_all(const std::string& row_filter) const {
@@ -230,8 +227,8 @@ std::string StageSql::keys_from_json() const {
   for (size_t i = 0; i < scope.size(); ++i) {
     std::string scalar = scope.size() == 1 ? "e #>> '{}'" : "NULL";
     exprs.push_back("(CASE jsonb_typeof(e) WHEN 'object' THEN e ->> " + quote_literal(scope[i].name) +
-                    " WHEN 'array' THEN e ->> " + std::to_string(i) + " ELSE " + scalar + " END)::" +
-                    scope[i].type + " AS " + quote_ident(scope[i].name));
+                    " WHEN 'array' THEN e ->> " + std::to_string(i) + " ELSE " + scalar + " END)::" + scope[i].type +
+                    " AS " + quote_ident(scope[i].name));
   }
   return "SELECT DISTINCT " + scope_columns("k") + " FROM (SELECT " + join(exprs, ", ") +
          " FROM jsonb_array_elements($1) AS e) AS k ORDER BY " + scope_columns("k");
@@ -251,9 +248,9 @@ std::string StageSql::check_json_keys() const {
 }
 
 std::string StageSql::keys_where(const std::string& condition) const {
-  return "SELECT DISTINCT " + scope_columns("k") + " FROM (SELECT " + scope_columns("t") + " FROM " +
-         shape_.target + " AS t WHERE (\n" + condition + "\n) UNION ALL SELECT " + scope_columns("s") + " FROM " +
-         wrap_query("s") + " WHERE (\n" + condition + "\n)) AS k ORDER BY " + scope_columns("k");
+  return "SELECT DISTINCT " + scope_columns("k") + " FROM (SELECT " + scope_columns("t") + " FROM " + shape_.target +
+         " AS t WHERE (\n" + condition + "\n) UNION ALL SELECT " + scope_columns("s") + " FROM " + wrap_query("s") +
+         " WHERE (\n" + condition + "\n)) AS k ORDER BY " + scope_columns("k");
 }
 
 std::string StageSql::create_scope_index() const {

@@ -26,8 +26,8 @@ struct StageShape {
   std::vector<std::string> unique_key;  // may be empty
   // Retention: rows whose retention_column is older than now() - retention_keep are not
   // part of the stage (the refresh does not re-create what retention deletes).
-  std::string retention_column;         // empty = keep everything
-  std::string retention_keep;           // interval literal text, e.g. "30 days"
+  std::string retention_column;  // empty = keep everything
+  std::string retention_keep;    // interval literal text, e.g. "30 days"
 };
 
 // Which scope columns of a batch hold a NULL: NULL is a scope too, but `= ANY` never

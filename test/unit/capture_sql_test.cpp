@@ -15,11 +15,13 @@ TEST(CaptureSql, SameMappingReadsTheRightTransitionTables) {
   EXPECT_TRUE(contains(ins, "FROM incview_new n"));
   EXPECT_FALSE(contains(ins, "incview_old"));
   const std::string upd = capture_statement(spec, CaptureEvent::Update);
-  EXPECT_TRUE(contains(upd, "FROM incview_new n UNION SELECT o.\"org_id\", o.\"cluster\" FROM incview_old o"));  // deduplicated
+  EXPECT_TRUE(
+      contains(upd, "FROM incview_new n UNION SELECT o.\"org_id\", o.\"cluster\" FROM incview_old o"));  // deduplicated
   EXPECT_TRUE(contains(upd, "incview_old o"));
   // Distinct raw values first, one jsonb key per distinct value.
   EXPECT_TRUE(contains(capture_statement(spec, CaptureEvent::Delete),
-                       "SELECT pg_catalog.jsonb_build_array(c1, c2) AS key FROM (SELECT DISTINCT o.\"org_id\", o.\"cluster\" FROM incview_old o) AS d(c1, c2)"));
+                       "SELECT pg_catalog.jsonb_build_array(c1, c2) AS key FROM (SELECT DISTINCT o.\"org_id\", "
+                       "o.\"cluster\" FROM incview_old o) AS d(c1, c2)"));
   EXPECT_TRUE(contains(ins, "n.c OPERATOR(pg_catalog.>) $2"));  // the every-scope marker
 }
 
@@ -28,7 +30,9 @@ TEST(CaptureSql, SmallStatementsSkipTheMarkerAndSingleRowsSkipDeduplication) {
   const std::string one = capture_statement(spec, CaptureEvent::Insert, CaptureSize::One);
   EXPECT_FALSE(contains(one, "DISTINCT"));
   EXPECT_FALSE(contains(one, "count("));
-  EXPECT_TRUE(contains(one, "FROM (SELECT pg_catalog.jsonb_build_array(c1) AS key FROM (SELECT n.\"patient_id\" FROM incview_new n) AS d(c1)) AS k"));
+  EXPECT_TRUE(contains(one,
+                       "FROM (SELECT pg_catalog.jsonb_build_array(c1) AS key FROM (SELECT n.\"patient_id\" FROM "
+                       "incview_new n) AS d(c1)) AS k"));
   const std::string few = capture_statement(spec, CaptureEvent::Delete, CaptureSize::Few);
   EXPECT_TRUE(contains(few, "SELECT DISTINCT o.\"patient_id\" FROM incview_old o"));
   EXPECT_FALSE(contains(few, "count("));
@@ -50,9 +54,12 @@ TEST(CaptureSql, TruncateAndAllQueueTheMarker) {
 }
 
 TEST(CaptureSql, LookupRunsTheMappingPerChangedRow) {
-  CaptureSpec spec{MappingKind::Lookup, {"patient_id"}, "SELECT o.patient_id FROM orders o WHERE o.id = changed.order_id"};
+  CaptureSpec spec{MappingKind::Lookup,
+                   {"patient_id"},
+                   "SELECT o.patient_id FROM orders o WHERE o.id = changed.order_id"};
   const std::string q = lookup_keys_statement(spec, CaptureEvent::Update);
-  EXPECT_TRUE(contains(q, "FROM (SELECT * FROM incview_old UNION ALL SELECT * FROM incview_new) AS changed, LATERAL ("));
+  EXPECT_TRUE(
+      contains(q, "FROM (SELECT * FROM incview_old UNION ALL SELECT * FROM incview_new) AS changed, LATERAL ("));
   EXPECT_TRUE(contains(q, ") AS m(k1)"));
   EXPECT_TRUE(contains(q, "jsonb_build_array(m.k1)"));
   EXPECT_THROW(capture_statement(spec, CaptureEvent::Insert), Error);
@@ -87,7 +94,8 @@ TEST(CaptureSql, TableKeysReadAWholePartitionUpToTheCap) {
   // them, read from the table itself; the same key shape as capture's.
   CaptureSpec same{MappingKind::Same, {"patient_id", "clinic"}, ""};
   const std::string q = table_keys_statement(same, "public.\"events 2026\"");
-  EXPECT_TRUE(contains(q, "SELECT DISTINCT t.\"patient_id\", t.\"clinic\" FROM public.\"events 2026\" t LIMIT $1::pg_catalog.int8"));
+  EXPECT_TRUE(contains(
+      q, "SELECT DISTINCT t.\"patient_id\", t.\"clinic\" FROM public.\"events 2026\" t LIMIT $1::pg_catalog.int8"));
   EXPECT_TRUE(contains(q, "pg_catalog.jsonb_build_array(c1, c2) AS key"));
   EXPECT_FALSE(contains(q, "incview.dirty_scope"));
   // Lookup: the mapping over every row of the table, capped like a statement's capture.
@@ -104,8 +112,7 @@ TEST(CaptureDdl, RenamedScopeColumnReadsTheNewNameUnderTheScopeName) {
 }
 
 TEST(CaptureDdl, RenamedMappingQuotesNamesThatNeedIt) {
-  EXPECT_EQ(renamed_same_mapping({"Patient"}, "Patient", "a \"b\""),
-            "SELECT changed.\"a \"\"b\"\"\" AS \"Patient\"");
+  EXPECT_EQ(renamed_same_mapping({"Patient"}, "Patient", "a \"b\""), "SELECT changed.\"a \"\"b\"\"\" AS \"Patient\"");
 }
 
 TEST(CaptureDdl, LookupCheckReadsNoRowAndNamesOneColumnPerScopeColumn) {
@@ -114,7 +121,6 @@ TEST(CaptureDdl, LookupCheckReadsNoRowAndNamesOneColumnPerScopeColumn) {
   spec.scope = {"org_id", "cluster"};
   spec.mapping = "SELECT o.org_id, o.cluster FROM orders o WHERE o.id = changed.order_id";
   const std::string sql = lookup_check_statement(spec, "\"public\".\"order_lines\"");
-  EXPECT_EQ(sql,
-            "SELECT m.* FROM (SELECT * FROM \"public\".\"order_lines\" LIMIT 0) AS changed, LATERAL (\n" +
-                spec.mapping + "\n) AS m(k1, k2)");
+  EXPECT_EQ(sql, "SELECT m.* FROM (SELECT * FROM \"public\".\"order_lines\" LIMIT 0) AS changed, LATERAL (\n" +
+                     spec.mapping + "\n) AS m(k1, k2)");
 }

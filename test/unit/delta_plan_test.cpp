@@ -169,6 +169,5 @@ TEST(DeltaPlan, FoldConsumesAndAppliesInOneStatement) {
   // a deleted value at or below the candidate minimum re-derives the group
   EXPECT_TRUE(contains(f, "OPERATOR(pg_catalog.<=) LEAST(j.\"__incview_t_4\", j.\"__incview_ins_4\")")) << f;
   // sum is NULL when no non-NULL value is left
-  EXPECT_TRUE(contains(f, "CASE WHEN (COALESCE(j.\"__incview_tn_3\", 0) + j.\"__incview_dn_3\") = 0 THEN NULL"))
-      << f;
+  EXPECT_TRUE(contains(f, "CASE WHEN (COALESCE(j.\"__incview_tn_3\", 0) + j.\"__incview_dn_3\") = 0 THEN NULL")) << f;
 }

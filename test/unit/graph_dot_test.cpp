@@ -9,8 +9,7 @@ using incview::test::contains;
 TEST(GraphDot, TablesStagesAndStageEdges) {
   std::vector<DotStage> stages = {{"up", "public.up", "patient_id", "continuous", 3, false},
                                   {"down \"x\"", "public.down", "location_id", "manual", 0, true}};
-  std::vector<DotSource> sources = {{"up", "public.meds", "same", ""},
-                                    {"down \"x\"", "public.up", "lookup", "up"}};
+  std::vector<DotSource> sources = {{"up", "public.meds", "same", ""}, {"down \"x\"", "public.up", "lookup", "up"}};
   const std::string dot = graph_dot(stages, sources);
   EXPECT_TRUE(contains(dot, "\"table:public.meds\" [shape=box"));
   EXPECT_TRUE(contains(dot, "\"table:public.meds\" -> \"stage:up\";"));

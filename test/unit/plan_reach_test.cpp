@@ -31,8 +31,8 @@ TEST(PlanReach, ReadsIndexBitmapSeqAndUnreachedScans) {
   EXPECT_EQ(scope_reach(plan, "visits", {"patient_id"}, lit), ScopeReach::NotReached);  // filter sits above the window
   EXPECT_EQ(scope_reach(plan, "products", {"patient_id"}, lit), ScopeReach::NotReached);
   EXPECT_EQ(scope_reach(plan, "absent", {"patient_id"}, lit), ScopeReach::NotRead);
-  EXPECT_EQ(scope_reach(plan, "meds", {"patient"}, lit), ScopeReach::NotReached);  // whole identifiers only
-  EXPECT_EQ(scope_reach(plan, "med", {"patient_id"}, lit), ScopeReach::NotRead);   // whole table names only
+  EXPECT_EQ(scope_reach(plan, "meds", {"patient"}, lit), ScopeReach::NotReached);           // whole identifiers only
+  EXPECT_EQ(scope_reach(plan, "med", {"patient_id"}, lit), ScopeReach::NotRead);            // whole table names only
   EXPECT_EQ(scope_reach(plan, "meds", {"patient_id"}, {"{3,4}"}), ScopeReach::NotReached);  // another batch's array
 }
 

@@ -30,7 +30,7 @@ TEST(RefreshPlanner, ChoosesBatchesOrFull) {
   in.total = 100;
   EXPECT_EQ(plan_refresh(in), RefreshMode::Batches);  // only auto switches on the ratio
   in.every_scope = true;
-  EXPECT_EQ(plan_refresh(in), RefreshMode::Full);     // a marker always rebuilds
+  EXPECT_EQ(plan_refresh(in), RefreshMode::Full);  // a marker always rebuilds
   in = RefreshInput{};
   in.facts.declared = Engine::Full;
   in.dirty = 1;
@@ -73,7 +73,10 @@ TEST(RefreshPlanner, DeltaStagesReDeriveScopesByReplace) {
 TEST(RefreshPlanner, AutoReplacesOnCitusAndAsksOnlyWhenItMatters) {
   int asked = 0;
   EngineFacts f = facts(Engine::Auto);
-  f.target_is_citus = [&] { ++asked; return true; };
+  f.target_is_citus = [&] {
+    ++asked;
+    return true;
+  };
   EXPECT_EQ(batch_engine(f), Engine::Replace);
   EXPECT_EQ(asked, 1);
   f.has_downstream = false;

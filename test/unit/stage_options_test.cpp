@@ -6,8 +6,7 @@
 using namespace incview;
 
 TEST(StageOptions, EveryEngineRoundTrips) {
-  for (Engine e : {Engine::Auto, Engine::Replace, Engine::Diff, Engine::Full})
-    EXPECT_EQ(parse_engine(to_string(e)), e);
+  for (Engine e : {Engine::Auto, Engine::Replace, Engine::Diff, Engine::Full}) EXPECT_EQ(parse_engine(to_string(e)), e);
   EXPECT_STREQ(to_string(Engine::Diff), "diff");
 }
 

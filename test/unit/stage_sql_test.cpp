@@ -61,8 +61,11 @@ TEST(StageSql, CompositeFilterHasPerColumnAnyAndExactTuples) {
 
 TEST(StageSql, ReplaceStatements) {
   StageSql sql(single());
-  EXPECT_EQ(sql.delete_scoped({false}), "DELETE FROM \"public\".\"due\" AS t WHERE t.\"patient_id\" = ANY($1::bigint[])");
-  EXPECT_TRUE(contains(sql.insert_scoped({false}), "INSERT INTO \"public\".\"due\" (\"patient_id\", \"product_id\", \"n\") SELECT s.\"patient_id\""));
+  EXPECT_EQ(sql.delete_scoped({false}),
+            "DELETE FROM \"public\".\"due\" AS t WHERE t.\"patient_id\" = ANY($1::bigint[])");
+  EXPECT_TRUE(
+      contains(sql.insert_scoped({false}),
+               "INSERT INTO \"public\".\"due\" (\"patient_id\", \"product_id\", \"n\") SELECT s.\"patient_id\""));
 }
 
 TEST(StageSql, DiffPairsByUniqueKeyAndUpdatesOnlyChangedRows) {
@@ -72,7 +75,9 @@ TEST(StageSql, DiffPairsByUniqueKeyAndUpdatesOnlyChangedRows) {
   EXPECT_TRUE(contains(d, "WHERE f.incview_row IS DISTINCT FROM c.incview_row"));
   EXPECT_TRUE(contains(d, "SET \"n\" = p.\"n\""));
   // Rows to change are reached through the scope filter, then matched by key.
-  EXPECT_TRUE(contains(d, "WHERE t.\"patient_id\" = ANY($1::bigint[]) AND ROW(t.\"patient_id\", t.\"product_id\")::text = p.incview_key"));
+  EXPECT_TRUE(contains(
+      d,
+      "WHERE t.\"patient_id\" = ANY($1::bigint[]) AND ROW(t.\"patient_id\", t.\"product_id\")::text = p.incview_key"));
   EXPECT_FALSE(contains(d, "ctid"));
   EXPECT_FALSE(contains(d, "SET \"patient_id\""));
 }
@@ -84,12 +89,14 @@ TEST(StageSql, DiffWithoutUniqueKeyPairsCopiesOfWholeRows) {
   // Copies per value, counted by the whole row's text form on both sides.
   EXPECT_TRUE(contains(d, "ROW(f.\"patient_id\", f.\"product_id\", f.\"n\")::text AS incview_row"));
   EXPECT_TRUE(contains(d, "ROW(t.\"patient_id\", t.\"product_id\", t.\"n\")::text AS incview_row"));
-  EXPECT_TRUE(contains(d, "SELECT f.incview_row, 1 AS incview_n FROM fresh f UNION ALL SELECT c.incview_row, -1 FROM cur c"));
+  EXPECT_TRUE(
+      contains(d, "SELECT f.incview_row, 1 AS incview_n FROM fresh f UNION ALL SELECT c.incview_row, -1 FROM cur c"));
   EXPECT_TRUE(contains(d, "HAVING pg_catalog.sum(u.incview_n) OPERATOR(pg_catalog.<>) 0"));
   // Surplus copies are deleted by (tableoid, ctid), reached through the scope filter,
   // only as many as the count dropped.
-  EXPECT_TRUE(contains(d, "DELETE FROM \"public\".\"due\" AS t WHERE t.\"patient_id\" = ANY($1::bigint[]) AND "
-                          "(t.tableoid, t.ctid) IN (SELECT x.incview_toid, x.incview_tid FROM"));
+  EXPECT_TRUE(contains(d,
+                       "DELETE FROM \"public\".\"due\" AS t WHERE t.\"patient_id\" = ANY($1::bigint[]) AND "
+                       "(t.tableoid, t.ctid) IN (SELECT x.incview_toid, x.incview_tid FROM"));
   EXPECT_TRUE(contains(d, "x.incview_k OPERATOR(pg_catalog.<=) OPERATOR(pg_catalog.-) x.incview_n"));
   EXPECT_TRUE(contains(d, "x.incview_k OPERATOR(pg_catalog.<=) x.incview_n RETURNING 1"));
   // The query's rows travel as one anonymous record: no name of ours meets a user's column.
@@ -143,7 +150,8 @@ TEST(StageSql, RetentionFiltersTheQueryEverywhere) {
   s.retention_column = "last_at";
   s.retention_keep = "30 days";
   StageSql sql(s);
-  EXPECT_TRUE(contains(sql.select_scoped({false}), "AS r WHERE r.\"last_at\" >= now() - '30 days'::interval) AS s WHERE"));
+  EXPECT_TRUE(
+      contains(sql.select_scoped({false}), "AS r WHERE r.\"last_at\" >= now() - '30 days'::interval) AS s WHERE"));
   EXPECT_TRUE(contains(sql.verify(), "r.\"last_at\" >= now() - '30 days'::interval"));
   EXPECT_TRUE(contains(sql.insert_all(), "r.\"last_at\" >= now()"));
   EXPECT_TRUE(contains(sql.delete_expired(500), "t.\"last_at\" < now() - '30 days'::interval LIMIT 500"));

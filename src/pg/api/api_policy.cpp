@@ -30,8 +30,8 @@ void warn_if_budget_full(const std::string& stage) {
   const std::string msg = "pg_incview's background processes are all busy: stage \"" + stage +
                           "\" will be refreshed when this database's turn comes";
   const std::string detail = "incview.worker_budget = " + std::to_string(b.budget) + ", in use " +
-                             std::to_string(b.in_use) + ", databases waiting " +
-                             std::to_string(b.waiting_databases) + ".";
+                             std::to_string(b.in_use) + ", databases waiting " + std::to_string(b.waiting_databases) +
+                             ".";
   const char* m = msg.c_str();
   const char* d = detail.c_str();
   pg_call([&] {
@@ -54,7 +54,8 @@ Datum incview_set_policy(PG_FUNCTION_ARGS) {
       throw Error(sqlstate::kInvalidParameterValue, "policy \"interval\" needs every => interval", "",
                   "for example every => '5 minutes'");
     if (policy == Policy::Daily && at.isnull)
-      throw Error(sqlstate::kInvalidParameterValue, "policy \"daily\" needs at => time", "", "for example at => '02:30'");
+      throw Error(sqlstate::kInvalidParameterValue, "policy \"daily\" needs at => time", "",
+                  "for example at => '02:30'");
     spi_connect();
     if (!every.isnull && spi_scalar("SELECT $1 <= interval '0'", {every}) == std::optional<std::string>("t"))
       throw Error(sqlstate::kInvalidParameterValue, "every must be a positive interval");
@@ -63,9 +64,8 @@ Datum incview_set_policy(PG_FUNCTION_ARGS) {
     const StageRecord stage = load_stage(name);
     check_stage_owner(stage, "change it");
     as_extension_owner([&] {
-      spi_exec(
-          "UPDATE incview.stage SET policy = $2, policy_every = $3, policy_at = $4, max_lag = $5 WHERE id = $1",
-          {int4_arg(stage.id), text_arg(mode), every, at, max_lag});
+      spi_exec("UPDATE incview.stage SET policy = $2, policy_every = $3, policy_at = $4, max_lag = $5 WHERE id = $1",
+               {int4_arg(stage.id), text_arg(mode), every, at, max_lag});
       // A new policy is a fresh start for a failing stage.
       spi_exec("UPDATE incview.stage_state SET next_attempt = NULL WHERE stage_id = $1", {int4_arg(stage.id)});
       // Capture wakes the scheduler at commit only for continuous stages.
@@ -73,13 +73,12 @@ Datum incview_set_policy(PG_FUNCTION_ARGS) {
     });
     spi_finish();
     if (policy != Policy::Manual && !preloaded()) {
-      const std::string msg = "pg_incview is not in shared_preload_libraries: no background worker will refresh stage \"" +
-                              name + "\"";
+      const std::string msg =
+          "pg_incview is not in shared_preload_libraries: no background worker will refresh stage \"" + name + "\"";
       const char* m = msg.c_str();
       pg_call([&] {
-        ereport(WARNING, (errmsg("%s", m),
-                          errhint("add pg_incview to shared_preload_libraries and restart, or call "
-                                  "incview.refresh() / CALL incview.refresh_all() yourself")));
+        ereport(WARNING, (errmsg("%s", m), errhint("add pg_incview to shared_preload_libraries and restart, or call "
+                                                   "incview.refresh() / CALL incview.refresh_all() yourself")));
       });
     }
     if (policy != Policy::Manual && preloaded()) warn_if_budget_full(name);

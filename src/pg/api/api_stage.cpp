@@ -61,13 +61,13 @@ void check_columns_exist(const std::vector<std::string>& wanted, const std::vect
 
 // Resolves where the target table goes: the default is public.<stage name>; a given
 // name follows CREATE TABLE's rules (unqualified = the current schema).
-std::pair<std::string, std::string> resolve_target(const std::string& name,
-                                                   const std::optional<std::string>& target) {
+std::pair<std::string, std::string> resolve_target(const std::string& name, const std::optional<std::string>& target) {
   if (!target) return {"public", name};
   auto parts = split_qualified_name(*target);
   if (parts.size() == 2) {
     if (!spi_scalar("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", {text_arg(parts[0])}))
-      throw Error(sqlstate::kInvalidSchemaName, "schema \"" + parts[0] + "\" does not exist", "target => '" + *target + "'");
+      throw Error(sqlstate::kInvalidSchemaName, "schema \"" + parts[0] + "\" does not exist",
+                  "target => '" + *target + "'");
     return {parts[0], parts[1]};
   }
   auto schema = spi_scalar("SELECT pg_catalog.current_schema()");
@@ -81,15 +81,19 @@ void check_partition_column(const StagePartitioning& partition, const std::vecto
   const auto found = column_type(shape, partition.column);
   if (!found) {
     const std::string cols = spi_scalar(
-        "SELECT string_agg(attname, ', ' ORDER BY attnum) FROM pg_catalog.pg_attribute "
-        "WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped", {oid_arg(shape)}).value_or("");
+                                 "SELECT string_agg(attname, ', ' ORDER BY attnum) FROM pg_catalog.pg_attribute "
+                                 "WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped",
+                                 {oid_arg(shape)})
+                                 .value_or("");
     throw Error(sqlstate::kUndefinedColumn,
                 "partition column \"" + partition.column + "\" is not an output column of the stage query",
                 "the query returns: " + cols);
   }
-  if (partition.method != PartitionMethod::Range && std::find(scope.begin(), scope.end(), partition.column) == scope.end())
+  if (partition.method != PartitionMethod::Range &&
+      std::find(scope.begin(), scope.end(), partition.column) == scope.end())
     throw Error(sqlstate::kInvalidParameterValue,
-                std::string(to_string(partition.method)) + " partition key \"" + partition.column + "\" must be one of the scope columns",
+                std::string(to_string(partition.method)) + " partition key \"" + partition.column +
+                    "\" must be one of the scope columns",
                 "a refresh deletes and re-derives whole scopes; with the partition key inside the scope, the "
                 "scopes of a refresh prune to their partitions and one partition can be rebuilt alone, while a key "
                 "outside the scope would make every refresh visit every partition",
@@ -154,8 +158,8 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     const StagePartitioning partition = parse_partition_by(partition_by);
 
     if (scope.empty())
-      throw Error(sqlstate::kInvalidParameterValue, "stage \"" + name + "\" needs at least one scope column",
-                  "", "pass scope => ARRAY['patient_id'] naming the output column(s) that partition its rows");
+      throw Error(sqlstate::kInvalidParameterValue, "stage \"" + name + "\" needs at least one scope column", "",
+                  "pass scope => ARRAY['patient_id'] naming the output column(s) that partition its rows");
     check_stage_name_length(name);
     check_names(scope, "scope");
     check_names(unique_key, "unique_key");
@@ -175,151 +179,153 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     const std::string search_path = creator_search_path();
     Oid target_oid = InvalidOid;
     as_stage_owner(caller, search_path, [&] {
-    const CheckedQuery checked = check_stage_query(query);
-    refuse_own_tables(checked.relations);
-    check_source_privileges(caller, checked.relations);
-    const StageInputs inputs = stage_inputs(checked.text, checked.relations);
-    // The Citus rules first: a local table beside Citus tables is refused with its own reason.
-    const CitusStage citus =
-        plan_citus_stage(inputs.tables, inputs.citus, inputs.function_tables, scope, partition.partitioned());
-    refuse_uncapturable(inputs);
-    check_source_privileges(caller, inputs.citus);
-    if (citus.used()) {
-      if (engine == Engine::Diff) refuse_citus_diff();
-      citus_sequential_for_transaction();
-    }
-    const auto [schema, table] = resolve_target(name, target_arg);
-    const std::string target = quote_qualified(schema, table);
-    if (spi_scalar("SELECT pg_catalog.to_regclass($1)::text", {text_arg(target)}))
-      throw Error(sqlstate::kDuplicateTable, "relation " + target + " already exists",
-                  "stage \"" + name + "\" would materialize into it", "choose another table with target => '...'");
-
-    // The target takes the query's column names, types and collations; the caller owns it.
-    target_oid = create_stage_table(schema, target, checked.text, partition, [&](Oid shape) {
-      check_partition_column(partition, scope, shape);
-    });
-    if (citus.used()) distribute_stage_table(citus, target, scope.front());
-
-    StageShape shape;
-    shape.query = checked.text;
-    shape.target = target;
-    shape.unique_key = unique_key;
-    std::vector<std::pair<std::string, std::pair<std::string, Oid>>> cols;
-    const uint64 n = spi_exec(
-        "SELECT attname, format_type(atttypid, atttypmod), atttypid::text FROM pg_catalog.pg_attribute "
-        "WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
-        {oid_arg(target_oid)}, true);
-    for (uint64 i = 0; i < n; ++i) {
-      cols.push_back({spi_text_or(i, 1, ""), {spi_text_or(i, 2, ""), static_cast<Oid>(std::stoul(spi_text_or(i, 3, "0")))}});
-      shape.columns.push_back(cols.back().first);
-    }
-    check_columns_exist(scope, shape.columns, "scope");
-    check_columns_exist(unique_key, shape.columns, "unique_key");
-    std::vector<Oid> scope_types;
-    for (const auto& s : scope)
-      for (const auto& c : cols)
-        if (c.first == s) {
-          shape.scope.push_back({s, c.second.first});
-          scope_types.push_back(c.second.second);
-          Oid array_type = InvalidOid;
-          const Oid t = c.second.second;
-          pg_call([&] { array_type = get_array_type(t); });
-          if (array_type == InvalidOid)
-            throw Error(sqlstate::kFeatureNotSupported,
-                        "scope column \"" + s + "\" has type " + c.second.first + ", which cannot be a scope",
-                        "scope keys travel as arrays of the scope type; arrays and types without an array type "
-                        "cannot",
-                        "scope by the elements instead, e.g. SELECT unnest(tags) AS tag ... GROUP BY tag");
-        }
-    // A row's identity must stay inside its scope: with a unique key that spans scopes, a
-    // row moving from scope A to B would collide when B is refreshed before A. (And
-    // PostgreSQL wants the partition key in every unique index of a partitioned table.)
-    if (!shape.unique_key.empty()) {
-      std::vector<std::string> added;
-      std::vector<std::string> needed = scope;
-      if (partition.partitioned()) needed.push_back(partition.column);
-      for (const auto& s : needed)
-        if (std::find(shape.unique_key.begin(), shape.unique_key.end(), s) == shape.unique_key.end()) {
-          shape.unique_key.push_back(s);
-          added.push_back(s);
-        }
-      if (!added.empty()) {
-        const std::string msg =
-            "unique_key of stage \"" + name + "\" extended with scope/partition column(s) " + join(added, ", ");
-        const char* m = msg.c_str();
-        pg_call([&] {
-          ereport(NOTICE, (errmsg("%s", m),
-                           errdetail("a row's identity must stay within its scope: rows are re-derived scope by "
-                                     "scope, so a row moving between scopes exists in both for a moment")));
-        });
+      const CheckedQuery checked = check_stage_query(query);
+      refuse_own_tables(checked.relations);
+      check_source_privileges(caller, checked.relations);
+      const StageInputs inputs = stage_inputs(checked.text, checked.relations);
+      // The Citus rules first: a local table beside Citus tables is refused with its own reason.
+      const CitusStage citus =
+          plan_citus_stage(inputs.tables, inputs.citus, inputs.function_tables, scope, partition.partitioned());
+      refuse_uncapturable(inputs);
+      check_source_privileges(caller, inputs.citus);
+      if (citus.used()) {
+        if (engine == Engine::Diff) refuse_citus_diff();
+        citus_sequential_for_transaction();
       }
-    }
+      const auto [schema, table] = resolve_target(name, target_arg);
+      const std::string target = quote_qualified(schema, table);
+      if (spi_scalar("SELECT pg_catalog.to_regclass($1)::text", {text_arg(target)}))
+        throw Error(sqlstate::kDuplicateTable, "relation " + target + " already exists",
+                    "stage \"" + name + "\" would materialize into it", "choose another table with target => '...'");
 
-    const StageSql sql(shape);
-    // The diff statement is checked whenever the engine may use it: diff, or auto (not on
-    // Citus, where auto never diffs), or any stage with a unique_key (as before).
-    check_generated_sql(sql, scope_types,
-                        engine == Engine::Diff || (engine == Engine::Auto && !citus.used()) || !shape.unique_key.empty());
+      // The target takes the query's column names, types and collations; the caller owns it.
+      target_oid = create_stage_table(schema, target, checked.text, partition,
+                                      [&](Oid shape) { check_partition_column(partition, scope, shape); });
+      if (citus.used()) distribute_stage_table(citus, target, scope.front());
 
-    int32 stage_id = 0;
-    as_extension_owner([&] {
-      spi_exec(
-          "INSERT INTO incview.stage (name, query, scope, unique_key, columns, target, engine, owner, search_path, "
-          "                           policy, partition_by) "
-          "VALUES ($1, $2, ARRAY(SELECT jsonb_array_elements_text($3::jsonb)), "
-          "        CASE WHEN $4::jsonb = '[]' THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text($4::jsonb)) END, "
-          "        ARRAY(SELECT jsonb_array_elements_text($5::jsonb)), $6::oid::regclass, $7, $8::oid::regrole, $9, $10, $11) "
-          "RETURNING id",
-          {text_arg(name), text_arg(checked.text), text_arg(json_string_array(scope)),
-           text_arg(json_string_array(shape.unique_key)), text_arg(json_string_array(shape.columns)), oid_arg(target_oid),
-           text_arg(to_string(engine)), oid_arg(caller), text_arg(search_path), text_arg(policy),
-           partition_by.empty() ? null_arg(TEXTOID) : text_arg(partition_by)});
-      stage_id = static_cast<int32>(spi_int8(0, 1));
-      spi_exec("INSERT INTO incview.stage_state (stage_id) VALUES ($1)", {int4_arg(stage_id)});
-    });
-    create_definition_view(stage_id, name, checked.text, caller, search_path);
-    StageRecord stage = load_stage(name);
-    register_sources(stage, checked.relations);
-    register_sources(stage, inputs.citus);  // their capture goes on the shards (install_capture)
-    register_inputs(stage, inputs);
-    if (stage.partition.method == PartitionMethod::Hash) create_hash_partitions(stage);
-    // Indexes are built after the first load when there is one: building an index on a
-    // full table is much cheaper than maintaining it row by row.
-    auto create_indexes = [&] {
-      create_key_indexes(sql, !shape.unique_key.empty());
-      for (const auto& definition : indexes) add_declared_index(stage, definition);
-    };
-    if (!populate) create_indexes();
+      StageShape shape;
+      shape.query = checked.text;
+      shape.target = target;
+      shape.unique_key = unique_key;
+      std::vector<std::pair<std::string, std::pair<std::string, Oid>>> cols;
+      const uint64 n = spi_exec(
+          "SELECT attname, format_type(atttypid, atttypmod), atttypid::text FROM pg_catalog.pg_attribute "
+          "WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+          {oid_arg(target_oid)}, true);
+      for (uint64 i = 0; i < n; ++i) {
+        cols.push_back(
+            {spi_text_or(i, 1, ""), {spi_text_or(i, 2, ""), static_cast<Oid>(std::stoul(spi_text_or(i, 3, "0")))}});
+        shape.columns.push_back(cols.back().first);
+      }
+      check_columns_exist(scope, shape.columns, "scope");
+      check_columns_exist(unique_key, shape.columns, "unique_key");
+      std::vector<Oid> scope_types;
+      for (const auto& s : scope)
+        for (const auto& c : cols)
+          if (c.first == s) {
+            shape.scope.push_back({s, c.second.first});
+            scope_types.push_back(c.second.second);
+            Oid array_type = InvalidOid;
+            const Oid t = c.second.second;
+            pg_call([&] { array_type = get_array_type(t); });
+            if (array_type == InvalidOid)
+              throw Error(sqlstate::kFeatureNotSupported,
+                          "scope column \"" + s + "\" has type " + c.second.first + ", which cannot be a scope",
+                          "scope keys travel as arrays of the scope type; arrays and types without an array type "
+                          "cannot",
+                          "scope by the elements instead, e.g. SELECT unnest(tags) AS tag ... GROUP BY tag");
+          }
+      // A row's identity must stay inside its scope: with a unique key that spans scopes, a
+      // row moving from scope A to B would collide when B is refreshed before A. (And
+      // PostgreSQL wants the partition key in every unique index of a partitioned table.)
+      if (!shape.unique_key.empty()) {
+        std::vector<std::string> added;
+        std::vector<std::string> needed = scope;
+        if (partition.partitioned()) needed.push_back(partition.column);
+        for (const auto& s : needed)
+          if (std::find(shape.unique_key.begin(), shape.unique_key.end(), s) == shape.unique_key.end()) {
+            shape.unique_key.push_back(s);
+            added.push_back(s);
+          }
+        if (!added.empty()) {
+          const std::string msg =
+              "unique_key of stage \"" + name + "\" extended with scope/partition column(s) " + join(added, ", ");
+          const char* m = msg.c_str();
+          pg_call([&] {
+            ereport(NOTICE, (errmsg("%s", m),
+                             errdetail("a row's identity must stay within its scope: rows are re-derived scope by "
+                                       "scope, so a row moving between scopes exists in both for a moment")));
+          });
+        }
+      }
 
-    if (populate) {
-      const double t0 = monotonic_seconds();
-      RefreshStats stats;
-      stats.engine = to_string(Engine::Full);
-      stats.scopes = -1;
-      // A first build can be as long as a rebuild: incview.progress shows its rows.
-      ProgressRun run(stage.id, ProgressPhase::Rebuilding, -1, 1);
-      const std::string count_rows = catalog_is_0_2() ? kProgressRowFilter : "";
-      // Straight into the new table like CREATE TABLE AS (docs/rebuild.md), else INSERT.
-      const std::optional<int64> loaded =
-          stage.partition.partitioned()
-              ? std::nullopt
-              : load_new_table(stage, "SELECT " + column_list(shape.columns, "s") + " FROM " + sql.wrap_query("s"));
-      if (loaded)
-        stats.inserted = *loaded;
-      else
-        insert_routed(stage, "SELECT * FROM " + sql.wrap_query("s"), {},
-                      [&] { stats.inserted = static_cast<int64>(spi_exec(sql.insert_all(count_rows))); });
-      create_indexes();
-      spi_exec("ANALYZE " + target);  // fresh statistics for reads, refresh plans and the scope count
-      record_scope_count(stage);
-      log_refresh(stage, stats, monotonic_seconds() - t0, std::nullopt);
-    }
-    // From the query tree always; with a sample plan when the table has rows.
-    record_independence(stage);
-    // Engine delta: its queue, hidden columns and statements (ERROR when the query does not
-    // qualify); auto: the same when the query qualifies and its scopes are large.
-    if (engine == Engine::Delta || (engine == Engine::Auto && populate && auto_prefers_delta(stage)))
-      enable_delta(stage, to_string(engine));
+      const StageSql sql(shape);
+      // The diff statement is checked whenever the engine may use it: diff, or auto (not on
+      // Citus, where auto never diffs), or any stage with a unique_key (as before).
+      check_generated_sql(sql, scope_types,
+                          engine == Engine::Diff || (engine == Engine::Auto && !citus.used()) ||
+                              !shape.unique_key.empty());
+
+      int32 stage_id = 0;
+      as_extension_owner([&] {
+        spi_exec(
+            "INSERT INTO incview.stage (name, query, scope, unique_key, columns, target, engine, owner, search_path, "
+            "                           policy, partition_by) "
+            "VALUES ($1, $2, ARRAY(SELECT jsonb_array_elements_text($3::jsonb)), "
+            "        CASE WHEN $4::jsonb = '[]' THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text($4::jsonb)) END, "
+            "        ARRAY(SELECT jsonb_array_elements_text($5::jsonb)), $6::oid::regclass, $7, $8::oid::regrole, $9, "
+            "$10, $11) "
+            "RETURNING id",
+            {text_arg(name), text_arg(checked.text), text_arg(json_string_array(scope)),
+             text_arg(json_string_array(shape.unique_key)), text_arg(json_string_array(shape.columns)),
+             oid_arg(target_oid), text_arg(to_string(engine)), oid_arg(caller), text_arg(search_path), text_arg(policy),
+             partition_by.empty() ? null_arg(TEXTOID) : text_arg(partition_by)});
+        stage_id = static_cast<int32>(spi_int8(0, 1));
+        spi_exec("INSERT INTO incview.stage_state (stage_id) VALUES ($1)", {int4_arg(stage_id)});
+      });
+      create_definition_view(stage_id, name, checked.text, caller, search_path);
+      StageRecord stage = load_stage(name);
+      register_sources(stage, checked.relations);
+      register_sources(stage, inputs.citus);  // their capture goes on the shards (install_capture)
+      register_inputs(stage, inputs);
+      if (stage.partition.method == PartitionMethod::Hash) create_hash_partitions(stage);
+      // Indexes are built after the first load when there is one: building an index on a
+      // full table is much cheaper than maintaining it row by row.
+      auto create_indexes = [&] {
+        create_key_indexes(sql, !shape.unique_key.empty());
+        for (const auto& definition : indexes) add_declared_index(stage, definition);
+      };
+      if (!populate) create_indexes();
+
+      if (populate) {
+        const double t0 = monotonic_seconds();
+        RefreshStats stats;
+        stats.engine = to_string(Engine::Full);
+        stats.scopes = -1;
+        // A first build can be as long as a rebuild: incview.progress shows its rows.
+        ProgressRun run(stage.id, ProgressPhase::Rebuilding, -1, 1);
+        const std::string count_rows = catalog_is_0_2() ? kProgressRowFilter : "";
+        // Straight into the new table like CREATE TABLE AS (docs/rebuild.md), else INSERT.
+        const std::optional<int64> loaded =
+            stage.partition.partitioned()
+                ? std::nullopt
+                : load_new_table(stage, "SELECT " + column_list(shape.columns, "s") + " FROM " + sql.wrap_query("s"));
+        if (loaded)
+          stats.inserted = *loaded;
+        else
+          insert_routed(stage, "SELECT * FROM " + sql.wrap_query("s"), {},
+                        [&] { stats.inserted = static_cast<int64>(spi_exec(sql.insert_all(count_rows))); });
+        create_indexes();
+        spi_exec("ANALYZE " + target);  // fresh statistics for reads, refresh plans and the scope count
+        record_scope_count(stage);
+        log_refresh(stage, stats, monotonic_seconds() - t0, std::nullopt);
+      }
+      // From the query tree always; with a sample plan when the table has rows.
+      record_independence(stage);
+      // Engine delta: its queue, hidden columns and statements (ERROR when the query does not
+      // qualify); auto: the same when the query qualifies and its scopes are large.
+      if (engine == Engine::Delta || (engine == Engine::Auto && populate && auto_prefers_delta(stage)))
+        enable_delta(stage, to_string(engine));
     });
     spi_finish();
     return ObjectIdGetDatum(target_oid);
@@ -354,7 +360,8 @@ Datum incview_set_engine(PG_FUNCTION_ARGS) {
     } else {
       disable_delta(stage);
       as_extension_owner([&] {
-        spi_exec("UPDATE incview.stage SET engine = $2 WHERE id = $1", {int4_arg(stage.id), text_arg(to_string(engine))});
+        spi_exec("UPDATE incview.stage SET engine = $2 WHERE id = $1",
+                 {int4_arg(stage.id), text_arg(to_string(engine))});
       });
     }
     spi_finish();
@@ -379,11 +386,11 @@ Datum incview_declare_independent(PG_FUNCTION_ARGS) {
     int level = NOTICE;
     if (independent && !stage.independence_problem.empty()) {
       level = WARNING;
-      msg = "stage \"" + name + "\" will be refreshed scope by scope although the analysis found: " +
-            stage.independence_problem;
+      msg = "stage \"" + name +
+            "\" will be refreshed scope by scope although the analysis found: " + stage.independence_problem;
     } else if (independent) {
-      msg = "stage \"" + name + "\" is " + (stage.independence_known ? "already proven" : "not analyzed yet, and now declared") +
-            " independent";
+      msg = "stage \"" + name + "\" is " +
+            (stage.independence_known ? "already proven" : "not analyzed yet, and now declared") + " independent";
     } else {
       msg = "stage \"" + name + "\" follows the analysis again" +
             (stage.independence_problem.empty() ? "" : ": its refreshes rebuild it in full");

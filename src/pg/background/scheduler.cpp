@@ -41,8 +41,8 @@ namespace incview::pg {
 namespace {
 
 constexpr int kNoExtensionRecheckSeconds = 60;
-constexpr int kLogEverySeconds = 300;     // "could not start a scheduler": per database
-constexpr int kFairSliceMs = 2000;        // a busy scheduler yields to waiting databases after this
+constexpr int kLogEverySeconds = 300;  // "could not start a scheduler": per database
+constexpr int kFairSliceMs = 2000;     // a busy scheduler yields to waiting databases after this
 
 BackgroundWorker worker_template(const char* name, const char* function) {
   BackgroundWorker w;
@@ -62,7 +62,12 @@ template <typename F>
 void guarded_iteration(F&& body) {
   MemoryContext cxt = CurrentMemoryContext;
   PG_TRY();
-  { (void)entry_guard([&]() -> Datum { body(); return 0; }); }
+  {
+    (void)entry_guard([&]() -> Datum {
+      body();
+      return 0;
+    });
+  }
   PG_CATCH();
   {
     MemoryContextSwitchTo(TopMemoryContext);
@@ -154,7 +159,8 @@ void log_start_failure(const DatabaseEntry& db) {
     ereport(WARNING, (errmsg("pg_incview: could not start a scheduler for database \"%s\"", db.name.c_str()),
                       errdetail("No background worker slot is free (max_worker_processes)."),
                       errhint("Its stages show status 'waiting for a worker' until one is free; this message "
-                              "repeats at most every %d minutes.", kLogEverySeconds / 60)));
+                              "repeats at most every %d minutes.",
+                              kLogEverySeconds / 60)));
 }
 
 // Starts a scheduler in db; false when PostgreSQL has no worker slot for it.
@@ -586,14 +592,17 @@ bool scheduler_pass() {
     // can wake this scheduler): at most a naptime late. A worker that cannot be reached
     // leaves them where they are, for the next pass.
     if (auto error = in_subtransaction([] { drain_citus_queues(); }))
-      pg_call([&] { ereport(WARNING, (errmsg("pg_incview: could not collect keys from Citus shards: %s", error->message.c_str()))); });
+      pg_call([&] {
+        ereport(WARNING, (errmsg("pg_incview: could not collect keys from Citus shards: %s", error->message.c_str())));
+      });
     // For the same reason such a database is never idle while a stage that is not manual
     // reads a distributed source: the scheduler stays to collect (the budget's fair slice
     // still makes it yield to waiting databases).
     polls_shards = catalog_is_0_2() &&
-                   spi_scalar("SELECT 1 FROM incview.citus_source c JOIN incview.stage_source ss ON ss.source = c.source "
-                              "JOIN incview.stage s ON s.id = ss.stage_id "
-                              "WHERE c.kind = 'distributed' AND s.policy <> 'manual' LIMIT 1")
+                   spi_scalar(
+                       "SELECT 1 FROM incview.citus_source c JOIN incview.stage_source ss ON ss.source = c.source "
+                       "JOIN incview.stage s ON s.id = ss.stage_id "
+                       "WHERE c.kind = 'distributed' AND s.policy <> 'manual' LIMIT 1")
                        .has_value();
     queue_polled_periods();
     due = read_due_stages();
@@ -705,8 +714,7 @@ void incview_scheduler_main(Datum arg) {
     }
     long sleep_ms = settings.naptime_ms;
     if (!busy) {
-      const long idle_left =
-          settings.idle_timeout_ms - TimestampDifferenceMilliseconds(last_busy, now);
+      const long idle_left = settings.idle_timeout_ms - TimestampDifferenceMilliseconds(last_busy, now);
       sleep_ms = std::clamp<long>(idle_left + 1, 10, sleep_ms);
     }
     if (!woken_during_pass)
@@ -727,9 +735,7 @@ void incview_refresh_worker_main(Datum arg) {
   const int32 stage_id = static_cast<int32>(strtol(MyBgworkerEntry->bgw_extra, nullptr, 10));
   guarded_iteration([stage_id] {
     std::optional<std::string> name;
-    in_transaction([&] {
-      name = spi_scalar("SELECT name FROM incview.stage WHERE id = $1", {int4_arg(stage_id)});
-    });
+    in_transaction([&] { name = spi_scalar("SELECT name FROM incview.stage WHERE id = $1", {int4_arg(stage_id)}); });
     if (name) refresh_in_worker(*name, 0);
   });
   proc_exit(0);

@@ -241,7 +241,8 @@ void capture_marker(StageCapture& sc, CaptureEvent event, Datum* values) {
   as_extension_owner([&] {
     if (!sc.marker_plans.plan[slot]) {
       Oid types[2] = {INT4OID, INT8OID};
-      sc.marker_plans.plan[slot] = prepare_kept(capture_statement(CaptureSpec{MappingKind::All, {}, ""}, event), 2, types);
+      sc.marker_plans.plan[slot] =
+          prepare_kept(capture_statement(CaptureSpec{MappingKind::All, {}, ""}, event), 2, types);
     }
     run_plan(sc.marker_plans.plan[slot], values, nullptr);
   });
@@ -259,8 +260,8 @@ void capture_as_owner(StageCapture& sc, CaptureEvent event, int64 rows, Datum* v
   as_stage_owner(sc.stage_owner, sc.search_path, [&] {
     if (!sc.owner_plans.plan[e]) {
       Oid types[1] = {INT8OID};
-      sc.owner_plans.plan[e] = prepare_kept(
-          lookup ? lookup_keys_statement(sc.spec, event) : owner_keys_statement(sc.spec, event), 1, types);
+      sc.owner_plans.plan[e] =
+          prepare_kept(lookup ? lookup_keys_statement(sc.spec, event) : owner_keys_statement(sc.spec, event), 1, types);
     }
     run_plan(sc.owner_plans.plan[e], args, nullptr);
     keys = spi_datum(0, 1, &isnull);
@@ -307,8 +308,8 @@ void capture_stage(StageCapture& sc, Oid relid, CaptureEvent event, int64 rows) 
     capture_delta(sc, relid, event, values);
     return;
   }
-  const bool owner_code = event != CaptureEvent::Truncate &&
-                          (sc.spec.kind == MappingKind::Lookup || (sc.spec.kind == MappingKind::Same && !sc.builtin_types));
+  const bool owner_code = event != CaptureEvent::Truncate && (sc.spec.kind == MappingKind::Lookup ||
+                                                              (sc.spec.kind == MappingKind::Same && !sc.builtin_types));
   if (owner_code) {
     // The owner's code would see every changed row, including rows row-level security
     // hides from the owner: then it does not run, and the statement dirties every scope
@@ -386,7 +387,7 @@ void row_as_statement(const TriggerData* td, CaptureEvent event, RowAsStatement*
       return ts;
     };
     HeapTuple old_tuple = event == CaptureEvent::Insert ? nullptr : td->tg_trigtuple;
-    HeapTuple new_tuple = event == CaptureEvent::Insert ? td->tg_trigtuple
+    HeapTuple new_tuple = event == CaptureEvent::Insert   ? td->tg_trigtuple
                           : event == CaptureEvent::Update ? td->tg_newtuple
                                                           : nullptr;
     if (old_tuple) out->old_rows = one_row(old_tuple);
@@ -416,8 +417,8 @@ void invalidate_capture(Oid source) {
 void invalidate_stage_capture(int32 stage_id) {
   std::vector<Oid> sources;
   as_extension_owner([&] {
-    const uint64 n = spi_exec("SELECT source::oid::text FROM incview.stage_source WHERE stage_id = $1",
-                              {int4_arg(stage_id)}, true);
+    const uint64 n =
+        spi_exec("SELECT source::oid::text FROM incview.stage_source WHERE stage_id = $1", {int4_arg(stage_id)}, true);
     for (uint64 i = 0; i < n; ++i) sources.push_back(static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))));
   });
   for (Oid s : sources) invalidate_capture(s);
@@ -445,9 +446,9 @@ void install_capture(Oid source) {
   // subscription, the only place it acts: elsewhere it would be one more trigger queued per
   // changed row for nothing (bench/row_trigger_cost.md measures that cost). CREATE
   // SUBSCRIPTION adds it to every source (replica_capture.cpp).
-  const bool plain = spi_scalar("SELECT 1 FROM pg_catalog.pg_class WHERE oid = $1 AND relkind = 'r'", {oid_arg(source)})
-                         .has_value() &&
-                     database_has_subscription();
+  const bool plain =
+      spi_scalar("SELECT 1 FROM pg_catalog.pg_class WHERE oid = $1 AND relkind = 'r'", {oid_arg(source)}).has_value() &&
+      database_has_subscription();
   // A lock the idle-trigger removal (idle_capture.cpp) conflicts with, taken before looking at
   // pg_trigger: either that removal has committed and we see its triggers gone, or it cannot
   // start until we commit (and then sees this table read again).
@@ -477,17 +478,17 @@ void install_capture(Oid source) {
 }
 
 bool database_has_subscription() {
-  return spi_scalar("SELECT 1 FROM pg_catalog.pg_subscription WHERE subdbid = $1", {oid_arg(MyDatabaseId)})
-      .has_value();
+  return spi_scalar("SELECT 1 FROM pg_catalog.pg_subscription WHERE subdbid = $1", {oid_arg(MyDatabaseId)}).has_value();
 }
 
 std::vector<Oid> trigger_sources(int32 stage_id) {
   std::vector<Oid> sources;
   as_extension_owner([&] {
-    const uint64 n = spi_exec("SELECT ss.source::oid::text FROM incview.stage_source ss "
-                              "JOIN pg_catalog.pg_class c ON c.oid = ss.source "
-                              "WHERE ss.stage_id = $1 AND c.relkind IN ('r', 'p')",
-                              {int4_arg(stage_id)}, true);
+    const uint64 n = spi_exec(
+        "SELECT ss.source::oid::text FROM incview.stage_source ss "
+        "JOIN pg_catalog.pg_class c ON c.oid = ss.source "
+        "WHERE ss.stage_id = $1 AND c.relkind IN ('r', 'p')",
+        {int4_arg(stage_id)}, true);
     for (uint64 i = 0; i < n; ++i) sources.push_back(static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))));
   });
   return sources;

@@ -22,10 +22,11 @@ struct StageRecord {
   bool independence_known = true;     // false: never analyzed (refreshes rebuild and analyze)
   bool declared_independent = false;  // the owner's override (incview.declare_independent)
   std::string independence_problem;   // what the analysis found ("" when proven)
-  bool has_downstream = false;  // other stages read its table  // false: a source's scans never see the scope filter (see plan_reach)
-  StageShape shape;              // query, quoted target, columns, scope (with types), unique_key
-  StagePartitioning partition;       // none unless created with partition_by
-  std::string target_schema;     // unquoted parts of the target's name
+  bool has_downstream =
+      false;  // other stages read its table  // false: a source's scans never see the scope filter (see plan_reach)
+  StageShape shape;             // query, quoted target, columns, scope (with types), unique_key
+  StagePartitioning partition;  // none unless created with partition_by
+  std::string target_schema;    // unquoted parts of the target's name
   std::string target_table;
   std::vector<Oid> scope_types;  // element type of each scope column
   // Engine delta (delta_engine.hpp), when on: shape.query is the query the engine builds the

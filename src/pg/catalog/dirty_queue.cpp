@@ -33,8 +33,8 @@ std::string json_keys_of_batch(const StageRecord& stage) {
   const std::string cols = "u." + join(names, ", u.");
   // (Multi-argument unnest is FROM-clause syntax and cannot be schema-qualified; this runs
   // as the owner under its own path anyway.)
-  return "SELECT pg_catalog.array_agg(pg_catalog.jsonb_build_array(" + cols + ")) FROM unnest(" +
-         join(params, ", ") + ") AS u(" + bare + ")";
+  return "SELECT pg_catalog.array_agg(pg_catalog.jsonb_build_array(" + cols + ")) FROM unnest(" + join(params, ", ") +
+         ") AS u(" + bare + ")";
 }
 
 // The typed scope columns of queued keys, from a jsonb array of keys ($1, text), in order.
@@ -95,11 +95,11 @@ std::vector<KeyBatch> typed_batches(const StageRecord& stage, const std::vector<
 
 DirtySummary dirty_summary(const StageRecord& stage) {
   as_extension_owner([&] {
-  spi_exec(
-      "SELECT coalesce(bool_or(d.key IS NULL), false), count(DISTINCT d.key), "
-      "       (SELECT coalesce(st.scope_count, 0) FROM incview.stage_state st WHERE st.stage_id = $1) "
-      "FROM incview.dirty_scope d WHERE d.stage_id = $1",
-      {int4_arg(stage.id)}, true);
+    spi_exec(
+        "SELECT coalesce(bool_or(d.key IS NULL), false), count(DISTINCT d.key), "
+        "       (SELECT coalesce(st.scope_count, 0) FROM incview.stage_state st WHERE st.stage_id = $1) "
+        "FROM incview.dirty_scope d WHERE d.stage_id = $1",
+        {int4_arg(stage.id)}, true);
   });
   DirtySummary s;
   s.every_scope = spi_bool(0, 1);
@@ -143,9 +143,10 @@ std::optional<Datum> queue_keys_of(const StageRecord& stage, const KeyBatch& bat
 bool any_queued(const StageRecord& stage, Datum keys) {
   bool queued = false;
   as_extension_owner([&] {
-    queued = spi_scalar("SELECT 1 FROM incview.dirty_scope d WHERE d.stage_id = $1 "
-                        "AND (d.key = ANY($2::jsonb[]) OR d.key IS NULL) LIMIT 1",
-                        {int4_arg(stage.id), {JSONBARRAYOID, keys, false}})
+    queued = spi_scalar(
+                 "SELECT 1 FROM incview.dirty_scope d WHERE d.stage_id = $1 "
+                 "AND (d.key = ANY($2::jsonb[]) OR d.key IS NULL) LIMIT 1",
+                 {int4_arg(stage.id), {JSONBARRAYOID, keys, false}})
                  .has_value();
   });
   return queued;

@@ -16,7 +16,8 @@ namespace {
 // A 0.1 catalog (the library updated, ALTER EXTENSION UPDATE not yet run) lacks the
 // function: for it alone, the same rule written out (frozen with 0.1, never changed).
 std::string period_started() {
-  if (catalog_is_0_2()) return "(incview.period_start(s.policy, s.policy_every, s.policy_at, st.last_refresh) <= now())";
+  if (catalog_is_0_2())
+    return "(incview.period_start(s.policy, s.policy_every, s.policy_at, st.last_refresh) <= now())";
   return "(CASE s.policy "
          "  WHEN 'continuous' THEN true "
          "  WHEN 'interval' THEN st.last_refresh IS NULL OR st.last_refresh + s.policy_every <= now() "
@@ -58,13 +59,15 @@ TimestampTz timestamp_or(int col, TimestampTz fallback) {
 }  // namespace
 
 void queue_polled_periods() {
-  spi_exec("INSERT INTO incview.dirty_scope (stage_id, key) "
-           "SELECT s.id, NULL FROM incview.stage s LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
-           "WHERE s.policy IN ('interval', 'daily') AND " + period_started() +
-           " AND (st.next_attempt IS NULL OR st.next_attempt <= now()) "
-           "AND EXISTS (SELECT 1 FROM incview.stage_source ss JOIN pg_catalog.pg_class c ON c.oid = ss.source "
-           "            WHERE ss.stage_id = s.id AND c.relkind IN ('f', 'm')) "
-           "AND NOT EXISTS (SELECT 1 FROM incview.dirty_scope q WHERE q.stage_id = s.id AND q.key IS NULL)");
+  spi_exec(
+      "INSERT INTO incview.dirty_scope (stage_id, key) "
+      "SELECT s.id, NULL FROM incview.stage s LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
+      "WHERE s.policy IN ('interval', 'daily') AND " +
+      period_started() +
+      " AND (st.next_attempt IS NULL OR st.next_attempt <= now()) "
+      "AND EXISTS (SELECT 1 FROM incview.stage_source ss JOIN pg_catalog.pg_class c ON c.oid = ss.source "
+      "            WHERE ss.stage_id = s.id AND c.relkind IN ('f', 'm')) "
+      "AND NOT EXISTS (SELECT 1 FROM incview.dirty_scope q WHERE q.stage_id = s.id AND q.key IS NULL)");
 }
 
 std::vector<DueStage> read_due_stages() {
@@ -73,16 +76,17 @@ std::vector<DueStage> read_due_stages() {
   // anything reads their queue, the queue is searched for a key older than max_lag only
   // when the period has not started, and the key count is taken for due stages alone.
   // Delta stages (delta_engine.hpp) are due with deltas queued too (catalog 0.2).
-  const std::string delta_queued =
-      catalog_is_0_2() ? " OR EXISTS (SELECT 1 FROM incview.delta_stage d WHERE d.stage_id = s.id "
-                         "AND incview.delta_queued(d.queue))"
-                       : "";
+  const std::string delta_queued = catalog_is_0_2()
+                                       ? " OR EXISTS (SELECT 1 FROM incview.delta_stage d WHERE d.stage_id = s.id "
+                                         "AND incview.delta_queued(d.queue))"
+                                       : "";
   const uint64 n = spi_exec(
       "SELECT s.name, (SELECT count(*) FROM incview.dirty_scope q WHERE q.stage_id = s.id), s.id "
       "FROM incview.stage s LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
       "WHERE s.policy <> 'manual' AND (st.next_attempt IS NULL OR st.next_attempt <= now()) "
-      "  AND (EXISTS (SELECT 1 FROM incview.dirty_scope q WHERE q.stage_id = s.id)" + delta_queued + ") AND (" +
-      period_started() + " "
+      "  AND (EXISTS (SELECT 1 FROM incview.dirty_scope q WHERE q.stage_id = s.id)" +
+      delta_queued + ") AND (" + period_started() +
+      " "
       "  OR EXISTS (SELECT 1 FROM incview.dirty_scope q "
       "             WHERE q.stage_id = s.id AND q.dirtied_at + s.max_lag <= now()))");
   std::vector<DueStage> due;

@@ -26,9 +26,9 @@ void queue_polled_periods();
 std::vector<DueStage> read_due_stages();
 
 struct NextDue {
-  TimestampTz at = DT_NOEND;           // due then even without new writes (DT_NOEND: never)
-  TimestampTz if_dirty = DT_NOEND;     // due then if keys of an interval/daily stage are queued
-  int64 min_max_lag_us = 0;            // ... or this long after such keys were queued (0: no max_lag)
+  TimestampTz at = DT_NOEND;        // due then even without new writes (DT_NOEND: never)
+  TimestampTz if_dirty = DT_NOEND;  // due then if keys of an interval/daily stage are queued
+  int64 min_max_lag_us = 0;         // ... or this long after such keys were queued (0: no max_lag)
 };
 
 // Inside a transaction with SPI connected, as the scheduler (catalog only, no user SQL).

@@ -86,8 +86,8 @@ std::optional<StageRecord> cached_stage(const std::string& name, const StageRowV
 void remember_stage(const std::string& name, const StageRowVersion& version, const StageRecord& record,
                     uint64 read_epoch) {
   const std::string catalog_version = check_catalog_version();  // (may run a query: first)
-  if (read_epoch != epoch) return;  // invalidated while it was read: maybe half old
-  if (record.shape.target.empty()) return;  // target gone: reported on every call
+  if (read_epoch != epoch) return;                              // invalidated while it was read: maybe half old
+  if (record.shape.target.empty()) return;                      // target gone: reported on every call
   if (entries.size() >= kMaxEntries) entries.clear();
   entries[name] = Entry{MyDatabaseId, catalog_version, version.version, record};
 }

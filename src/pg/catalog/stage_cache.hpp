@@ -30,8 +30,7 @@ std::optional<StageRecord> cached_stage(const std::string& name, const StageRowV
 
 // Remembers a record read while the cache's invalidation count was `epoch` (see
 // stage_cache_epoch): if an invalidation arrived meanwhile, it is not kept.
-void remember_stage(const std::string& name, const StageRowVersion& version, const StageRecord& record,
-                    uint64 epoch);
+void remember_stage(const std::string& name, const StageRowVersion& version, const StageRecord& record, uint64 epoch);
 
 // Forgets the stage of this name (it is gone).
 void forget_stage(const std::string& name);

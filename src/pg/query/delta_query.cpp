@@ -67,8 +67,10 @@ void describe(Query* q, RawDescription* d) {
       ++d->relations;
       relid = rte->relid;
       if (rte->relkind != RELKIND_RELATION)
-        problem(d, psprintf("it reads %s, which is not a plain table (views, partitioned and foreign tables are not supported)",
-                            get_rel_name(rte->relid)));
+        problem(d,
+                psprintf(
+                    "it reads %s, which is not a plain table (views, partitioned and foreign tables are not supported)",
+                    get_rel_name(rte->relid)));
       else if (rte->inh && has_subclass(rte->relid))
         problem(d, psprintf("table %s has inheritance children", get_rel_name(rte->relid)));
       if (rte->securityQuals)

@@ -51,7 +51,8 @@ void enable_delta(const StageRecord& stage, const std::string& engine) {
              *spi_scalar("SELECT $1::pg_catalog.regrole::pg_catalog.text", {oid_arg(stage.owner)}));
     spi_exec("ALTER EXTENSION pg_incview ADD TABLE " + queue);
     spi_exec(
-        "INSERT INTO incview.delta_stage (stage_id, queue, table_query, hidden_columns, capture_insert, capture_update, "
+        "INSERT INTO incview.delta_stage (stage_id, queue, table_query, hidden_columns, capture_insert, "
+        "capture_update, "
         "capture_delete, fold) VALUES ($1, $2::pg_catalog.regclass, $3, "
         "ARRAY(SELECT pg_catalog.jsonb_array_elements_text($4::pg_catalog.jsonb)), $5, $6, $7, $8)",
         {int4_arg(stage.id), text_arg(queue), text_arg(plan.table_query()), text_arg(json_string_array(hidden)),
@@ -61,7 +62,8 @@ void enable_delta(const StageRecord& stage, const std::string& engine) {
   });
   as_owner_of(stage, [&] {
     std::vector<std::string> adds;
-    for (const auto& h : plan.hidden_columns()) adds.push_back("ADD COLUMN IF NOT EXISTS " + quote_ident(h.first) + " " + h.second);
+    for (const auto& h : plan.hidden_columns())
+      adds.push_back("ADD COLUMN IF NOT EXISTS " + quote_ident(h.first) + " " + h.second);
     spi_exec("ALTER TABLE " + stage.shape.target + " " + join(adds, ", "));
   });
   invalidate_stage_capture(stage.id);
@@ -131,9 +133,10 @@ bool auto_prefers_delta(const StageRecord& stage) {
   const std::string source = description.source;
   double rows = 0, scopes = 0;
   as_extension_owner([&] {
-    const auto r = spi_scalar("SELECT GREATEST(c.reltuples, 0)::pg_catalog.text FROM pg_catalog.pg_class c "
-                              "WHERE c.oid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
-                              {text_arg(source)});
+    const auto r = spi_scalar(
+        "SELECT GREATEST(c.reltuples, 0)::pg_catalog.text FROM pg_catalog.pg_class c "
+        "WHERE c.oid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+        {text_arg(source)});
     const auto s = spi_scalar("SELECT scope_count::pg_catalog.text FROM incview.stage_state WHERE stage_id = $1",
                               {int4_arg(stage.id)});
     rows = r ? std::stod(*r) : 0;

@@ -56,24 +56,23 @@ RefreshStats refresh_batches(const StageRecord& stage, const std::vector<KeyBatc
   int64 rows_reported = 0;  // rows already counted in incview.progress
   progress_phase(ProgressPhase::RefreshingBatches);
   with_session_settings(stage.search_path, [&] {
-  for (const auto& batch : batches) {
-    const auto args = batch_args(batch, stage.scope_types);
-    const std::string rows = sql.select_scoped(batch.nulls);
-    if (engine == Engine::Diff) {
-      insert_routed(stage, rows, args, [&] { spi_exec(sql.diff_scoped(batch.nulls), args); });
-      stats.deleted += spi_int8(0, 1);
-      stats.inserted += spi_int8(0, 2);
-      stats.updated += spi_int8(0, 3);
-    } else {
-      stats.deleted += static_cast<int64>(spi_exec(sql.delete_scoped(batch.nulls), args));
-      insert_routed(stage, rows, args, [&] {
-        stats.inserted += static_cast<int64>(spi_exec(sql.insert_scoped(batch.nulls), args));
-      });
+    for (const auto& batch : batches) {
+      const auto args = batch_args(batch, stage.scope_types);
+      const std::string rows = sql.select_scoped(batch.nulls);
+      if (engine == Engine::Diff) {
+        insert_routed(stage, rows, args, [&] { spi_exec(sql.diff_scoped(batch.nulls), args); });
+        stats.deleted += spi_int8(0, 1);
+        stats.inserted += spi_int8(0, 2);
+        stats.updated += spi_int8(0, 3);
+      } else {
+        stats.deleted += static_cast<int64>(spi_exec(sql.delete_scoped(batch.nulls), args));
+        insert_routed(stage, rows, args,
+                      [&] { stats.inserted += static_cast<int64>(spi_exec(sql.insert_scoped(batch.nulls), args)); });
+      }
+      stats.scopes += batch.count;
+      progress_batch_done(batch.count, stats.deleted + stats.inserted + stats.updated - rows_reported);
+      rows_reported = stats.deleted + stats.inserted + stats.updated;
     }
-    stats.scopes += batch.count;
-    progress_batch_done(batch.count, stats.deleted + stats.inserted + stats.updated - rows_reported);
-    rows_reported = stats.deleted + stats.inserted + stats.updated;
-  }
   });
   return stats;
 }
@@ -125,33 +124,33 @@ RefreshStats rebuild_stage(const StageRecord& stage) {
   const std::string count_rows = report_rebuild(stage);
   settle_delta_queue(stage, false);  // the rebuild re-derives what is queued
   with_session_settings(stage.search_path, [&] {
-  const std::string rows = "SELECT * FROM " + sql.wrap_query("s");
-  const Engine engine = rebuild_engine(engine_facts(stage));
-  stats.engine = to_string(engine);
-  if (engine == Engine::Diff) {
-    insert_routed(stage, rows, {}, [&] { spi_exec(sql.diff_all(count_rows)); });
-    stats.deleted = spi_int8(0, 1);
-    stats.inserted = spi_int8(0, 2);
-    stats.updated = spi_int8(0, 3);
-  } else {
-    const std::string select = "SELECT " + column_list(stage.shape.columns, "s") + " FROM " + sql.wrap_query("s");
-    const std::string refusal = swap_refusal(stage, select);
-    if (refusal.empty()) {
-      // The new contents beside the table, swapped in under a short lock (docs/rebuild.md).
-      const SwapResult swapped = swap_rebuild(stage, select);
-      stats.deleted = swapped.replaced;
-      stats.inserted = swapped.inserted;
-      stats.scope_count = swapped.scope_count;
-      // Copied in (not swapped): the capture triggers saw the rows.
-      if (swapped.swapped) queue_every_scope_downstream(stage);
+    const std::string rows = "SELECT * FROM " + sql.wrap_query("s");
+    const Engine engine = rebuild_engine(engine_facts(stage));
+    stats.engine = to_string(engine);
+    if (engine == Engine::Diff) {
+      insert_routed(stage, rows, {}, [&] { spi_exec(sql.diff_all(count_rows)); });
+      stats.deleted = spi_int8(0, 1);
+      stats.inserted = spi_int8(0, 2);
+      stats.updated = spi_int8(0, 3);
     } else {
-      debug_refusal(stage, refusal);
-      // DELETE rather than TRUNCATE: readers keep seeing the old rows until we commit.
-      stats.deleted = static_cast<int64>(spi_exec(sql.delete_all()));
-      insert_routed(stage, rows, {},
-                    [&] { stats.inserted = static_cast<int64>(spi_exec(sql.insert_all(count_rows))); });
+      const std::string select = "SELECT " + column_list(stage.shape.columns, "s") + " FROM " + sql.wrap_query("s");
+      const std::string refusal = swap_refusal(stage, select);
+      if (refusal.empty()) {
+        // The new contents beside the table, swapped in under a short lock (docs/rebuild.md).
+        const SwapResult swapped = swap_rebuild(stage, select);
+        stats.deleted = swapped.replaced;
+        stats.inserted = swapped.inserted;
+        stats.scope_count = swapped.scope_count;
+        // Copied in (not swapped): the capture triggers saw the rows.
+        if (swapped.swapped) queue_every_scope_downstream(stage);
+      } else {
+        debug_refusal(stage, refusal);
+        // DELETE rather than TRUNCATE: readers keep seeing the old rows until we commit.
+        stats.deleted = static_cast<int64>(spi_exec(sql.delete_all()));
+        insert_routed(stage, rows, {},
+                      [&] { stats.inserted = static_cast<int64>(spi_exec(sql.insert_all(count_rows))); });
+      }
     }
-  }
   });
   return stats;
 }

@@ -19,9 +19,8 @@ namespace {
 void warn_failure(const StageRecord& stage, const std::string& error) {
   const std::string msg = "refresh of stage \"" + stage.name + "\" failed: " + error;
   const char* m = msg.c_str();
-  pg_call([&] {
-    ereport(WARNING, (errmsg("%s", m), errdetail("its dirty scopes stay queued; see incview.refresh_log")));
-  });
+  pg_call(
+      [&] { ereport(WARNING, (errmsg("%s", m), errdetail("its dirty scopes stay queued; see incview.refresh_log"))); });
 }
 
 StepResult step_as_owner(const StageRecord& stage, const std::optional<std::string>& after, bool run_failed);
@@ -106,7 +105,8 @@ StepResult step_as_owner(const StageRecord& stage, const std::optional<std::stri
       });
       // A rebuild re-derives every scope; with only keys queued, report those.
       stats.scopes = dirty.every_scope ? scopes : dirty.keys;
-      log_refresh(stage, stats, monotonic_seconds() - t0, error ? std::optional<std::string>(error->message) : std::nullopt);
+      log_refresh(stage, stats, monotonic_seconds() - t0,
+                  error ? std::optional<std::string>(error->message) : std::nullopt);
       if (error) warn_failure(stage, error->message);
       result.scopes = error ? 0 : stats.scopes;
       result.failed = error.has_value();

@@ -11,8 +11,7 @@ using incview::StepResult;  // (core/refresh_steps.hpp)
 // else the next batch of keys after `after`. A failing step rolls back, keeps its keys
 // queued, is logged, and returns failed with the position past it.
 // run_failed: an earlier step of the same run failed (kept visible in incview.stages).
-StepResult refresh_step(const StageRecord& stage, const std::optional<std::string>& after,
-                        bool run_failed = false);
+StepResult refresh_step(const StageRecord& stage, const std::optional<std::string>& after, bool run_failed = false);
 
 // Full rebuild now: takes the stage lock, consumes every queued key, rebuilds, records the
 // scope count, logs. Returns what was written.

@@ -22,8 +22,7 @@ void create_hash_partitions(const StageRecord& stage);
 // Runs `insert` (a statement writing rows of `rows_sql` into the stage's table). When a row
 // finds no partition, creates the missing ones and runs it again; other errors propagate.
 template <typename F>
-void insert_routed(const StageRecord& stage, const std::string& rows_sql, const std::vector<SpiArg>& args,
-                   F&& insert) {
+void insert_routed(const StageRecord& stage, const std::string& rows_sql, const std::vector<SpiArg>& args, F&& insert) {
   if (!stage.partition.creates_on_demand()) {
     insert();
     return;

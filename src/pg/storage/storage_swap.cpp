@@ -86,10 +86,10 @@ bool fill_receive(TupleTableSlot* slot, DestReceiver* self) {
   }
   for (int a = 0; a < natts; ++a)
     if (st->not_null[a] && out->tts_isnull[a])
-      ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION),
-                      errmsg("null value in column \"%s\" of relation \"%s\" violates not-null constraint",
-                             NameStr(TupleDescAttr(out->tts_tupleDescriptor, a)->attname),
-                             RelationGetRelationName(st->rel))));
+      ereport(ERROR,
+              (errcode(ERRCODE_NOT_NULL_VIOLATION),
+               errmsg("null value in column \"%s\" of relation \"%s\" violates not-null constraint",
+                      NameStr(TupleDescAttr(out->tts_tupleDescriptor, a)->attname), RelationGetRelationName(st->rel))));
   ExecStoreVirtualTuple(out);
   table_tuple_insert(st->rel, out, st->cid, st->options, st->bistate);
   ++st->rows;
@@ -144,8 +144,10 @@ ColumnMap map_columns(Oid table, TupleDesc result) {
   for (int a = 0; a < td->natts && m.refusal.empty(); ++a) {
     Form_pg_attribute t = TupleDescAttr(td, a);
     if (t->attisdropped) continue;
-    if (t->attgenerated) m.refusal = std::string("column \"") + NameStr(t->attname) + "\" is generated";
-    else if (!covered[a]) m.refusal = std::string("column \"") + NameStr(t->attname) + "\" is not in the query";
+    if (t->attgenerated)
+      m.refusal = std::string("column \"") + NameStr(t->attname) + "\" is generated";
+    else if (!covered[a])
+      m.refusal = std::string("column \"") + NameStr(t->attname) + "\" is not in the query";
     m.not_null[a] = t->attnotnull;
   }
   pg_call([&] { table_close(rel, AccessShareLock); });
@@ -249,7 +251,6 @@ std::string qualified_name(Oid rel) {
   return out;
 }
 
-
 // ACCESS EXCLUSIVE on the table if its current readers finish within kPollLockSeconds.
 bool lock_for_swap(Oid table) {
   using clock = std::chrono::steady_clock;
@@ -276,14 +277,15 @@ void swap_class_storage(Oid r1, Oid r2, bool heaps) {
     Relation pg_class_rel = table_open(RelationRelationId, RowExclusiveLock);
     HeapTuple t1 = SearchSysCacheCopy1(RELOID, ObjectIdGetDatum(r1));
     HeapTuple t2 = SearchSysCacheCopy1(RELOID, ObjectIdGetDatum(r2));
-    if (!HeapTupleIsValid(t1) || !HeapTupleIsValid(t2)) elog(ERROR, "cache lookup failed for relation %u or %u", r1, r2);
+    if (!HeapTupleIsValid(t1) || !HeapTupleIsValid(t2))
+      elog(ERROR, "cache lookup failed for relation %u or %u", r1, r2);
     Form_pg_class f1 = (Form_pg_class)GETSTRUCT(t1);
     Form_pg_class f2 = (Form_pg_class)GETSTRUCT(t2);
-#define INCVIEW_SWAP(field)      \
-  do {                           \
-    auto tmp_ = f1->field;       \
-    f1->field = f2->field;       \
-    f2->field = tmp_;            \
+#define INCVIEW_SWAP(field) \
+  do {                      \
+    auto tmp_ = f1->field;  \
+    f1->field = f2->field;  \
+    f2->field = tmp_;       \
   } while (0)
     INCVIEW_SWAP(relfilenode);
     INCVIEW_SWAP(reltablespace);
@@ -390,13 +392,16 @@ std::string swap_refusal(const StageRecord& stage, const std::string& select_sql
       "SELECT c.relkind::text, c.relpersistence::text, c.relforcerowsecurity, c.relhasrules, "
       "  (SELECT pg_catalog.string_agg(t.tgname::text, ', ') FROM pg_catalog.pg_trigger t "
       "    WHERE t.tgrelid OPERATOR(pg_catalog.=) c.oid AND NOT t.tgisinternal AND t.tgfoid OPERATOR(pg_catalog.<>) "
-      "      ALL (SELECT p.oid FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) "
-      "p.pronamespace WHERE n.nspname OPERATOR(pg_catalog.=) 'incview' AND p.proname OPERATOR(pg_catalog.=) 'capture')), "
+      "      ALL (SELECT p.oid FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid "
+      "OPERATOR(pg_catalog.=) "
+      "p.pronamespace WHERE n.nspname OPERATOR(pg_catalog.=) 'incview' AND p.proname OPERATOR(pg_catalog.=) "
+      "'capture')), "
       "  EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE (k.conrelid OPERATOR(pg_catalog.=) c.oid "
       "    AND k.contype OPERATOR(pg_catalog.=) ANY ('{c,f,x,t}'::pg_catalog.\"char\"[])) "
       "    OR (k.confrelid OPERATOR(pg_catalog.=) c.oid AND k.contype OPERATOR(pg_catalog.=) 'f')), "
       "  EXISTS (SELECT 1 FROM pg_catalog.pg_publication p "
-      "    WHERE c.oid OPERATOR(pg_catalog.=) ANY (SELECT t.relid FROM pg_catalog.pg_get_publication_tables(p.pubname) t)), "
+      "    WHERE c.oid OPERATOR(pg_catalog.=) ANY (SELECT t.relid FROM pg_catalog.pg_get_publication_tables(p.pubname) "
+      "t)), "
       "  EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid OPERATOR(pg_catalog.=) c.oid "
       "    AND (NOT i.indisvalid OR NOT i.indisready OR i.indisexclusion)) "
       "FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) $1",
@@ -407,7 +412,8 @@ std::string swap_refusal(const StageRecord& stage, const std::string& select_sql
   if (spi_bool(0, 3)) return "the table forces row level security on its owner";
   if (spi_bool(0, 4)) return "the table has rules";
   if (auto triggers = spi_text(0, 5)) return "the table has triggers of its own (" + *triggers + ")";
-  if (spi_bool(0, 6)) return "the table has CHECK, foreign-key or exclusion constraints, or is referenced by a foreign key";
+  if (spi_bool(0, 6))
+    return "the table has CHECK, foreign-key or exclusion constraints, or is referenced by a foreign key";
   if (spi_bool(0, 7)) return "the table is published for logical replication";
   if (spi_bool(0, 8)) return "the table has an invalid or exclusion index";
   TupleDesc result = nullptr;

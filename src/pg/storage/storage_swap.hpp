@@ -17,10 +17,10 @@ namespace incview::pg {
 std::string swap_refusal(const StageRecord& stage, const std::string& select_sql);
 
 struct SwapResult {
-  int64 inserted = 0;    // rows of the new contents
-  int64 replaced = 0;    // rows the old contents had (pg_class estimate before; exact unknown)
-  int64 scope_count = 0; // distinct scopes of the new contents, counted before the swap
-  bool swapped = false;  // false: a long reader held the table, the rows were copied in
+  int64 inserted = 0;     // rows of the new contents
+  int64 replaced = 0;     // rows the old contents had (pg_class estimate before; exact unknown)
+  int64 scope_count = 0;  // distinct scopes of the new contents, counted before the swap
+  bool swapped = false;   // false: a long reader held the table, the rows were copied in
 };
 
 // Runs `select_sql` (the stage query's columns, named as the table's) into a new heap,
