@@ -542,6 +542,36 @@ RETURN CASE
                   coalesce(next_attempt, '-infinity'))
 END;
 
+-- Scopes (groups) a delta stage has deltas queued for: its queue table holds no timestamps
+-- and no keys in incview.dirty_scope, so without this incview.stages would show such a stage
+-- with 0 dirty scopes over stale rows. The distinct values of the queue's group columns (all
+-- but the engine's __incview_* ones). By stage id, never by table name: as the extension owner
+-- it reads only our queue tables, and shows only a count, as incview.stages does anyway.
+CREATE FUNCTION incview.delta_dirty_groups(stage_id integer) RETURNS bigint
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  q regclass;
+  cols text;
+  n bigint;
+BEGIN
+  SELECT d.queue INTO q FROM incview.delta_stage d WHERE d.stage_id OPERATOR(pg_catalog.=) $1;
+  IF q IS NULL THEN
+    RETURN 0;
+  END IF;
+  SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
+  FROM pg_catalog.pg_attribute a
+  WHERE a.attrelid OPERATOR(pg_catalog.=) q AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+    AND a.attname NOT LIKE '\_\_incview\_%';
+  IF cols IS NULL THEN  -- no group columns (a grand total): one group
+    EXECUTE pg_catalog.format('SELECT CASE WHEN EXISTS (SELECT 1 FROM %s) THEN 1 ELSE 0 END', q) INTO n;
+  ELSE
+    EXECUTE pg_catalog.format('SELECT count(*) FROM (SELECT DISTINCT %s FROM %s) g', cols, q) INTO n;
+  END IF;
+  RETURN n;
+END $$;
+REVOKE ALL ON FUNCTION incview.delta_dirty_groups(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION incview.delta_dirty_groups(integer) TO PUBLIC;
+
 -- incview.stages.next_run from the rule above: when due, or for an interval/daily stage
 -- with nothing queued, when its period starts (a key arriving then is refreshed at once);
 -- never in the past. (The view had its own copy of the rule before, which showed tomorrow for a
@@ -561,13 +591,16 @@ SELECT s.name,
        s.policy,
        s.owner,
        CASE WHEN c.off IS NOT NULL THEN 'stale' ELSE coalesce(st.status, 'idle') END AS status,
-       d.dirty_scopes,
+       d.dirty_scopes + dg.groups AS dirty_scopes,
        d.all_dirty,
        st.last_refresh,
        st.last_duration,
-       CASE WHEN n.at IS NOT NULL THEN greatest(now(), n.at) END AS next_run,
+       CASE WHEN n.at IS NOT NULL THEN greatest(now(), n.at)
+            WHEN dg.groups > 0 THEN now() END AS next_run,
        st.failures,
-       CASE WHEN d.oldest IS NULL THEN interval '0' ELSE now() - d.oldest END AS lag,
+       -- deltas carry no timestamp: their lag is unknown (NULL), never a reassuring 0
+       CASE WHEN d.oldest IS NOT NULL THEN now() - d.oldest
+            WHEN dg.groups > 0 THEN NULL ELSE interval '0' END AS lag,
        CASE
          WHEN NOT pg_catalog.pg_has_role(s.owner, 'MEMBER') THEN NULL
          WHEN c.off IS NOT NULL THEN
@@ -586,6 +619,8 @@ CROSS JOIN LATERAL (
          min(q.dirtied_at) AS oldest
   FROM incview.dirty_scope q WHERE q.stage_id = s.id) d
 CROSS JOIN LATERAL (SELECT incview.capture_off(s.id) AS off) c
+CROSS JOIN LATERAL (SELECT CASE WHEN s.engine IN ('delta', 'auto') THEN incview.delta_dirty_groups(s.id)
+                                ELSE 0 END AS groups) dg
 -- (polled: false. Without keys a polled stage is due when its period starts, which is what
 -- next_run shows for every interval/daily stage with nothing queued.)
 CROSS JOIN LATERAL (
@@ -609,7 +644,7 @@ COMMENT ON FUNCTION incview.drop_stage(text, boolean) IS
 COMMENT ON FUNCTION incview.alter_stage(text, text) IS
   'Redefines a stage with a new query and rebuilds it; the table is kept when the columns stay. Returns nothing.';
 COMMENT ON FUNCTION incview.set_engine(text, text) IS
-  'Sets how batches are written: auto, replace, diff or full (docs/reference.md, Engines). Returns nothing.';
+  'Sets how batches are written: auto, replace, diff, full or delta (docs/reference.md, Engines; docs/engines.md). Returns nothing.';
 COMMENT ON FUNCTION incview.set_policy(text, text, interval, time, interval) IS
   'Sets when background workers refresh the stage: continuous, interval (every), daily (at) or manual; max_lag bounds the wait of a queued key. Returns nothing.';
 COMMENT ON FUNCTION incview.declare_independent(text, boolean) IS
@@ -690,3 +725,5 @@ COMMENT ON VIEW incview.progress IS
 
 COMMENT ON FUNCTION incview.delta_queued(regclass) IS
   'Internal: whether a delta stage''s queue table (incview.delta_stage.queue) holds deltas; the scheduler''s due check. Returns boolean.';
+COMMENT ON FUNCTION incview.delta_dirty_groups(integer) IS
+  'The number of groups (scopes) a delta stage has deltas queued for, shown in incview.stages.dirty_scopes; 0 for other stages. Returns bigint.';

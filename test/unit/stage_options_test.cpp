@@ -31,7 +31,7 @@ TEST(StageOptions, NamesAreExactAndLowerCase) {
 }
 
 TEST(StageOptions, ErrorsNameTheAcceptedValues) {
-  EXPECT_EQ(engine_names(), "auto, replace, diff and full");
+  EXPECT_EQ(engine_names(), "auto, replace, diff, full and delta");
   EXPECT_EQ(policy_names(), "continuous, interval, daily and manual");
   try {
     engine_or_throw("fast");
@@ -39,7 +39,7 @@ TEST(StageOptions, ErrorsNameTheAcceptedValues) {
   } catch (const Error& e) {
     EXPECT_EQ(e.sqlstate(), "22023");
     EXPECT_STREQ(e.what(), "unknown engine \"fast\"");
-    EXPECT_EQ(e.detail(), "engines are auto, replace, diff and full");
+    EXPECT_EQ(e.detail(), "engines are auto, replace, diff, full and delta");
   }
   EXPECT_EQ(policy_or_throw("daily"), Policy::Daily);
   EXPECT_THROW(policy_or_throw("hourly"), Error);
