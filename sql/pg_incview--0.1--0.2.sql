@@ -84,60 +84,9 @@ CREATE FUNCTION incview.background_status(
 RETURNS record LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'incview_background_status';
 GRANT EXECUTE ON FUNCTION incview.background_status() TO PUBLIC;
 
+-- The 0.1 view goes now; incview.stages is created once, further down, after the functions it
+-- calls (incview.due_at, incview.delta_dirty_groups): "One definition of incview.stages".
 DROP VIEW incview.stages;
-CREATE VIEW incview.stages AS
-SELECT v.name, v.target, v.scope, v.unique_key, v.engine, v.policy, v.owner,
-       CASE WHEN v.status = 'idle' AND b.status = 'waiting for a worker' AND v.next_run <= now()
-            THEN 'waiting for a worker' ELSE v.status END AS status,
-       v.dirty_scopes, v.all_dirty, v.last_refresh, v.last_duration, v.next_run, v.failures, v.lag,
-       v.last_error, v.capture_off, v.independence
-FROM (
-SELECT s.name,
-       s.target,
-       s.scope,
-       s.unique_key,
-       s.engine,
-       s.policy,
-       s.owner,
-       CASE WHEN c.off IS NOT NULL THEN 'stale' ELSE coalesce(st.status, 'idle') END AS status,
-       d.dirty_scopes,
-       d.all_dirty,
-       st.last_refresh,
-       st.last_duration,
-       CASE
-         WHEN s.policy = 'manual' THEN NULL
-         WHEN st.next_attempt > now() THEN st.next_attempt
-         WHEN s.policy = 'continuous' THEN CASE WHEN d.dirty_scopes > 0 OR d.all_dirty THEN now() END
-         WHEN s.policy = 'interval' THEN greatest(now(), coalesce(st.last_refresh + s.policy_every, now()),
-                                                  least(coalesce(d.oldest + s.max_lag, 'infinity'), 'infinity'))
-         ELSE CASE WHEN now()::date + s.policy_at > coalesce(st.last_refresh, '-infinity')
-                    AND now()::date + s.policy_at > now()
-                   THEN (now()::date + s.policy_at)::timestamptz
-                   ELSE (now()::date + 1 + s.policy_at)::timestamptz END
-       END AS next_run,
-       st.failures,
-       CASE WHEN d.oldest IS NULL THEN interval '0' ELSE now() - d.oldest END AS lag,
-       CASE
-         WHEN NOT pg_catalog.pg_has_role(s.owner, 'MEMBER') THEN NULL
-         WHEN c.off IS NOT NULL THEN
-           'capture triggers of ' || c.off || ' are disabled or missing: changes to it are not seen'
-         ELSE st.last_error
-       END AS last_error,
-       c.off AS capture_off,
-       CASE WHEN s.declared_independent THEN 'declared by the owner' || coalesce(' (analysis: ' || s.scope_independence || ')', '')
-            WHEN s.scope_pushdown THEN 'proven'
-            ELSE 'no: ' || coalesce(s.scope_independence, 'unknown') || ' (refreshes rebuild in full)' END AS independence
-FROM incview.stage s
-LEFT JOIN incview.stage_state st ON st.stage_id = s.id
-CROSS JOIN LATERAL (
-  SELECT count(DISTINCT q.key) AS dirty_scopes,
-         coalesce(bool_or(q.key IS NULL), false) AS all_dirty,
-         min(q.dirtied_at) AS oldest
-  FROM incview.dirty_scope q WHERE q.stage_id = s.id) d
-CROSS JOIN LATERAL (SELECT incview.capture_off(s.id) AS off) c
-) v
-CROSS JOIN incview.background_status() b;
-GRANT SELECT ON incview.stages TO PUBLIC;
 
 -- ---------------------------------------------------------------------------
 -- Comments that describe who runs what.
@@ -464,7 +413,7 @@ GRANT SELECT ON incview.progress TO PUBLIC;
 -- that waits for a process shows status 'waiting for a worker' instead of 'idle'.
 -- (src/pg/background/worker_budget.cpp, src/pg/api/api_background.cpp)
 -- ---------------------------------------------------------------------------
--- (It and the incview.stages view that shows it are defined above, with the view.)
+-- (It is defined above, and shown by incview.stages, defined below.)
 
 
 -- ==== delta engine (issue 13) ====
@@ -576,7 +525,8 @@ GRANT EXECUTE ON FUNCTION incview.delta_dirty_groups(integer) TO PUBLIC;
 -- with nothing queued, when its period starts (a key arriving then is refreshed at once);
 -- never in the past. (The view had its own copy of the rule before, which showed tomorrow for a
 -- daily stage whose time had come, and waited for max_lag instead of the earlier of the two.)
-CREATE OR REPLACE VIEW incview.stages AS
+-- One definition of incview.stages (the 0.1 view was dropped above).
+CREATE VIEW incview.stages AS
 SELECT v.name, v.target, v.scope, v.unique_key, v.engine, v.policy, v.owner,
        CASE WHEN v.status = 'idle' AND b.status = 'waiting for a worker' AND v.next_run <= now()
             THEN 'waiting for a worker' ELSE v.status END AS status,
@@ -631,6 +581,7 @@ CROSS JOIN LATERAL (
                                      coalesce(st.next_attempt, '-infinity')) END) AS at) n
 ) v
 CROSS JOIN incview.background_status() b;
+GRANT SELECT ON incview.stages TO PUBLIC;
 
 -- Every function, procedure and view of schema incview documents itself (`\df+ incview.*`,
 -- `\dv+ incview.*`; test/pgtap/comments.sql fails for one without a comment). The SQL

@@ -19,9 +19,8 @@ ROUNDS=${DELTA_CRASH_ROUNDS:-3}
 SECS=${DELTA_PGBENCH_SECONDS:-10}
 db=incview_delta_once
 source "$(dirname "${BASH_SOURCE[0]}")/lib/wait.bash"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/crash.bash"
 
-as_pg() { if [[ $(id -un) == postgres ]]; then "$@"; else runuser -u postgres -- "$@"; fi; }
-holders=()
 work=$(mktemp -d)
 cleanup() {
   local pid
@@ -35,26 +34,6 @@ diagnose() {
     -c "SELECT 'log: ' || row_to_json(l)::text FROM (SELECT id, stage, engine, scopes, error FROM incview.refresh_log ORDER BY id DESC LIMIT 5) l" \
     2>&1 | sed 's/^/  /' || true
   tail -n 20 "$INCVIEW_PGDATA/server.log" 2>/dev/null | sed 's/^/  log| /' || true
-}
-wait_server() {
-  local deadline=$((SECONDS + 60))
-  until psql -d postgres -c "SELECT 1" >/dev/null 2>&1; do
-    (( SECONDS > deadline )) && { echo "server did not come back"; return 1; }
-    sleep 0.1
-  done
-}
-crash_and_restart() {
-  as_pg "$PGBIN/pg_ctl" -D "$INCVIEW_PGDATA" -m immediate stop >/dev/null
-  as_pg "$PGBIN/pg_ctl" -D "$INCVIEW_PGDATA" -w -t 60 -l "$INCVIEW_PGDATA/server.log" start >/dev/null
-  wait_server
-  local pid
-  for pid in "${holders[@]}"; do wait "$pid" 2>/dev/null || true; done
-  holders=()
-}
-hold_advisory() {
-  "$PGBIN/psql" -X -q -At -U postgres -d $db -c "SELECT pg_advisory_lock($1)" -c "SELECT pg_sleep(600)" >/dev/null 2>&1 &
-  holders+=($!)
-  wait_for 20 "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted)"
 }
 queue_empty() { echo "SELECT NOT incview.delta_queued((SELECT d.queue FROM incview.delta_stage d))"; }
 converged() {

@@ -14,40 +14,13 @@ set -euo pipefail
 ROUNDS=${CRASH_ROUNDS:-3}
 db=incview_rebuild_crash
 source "$(dirname "${BASH_SOURCE[0]}")/lib/wait.bash"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/crash.bash"
 
-as_pg() { if [[ $(id -un) == postgres ]]; then "$@"; else runuser -u postgres -- "$@"; fi; }
-holders=()
 cleanup() { local pid; for pid in "${holders[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT
 diagnose() {
   psql -d $db -c "SELECT 'activity: ' || coalesce(wait_event, '-') || ' ' || left(coalesce(query, ''), 100) FROM pg_stat_activity WHERE datname = current_database()" 2>&1 | sed 's/^/  /' || true
   tail -n 20 "$INCVIEW_PGDATA/server.log" 2>/dev/null | sed 's/^/  log| /' || true
-}
-crash_and_restart() {
-  as_pg "$PGBIN/pg_ctl" -D "$INCVIEW_PGDATA" -m immediate stop >/dev/null
-  as_pg "$PGBIN/pg_ctl" -D "$INCVIEW_PGDATA" -w -t 60 -l "$INCVIEW_PGDATA/server.log" start >/dev/null
-  local deadline=$((SECONDS + 60))
-  until psql -d postgres -c "SELECT 1" >/dev/null 2>&1; do
-    (( SECONDS > deadline )) && { echo "server did not come back"; return 1; }
-    sleep 0.1
-  done
-  local pid
-  for pid in "${holders[@]}"; do wait "$pid" 2>/dev/null || true; done
-  holders=()
-}
-# run_bg <sql...>: a background session running the statements (it dies with the server).
-run_bg() {
-  local args=() s
-  for s in "$@"; do args+=(-c "$s"); done
-  "$PGBIN/psql" -X -q -At -U postgres -d $db "${args[@]}" -c "SELECT pg_sleep(600)" >/dev/null 2>&1 &
-  holders+=($!)
-}
-hold_advisory() {
-  run_bg "SELECT pg_advisory_lock($1)"
-  wait_for 20 "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted)"
-}
-waiting_on_advisory() {
-  wait_for 60 "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND NOT granted)"
 }
 # The stage's contents as one checksum; reading it detoasts every value.
 contents() { psql -d $db -c "SELECT md5(coalesce(string_agg(g || ':' || n || ':' || vs, '|' ORDER BY g), '')) FROM rb"; }
@@ -80,7 +53,7 @@ for round in $(seq 1 "$ROUNDS"); do
   old=$(contents)
   psql -d $db -c "UPDATE src SET v = v || '$round' WHERE id % 9 = 0" >/dev/null
   hold_advisory 7101
-  run_bg "SELECT incview.rebuild('rb')"
+  hold "SELECT incview.rebuild('rb')"
   waiting_on_advisory 7101
   crash_and_restart
   check "(a) crash while building: the old rows, all readable" same "$(contents)" "$old"
@@ -88,7 +61,7 @@ for round in $(seq 1 "$ROUNDS"); do
 
   # (b) crash after the swap, before the commit
   hold_advisory 7102
-  run_bg "BEGIN" "SELECT incview.rebuild('rb')" "SELECT pg_advisory_lock(7102)" "COMMIT"
+  hold "BEGIN" "SELECT incview.rebuild('rb')" "SELECT pg_advisory_lock(7102)" "COMMIT"
   waiting_on_advisory 7102
   crash_and_restart
   check "(b) crash after the swap, before the commit: the old rows, all readable" same "$(contents)" "$old"
