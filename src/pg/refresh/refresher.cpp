@@ -137,7 +137,8 @@ RefreshStats rebuild_stage(const StageRecord& stage) {
       const std::string refusal = swap_refusal(stage, select);
       if (refusal.empty()) {
         // The new contents beside the table, swapped in under a short lock (docs/rebuild.md).
-        const SwapResult swapped = swap_rebuild(stage, select);
+        // Counting the rows as the query produces them (incview.progress), as the row path does.
+        const SwapResult swapped = swap_rebuild(stage, count_rows.empty() ? select : select + " WHERE " + count_rows);
         stats.deleted = swapped.replaced;
         stats.inserted = swapped.inserted;
         stats.scope_count = swapped.scope_count;
