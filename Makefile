@@ -26,7 +26,7 @@ override with_llvm = no
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# src/core must stay free of PostgreSQL headers (DESIGN.md §2): compile it without them.
+# src/core must stay free of PostgreSQL headers (docs/design.md, "Layers"): compile it without them.
 src/core/%.o: src/core/%.cpp
 	$(CXX) -std=c++17 -O2 -g -fPIC -Wall -Wextra -DINCVIEW_CORE_BUILD -Isrc -c -o $@ $<
 

@@ -386,6 +386,24 @@ if [[ -f "$HERE/ddl_latency.md" ]]; then
   cat "$HERE/ddl_latency.md"
 fi
 
+# Measured separately by bench/multiset.sh (diff without unique_key beside replace).
+if [[ -f "$HERE/multiset.md" ]]; then
+  echo
+  cat "$HERE/multiset.md"
+fi
+# Measured separately by bench/fixed_cost.sh + bench/memory.sh and bench/sports.sh (issue 12).
+for f in fixed_cost.md sports.md; do
+  if [[ -f "$HERE/$f" ]]; then
+    echo
+    cat "$HERE/$f"
+  fi
+done
+# Measured separately by bench/rebuild.sh (rebuild by storage swap vs REFRESH, readers meanwhile).
+if [[ -f "$HERE/rebuild.md" ]]; then
+  echo
+  cat "$HERE/rebuild.md"
+fi
+
 # Measured separately by bench/soak.sh (a long run under continuous writes).
 if [[ -f "$HERE/soak.md" ]]; then
   echo

@@ -28,6 +28,8 @@ SELECT (SELECT count(*) FROM incview.dirty_scope) + (SELECT count(*) FROM incvie
 SELECT incview.map_source('up', 'up', NULL);
 SELECT incview.add_source('up', 'down', 'SELECT changed.grp FROM changed');
 SELECT pg_temp.sources();
+-- (up has 3 scopes and 1 is dirty: above incview.full_refresh_ratio, so auto rebuilds it by
+-- storage swap, and a swap gives down an "every scope" marker: its 3 scopes.)
 SELECT incview.refresh('up'), incview.refresh('down');
 SELECT stage, missing, extra FROM (VALUES ('up'), ('down')) v(stage), incview.verify(stage);
 SELECT incview.drop_stage('up', cascade => true);

@@ -84,60 +84,9 @@ CREATE FUNCTION incview.background_status(
 RETURNS record LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'incview_background_status';
 GRANT EXECUTE ON FUNCTION incview.background_status() TO PUBLIC;
 
+-- The 0.1 view goes now; incview.stages is created once, further down, after the functions it
+-- calls (incview.due_at, incview.delta_dirty_groups): "One definition of incview.stages".
 DROP VIEW incview.stages;
-CREATE VIEW incview.stages AS
-SELECT v.name, v.target, v.scope, v.unique_key, v.engine, v.policy, v.owner,
-       CASE WHEN v.status = 'idle' AND b.status = 'waiting for a worker' AND v.next_run <= now()
-            THEN 'waiting for a worker' ELSE v.status END AS status,
-       v.dirty_scopes, v.all_dirty, v.last_refresh, v.last_duration, v.next_run, v.failures, v.lag,
-       v.last_error, v.capture_off, v.independence
-FROM (
-SELECT s.name,
-       s.target,
-       s.scope,
-       s.unique_key,
-       s.engine,
-       s.policy,
-       s.owner,
-       CASE WHEN c.off IS NOT NULL THEN 'stale' ELSE coalesce(st.status, 'idle') END AS status,
-       d.dirty_scopes,
-       d.all_dirty,
-       st.last_refresh,
-       st.last_duration,
-       CASE
-         WHEN s.policy = 'manual' THEN NULL
-         WHEN st.next_attempt > now() THEN st.next_attempt
-         WHEN s.policy = 'continuous' THEN CASE WHEN d.dirty_scopes > 0 OR d.all_dirty THEN now() END
-         WHEN s.policy = 'interval' THEN greatest(now(), coalesce(st.last_refresh + s.policy_every, now()),
-                                                  least(coalesce(d.oldest + s.max_lag, 'infinity'), 'infinity'))
-         ELSE CASE WHEN now()::date + s.policy_at > coalesce(st.last_refresh, '-infinity')
-                    AND now()::date + s.policy_at > now()
-                   THEN (now()::date + s.policy_at)::timestamptz
-                   ELSE (now()::date + 1 + s.policy_at)::timestamptz END
-       END AS next_run,
-       st.failures,
-       CASE WHEN d.oldest IS NULL THEN interval '0' ELSE now() - d.oldest END AS lag,
-       CASE
-         WHEN NOT pg_catalog.pg_has_role(s.owner, 'MEMBER') THEN NULL
-         WHEN c.off IS NOT NULL THEN
-           'capture triggers of ' || c.off || ' are disabled or missing: changes to it are not seen'
-         ELSE st.last_error
-       END AS last_error,
-       c.off AS capture_off,
-       CASE WHEN s.declared_independent THEN 'declared by the owner' || coalesce(' (analysis: ' || s.scope_independence || ')', '')
-            WHEN s.scope_pushdown THEN 'proven'
-            ELSE 'no: ' || coalesce(s.scope_independence, 'unknown') || ' (refreshes rebuild in full)' END AS independence
-FROM incview.stage s
-LEFT JOIN incview.stage_state st ON st.stage_id = s.id
-CROSS JOIN LATERAL (
-  SELECT count(DISTINCT q.key) AS dirty_scopes,
-         coalesce(bool_or(q.key IS NULL), false) AS all_dirty,
-         min(q.dirtied_at) AS oldest
-  FROM incview.dirty_scope q WHERE q.stage_id = s.id) d
-CROSS JOIN LATERAL (SELECT incview.capture_off(s.id) AS off) c
-) v
-CROSS JOIN incview.background_status() b;
-GRANT SELECT ON incview.stages TO PUBLIC;
 
 -- ---------------------------------------------------------------------------
 -- Comments that describe who runs what.
@@ -464,7 +413,7 @@ GRANT SELECT ON incview.progress TO PUBLIC;
 -- that waits for a process shows status 'waiting for a worker' instead of 'idle'.
 -- (src/pg/background/worker_budget.cpp, src/pg/api/api_background.cpp)
 -- ---------------------------------------------------------------------------
--- (It and the incview.stages view that shows it are defined above, with the view.)
+-- (It is defined above, and shown by incview.stages, defined below.)
 
 
 -- ==== Capture once per source (issue 18, issue 12 item 5) ====
@@ -536,9 +485,123 @@ CROSS JOIN LATERAL pg_catalog.unnest(coalesce(r.keys, ARRAY[NULL::jsonb])) AS k(
 WHERE m.seen IS NULL
    OR (r.xid = m.seen_own AND r.cid >= m.seen_cid)
    OR (r.xid IS DISTINCT FROM m.seen_own AND NOT pg_catalog.pg_visible_in_snapshot(r.xid, m.seen));
+COMMENT ON VIEW incview.queued_keys IS
+  'Every key queued for a stage: its rows of incview.dirty_scope and the keys of the change records (incview.source_change) it has not collected yet; NULL key = every scope.';
+COMMENT ON FUNCTION incview.source_change_restored() IS
+  'Internal (pg_dump restore of incview.source_change): makes a restored change record one of the restoring transaction, so every stage collects it.';
+-- ==== end of Capture once per source ====
 
--- dirty_scopes, all_dirty and lag count the records a stage has not collected yet.
-CREATE OR REPLACE VIEW incview.stages AS
+-- ==== delta engine (issue 13) ====
+-- Engine 'delta': per-group partial aggregates queued by capture into a queue table of the
+-- stage's own (incview.delta_<id>, created by set_engine/create_stage, a member of the
+-- extension) and folded into the stage's table by the refresh (src/pg/refresh/delta_engine.*).
+ALTER TABLE incview.stage DROP CONSTRAINT stage_engine_check;
+ALTER TABLE incview.stage ADD CONSTRAINT stage_engine_check
+  CHECK (engine IN ('auto', 'replace', 'diff', 'full', 'delta'));
+
+-- One row per stage the delta engine maintains: its queue and the statements generated
+-- from its query when the engine was turned on (the stage's definition: not public).
+CREATE TABLE incview.delta_stage (
+  stage_id       integer PRIMARY KEY REFERENCES incview.stage (id) ON DELETE CASCADE,
+  queue          regclass NOT NULL,
+  table_query    text NOT NULL,     -- the user's columns, then the hidden ones
+  hidden_columns text[] NOT NULL,   -- __incview_count, __incview_n_<pos>, __incview_sum_<pos>
+  capture_insert text NOT NULL,
+  capture_update text NOT NULL,
+  capture_delete text NOT NULL,
+  fold           text NOT NULL
+);
+REVOKE ALL ON incview.delta_stage FROM PUBLIC;
+
+-- Whether a delta stage's queue holds anything (the scheduler's due check; its queue is a
+-- table of the stage's own, so the name comes from incview.delta_stage).
+CREATE FUNCTION incview.delta_queued(queue regclass) RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  found boolean;
+BEGIN
+  EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM %s)', queue) INTO found;
+  RETURN found;
+END $$;
+REVOKE ALL ON FUNCTION incview.delta_queued(regclass) FROM PUBLIC;
+-- ==== Architecture pass (issue 15) ====
+-- One definition of when a stage is due, shared by the scheduler (scheduler.cpp), the time
+-- it leaves for the launcher (next_due.cpp) and incview.stages.next_run (docs/design.md,
+-- "When a stage is due"). SQL-standard bodies: parsed once here, so the caller's
+-- search_path never changes what they mean; simple enough for the planner to inline.
+
+-- When the current period of a policy starts: a stage with queued keys is due once it has
+-- started (continuous: always; interval: `every` after the last refresh; daily: today's
+-- `at` if the last refresh was before it, else tomorrow's). NULL for manual.
+CREATE FUNCTION incview.period_start(policy text, policy_every interval, policy_at time,
+                                     last_refresh timestamptz)
+RETURNS timestamptz LANGUAGE sql STABLE PARALLEL SAFE
+RETURN CASE policy
+  WHEN 'continuous' THEN pg_catalog.now()
+  WHEN 'interval' THEN coalesce(last_refresh + policy_every, pg_catalog.now())
+  WHEN 'daily' THEN
+    CASE WHEN coalesce(last_refresh, '-infinity') < pg_catalog.now()::date + policy_at
+         THEN (pg_catalog.now()::date + policy_at)::timestamptz
+         ELSE (pg_catalog.now()::date + 1 + policy_at)::timestamptz END
+END;
+
+-- When a stage is due (NULL: not until something changes): with keys queued since
+-- oldest_key, at its period or when the oldest key has waited max_lag, whichever is first;
+-- a polled stage (a foreign table or materialized view among its sources, no trigger sees
+-- them change) of an interval/daily policy at every period, keys or not; never before the
+-- back-off of a failing stage (next_attempt). The scheduler's due-stage query tests
+-- `due_at(...) <= now()` in an equivalent form that reads the queue only when the period
+-- has not started (scheduler.cpp, scheduler_pass).
+CREATE FUNCTION incview.due_at(policy text, policy_every interval, policy_at time, max_lag interval,
+                               last_refresh timestamptz, next_attempt timestamptz,
+                               oldest_key timestamptz, polled boolean)
+RETURNS timestamptz LANGUAGE sql STABLE PARALLEL SAFE
+RETURN CASE
+  WHEN policy = 'manual' THEN NULL
+  WHEN oldest_key IS NOT NULL
+    THEN greatest(least(incview.period_start(policy, policy_every, policy_at, last_refresh), oldest_key + max_lag),
+                  coalesce(next_attempt, '-infinity'))
+  WHEN polled AND policy <> 'continuous'
+    THEN greatest(incview.period_start(policy, policy_every, policy_at, last_refresh),
+                  coalesce(next_attempt, '-infinity'))
+END;
+
+-- Scopes (groups) a delta stage has deltas queued for: its queue table holds no timestamps
+-- and no keys in incview.dirty_scope, so without this incview.stages would show such a stage
+-- with 0 dirty scopes over stale rows. The distinct values of the queue's group columns (all
+-- but the engine's __incview_* ones). By stage id, never by table name: as the extension owner
+-- it reads only our queue tables, and shows only a count, as incview.stages does anyway.
+CREATE FUNCTION incview.delta_dirty_groups(stage_id integer) RETURNS bigint
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  q regclass;
+  cols text;
+  n bigint;
+BEGIN
+  SELECT d.queue INTO q FROM incview.delta_stage d WHERE d.stage_id OPERATOR(pg_catalog.=) $1;
+  IF q IS NULL THEN
+    RETURN 0;
+  END IF;
+  SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
+  FROM pg_catalog.pg_attribute a
+  WHERE a.attrelid OPERATOR(pg_catalog.=) q AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+    AND a.attname NOT LIKE '\_\_incview\_%';
+  IF cols IS NULL THEN  -- no group columns (a grand total): one group
+    EXECUTE pg_catalog.format('SELECT CASE WHEN EXISTS (SELECT 1 FROM %s) THEN 1 ELSE 0 END', q) INTO n;
+  ELSE
+    EXECUTE pg_catalog.format('SELECT count(*) FROM (SELECT DISTINCT %s FROM %s) g', cols, q) INTO n;
+  END IF;
+  RETURN n;
+END $$;
+REVOKE ALL ON FUNCTION incview.delta_dirty_groups(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION incview.delta_dirty_groups(integer) TO PUBLIC;
+
+-- incview.stages.next_run from the rule above: when due, or for an interval/daily stage
+-- with nothing queued, when its period starts (a key arriving then is refreshed at once);
+-- never in the past. (The view had its own copy of the rule before, which showed tomorrow for a
+-- daily stage whose time had come, and waited for max_lag instead of the earlier of the two.)
+-- One definition of incview.stages (the 0.1 view was dropped above).
+CREATE VIEW incview.stages AS
 SELECT v.name, v.target, v.scope, v.unique_key, v.engine, v.policy, v.owner,
        CASE WHEN v.status = 'idle' AND b.status = 'waiting for a worker' AND v.next_run <= now()
             THEN 'waiting for a worker' ELSE v.status END AS status,
@@ -553,23 +616,16 @@ SELECT s.name,
        s.policy,
        s.owner,
        CASE WHEN c.off IS NOT NULL THEN 'stale' ELSE coalesce(st.status, 'idle') END AS status,
-       d.dirty_scopes,
+       d.dirty_scopes + dg.groups AS dirty_scopes,
        d.all_dirty,
        st.last_refresh,
        st.last_duration,
-       CASE
-         WHEN s.policy = 'manual' THEN NULL
-         WHEN st.next_attempt > now() THEN st.next_attempt
-         WHEN s.policy = 'continuous' THEN CASE WHEN d.dirty_scopes > 0 OR d.all_dirty THEN now() END
-         WHEN s.policy = 'interval' THEN greatest(now(), coalesce(st.last_refresh + s.policy_every, now()),
-                                                  least(coalesce(d.oldest + s.max_lag, 'infinity'), 'infinity'))
-         ELSE CASE WHEN now()::date + s.policy_at > coalesce(st.last_refresh, '-infinity')
-                    AND now()::date + s.policy_at > now()
-                   THEN (now()::date + s.policy_at)::timestamptz
-                   ELSE (now()::date + 1 + s.policy_at)::timestamptz END
-       END AS next_run,
+       CASE WHEN n.at IS NOT NULL THEN greatest(now(), n.at)
+            WHEN dg.groups > 0 THEN now() END AS next_run,
        st.failures,
-       CASE WHEN d.oldest IS NULL THEN interval '0' ELSE now() - d.oldest END AS lag,
+       -- deltas carry no timestamp: their lag is unknown (NULL), never a reassuring 0
+       CASE WHEN d.oldest IS NOT NULL THEN now() - d.oldest
+            WHEN dg.groups > 0 THEN NULL ELSE interval '0' END AS lag,
        CASE
          WHEN NOT pg_catalog.pg_has_role(s.owner, 'MEMBER') THEN NULL
          WHEN c.off IS NOT NULL THEN
@@ -586,7 +642,115 @@ CROSS JOIN LATERAL (
   SELECT count(DISTINCT q.key) AS dirty_scopes,
          coalesce(bool_or(q.key IS NULL), false) AS all_dirty,
          min(q.dirtied_at) AS oldest
+  -- queued_keys: dirty_scope + the change records the stage has not collected (issue 18)
   FROM incview.queued_keys q WHERE q.stage_id = s.id) d
 CROSS JOIN LATERAL (SELECT incview.capture_off(s.id) AS off) c
+CROSS JOIN LATERAL (SELECT CASE WHEN s.engine IN ('delta', 'auto') THEN incview.delta_dirty_groups(s.id)
+                                ELSE 0 END AS groups) dg
+-- (polled: false. Without keys a polled stage is due when its period starts, which is what
+-- next_run shows for every interval/daily stage with nothing queued.)
+CROSS JOIN LATERAL (
+  SELECT coalesce(incview.due_at(s.policy, s.policy_every, s.policy_at, s.max_lag, st.last_refresh,
+                                 st.next_attempt, d.oldest, false),
+                  CASE WHEN s.policy IN ('interval', 'daily')
+                       THEN greatest(incview.period_start(s.policy, s.policy_every, s.policy_at, st.last_refresh),
+                                     coalesce(st.next_attempt, '-infinity')) END) AS at) n
 ) v
 CROSS JOIN incview.background_status() b;
+GRANT SELECT ON incview.stages TO PUBLIC;
+
+-- Every function, procedure and view of schema incview documents itself (`\df+ incview.*`,
+-- `\dv+ incview.*`; test/pgtap/comments.sql fails for one without a comment). The SQL
+-- reference is docs/reference.md; these are its one-line summaries, return value included.
+COMMENT ON FUNCTION incview.create_stage(text, text, text[], text[], text, boolean, text, text, text[]) IS
+  'Defines a stage: materializes query into a table (public.<name> unless target) kept fresh scope by scope; returns the table (regclass). See docs/reference.md, Stages.';
+COMMENT ON PROCEDURE incview.create_stage_concurrently(text, text, text[], text[], text, text, text, text[]) IS
+  'create_stage without holding the sources'' writers during the build (like CREATE INDEX CONCURRENTLY): registers, commits, builds; call outside a transaction block.';
+COMMENT ON FUNCTION incview.drop_stage(text, boolean) IS
+  'Drops a stage: its table, view, catalog rows, queued keys and capture triggers no other stage needs; cascade drops the stages reading its table too. Returns nothing.';
+COMMENT ON FUNCTION incview.alter_stage(text, text) IS
+  'Redefines a stage with a new query and rebuilds it; the table is kept when the columns stay. Returns nothing.';
+COMMENT ON FUNCTION incview.set_engine(text, text) IS
+  'Sets how batches are written: auto, replace, diff, full or delta (docs/reference.md, Engines; docs/engines.md). Returns nothing.';
+COMMENT ON FUNCTION incview.set_policy(text, text, interval, time, interval) IS
+  'Sets when background workers refresh the stage: continuous, interval (every), daily (at) or manual; max_lag bounds the wait of a queued key. Returns nothing.';
+COMMENT ON FUNCTION incview.declare_independent(text, boolean) IS
+  'The owner''s override of the scope independence analysis (refresh scope by scope although it was not proven); false follows the analysis again. Returns nothing.';
+COMMENT ON FUNCTION incview.map_source(text, regclass, text) IS
+  'Declares how changes to a source dirty the stage''s scopes (a mapping query over changed rows). Returns nothing.';
+COMMENT ON FUNCTION incview.add_source(text, regclass, text) IS
+  'Declares a table the stage reads that capture cannot see (inside a PL/pgSQL or C function), with an optional mapping as for map_source. Returns nothing.';
+COMMENT ON FUNCTION incview."check"(text) IS
+  'Lists what could make the stage stale or wrong (inputs not captured, volatile functions, polled sources): one row (risk, detail) each; no rows when there is nothing.';
+COMMENT ON FUNCTION incview.refresh(text) IS
+  'Refreshes the stage''s dirty scopes from the queue, in batches; returns the number of scopes refreshed.';
+COMMENT ON FUNCTION incview.refresh_step(text, jsonb) IS
+  'One batch of the stage''s dirty scopes after the key after (keyset order); returns (scopes, last_key, failed), last_key NULL after the last batch.';
+COMMENT ON PROCEDURE incview.refresh_all() IS
+  'Refreshes every stage with dirty scopes that the caller may refresh, upstream first, committing after each batch; call outside a transaction block.';
+COMMENT ON FUNCTION incview.refresh_scopes(text, jsonb) IS
+  'Refreshes exactly the scopes given as a jsonb array of keys; returns the number of scopes refreshed.';
+COMMENT ON FUNCTION incview.refresh_where(text, text) IS
+  'Refreshes every scope having a row (in the table or the query''s result) that satisfies the condition; returns the number of scopes refreshed.';
+COMMENT ON FUNCTION incview.ensure_fresh(text, jsonb) IS
+  'Read-your-writes: refreshes the given scopes now if any is dirty (0 at once when all are clean); returns the number of scopes refreshed.';
+COMMENT ON FUNCTION incview.rebuild(text) IS
+  'Re-derives the whole stage from its query; returns the number of rows written (inserted or updated).';
+COMMENT ON FUNCTION incview.rebuild_partition(text, text) IS
+  'Re-derives the one list partition holding value; returns the number of rows inserted.';
+COMMENT ON FUNCTION incview.verify(text) IS
+  'Compares the stage''s table with its query; returns (missing, extra): rows the table lacks and rows it should not have (both 0 when fresh).';
+COMMENT ON FUNCTION incview.explain(text, text) IS
+  'Explains a stage as text: engine, sources and their mappings, scope independence, and (given read_query) how a read of the stage uses its indexes.';
+COMMENT ON FUNCTION incview.graph_dot() IS
+  'The graph of sources and stages as Graphviz dot text (stages the caller may see).';
+COMMENT ON FUNCTION incview.refresh_order() IS
+  'The names of all stages, every stage after the stages it reads: the order refresh_all uses.';
+COMMENT ON FUNCTION incview.add_index(text, text) IS
+  'Creates an index the stage''s readers need (on every partition) and records it so it survives rebuilds; returns the index name.';
+COMMENT ON FUNCTION incview.drop_index(text, text) IS
+  'Drops an index declared with add_index. Returns nothing.';
+COMMENT ON FUNCTION incview.set_retention(text, text, interval) IS
+  'Keeps only rows whose column is within keep of now(); the scheduler removes older rows every minute. Returns nothing.';
+COMMENT ON FUNCTION incview.apply_retention(text) IS
+  'Removes the stage''s rows older than its retention now; returns the number of rows removed.';
+COMMENT ON FUNCTION incview.drop_idle_capture() IS
+  'Drops capture triggers that no stage needs any more, on tables nobody holds a lock on; returns the number of tables cleaned.';
+COMMENT ON FUNCTION incview.background_status() IS
+  'This database''s state in the background worker budget: (status, waiting_since, next_due, scheduler_pid, budget, in_use, waiting_databases).';
+COMMENT ON FUNCTION incview.citus_drain() IS
+  'Moves the scope keys captured on Citus shards into incview.dirty_scope (the scheduler calls it every pass); returns the number of keys moved.';
+COMMENT ON FUNCTION incview.capture_off(int) IS
+  'Internal (incview.stages): the sources of a stage whose capture triggers are missing or disabled, comma-separated; NULL when all are in place.';
+COMMENT ON FUNCTION incview.period_start(text, interval, time, timestamptz) IS
+  'Internal (due-ness, docs/design.md): when the current period of a policy starts; a stage with queued keys is due once it has. NULL for manual.';
+COMMENT ON FUNCTION incview.due_at(text, interval, time, interval, timestamptz, timestamptz, timestamptz, boolean) IS
+  'Internal (due-ness, docs/design.md): when a stage is due given its policy, state and oldest queued key; NULL when not until something changes.';
+COMMENT ON FUNCTION incview._progress() IS
+  'Internal (incview.progress): the refresh runs reported in shared memory, one row per backend.';
+COMMENT ON FUNCTION incview.progress_row() IS
+  'Internal: counts a rebuild''s rows for incview.progress as the query returns them; always true.';
+COMMENT ON FUNCTION incview._wake_launcher() IS
+  'Internal (the extension script): asks the launcher to start this database''s scheduler; returns whether the library is preloaded.';
+COMMENT ON FUNCTION incview._selftest_throw(text) IS
+  'Internal (tests): raises each kind of error through the entry guard, to show that a C++ exception becomes an ERROR, never a crash.';
+COMMENT ON FUNCTION incview.capture() IS
+  'Internal: the statement trigger on a source that queues the dirty scope keys of its stages.';
+COMMENT ON FUNCTION incview.capture_citus() IS
+  'Internal: the capture trigger on a Citus shard; keys wait on the worker until citus_drain.';
+COMMENT ON FUNCTION incview.on_ddl_start() IS 'Internal: event trigger before DROP TABLE / DETACH / ATTACH PARTITION on sources: the stages get the keys of the rows that change without DML.';
+COMMENT ON FUNCTION incview.on_ddl_end() IS 'Internal: event trigger after CREATE TABLE / ALTER TABLE: new partitions under a source become sources, with capture triggers.';
+COMMENT ON FUNCTION incview.on_sql_drop() IS 'Internal: event trigger on DROP: relations that no longer exist leave incview.stage_source.';
+COMMENT ON FUNCTION incview.on_stage_ddl_start() IS 'Internal: event trigger before ALTER TABLE: a stage table''s columns are changed with alter_stage, not by hand.';
+COMMENT ON FUNCTION incview.on_stage_ddl_end() IS 'Internal: event trigger after renames and SET SCHEMA: stored queries and capture mappings follow the renamed objects.';
+COMMENT ON FUNCTION incview.on_stage_drop() IS 'Internal: event trigger on DROP: a stage whose table or definition view was dropped goes with it.';
+COMMENT ON FUNCTION incview.on_subscription_ddl() IS 'Internal: event trigger after CREATE SUBSCRIPTION: sources get the row trigger that captures under the apply worker.';
+COMMENT ON VIEW incview.stages IS
+  'One row per stage: engine, policy, status, dirty scopes, last refresh, next run (incview.due_at), lag, last error, capture and independence state.';
+COMMENT ON VIEW incview.progress IS
+  'Refreshes running now in this database: phase, batches, scopes and rows done of their totals, percent, elapsed.';
+
+COMMENT ON FUNCTION incview.delta_queued(regclass) IS
+  'Internal: whether a delta stage''s queue table (incview.delta_stage.queue) holds deltas; the scheduler''s due check. Returns boolean.';
+COMMENT ON FUNCTION incview.delta_dirty_groups(integer) IS
+  'The number of groups (scopes) a delta stage has deltas queued for, shown in incview.stages.dirty_scopes; 0 for other stages. Returns bigint.';

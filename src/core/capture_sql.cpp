@@ -23,8 +23,7 @@ std::string changed_rows(CaptureEvent event) {
   switch (event) {
     case CaptureEvent::Insert: return std::string("SELECT * FROM ") + kNew;
     case CaptureEvent::Delete: return std::string("SELECT * FROM ") + kOld;
-    case CaptureEvent::Update:
-      return std::string("SELECT * FROM ") + kOld + " UNION ALL SELECT * FROM " + kNew;
+    case CaptureEvent::Update: return std::string("SELECT * FROM ") + kOld + " UNION ALL SELECT * FROM " + kNew;
     case CaptureEvent::Truncate: break;
   }
   throw Error(sqlstate::kInternalError, "no changed rows for TRUNCATE");
@@ -67,7 +66,8 @@ std::string capture_statement(const CaptureSpec& spec, CaptureEvent event, Captu
   if (spec.kind == MappingKind::All) {
     std::string any;
     if (event != CaptureEvent::Delete) any += std::string("EXISTS (SELECT 1 FROM ") + kNew + ")";
-    if (event != CaptureEvent::Insert) any += std::string(any.empty() ? "" : " OR ") + "EXISTS (SELECT 1 FROM " + kOld + ")";
+    if (event != CaptureEvent::Insert)
+      any += std::string(any.empty() ? "" : " OR ") + "EXISTS (SELECT 1 FROM " + kOld + ")";
     return "INSERT INTO incview.dirty_scope (stage_id, key) SELECT $1::pg_catalog.int4, NULL WHERE " + any;
   }
   if (spec.kind == MappingKind::Lookup) throw Error(sqlstate::kInternalError, "lookup mappings run in two phases");
@@ -82,16 +82,16 @@ std::string lookup_keys_statement(const CaptureSpec& spec, CaptureEvent event) {
   std::vector<std::string> names;
   for (size_t i = 0; i < spec.scope.size(); ++i) names.push_back("k" + std::to_string(i + 1));
   return "SELECT pg_catalog.array_agg(DISTINCT r.key), pg_catalog.count(*) FROM (SELECT "
-         "pg_catalog.jsonb_build_array(" + join(names, ", m.").insert(0, "m.") + ") AS key FROM (" +
-         changed_rows(event) + ") AS changed, LATERAL (\n" + spec.mapping + "\n) AS m(" + join(names, ", ") +
-         ") LIMIT $1::pg_catalog.int8) AS r";
+         "pg_catalog.jsonb_build_array(" +
+         join(names, ", m.").insert(0, "m.") + ") AS key FROM (" + changed_rows(event) + ") AS changed, LATERAL (\n" +
+         spec.mapping + "\n) AS m(" + join(names, ", ") + ") LIMIT $1::pg_catalog.int8) AS r";
 }
 
 std::string owner_keys_statement(const CaptureSpec& spec, CaptureEvent event) {
   if (spec.kind != MappingKind::Same || event == CaptureEvent::Truncate)
     throw Error(sqlstate::kInternalError, "owner-side keys are for same-column captures of rows");
-  return "SELECT pg_catalog.array_agg(k.key), pg_catalog.count(*) FROM (" +
-         same_keys(spec, event, CaptureSize::Many) + ") AS k WHERE $1::pg_catalog.int8 IS NOT NULL";
+  return "SELECT pg_catalog.array_agg(k.key), pg_catalog.count(*) FROM (" + same_keys(spec, event, CaptureSize::Many) +
+         ") AS k WHERE $1::pg_catalog.int8 IS NOT NULL";
 }
 
 std::string table_keys_statement(const CaptureSpec& spec, const std::string& table) {
@@ -103,9 +103,9 @@ std::string table_keys_statement(const CaptureSpec& spec, const std::string& tab
            " t LIMIT $1::pg_catalog.int8) AS d(" + join(cols, ", ") + ")) AS k";
   if (spec.kind == MappingKind::Lookup)
     return "SELECT pg_catalog.array_agg(DISTINCT r.key), pg_catalog.count(*) FROM (SELECT "
-           "pg_catalog.jsonb_build_array(" + join(cols, ", m.").insert(0, "m.") + ") AS key FROM (SELECT * FROM " +
-           table + ") AS changed, LATERAL (\n" + spec.mapping + "\n) AS m(" + join(cols, ", ") +
-           ") LIMIT $1::pg_catalog.int8) AS r";
+           "pg_catalog.jsonb_build_array(" +
+           join(cols, ", m.").insert(0, "m.") + ") AS key FROM (SELECT * FROM " + table + ") AS changed, LATERAL (\n" +
+           spec.mapping + "\n) AS m(" + join(cols, ", ") + ") LIMIT $1::pg_catalog.int8) AS r";
   throw Error(sqlstate::kInternalError, "table keys are for same or lookup mappings");
 }
 
@@ -116,8 +116,8 @@ std::string queue_keys_statement() {
 std::string lookup_check_statement(const CaptureSpec& spec, const std::string& source) {
   std::vector<std::string> names;
   for (size_t i = 0; i < spec.scope.size(); ++i) names.push_back("k" + std::to_string(i + 1));
-  return "SELECT m.* FROM (SELECT * FROM " + source + " LIMIT 0) AS changed, LATERAL (\n" + spec.mapping +
-         "\n) AS m(" + join(names, ", ") + ")";
+  return "SELECT m.* FROM (SELECT * FROM " + source + " LIMIT 0) AS changed, LATERAL (\n" + spec.mapping + "\n) AS m(" +
+         join(names, ", ") + ")";
 }
 
 std::string renamed_same_mapping(const std::vector<std::string>& scope, const std::string& from,

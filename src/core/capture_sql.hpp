@@ -24,10 +24,10 @@ struct CaptureSpec {
 // Executor start-up is most of the cost of a single-row capture, so the common small
 // cases get statements with fewer plan nodes.
 enum class CaptureSize {
-  One,    // one row per transition table: no deduplication needed (an UPDATE's old and new
-          // keys are still deduplicated)
-  Few,    // no more rows than the marker threshold: deduplicate, never a marker
-  Many,   // may exceed the threshold: count the distinct keys, queue a marker above it
+  One,   // one row per transition table: no deduplication needed (an UPDATE's old and new
+         // keys are still deduplicated)
+  Few,   // no more rows than the marker threshold: deduplicate, never a marker
+  Many,  // may exceed the threshold: count the distinct keys, queue a marker above it
 };
 
 // Same: one statement that derives the keys from the transition tables and queues them,
@@ -67,7 +67,6 @@ std::string lookup_check_statement(const CaptureSpec& spec, const std::string& s
 
 // The lookup mapping equivalent to a Same capture after the source's column `from` was
 // renamed to `to`: each scope column read from the source under its current name.
-std::string renamed_same_mapping(const std::vector<std::string>& scope, const std::string& from,
-                                 const std::string& to);
+std::string renamed_same_mapping(const std::vector<std::string>& scope, const std::string& from, const std::string& to);
 
 }  // namespace incview

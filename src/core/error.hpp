@@ -23,13 +23,18 @@ inline constexpr const char* kDependentObjectsStillExist = "2BP01";
 inline constexpr const char* kInsufficientPrivilege = "42501";
 inline constexpr const char* kObjectInUse = "55006";
 inline constexpr const char* kObjectNotInPrerequisiteState = "55000";
+inline constexpr const char* kNullValueNotAllowed = "22004";
+inline constexpr const char* kCheckViolation = "23514";
+inline constexpr const char* kTriggerProtocolViolated = "39P01";
+inline constexpr const char* kInvalidSchemaName = "3F000";
+inline constexpr const char* kNameTooLong = "42622";
+inline constexpr const char* kDatatypeMismatch = "42804";
 inline constexpr const char* kInternalError = "XX000";
 }  // namespace sqlstate
 
 class Error : public std::runtime_error {
  public:
-  Error(std::string sqlstate, const std::string& message, std::string detail = {},
-        std::string hint = {})
+  Error(std::string sqlstate, const std::string& message, std::string detail = {}, std::string hint = {})
       : std::runtime_error(message),
         sqlstate_(std::move(sqlstate)),
         detail_(std::move(detail)),

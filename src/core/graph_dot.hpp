@@ -19,9 +19,9 @@ struct DotStage {
 };
 
 struct DotSource {
-  std::string stage;    // the reading stage
-  std::string source;   // table name as regclass prints it
-  std::string mapping;  // same | lookup | all
+  std::string stage;           // the reading stage
+  std::string source;          // table name as regclass prints it
+  std::string mapping;         // same | lookup | all
   std::string upstream_stage;  // non-empty when the source is another stage's table
 };
 

@@ -20,7 +20,8 @@ std::vector<std::size_t> launch_order(const std::vector<WaitingDatabase>& waitin
   std::vector<std::size_t> order(waiting.size());
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    if (waiting[a].waiting_since != waiting[b].waiting_since) return waiting[a].waiting_since < waiting[b].waiting_since;
+    if (waiting[a].waiting_since != waiting[b].waiting_since)
+      return waiting[a].waiting_since < waiting[b].waiting_since;
     return waiting[a].id < waiting[b].id;
   });
   order.resize(static_cast<std::size_t>(std::clamp<long>(free_places, 0, static_cast<long>(order.size()))));

@@ -13,12 +13,12 @@ namespace incview {
 inline constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
 
 struct DatabaseDemandFacts {
-  bool work_pending = false;           // a commit queued keys of a continuous stage
-  bool dirtied = false;                // a commit queued keys of any stage since the last look
-  std::int64_t dirtied_at = 0;         // when dirtied was first set
-  std::int64_t next_due = kNever;      // left by the last scheduler: due then regardless
+  bool work_pending = false;                // a commit queued keys of a continuous stage
+  bool dirtied = false;                     // a commit queued keys of any stage since the last look
+  std::int64_t dirtied_at = 0;              // when dirtied was first set
+  std::int64_t next_due = kNever;           // left by the last scheduler: due then regardless
   std::int64_t next_due_if_dirty = kNever;  // due then if dirtied
-  std::int64_t min_max_lag_us = 0;     // ... or this long after dirtied_at (0: none)
+  std::int64_t min_max_lag_us = 0;          // ... or this long after dirtied_at (0: none)
 };
 
 // When the database needs a scheduler: now-or-earlier when work is pending.

@@ -1,5 +1,5 @@
 // Included first by every src/core header: src/core is plain C++ and must never see
-// PostgreSQL's headers (DESIGN.md §2). Core files are compiled with INCVIEW_CORE_BUILD and
+// PostgreSQL's headers (docs/design.md, "Layers"). Core files are compiled with INCVIEW_CORE_BUILD and
 // without PostgreSQL's include path (Makefile and CMake), so `#include "postgres.h"` in
 // src/core fails to compile, and a postgres.h that slipped in through another header
 // trips this check. src/pg may include core headers after postgres.h: that is the point.

@@ -24,7 +24,9 @@ bool ident_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || 
 // double-quoted (reserved words are not told apart: a scope column named like one is rare).
 std::string printed(const std::string& name) {
   bool plain = !name.empty() && (std::islower(static_cast<unsigned char>(name[0])) || name[0] == '_');
-  for (char c : name) plain = plain && (std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_');
+  for (char c : name)
+    plain = plain &&
+            (std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_');
   if (plain) return name;
   std::string out = "\"";
   for (char c : name) out += c == '"' ? std::string("\"\"") : std::string(1, c);
@@ -121,8 +123,7 @@ std::vector<ColumnRef> column_refs(const std::string& line, const std::string& c
 }  // namespace
 
 ScopeReach scope_reach(const std::vector<std::string>& plan, const std::string& relname,
-                       const std::vector<std::string>& scope_columns,
-                       const std::vector<std::string>& batch_literals) {
+                       const std::vector<std::string>& scope_columns, const std::vector<std::string>& batch_literals) {
   const std::vector<Node> nodes = parse(plan);
   const size_t k = scope_columns.size();
   // reached[c][alias]: the scan(s) with this alias are constrained by the batch for column c.

@@ -29,8 +29,7 @@ enum class ScopeReach {
 // batch_literals: for each scope column, the batch's array as EXPLAIN prints its literal
 // ("{1,2,3}" for '{1,2,3}'::integer[]).
 ScopeReach scope_reach(const std::vector<std::string>& plan, const std::string& relname,
-                       const std::vector<std::string>& scope_columns,
-                       const std::vector<std::string>& batch_literals);
+                       const std::vector<std::string>& scope_columns, const std::vector<std::string>& batch_literals);
 
 const char* describe(ScopeReach reach);
 

@@ -1,5 +1,5 @@
 // Quoting and small text helpers for SQL we generate. Every identifier and literal that
-// reaches generated SQL goes through here (DESIGN.md: quote everything we emit).
+// reaches generated SQL goes through here (docs/design.md: quote everything we emit).
 #pragma once
 #include "core/no_postgres.hpp"
 

@@ -29,8 +29,8 @@ Error unknown_stage(const std::string& name) {
 }
 
 Error cycle_error(const std::vector<std::string>& cycle) {
-  return Error(sqlstate::kInvalidRecursion, "stage graph has a cycle: " + format_cycle(cycle),
-               {}, "Remove one of the dependencies on the cycle.");
+  return Error(sqlstate::kInvalidRecursion, "stage graph has a cycle: " + format_cycle(cycle), {},
+               "Remove one of the dependencies on the cycle.");
 }
 
 }  // namespace
@@ -78,8 +78,7 @@ struct StageGraph::Impl {
   // Kahn's algorithm with a min-heap on rank, so among ready stages the smallest name
   // goes first. With a mask, only masked stages and edges between them count; the mask
   // must be closed downstream. A result shorter than the stage set means a cycle.
-  std::vector<Vertex> kahn(const std::vector<std::size_t>& rank,
-                           const std::vector<char>* mask) const {
+  std::vector<Vertex> kahn(const std::vector<std::size_t>& rank, const std::vector<char>* mask) const {
     const std::size_t n = boost::num_vertices(g);
     std::vector<Vertex> by_rank(n);
     for (Vertex v = 0; v < n; ++v) by_rank[rank[v]] = v;
@@ -109,8 +108,7 @@ struct StageGraph::Impl {
   // Breadth-first search from `start` following edges whose target passes `allowed`,
   // visiting neighbours in name order so the shortest path found is the same every run.
   // Returns start..x where x has an edge to `goal` (goal itself not appended), or empty.
-  std::vector<Vertex> path_to_edge_into(Vertex start, Vertex goal,
-                                        const std::vector<std::size_t>& rank,
+  std::vector<Vertex> path_to_edge_into(Vertex start, Vertex goal, const std::vector<std::size_t>& rank,
                                         const std::function<bool(Vertex)>& allowed) const {
     const std::size_t n = boost::num_vertices(g);
     constexpr Vertex kNone = static_cast<Vertex>(-1);
@@ -126,8 +124,7 @@ struct StageGraph::Impl {
       for (Vertex y : boost::make_iterator_range(boost::adjacent_vertices(x, g))) {
         if (allowed(y)) next.push_back(y);
       }
-      std::sort(next.begin(), next.end(),
-                [&](Vertex a, Vertex b) { return rank[a] < rank[b]; });
+      std::sort(next.begin(), next.end(), [&](Vertex a, Vertex b) { return rank[a] < rank[b]; });
       for (Vertex y : next) {
         if (y == goal) {  // checked before `seen`, since goal may be start
           std::vector<Vertex> path;
@@ -152,8 +149,9 @@ struct StageGraph::Impl {
     const std::size_t n = boost::num_vertices(g);
     if (n == 0) return {};
     std::vector<std::size_t> component(n);
-    const std::size_t count = boost::strong_components(
-        g, boost::make_iterator_property_map(component.begin(), boost::get(boost::vertex_index, g)));
+    const std::size_t count =
+        boost::strong_components(g, boost::make_iterator_property_map(component.begin(),
+                                                                      boost::get(boost::vertex_index, g)));
     std::vector<std::size_t> component_size(count, 0);
     for (std::size_t c : component) ++component_size[c];
 
@@ -162,8 +160,7 @@ struct StageGraph::Impl {
       if (mask && !(*mask)[s]) continue;
       if (component_size[component[s]] == 1 && !boost::edge(s, s, g).second) continue;
       const std::size_t c = component[s];
-      return names(path_to_edge_into(s, s, ranks(),
-                                     [&](Vertex y) { return component[y] == c; }));
+      return names(path_to_edge_into(s, s, ranks(), [&](Vertex y) { return component[y] == c; }));
     }
     return {};
   }
@@ -193,17 +190,13 @@ void StageGraph::add_edge(const std::string& upstream, const std::string& downst
   boost::add_edge(u, d, impl_->g);
 }
 
-bool StageGraph::has_stage(const std::string& name) const {
-  return impl_->by_name.count(name) != 0;
-}
+bool StageGraph::has_stage(const std::string& name) const { return impl_->by_name.count(name) != 0; }
 
 std::size_t StageGraph::size() const { return impl_->by_name.size(); }
 
 std::size_t StageGraph::edge_count() const { return boost::num_edges(impl_->g); }
 
-std::vector<std::string> StageGraph::stages() const {
-  return impl_->names(impl_->vertices_by_name());
-}
+std::vector<std::string> StageGraph::stages() const { return impl_->names(impl_->vertices_by_name()); }
 
 std::vector<GraphEdge> StageGraph::edges() const {
   const Graph& g = impl_->g;
@@ -247,38 +240,10 @@ std::vector<std::vector<std::string>> StageGraph::levels() const {
   return out;
 }
 
-std::vector<std::string> StageGraph::downstream_closure(const std::string& name) const {
-  const Graph& g = impl_->g;
-  const Vertex start = impl_->vertex_or_throw(name);
-
-  // Sorting only the reachable part means a cycle elsewhere in the graph does not
-  // block refreshing this stage's dependants.
-  std::vector<char> reached(boost::num_vertices(g), 0);
-  std::vector<Vertex> stack{start};
-  reached[start] = 1;
-  std::size_t count = 1;
-  while (!stack.empty()) {
-    Vertex v = stack.back();
-    stack.pop_back();
-    for (Vertex w : boost::make_iterator_range(boost::adjacent_vertices(v, g))) {
-      if (!reached[w]) {
-        reached[w] = 1;
-        ++count;
-        stack.push_back(w);
-      }
-    }
-  }
-  std::vector<Vertex> order = impl_->kahn(impl_->ranks(), &reached);
-  if (order.size() != count) throw cycle_error(impl_->cycle_within(&reached));
-  order.erase(order.begin());  // `start` is the only source of the closure
-  return impl_->names(order);
-}
-
 std::vector<std::string> StageGraph::upstreams(const std::string& name) const {
   const Graph& g = impl_->g;
   std::vector<std::string> out;
-  for (Vertex u : boost::make_iterator_range(
-           boost::inv_adjacent_vertices(impl_->vertex_or_throw(name), g))) {
+  for (Vertex u : boost::make_iterator_range(boost::inv_adjacent_vertices(impl_->vertex_or_throw(name), g))) {
     out.push_back(g[u].name);
   }
   std::sort(out.begin(), out.end());
@@ -288,16 +253,14 @@ std::vector<std::string> StageGraph::upstreams(const std::string& name) const {
 std::vector<std::string> StageGraph::downstreams(const std::string& name) const {
   const Graph& g = impl_->g;
   std::vector<std::string> out;
-  for (Vertex w :
-       boost::make_iterator_range(boost::adjacent_vertices(impl_->vertex_or_throw(name), g))) {
+  for (Vertex w : boost::make_iterator_range(boost::adjacent_vertices(impl_->vertex_or_throw(name), g))) {
     out.push_back(g[w].name);
   }
   std::sort(out.begin(), out.end());
   return out;
 }
 
-std::vector<std::string> StageGraph::cycle_if_added(const std::string& upstream,
-                                                    const std::string& downstream) const {
+std::vector<std::string> StageGraph::cycle_if_added(const std::string& upstream, const std::string& downstream) const {
   if (upstream == downstream) return {upstream};
   auto u = impl_->by_name.find(upstream);
   auto d = impl_->by_name.find(downstream);
@@ -305,8 +268,8 @@ std::vector<std::string> StageGraph::cycle_if_added(const std::string& upstream,
   if (u == impl_->by_name.end() || d == impl_->by_name.end()) return {};
 
   // The new edge closes a cycle iff downstream already reaches upstream.
-  std::vector<Vertex> path = impl_->path_to_edge_into(d->second, u->second, impl_->ranks(),
-                                                      [](Vertex) { return true; });
+  std::vector<Vertex> path =
+      impl_->path_to_edge_into(d->second, u->second, impl_->ranks(), [](Vertex) { return true; });
   if (path.empty()) return {};
   std::vector<std::string> cycle = impl_->names(path);
   cycle.push_back(upstream);

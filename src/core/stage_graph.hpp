@@ -62,19 +62,13 @@ class StageGraph {
   // Throws Error(42P19) on a cycle.
   std::vector<std::vector<std::string>> levels() const;
 
-  // Every stage reachable downstream of `name` (not including itself), upstream before
-  // downstream, ties by name. Throws Error(42704) if unknown, Error(42P19) if a cycle is
-  // reachable from `name` (cycles elsewhere do not matter).
-  std::vector<std::string> downstream_closure(const std::string& name) const;
-
   // Direct neighbours, sorted by name. Throw Error(42704) if `name` is unknown.
   std::vector<std::string> upstreams(const std::string& name) const;
   std::vector<std::string> downstreams(const std::string& name) const;
 
   // The cycle that adding upstream->downstream would close (same format as find_cycle,
   // the shortest such cycle), or empty. Unknown names are allowed, like add_edge.
-  std::vector<std::string> cycle_if_added(const std::string& upstream,
-                                          const std::string& downstream) const;
+  std::vector<std::string> cycle_if_added(const std::string& upstream, const std::string& downstream) const;
 
  private:
   struct Impl;

@@ -34,9 +34,10 @@ StagePartitioning parse_partition_by(const std::string& text) {
   const size_t open = t.find('(');
   const size_t close = t.find(')', open == std::string::npos ? 0 : open);
   if (open == std::string::npos || close == std::string::npos) bad(text, "expected a column in parentheses");
-  spec.method = lower(trim(t.substr(0, open)));
-  if (spec.method != "list" && spec.method != "hash" && spec.method != "range")
-    bad(text, "unknown method \"" + spec.method + "\"");
+  const std::string method = lower(trim(t.substr(0, open)));
+  const auto parsed = parse_partition_method(method);
+  if (!parsed) bad(text, "unknown method \"" + method + "\"");
+  spec.method = *parsed;
   std::string col = trim(t.substr(open + 1, close - open - 1));
   if (col.empty()) bad(text, "no column");
   if (col.front() == '"') {
@@ -48,9 +49,9 @@ StagePartitioning parse_partition_by(const std::string& text) {
   }
   spec.column = col;
   const std::string rest = trim(t.substr(close + 1));
-  if (spec.method == "list") {
+  if (spec.method == PartitionMethod::List) {
     if (!rest.empty()) bad(text, "list takes no argument after the column");
-  } else if (spec.method == "hash") {
+  } else if (spec.method == PartitionMethod::Hash) {
     if (rest.empty() || rest.find_first_not_of("0123456789") != std::string::npos)
       bad(text, "hash needs the number of partitions, e.g. 'hash (patient_id) 16'");
     spec.modulus = std::stoi(rest.size() > 6 ? std::string("9999999") : rest);
@@ -65,7 +66,9 @@ StagePartitioning parse_partition_by(const std::string& text) {
 }
 
 std::string partition_clause(const StagePartitioning& spec) {
-  std::string m = spec.method == "list" ? "LIST" : spec.method == "hash" ? "HASH" : "RANGE";
+  const std::string m = spec.method == PartitionMethod::List   ? "LIST"
+                        : spec.method == PartitionMethod::Hash ? "HASH"
+                                                               : "RANGE";
   return " PARTITION BY " + m + " (" + quote_ident(spec.column) + ")";
 }
 

@@ -8,17 +8,19 @@
 
 #include <string>
 
+#include "core/stage_options.hpp"
+
 namespace incview {
 
 struct StagePartitioning {
-  std::string method;  // "" (none) | list | hash | range
+  PartitionMethod method = PartitionMethod::None;
   std::string column;
   int modulus = 0;       // hash
   std::string interval;  // range: an interval literal ("1 month") or a number ("100000")
   bool numeric_range = false;
 
-  bool partitioned() const { return !method.empty(); }
-  bool creates_on_demand() const { return method == "list" || method == "range"; }
+  bool partitioned() const { return method != PartitionMethod::None; }
+  bool creates_on_demand() const { return method == PartitionMethod::List || method == PartitionMethod::Range; }
 };
 
 // Throws Error(22023) explaining the accepted forms.

@@ -18,8 +18,8 @@ std::string StageSql::wrap_query(const std::string& alias) const {
   // Newlines around the query: a trailing "-- comment" must not swallow our parenthesis.
   const std::string inner = "(\n" + shape_.query + "\n)";
   if (shape_.retention_column.empty()) return inner + " AS " + alias;
-  return "(SELECT * FROM " + inner + " AS r WHERE r." + quote_ident(shape_.retention_column) +
-         " >= now() - " + quote_literal(shape_.retention_keep) + "::interval) AS " + alias;
+  return "(SELECT * FROM " + inner + " AS r WHERE r." + quote_ident(shape_.retention_column) + " >= now() - " +
+         quote_literal(shape_.retention_keep) + "::interval) AS " + alias;
 }
 
 std::string StageSql::delete_expired(long limit) const {
@@ -107,12 +107,14 @@ std::string StageSql::key_row(const std::string& alias) const {
 }
 
 std::string StageSql::diff_body(const std::string& fresh_sql, const std::string& current_filter) const {
-  if (shape_.unique_key.empty())
-    throw Error(sqlstate::kInvalidParameterValue, "the diff engine needs a unique_key");
+  return shape_.unique_key.empty() ? multiset_diff_body(fresh_sql, current_filter)
+                                   : keyed_diff_body(fresh_sql, current_filter);
+}
+
+std::string StageSql::keyed_diff_body(const std::string& fresh_sql, const std::string& current_filter) const {
   std::vector<std::string> rest;  // non-key columns
   for (const auto& c : shape_.columns)
-    if (std::find(shape_.unique_key.begin(), shape_.unique_key.end(), c) == shape_.unique_key.end())
-      rest.push_back(c);
+    if (std::find(shape_.unique_key.begin(), shape_.unique_key.end(), c) == shape_.unique_key.end()) rest.push_back(c);
 
   const std::string& target = shape_.target;
   // The rows to delete or update are reached through the batch's scope filter (the scope
@@ -121,9 +123,8 @@ std::string StageSql::diff_body(const std::string& fresh_sql, const std::string&
   std::string sql;
   sql += "WITH fresh AS MATERIALIZED (SELECT f.*, " + key_row("f") + " AS incview_key, " + row_text("f") +
          " AS incview_row FROM (" + fresh_sql + ") AS f),\n";
-  sql += "cur AS MATERIALIZED (SELECT " + key_row("t") + " AS incview_key, " + row_text("t") +
-         " AS incview_row FROM " + target + " AS t" + (current_filter.empty() ? "" : " WHERE " + current_filter) +
-         "),\n";
+  sql += "cur AS MATERIALIZED (SELECT " + key_row("t") + " AS incview_key, " + row_text("t") + " AS incview_row FROM " +
+         target + " AS t" + (current_filter.empty() ? "" : " WHERE " + current_filter) + "),\n";
   sql += "gone AS (DELETE FROM " + target + " AS t WHERE " + in_batch + key_row("t") +
          " IN (SELECT c.incview_key FROM cur c WHERE NOT EXISTS "
          "(SELECT 1 FROM fresh f WHERE f.incview_key = c.incview_key)) RETURNING 1),\n";
@@ -143,14 +144,61 @@ std::string StageSql::diff_body(const std::string& fresh_sql, const std::string&
   return sql;
 }
 
+// Without a unique_key a stage is a multiset: a row is its whole value, and k identical
+// rows are k copies. For a value with a copies in the table and b in the query, the diff
+// deletes a - b copies (by ctid) or inserts b - a, and leaves min(a, b) untouched: only
+// real changes are written, as with a key, so downstream stages see only those. A change of
+// value among duplicates is one copy deleted and one inserted (no identity to UPDATE).
+// `delta` counts b - a per value with one hash aggregate over both sides; only the rows of
+// values whose count changed are then numbered (row_number, a sort of those rows alone) to
+// pick which copies go and which come. (Numbering every row of both sides instead took four
+// sorts of the whole batch: 708 ms against 213 ms for 10,000 rows with 100 changed, in one
+// EXPLAIN ANALYZE each on the loaded 2-core development machine.)
+// The text form pairs NULLs with NULLs (IS NOT DISTINCT FROM, "(1,)" is not "(1,\"\")") and
+// works for types without an equality operator (json, point, xml); it is strictly finer
+// than equality (1.0 and 1.00 differ), so a value whose text changes is rewritten.
+// The query's rows travel as one anonymous record: no name of ours can collide with theirs.
+std::string StageSql::multiset_diff_body(const std::string& fresh_sql, const std::string& current_filter) const {
+  const std::string& target = shape_.target;
+  const std::string in_batch = current_filter.empty() ? "" : current_filter + " AND ";
+  // ROW(...) names its fields f1, f2, ... whatever the columns are called (a bare "f" would
+  // be the user's column f, not the row).
+  std::vector<std::string> fields;
+  for (size_t i = 1; i <= shape_.columns.size(); ++i) fields.push_back("(x.incview_rec).f" + std::to_string(i));
+  std::string sql;
+  sql += "WITH fresh AS MATERIALIZED (SELECT ROW(" + column_list(shape_.columns, "f") + ") AS incview_rec, " +
+         row_text("f") + " AS incview_row FROM (" + fresh_sql + ") AS f),\n";
+  // (tableoid, ctid): a ctid alone repeats across the partitions of a partitioned table.
+  sql += "cur AS MATERIALIZED (SELECT t.tableoid AS incview_toid, t.ctid AS incview_tid, " + row_text("t") +
+         " AS incview_row FROM " + target + " AS t" + (current_filter.empty() ? "" : " WHERE " + current_filter) +
+         "),\n";
+  // Copies to add (> 0) or to remove (< 0) per value; values whose count is unchanged drop out.
+  sql +=
+      "delta AS MATERIALIZED (SELECT u.incview_row, pg_catalog.sum(u.incview_n) AS incview_n FROM "
+      "(SELECT f.incview_row, 1 AS incview_n FROM fresh f UNION ALL SELECT c.incview_row, -1 FROM cur c) AS u "
+      "GROUP BY u.incview_row HAVING pg_catalog.sum(u.incview_n) OPERATOR(pg_catalog.<>) 0),\n";
+  // The copies to delete are reached through the batch's scope filter (the scope index),
+  // then picked by (tableoid, ctid): never a join on ctid that could scan the whole table.
+  sql += "gone AS (DELETE FROM " + target + " AS t WHERE " + in_batch +
+         "(t.tableoid, t.ctid) IN (SELECT x.incview_toid, x.incview_tid FROM (SELECT c.incview_toid, c.incview_tid, "
+         "pg_catalog.row_number() OVER (PARTITION BY c.incview_row) AS incview_k, d.incview_n FROM cur c JOIN delta d "
+         "ON d.incview_row OPERATOR(pg_catalog.=) c.incview_row WHERE d.incview_n OPERATOR(pg_catalog.<) 0) AS x "
+         "WHERE x.incview_k OPERATOR(pg_catalog.<=) OPERATOR(pg_catalog.-) x.incview_n) RETURNING 1),\n";
+  sql += "added AS (INSERT INTO " + target + " (" + column_list(shape_.columns) + ") SELECT " + join(fields, ", ") +
+         " FROM (SELECT f.incview_rec, pg_catalog.row_number() OVER (PARTITION BY f.incview_row) AS incview_k, "
+         "d.incview_n FROM fresh f JOIN delta d ON d.incview_row OPERATOR(pg_catalog.=) f.incview_row "
+         "WHERE d.incview_n OPERATOR(pg_catalog.>) 0) AS x WHERE x.incview_k OPERATOR(pg_catalog.<=) x.incview_n "
+         "RETURNING 1)\n";
+  sql += "SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM added), 0::bigint";
+  return sql;
+}
+
 std::string StageSql::diff_scoped(const NullColumns& nulls) const {
   return diff_body(select_scoped(nulls), scope_filter("t", nulls));
 }
 
 namespace {
-std::string where_clause(const std::string& row_filter) {
-  return row_filter.empty() ? "" : " WHERE " + row_filter;
-}
+std::string where_clause(const std::string& row_filter) { return row_filter.empty() ? "" : " WHERE " + row_filter; }
 }  // namespace
 
 std::string StageSql::diff_all(const std::string& row_filter) const {
@@ -179,8 +227,8 @@ std::string StageSql::keys_from_json() const {
   for (size_t i = 0; i < scope.size(); ++i) {
     std::string scalar = scope.size() == 1 ? "e #>> '{}'" : "NULL";
     exprs.push_back("(CASE jsonb_typeof(e) WHEN 'object' THEN e ->> " + quote_literal(scope[i].name) +
-                    " WHEN 'array' THEN e ->> " + std::to_string(i) + " ELSE " + scalar + " END)::" +
-                    scope[i].type + " AS " + quote_ident(scope[i].name));
+                    " WHEN 'array' THEN e ->> " + std::to_string(i) + " ELSE " + scalar + " END)::" + scope[i].type +
+                    " AS " + quote_ident(scope[i].name));
   }
   return "SELECT DISTINCT " + scope_columns("k") + " FROM (SELECT " + join(exprs, ", ") +
          " FROM jsonb_array_elements($1) AS e) AS k ORDER BY " + scope_columns("k");
@@ -200,9 +248,9 @@ std::string StageSql::check_json_keys() const {
 }
 
 std::string StageSql::keys_where(const std::string& condition) const {
-  return "SELECT DISTINCT " + scope_columns("k") + " FROM (SELECT " + scope_columns("t") + " FROM " +
-         shape_.target + " AS t WHERE (\n" + condition + "\n) UNION ALL SELECT " + scope_columns("s") + " FROM " +
-         wrap_query("s") + " WHERE (\n" + condition + "\n)) AS k ORDER BY " + scope_columns("k");
+  return "SELECT DISTINCT " + scope_columns("k") + " FROM (SELECT " + scope_columns("t") + " FROM " + shape_.target +
+         " AS t WHERE (\n" + condition + "\n) UNION ALL SELECT " + scope_columns("s") + " FROM " + wrap_query("s") +
+         " WHERE (\n" + condition + "\n)) AS k ORDER BY " + scope_columns("k");
 }
 
 std::string StageSql::create_scope_index() const {

@@ -26,8 +26,8 @@ struct StageShape {
   std::vector<std::string> unique_key;  // may be empty
   // Retention: rows whose retention_column is older than now() - retention_keep are not
   // part of the stage (the refresh does not re-create what retention deletes).
-  std::string retention_column;         // empty = keep everything
-  std::string retention_keep;           // interval literal text, e.g. "30 days"
+  std::string retention_column;  // empty = keep everything
+  std::string retention_keep;    // interval literal text, e.g. "30 days"
 };
 
 // Which scope columns of a batch hold a NULL: NULL is a scope too, but `= ANY` never
@@ -51,16 +51,17 @@ class StageSql {
   std::string delete_scoped(const NullColumns& nulls) const;
   std::string insert_scoped(const NullColumns& nulls) const;
 
-  // engine diff (needs unique_key): one statement; returns (deleted, inserted, updated).
-  // Rows are paired by unique_key (NULLs pair with NULLs) and compared by their text form,
-  // so unchanged rows are not written at all.
+  // engine diff: one statement; returns (deleted, inserted, updated). Unchanged rows are
+  // not written at all. With a unique_key, rows are paired by it (NULLs pair with NULLs)
+  // and compared by their text form; without one, the stage is a multiset and rows are
+  // paired by their whole text form, copy by copy (see multiset_diff_body).
   std::string diff_scoped(const NullColumns& nulls) const;
 
   // engine full. row_filter: an extra condition on the query's rows (empty: none); the
   // rebuild passes one that counts rows for incview.progress.
   std::string delete_all() const;
   std::string insert_all(const std::string& row_filter = "") const;
-  // diff over everything (full rebuild that writes only changes; needs unique_key).
+  // diff over everything (full rebuild that writes only changes), keyed or multiset.
   std::string diff_all(const std::string& row_filter = "") const;
 
   // verify: (missing, extra) comparing the query with the target as multisets of rows.
@@ -90,6 +91,8 @@ class StageSql {
 
  private:
   std::string diff_body(const std::string& fresh_sql, const std::string& current_filter) const;
+  std::string keyed_diff_body(const std::string& fresh_sql, const std::string& current_filter) const;
+  std::string multiset_diff_body(const std::string& fresh_sql, const std::string& current_filter) const;
   std::string row_text(const std::string& alias) const;
   std::string key_row(const std::string& alias) const;
 

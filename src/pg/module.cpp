@@ -1,4 +1,5 @@
 // Module entry: PG_MODULE_MAGIC, settings, and the self-test used by the error-boundary tests.
+#include "core/refresh_planner.hpp"
 #include "pg/api/args.hpp"
 #include "pg/capture/capture.hpp"
 #include "pg/background/scheduler.hpp"
@@ -25,14 +26,14 @@ namespace incview::pg {
 Settings settings;
 
 void define_settings() {
-  DefineCustomBoolVariable("incview.enabled", "Whether background workers refresh stages.", nullptr,
-                           &settings.enabled, true, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomBoolVariable("incview.enabled", "Whether background workers refresh stages.", nullptr, &settings.enabled,
+                           true, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
   DefineCustomIntVariable("incview.batch_size", "Scope keys re-derived per refresh batch.", nullptr,
                           &settings.batch_size, 1000, 1, 10000000, PGC_USERSET, 0, nullptr, nullptr, nullptr);
   DefineCustomRealVariable("incview.full_refresh_ratio",
                            "Engine auto rebuilds a stage when its dirty scopes exceed this share of all scopes.",
-                           nullptr, &settings.full_refresh_ratio, 0.7, 0.0, 1.0, PGC_USERSET, 0, nullptr, nullptr,
-                           nullptr);
+                           nullptr, &settings.full_refresh_ratio, incview::kDefaultFullRefreshRatio, 0.0, 1.0,
+                           PGC_USERSET, 0, nullptr, nullptr, nullptr);
   DefineCustomRealVariable("incview.capture_all_ratio",
                            "A statement dirtying more than this share of a stage's scopes records one "
                            "\"every scope\" marker instead of the keys.",
@@ -48,9 +49,10 @@ void define_settings() {
                              "Comma-separated databases to schedule; empty means every database where "
                              "the extension is installed.",
                              nullptr, &settings.databases, "", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
-  DefineCustomIntVariable("incview.retry_base", "Back-off after the first failed refresh of a stage (doubles per failure).",
-                          nullptr, &settings.retry_base_ms, 1000, 10, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr,
-                          nullptr, nullptr);
+  DefineCustomIntVariable("incview.retry_base",
+                          "Back-off after the first failed refresh of a stage (doubles per failure).", nullptr,
+                          &settings.retry_base_ms, 1000, 10, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr,
+                          nullptr);
   DefineCustomIntVariable("incview.retry_max", "Longest back-off between retries of a failing stage.", nullptr,
                           &settings.retry_max_ms, 300000, 10, 24 * 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr,
                           nullptr, nullptr);
@@ -116,8 +118,8 @@ Datum incview_selftest_throw(PG_FUNCTION_ARGS) {
     const std::string kind = required_text(fcinfo, 0, "kind");
     if (kind == "std") throw std::runtime_error("self-test: std::runtime_error from C++");
     if (kind == "incview")
-      throw incview::Error(incview::sqlstate::kInvalidParameterValue, "self-test: incview::Error",
-                           "detail survives", "hint survives");
+      throw incview::Error(incview::sqlstate::kInvalidParameterValue, "self-test: incview::Error", "detail survives",
+                           "hint survives");
     if (kind == "unknown") throw 42;
     if (kind == "pg") {
       // A PostgreSQL ERROR raised below C++ frames: must reach the client unchanged.

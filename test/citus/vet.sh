@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Seed 000's veterinary stage (examples/vet) on the Citus cluster: the event tables
+# The veterinary-clinic scenario's stage (seed 000) (examples/vet) on the Citus cluster: the event tables
 # distributed by patient_id (co-located), products a reference table; the stage
 # (DISTINCT ON over a UNION ALL of the three, joined with products) becomes a distributed
 # table co-located with them. Changes through the coordinator and on the workers, a product's

@@ -154,7 +154,7 @@ SELECT is(incview.refresh('med_count') + incview.refresh('med_by_product') + inc
 SELECT is(pg_temp.verified('med_count') || pg_temp.verified('med_by_product') || pg_temp.verified('med_names'),
           '(0,0)(0,0)(0,0)', 'the three stages equal their queries');
 
--- ------------------------------------------------------------------ unnest mapping (seed 003)
+-- ------------------------------------------------------------------ unnest mapping (the pixels-and-URL-tags scenario, seed 003)
 SELECT is((SELECT mapping_kind FROM incview.stage_source WHERE source = 'pixels'::regclass), 'all',
           'pixels has no column tag: unmapped, every scope');
 SELECT lives_ok($$SELECT incview.map_source('tag_count', 'pixels', 'SELECT unnest(changed.tags)')$$,
@@ -233,7 +233,7 @@ UPDATE visits SET minutes = minutes + 1 WHERE patient_id <= 150;  -- 75%: keys u
 SELECT is(pg_temp.queue_rows('visit_minutes'), 150::bigint, 'with capture_all_ratio 0.9, 150 of 200 scopes are keys');
 SELECT is(incview.refresh('visit_minutes'), 150::bigint, '150 scopes refreshed');
 SELECT is((SELECT engine FROM incview.refresh_log WHERE stage = 'visit_minutes' ORDER BY id DESC LIMIT 1), 'full',
-          'auto rebuilds when dirty keys exceed full_refresh_ratio (0.7 by default) of the scopes');
+          'auto rebuilds when dirty keys exceed full_refresh_ratio (0.25 by default) of the scopes');
 SET incview.full_refresh_ratio = 0.9;
 UPDATE visits SET minutes = minutes + 1 WHERE patient_id <= 150;
 SELECT is(incview.refresh('visit_minutes'), 150::bigint, '150 scopes refreshed again');

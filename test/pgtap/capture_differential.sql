@@ -37,11 +37,11 @@ CREATE INDEX ON order_items (patient_id);
 CREATE INDEX ON order_items (product_id);
 CREATE INDEX ON orders (patient_id);
 CREATE INDEX ON order_lines (order_id);
--- seed 004: reports per (org_id, cluster); cluster may be NULL
+-- seed 004 (notification service): reports per (org_id, cluster); cluster may be NULL
 CREATE TABLE reports (id bigserial PRIMARY KEY, org_id int NOT NULL, cluster text,
                       notified_at timestamptz NOT NULL, payload jsonb);
 CREATE INDEX ON reports (org_id, cluster);
--- seed 003: pixels with tags
+-- seed 003 (pixels and URL tags): pixels with tags
 CREATE TABLE pixels (id bigserial PRIMARY KEY, tags text[], hits int NOT NULL);
 
 -- deterministic pseudo-random integer in [0, n)
@@ -123,14 +123,14 @@ SELECT incview.create_stage('census', $q$
   $q$, ARRAY['location_id'], ARRAY['location_id']);
 SELECT incview.map_source('census', 'locations', 'SELECT changed.id');
 
--- 4. seed 004: latest report per (org_id, cluster)
+-- 4. seed 004 (notification service): latest report per (org_id, cluster)
 SELECT incview.create_stage('latest_report', $q$
     SELECT DISTINCT ON (org_id, cluster) org_id, cluster, id AS report_id, notified_at, payload
     FROM reports
     ORDER BY org_id, cluster, notified_at DESC, id DESC
   $q$, ARRAY['org_id', 'cluster'], ARRAY['org_id', 'cluster']);
 
--- 5. seed 003: pixels per tag, mapped by unnest
+-- 5. seed 003 (pixels and URL tags): pixels per tag, mapped by unnest
 SELECT incview.create_stage('tag_stats', $q$
     SELECT t.tag, count(*) AS pixels, sum(p.hits) AS hits, min(p.id) AS first_pixel
     FROM pixels p CROSS JOIN LATERAL unnest(p.tags) AS t(tag)

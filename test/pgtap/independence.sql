@@ -10,7 +10,7 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_incview;
 SET incview.default_policy = manual;
-SELECT plan(75);
+SELECT plan(76);
 
 CREATE TABLE orders (id serial PRIMARY KEY, customer_id int, amount int, product int);
 CREATE TABLE products (id int PRIMARY KEY, name text);
@@ -22,7 +22,10 @@ CREATE INDEX ON orders (customer_id);
 ANALYZE orders, products;
 
 -- shape, query template ({w}: the extra filter, its columns qualified by {t} where the
--- shape joins), unique key (NULL: no diff engine), independent?
+-- shape joins), unique key (NULL: the shape has none), independent?
+-- Engines: auto, replace, diff (with the unique key, where the shape has one) and
+-- multiset (engine diff without a unique key: rows paired by their whole value, copy by
+-- copy; every shape, the keyless ones included).
 CREATE TABLE shapes (shape text PRIMARY KEY, template text, ukey text[], independent boolean);
 INSERT INTO shapes VALUES
  ('agg', 'SELECT customer_id, sum(amount) AS s, count(*) AS n FROM orders WHERE {w} GROUP BY customer_id', '{customer_id}', true),
@@ -55,10 +58,12 @@ BEGIN
     t := CASE WHEN s.template LIKE '% o WHERE {w}%' OR s.template LIKE '%orders o JOIN%' THEN 'o.' ELSE '' END;
     FOR f IN SELECT * FROM filters x ORDER BY x.f LOOP
       q := replace(s.template, '{w}', replace(f.sql, '{t}', t));
-      FOREACH e IN ARRAY CASE WHEN s.ukey IS NULL THEN ARRAY['auto', 'replace'] ELSE ARRAY['auto', 'replace', 'diff'] END LOOP
+      FOREACH e IN ARRAY CASE WHEN s.ukey IS NULL THEN ARRAY['auto', 'replace', 'multiset']
+                              ELSE ARRAY['auto', 'replace', 'diff', 'multiset'] END LOOP
         name := s.shape || '__' || f.f || '__' || e;
         PERFORM incview.create_stage(name, q, ARRAY['customer_id'],
-                                     unique_key => CASE WHEN e = 'diff' THEN s.ukey END, engine => e);
+                                     unique_key => CASE WHEN e = 'diff' THEN s.ukey END,
+                                     engine => CASE WHEN e = 'multiset' THEN 'diff' ELSE e END);
         INSERT INTO stages (stage, shape, f, engine) VALUES (name, s.shape, f.f, e);
       END LOOP;
     END LOOP;
@@ -99,6 +104,8 @@ SELECT is((SELECT count(*) FROM stages WHERE engine = 'replace' AND diverged > 0
           'replace: no stage diverged (stages that are not independent rebuild)');
 SELECT is((SELECT count(*) FROM stages WHERE engine = 'diff' AND diverged > 0), 0::bigint,
           'diff: no stage diverged (stages that are not independent rebuild by a whole-table diff)');
+SELECT is((SELECT count(*) FROM stages WHERE engine = 'multiset' AND diverged > 0), 0::bigint,
+          'diff without a unique key (multiset): no stage diverged, the 16 keyless shape x filter cases included');
 SELECT diag(string_agg(stage || ' diverged in ' || diverged || ' rounds', E'\n')) FROM stages WHERE diverged > 0;
 
 -- Independent stages really refresh scope by scope (a batch, not a rebuild): the last

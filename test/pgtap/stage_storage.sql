@@ -5,7 +5,7 @@ SET LOCAL incview.default_policy = manual;
 SET LOCAL client_min_messages = warning;
 SELECT plan(28);
 
--- Seed 002: half a billion event rows, aggregates per (season_competition, game, team,
+-- Seed 002 (sports analytics): half a billion event rows, aggregates per (season_competition, game, team,
 -- parameter), partitioned by the season_competition context.
 CREATE TABLE events (id bigserial PRIMARY KEY, season_competition_id int, game_id int, team_id int,
                      parameter_id int, value numeric);
@@ -68,7 +68,7 @@ SELECT incview.create_stage('team_totals', 'SELECT team_id, sum(value) AS total 
 SELECT is((SELECT count(*)::int FROM pg_inherits WHERE inhparent = 'team_totals'::regclass), 4, 'four hash partitions');
 SELECT is((SELECT row(missing, extra)::text FROM incview.verify('team_totals')), '(0,0)', 'hash-partitioned stage correct');
 
--- Seed 004: reports per (org_id, cluster); latest report, newest N, delete older than.
+-- Seed 004 (notification service): reports per (org_id, cluster); latest report, newest N, delete older than.
 CREATE TABLE reports (id bigserial PRIMARY KEY, org_id int, cluster text, notified_at timestamptz, total_risk int);
 CREATE INDEX ON reports (org_id, cluster);
 INSERT INTO reports (org_id, cluster, notified_at, total_risk)

@@ -1,4 +1,4 @@
--- End-to-end test of the demo scenario (seed 000, examples/vet): register the
+-- End-to-end test of the demo scenario (the veterinary-clinic scenario, seed 000, examples/vet): register the
 -- patient_product_due stage, change one patient, refresh exactly that scope.
 -- Runs in one transaction and rolls back. Run: pg_prove -d <db with pgtap> test/pgtap/vet_scenario.sql
 BEGIN;

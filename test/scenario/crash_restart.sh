@@ -29,9 +29,8 @@ set -euo pipefail
 ROUNDS=${CRASH_ROUNDS:-5}
 db=incview_crash_restart
 source "$(dirname "${BASH_SOURCE[0]}")/lib/wait.bash"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/crash.bash"
 
-as_pg() { if [[ $(id -un) == postgres ]]; then "$@"; else runuser -u postgres -- "$@"; fi; }
-holders=()  # background psql sessions of this script (they die with the server)
 cleanup() {
   local pid
   for pid in "${holders[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -44,39 +43,6 @@ diagnose() {
     -c "SELECT 'activity: ' || backend_type || ' ' || coalesce(wait_event, '-') || ' ' || left(coalesce(query, ''), 100) FROM pg_stat_activity WHERE datname = current_database()" \
     2>&1 | sed 's/^/  /' || true
   tail -n 20 "$INCVIEW_PGDATA/server.log" 2>/dev/null | sed 's/^/  log| /' || true
-}
-wait_server() {
-  local deadline=$((SECONDS + 60))
-  until psql -d postgres -c "SELECT 1" >/dev/null 2>&1; do
-    (( SECONDS > deadline )) && { echo "server did not come back"; return 1; }
-    sleep 0.1
-  done
-}
-crash_and_restart() {
-  as_pg "$PGBIN/pg_ctl" -D "$INCVIEW_PGDATA" -m immediate stop >/dev/null
-  as_pg "$PGBIN/pg_ctl" -D "$INCVIEW_PGDATA" -w -t 60 -l "$INCVIEW_PGDATA/server.log" start >/dev/null
-  wait_server
-  local pid
-  for pid in "${holders[@]}"; do wait "$pid" 2>/dev/null || true; done  # they lost their server
-  holders=()
-}
-# hold <sql...>: a background session that runs the statements and stays connected (and
-# inside its transaction, if one is open) until the crash.
-hold() {
-  local args=() s
-  for s in "$@"; do args+=(-c "$s"); done
-  "$PGBIN/psql" -X -q -At -U postgres -d $db "${args[@]}" -c "SELECT pg_sleep(600)" >/dev/null 2>&1 &
-  holders+=($!)
-}
-# hold_advisory <n>: holds advisory lock n; the crash points (hold_point) wait for it.
-hold_advisory() {
-  hold "SELECT pg_advisory_lock($1)"
-  wait_for 20 "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted)"
-}
-# waiting_on_advisory <n> <backend_type LIKE pattern>: someone of that kind waits for lock n.
-waiting_on_advisory() {
-  wait_for 60 "SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-               WHERE l.locktype = 'advisory' AND l.objid = $1 AND NOT l.granted AND a.backend_type LIKE '$2')"
 }
 # converged [stage]: nothing is queued, and that stage (default: every stage) equals its
 # query. The verifies read whole stages, so they run once the queue is empty; after each

@@ -23,12 +23,9 @@ Datum incview_background_status(PG_FUNCTION_ARGS) {
       if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE) elog(ERROR, "record expected");
       desc = BlessTupleDesc(desc);
       const bool preloaded = b.budget > 0;
-      Datum values[7] = {CStringGetTextDatum(b.status),
-                         TimestampTzGetDatum(b.waiting_since),
-                         TimestampTzGetDatum(b.next_due),
-                         Int32GetDatum(b.scheduler_pid),
-                         Int32GetDatum(b.budget),
-                         Int32GetDatum(b.in_use),
+      Datum values[7] = {CStringGetTextDatum(b.status),     TimestampTzGetDatum(b.waiting_since),
+                         TimestampTzGetDatum(b.next_due),   Int32GetDatum(b.scheduler_pid),
+                         Int32GetDatum(b.budget),           Int32GetDatum(b.in_use),
                          Int32GetDatum(b.waiting_databases)};
       bool nulls[7] = {false,
                        b.waiting_since == 0,

@@ -30,8 +30,8 @@ void warn_if_budget_full(const std::string& stage) {
   const std::string msg = "pg_incview's background processes are all busy: stage \"" + stage +
                           "\" will be refreshed when this database's turn comes";
   const std::string detail = "incview.worker_budget = " + std::to_string(b.budget) + ", in use " +
-                             std::to_string(b.in_use) + ", databases waiting " +
-                             std::to_string(b.waiting_databases) + ".";
+                             std::to_string(b.in_use) + ", databases waiting " + std::to_string(b.waiting_databases) +
+                             ".";
   const char* m = msg.c_str();
   const char* d = detail.c_str();
   pg_call([&] {
@@ -49,15 +49,13 @@ Datum incview_set_policy(PG_FUNCTION_ARGS) {
     const SpiArg every = PG_ARGISNULL(2) ? null_arg(INTERVALOID) : SpiArg{INTERVALOID, PG_GETARG_DATUM(2), false};
     const SpiArg at = PG_ARGISNULL(3) ? null_arg(TIMEOID) : SpiArg{TIMEOID, PG_GETARG_DATUM(3), false};
     const SpiArg max_lag = PG_ARGISNULL(4) ? null_arg(INTERVALOID) : SpiArg{INTERVALOID, PG_GETARG_DATUM(4), false};
-    static const std::set<std::string> modes = {"continuous", "interval", "daily", "manual"};
-    if (!modes.count(mode))
-      throw Error(sqlstate::kInvalidParameterValue, "unknown policy \"" + mode + "\"",
-                  "policies are continuous, interval, daily and manual");
-    if (mode == "interval" && every.isnull)
+    const Policy policy = policy_or_throw(mode);
+    if (policy == Policy::Interval && every.isnull)
       throw Error(sqlstate::kInvalidParameterValue, "policy \"interval\" needs every => interval", "",
                   "for example every => '5 minutes'");
-    if (mode == "daily" && at.isnull)
-      throw Error(sqlstate::kInvalidParameterValue, "policy \"daily\" needs at => time", "", "for example at => '02:30'");
+    if (policy == Policy::Daily && at.isnull)
+      throw Error(sqlstate::kInvalidParameterValue, "policy \"daily\" needs at => time", "",
+                  "for example at => '02:30'");
     spi_connect();
     if (!every.isnull && spi_scalar("SELECT $1 <= interval '0'", {every}) == std::optional<std::string>("t"))
       throw Error(sqlstate::kInvalidParameterValue, "every must be a positive interval");
@@ -66,26 +64,24 @@ Datum incview_set_policy(PG_FUNCTION_ARGS) {
     const StageRecord stage = load_stage(name);
     check_stage_owner(stage, "change it");
     as_extension_owner([&] {
-      spi_exec(
-          "UPDATE incview.stage SET policy = $2, policy_every = $3, policy_at = $4, max_lag = $5 WHERE id = $1",
-          {int4_arg(stage.id), text_arg(mode), every, at, max_lag});
+      spi_exec("UPDATE incview.stage SET policy = $2, policy_every = $3, policy_at = $4, max_lag = $5 WHERE id = $1",
+               {int4_arg(stage.id), text_arg(mode), every, at, max_lag});
       // A new policy is a fresh start for a failing stage.
       spi_exec("UPDATE incview.stage_state SET next_attempt = NULL WHERE stage_id = $1", {int4_arg(stage.id)});
       // Capture wakes the scheduler at commit only for continuous stages.
       invalidate_stage_capture(stage.id);
     });
     spi_finish();
-    if (mode != "manual" && !preloaded()) {
-      const std::string msg = "pg_incview is not in shared_preload_libraries: no background worker will refresh stage \"" +
-                              name + "\"";
+    if (policy != Policy::Manual && !preloaded()) {
+      const std::string msg =
+          "pg_incview is not in shared_preload_libraries: no background worker will refresh stage \"" + name + "\"";
       const char* m = msg.c_str();
       pg_call([&] {
-        ereport(WARNING, (errmsg("%s", m),
-                          errhint("add pg_incview to shared_preload_libraries and restart, or call "
-                                  "incview.refresh() / CALL incview.refresh_all() yourself")));
+        ereport(WARNING, (errmsg("%s", m), errhint("add pg_incview to shared_preload_libraries and restart, or call "
+                                                   "incview.refresh() / CALL incview.refresh_all() yourself")));
       });
     }
-    if (mode != "manual" && preloaded()) warn_if_budget_full(name);
+    if (policy != Policy::Manual && preloaded()) warn_if_budget_full(name);
     wake_scheduler(MyDatabaseId);
     request_scheduler_at_commit();  // started by the launcher if this database has none now
     PG_RETURN_VOID();

@@ -41,13 +41,12 @@ std::string json_kind(Oid type) {
   return "string";
 }
 
-
 }  // namespace
 
 Datum incview_map_source(PG_FUNCTION_ARGS) {
   return entry_guard([&]() -> Datum {
     const std::string name = required_text(fcinfo, 0, "stage");
-    if (PG_ARGISNULL(1)) throw Error("22004", "parameter \"source\" must not be NULL");
+    if (PG_ARGISNULL(1)) throw Error(sqlstate::kNullValueNotAllowed, "parameter \"source\" must not be NULL");
     const Oid source = PG_GETARG_OID(1);
     const auto mapping = arg_text(fcinfo, 2);
     spi_connect();
@@ -64,51 +63,51 @@ Datum incview_map_source(PG_FUNCTION_ARGS) {
                   "not",
                   "see docs/citus.md");
     as_owner_of(stage, [&] {
-    const auto source_name = spi_scalar("SELECT $1::regclass::text", {oid_arg(source)});
-    // Declaring a stage's table (its own, or a downstream one's) as its source is a cycle.
-    StageGraph graph = load_stage_graph();
-    refuse_cycle(graph, name, {source}, "reading " + source_name.value_or("?") + " in stage \"" + name + "\"");
-    std::string kind = "all";
-    std::optional<std::string> text;
-    if (mapping) {
-      kind = "lookup";
-      text = check_select_syntax(*mapping, "a mapping");
-      // Run it once over an empty `changed` to check names, types and the column count.
-      uint64 natts = 0;
-      std::vector<Oid> types;
-      spi_exec("SELECT m.* FROM (SELECT * FROM " + *source_name + " LIMIT 0) AS changed, LATERAL (\n" + *text +
-                   "\n) AS m LIMIT 0",
-               {}, true);
-      natts = static_cast<uint64>(SPI_tuptable->tupdesc->natts);
-      for (uint64 i = 0; i < natts; ++i) types.push_back(TupleDescAttr(SPI_tuptable->tupdesc, i)->atttypid);
-      if (natts != stage.shape.scope.size())
-        throw Error(sqlstate::kInvalidParameterValue,
-                    "mapping for source " + *source_name + " returns " + std::to_string(natts) +
-                        " columns; stage \"" + name + "\" has " + std::to_string(stage.shape.scope.size()) +
-                        " scope columns",
-                    "", "return the scope columns in order: " + StageSql(stage.shape).scope_columns());
-      // Keys are compared as jsonb: a text '5' never equals the number 5, so a mapping of
-      // the wrong kind would queue keys no refresh can consume.
-      for (size_t i = 0; i < types.size(); ++i) {
-        const std::string want = json_kind(stage.scope_types[i]), got = json_kind(types[i]);
-        if (want != got)
-          throw Error("42804",
-                      "mapping for source " + *source_name + " returns a " + got + " in column " +
-                          std::to_string(i + 1) + ", but scope column \"" + stage.shape.scope[i].name + "\" is " +
-                          stage.shape.scope[i].type,
-                      "", "cast the mapping's column to " + stage.shape.scope[i].type);
+      const auto source_name = spi_scalar("SELECT $1::regclass::text", {oid_arg(source)});
+      // Declaring a stage's table (its own, or a downstream one's) as its source is a cycle.
+      StageGraph graph = load_stage_graph();
+      refuse_cycle(graph, name, {source}, "reading " + source_name.value_or("?") + " in stage \"" + name + "\"");
+      std::string kind = "all";
+      std::optional<std::string> text;
+      if (mapping) {
+        kind = "lookup";
+        text = check_select_syntax(*mapping, "a mapping");
+        // Run it once over an empty `changed` to check names, types and the column count.
+        uint64 natts = 0;
+        std::vector<Oid> types;
+        spi_exec("SELECT m.* FROM (SELECT * FROM " + *source_name + " LIMIT 0) AS changed, LATERAL (\n" + *text +
+                     "\n) AS m LIMIT 0",
+                 {}, true);
+        natts = static_cast<uint64>(SPI_tuptable->tupdesc->natts);
+        for (uint64 i = 0; i < natts; ++i) types.push_back(TupleDescAttr(SPI_tuptable->tupdesc, i)->atttypid);
+        if (natts != stage.shape.scope.size())
+          throw Error(sqlstate::kInvalidParameterValue,
+                      "mapping for source " + *source_name + " returns " + std::to_string(natts) +
+                          " columns; stage \"" + name + "\" has " + std::to_string(stage.shape.scope.size()) +
+                          " scope columns",
+                      "", "return the scope columns in order: " + StageSql(stage.shape).scope_columns());
+        // Keys are compared as jsonb: a text '5' never equals the number 5, so a mapping of
+        // the wrong kind would queue keys no refresh can consume.
+        for (size_t i = 0; i < types.size(); ++i) {
+          const std::string want = json_kind(stage.scope_types[i]), got = json_kind(types[i]);
+          if (want != got)
+            throw Error(sqlstate::kDatatypeMismatch,
+                        "mapping for source " + *source_name + " returns a " + got + " in column " +
+                            std::to_string(i + 1) + ", but scope column \"" + stage.shape.scope[i].name + "\" is " +
+                            stage.shape.scope[i].type,
+                        "", "cast the mapping's column to " + stage.shape.scope[i].type);
+        }
       }
-    }
-    const std::vector<Oid> read_before = sources_of(stage.id);
-    as_extension_owner([&] {
-      spi_exec(
-          "INSERT INTO incview.stage_source AS ss (stage_id, source, mapping_kind, mapping, declared) "
-          "VALUES ($1, $2, $3, $4, true) ON CONFLICT (stage_id, source) DO UPDATE "
-          "SET mapping_kind = EXCLUDED.mapping_kind, mapping = EXCLUDED.mapping, declared = true",
-          {int4_arg(stage.id), oid_arg(source), text_arg(kind), text ? text_arg(*text) : null_arg(TEXTOID)});
-    });
-    lock_new_source(source, read_before);  // a source the stage did not read: its open writers first
-    install_capture(source);
+      const std::vector<Oid> read_before = sources_of(stage.id);
+      as_extension_owner([&] {
+        spi_exec(
+            "INSERT INTO incview.stage_source AS ss (stage_id, source, mapping_kind, mapping, declared) "
+            "VALUES ($1, $2, $3, $4, true) ON CONFLICT (stage_id, source) DO UPDATE "
+            "SET mapping_kind = EXCLUDED.mapping_kind, mapping = EXCLUDED.mapping, declared = true",
+            {int4_arg(stage.id), oid_arg(source), text_arg(kind), text ? text_arg(*text) : null_arg(TEXTOID)});
+      });
+      lock_new_source(source, read_before);  // a source the stage did not read: its open writers first
+      install_capture(source);
     });
     spi_finish();
     PG_RETURN_VOID();
@@ -160,7 +159,8 @@ Datum incview_refresh_order(PG_FUNCTION_ARGS) {
     pg_call([&] {
       Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * (order.size() + 1)));
       for (size_t i = 0; i < order.size(); ++i) elems[i] = CStringGetTextDatum(order[i].c_str());
-      result = PointerGetDatum(construct_array(elems, static_cast<int>(order.size()), TEXTOID, -1, false, TYPALIGN_INT));
+      result =
+          PointerGetDatum(construct_array(elems, static_cast<int>(order.size()), TEXTOID, -1, false, TYPALIGN_INT));
     });
     return result;
   });

@@ -36,7 +36,6 @@ using namespace incview::pg;
 
 namespace {
 
-
 // Refreshes these keys' scopes (consuming their queued keys), logs the run.
 int64 refresh_key_batches(const StageRecord& stage, const std::vector<KeyBatch>& batches) {
   int64 scopes = 0;
@@ -80,9 +79,9 @@ void read_json_keys(const StageRecord& stage, const SpiArg& keys) {
 void report_drift_risks(const StageRecord& stage) {
   warn_if_capture_off(stage);
   if (!stage.declared_independent || stage.independence_problem.empty()) return;
-  const std::string msg = "stage \"" + stage.name +
-                          "\" is refreshed scope by scope on its owner's declaration; the analysis found: " +
-                          stage.independence_problem;
+  const std::string msg =
+      "stage \"" + stage.name +
+      "\" is refreshed scope by scope on its owner's declaration; the analysis found: " + stage.independence_problem;
   const char* m = msg.c_str();
   pg_call([&] { ereport(NOTICE, (errmsg("%s", m))); });
 }
@@ -98,15 +97,16 @@ void report_drift_risks(const StageRecord& stage) {
 bool clean_at_a_glance(const std::string& name, Datum keys) {
   std::optional<std::string> id, owner, kind;  // kind: 'text' or the integer type's maximum
   as_extension_owner([&] {
-    spi_exec("SELECT s.id::pg_catalog.text, s.owner::pg_catalog.oid::pg_catalog.text, "
-             "       CASE a.atttypid WHEN 'pg_catalog.int2'::pg_catalog.regtype THEN '32767' "
-             "                       WHEN 'pg_catalog.int4'::pg_catalog.regtype THEN '2147483647' "
-             "                       WHEN 'pg_catalog.int8'::pg_catalog.regtype THEN '9223372036854775807' "
-             "                       WHEN 'pg_catalog.text'::pg_catalog.regtype THEN 'text' END "
-             "FROM incview.stage s JOIN pg_catalog.pg_attribute a "
-             "  ON a.attrelid = s.target AND a.attname OPERATOR(pg_catalog.=) s.scope[1] AND NOT a.attisdropped "
-             "WHERE s.name OPERATOR(pg_catalog.=) $1 AND pg_catalog.cardinality(s.scope) OPERATOR(pg_catalog.=) 1 ",
-             {text_arg(name)}, true);
+    spi_exec(
+        "SELECT s.id::pg_catalog.text, s.owner::pg_catalog.oid::pg_catalog.text, "
+        "       CASE a.atttypid WHEN 'pg_catalog.int2'::pg_catalog.regtype THEN '32767' "
+        "                       WHEN 'pg_catalog.int4'::pg_catalog.regtype THEN '2147483647' "
+        "                       WHEN 'pg_catalog.int8'::pg_catalog.regtype THEN '9223372036854775807' "
+        "                       WHEN 'pg_catalog.text'::pg_catalog.regtype THEN 'text' END "
+        "FROM incview.stage s JOIN pg_catalog.pg_attribute a "
+        "  ON a.attrelid = s.target AND a.attname OPERATOR(pg_catalog.=) s.scope[1] AND NOT a.attisdropped "
+        "WHERE s.name OPERATOR(pg_catalog.=) $1 AND pg_catalog.cardinality(s.scope) OPERATOR(pg_catalog.=) 1 ",
+        {text_arg(name)}, true);
     if (SPI_processed == 1) {
       id = spi_text(0, 1);
       owner = spi_text(0, 2);
@@ -145,7 +145,7 @@ bool clean_at_a_glance(const std::string& name, Datum keys) {
 Datum refresh_json_keys(FunctionCallInfo fcinfo, bool only_if_dirty) {
   return entry_guard([&]() -> Datum {
     const std::string name = required_text(fcinfo, 0, "stage");
-    if (PG_ARGISNULL(1)) throw Error("22004", "parameter \"keys\" must not be NULL");
+    if (PG_ARGISNULL(1)) throw Error(sqlstate::kNullValueNotAllowed, "parameter \"keys\" must not be NULL");
     const SpiArg keys{JSONBOID, PG_GETARG_DATUM(1), false};
     spi_connect();
     // ensure_fresh asks the queue: keys still on Citus shards must be in it first (moving them
@@ -267,26 +267,32 @@ Datum incview_check(PG_FUNCTION_ARGS) {
     std::vector<std::string> declared;
     as_extension_owner([&] {
       off = spi_scalar("SELECT incview.capture_off($1)", {int4_arg(stage.id)});
-      const uint64 n = spi_exec("SELECT source::text FROM incview.stage_source WHERE stage_id = $1 AND declared "
-                                "ORDER BY 1", {int4_arg(stage.id)});
+      const uint64 n = spi_exec(
+          "SELECT source::text FROM incview.stage_source WHERE stage_id = $1 AND declared "
+          "ORDER BY 1",
+          {int4_arg(stage.id)});
       for (uint64 i = 0; i < n; ++i) declared.push_back(spi_text_or(i, 1, ""));
     });
-    if (off) risks.push_back({"capture off", "pg_incview's triggers on " + *off + " are disabled or missing: their "
-                                             "changes are not seen (status stale)"});
+    if (off)
+      risks.push_back({"capture off", "pg_incview's triggers on " + *off +
+                                          " are disabled or missing: their "
+                                          "changes are not seen (status stale)"});
     if (!stage.independence_known)
       risks.push_back({"not analyzed", "scope independence not analyzed since the update: the next refresh rebuilds"});
     else if (stage.declared_independent && !stage.independence_problem.empty())
       risks.push_back({"declared independent", "refreshed scope by scope on the owner's word; the analysis found: " +
                                                    stage.independence_problem});
     else if (!stage.independence_problem.empty())
-      risks.push_back({"not independent", stage.independence_problem + " (refreshes rebuild in full: correct, slower)"});
+      risks.push_back(
+          {"not independent", stage.independence_problem + " (refreshes rebuild in full: correct, slower)"});
     StageInputs inputs;
     as_owner_of(stage, [&] { inputs = stage_inputs(stage.shape.query, {}); });
-    const std::string declared_text =
-        declared.empty() ? "none declared" : "declared sources: " + join(declared, ", ");
+    const std::string declared_text = declared.empty() ? "none declared" : "declared sources: " + join(declared, ", ");
     for (const auto& f : inputs.opaque_functions)
-      risks.push_back({"opaque function", f + " is not IMMUTABLE and its body cannot be read: tables it reads are "
-                                              "captured only if declared with incview.add_source (" + declared_text + ")"});
+      risks.push_back({"opaque function", f +
+                                              " is not IMMUTABLE and its body cannot be read: tables it reads are "
+                                              "captured only if declared with incview.add_source (" +
+                                              declared_text + ")"});
     for (Oid rel : inputs.polled)
       risks.push_back({"polled input", *spi_scalar("SELECT $1::regclass::text", {oid_arg(rel)}) +
                                            " (foreign table or materialized view) is not captured: rebuilt at every "

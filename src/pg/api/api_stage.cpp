@@ -9,15 +9,19 @@
 #include "pg/catalog/dirty_queue.hpp"
 #include "pg/query/explain.hpp"
 #include "pg/support/guard.hpp"
+#include "pg/refresh/delta_engine.hpp"
 #include "pg/query/query_check.hpp"
 #include "pg/refresh/refresher.hpp"
+#include "pg/refresh/scope_count.hpp"
 #include "pg/support/role.hpp"
 #include "pg/support/settings.hpp"
 #include "pg/support/spi.hpp"
 #include "pg/catalog/stage_sources.hpp"
 #include "pg/storage/partitions.hpp"
+#include "pg/storage/storage_swap.hpp"
 #include "pg/background/progress.hpp"
 #include "pg/storage/stage_indexes.hpp"
+#include "pg/storage/stage_table.hpp"
 #include "pg/catalog/stage_definition.hpp"
 #include "pg/capture/capture.hpp"
 #include "pg/citus/citus.hpp"
@@ -34,16 +38,9 @@ using namespace incview::pg;
 
 namespace {
 
-const std::set<std::string> kEngines = {"auto", "replace", "diff", "full"};
-
-void check_engine(const std::string& engine, bool has_unique_key) {
-  if (!kEngines.count(engine))
-    throw Error(sqlstate::kInvalidParameterValue, "unknown engine \"" + engine + "\"",
-                "engines are auto, replace, diff and full");
-  if (engine == "diff" && !has_unique_key)
-    throw Error(sqlstate::kInvalidParameterValue, "engine \"diff\" needs a unique_key",
-                "", "pass unique_key => ARRAY[...] naming columns that identify a row");
-}
+// The engine a caller named. Every engine works with or without a unique_key (diff without
+// one pairs rows by their whole value, as a multiset: StageSql::multiset_diff_body).
+Engine checked_engine(const std::string& name) { return engine_or_throw(name); }
 
 void check_names(const std::vector<std::string>& names, const char* what) {
   std::set<std::string> seen;
@@ -64,17 +61,17 @@ void check_columns_exist(const std::vector<std::string>& wanted, const std::vect
 
 // Resolves where the target table goes: the default is public.<stage name>; a given
 // name follows CREATE TABLE's rules (unqualified = the current schema).
-std::pair<std::string, std::string> resolve_target(const std::string& name,
-                                                   const std::optional<std::string>& target) {
+std::pair<std::string, std::string> resolve_target(const std::string& name, const std::optional<std::string>& target) {
   if (!target) return {"public", name};
   auto parts = split_qualified_name(*target);
   if (parts.size() == 2) {
     if (!spi_scalar("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", {text_arg(parts[0])}))
-      throw Error("3F000", "schema \"" + parts[0] + "\" does not exist", "target => '" + *target + "'");
+      throw Error(sqlstate::kInvalidSchemaName, "schema \"" + parts[0] + "\" does not exist",
+                  "target => '" + *target + "'");
     return {parts[0], parts[1]};
   }
   auto schema = spi_scalar("SELECT pg_catalog.current_schema()");
-  if (!schema) throw Error("3F000", "no schema has been selected to create the target in");
+  if (!schema) throw Error(sqlstate::kInvalidSchemaName, "no schema has been selected to create the target in");
   return {*schema, parts[0]};
 }
 
@@ -84,21 +81,25 @@ void check_partition_column(const StagePartitioning& partition, const std::vecto
   const auto found = column_type(shape, partition.column);
   if (!found) {
     const std::string cols = spi_scalar(
-        "SELECT string_agg(attname, ', ' ORDER BY attnum) FROM pg_catalog.pg_attribute "
-        "WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped", {oid_arg(shape)}).value_or("");
+                                 "SELECT string_agg(attname, ', ' ORDER BY attnum) FROM pg_catalog.pg_attribute "
+                                 "WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped",
+                                 {oid_arg(shape)})
+                                 .value_or("");
     throw Error(sqlstate::kUndefinedColumn,
                 "partition column \"" + partition.column + "\" is not an output column of the stage query",
                 "the query returns: " + cols);
   }
-  if (partition.method != "range" && std::find(scope.begin(), scope.end(), partition.column) == scope.end())
+  if (partition.method != PartitionMethod::Range &&
+      std::find(scope.begin(), scope.end(), partition.column) == scope.end())
     throw Error(sqlstate::kInvalidParameterValue,
-                partition.method + " partition key \"" + partition.column + "\" must be one of the scope columns",
+                std::string(to_string(partition.method)) + " partition key \"" + partition.column +
+                    "\" must be one of the scope columns",
                 "a refresh deletes and re-derives whole scopes; with the partition key inside the scope, the "
                 "scopes of a refresh prune to their partitions and one partition can be rebuilt alone, while a key "
                 "outside the scope would make every refresh visit every partition",
                 "add it to scope, or partition by range on a time column (for retention)");
-  if (partition.method == "range" && !partition.numeric_range) check_range_width(partition.interval);
-  if (partition.method == "range") {
+  if (partition.method == PartitionMethod::Range && !partition.numeric_range) check_range_width(partition.interval);
+  if (partition.method == PartitionMethod::Range) {
     const bool ok_type = partition.numeric_range
                              ? found->find("int") != std::string::npos || *found == "numeric" || *found == "bigint"
                              : found->find("timestamp") == 0 || *found == "date";
@@ -151,20 +152,21 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     const auto unique_key = arg_text_array(fcinfo, 3, "unique_key");
     const auto target_arg = arg_text(fcinfo, 4);
     const bool populate = arg_bool(fcinfo, 5, true);
-    const std::string engine = arg_text(fcinfo, 6).value_or("auto");
+    const std::string engine_name = arg_text(fcinfo, 6).value_or("auto");
     const std::string partition_by = arg_text(fcinfo, 7).value_or("");
     const auto indexes = arg_text_array(fcinfo, 8, "indexes");
     const StagePartitioning partition = parse_partition_by(partition_by);
 
     if (scope.empty())
-      throw Error(sqlstate::kInvalidParameterValue, "stage \"" + name + "\" needs at least one scope column",
-                  "", "pass scope => ARRAY['patient_id'] naming the output column(s) that partition its rows");
+      throw Error(sqlstate::kInvalidParameterValue, "stage \"" + name + "\" needs at least one scope column", "",
+                  "pass scope => ARRAY['patient_id'] naming the output column(s) that partition its rows");
     check_stage_name_length(name);
     check_names(scope, "scope");
     check_names(unique_key, "unique_key");
-    check_engine(engine, !unique_key.empty());
+    const Engine engine = checked_engine(engine_name);
     const std::string policy = settings.default_policy ? settings.default_policy : "continuous";
-    if (policy != "continuous" && policy != "manual")
+    const auto parsed_policy = parse_policy(policy);
+    if (parsed_policy != Policy::Continuous && parsed_policy != Policy::Manual)
       throw Error(sqlstate::kInvalidParameterValue, "incview.default_policy must be continuous or manual",
                   "it is \"" + policy + "\"", "interval and daily policies are set with incview.set_policy");
 
@@ -177,150 +179,155 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
     const std::string search_path = creator_search_path();
     Oid target_oid = InvalidOid;
     as_stage_owner(caller, search_path, [&] {
-    const CheckedQuery checked = check_stage_query(query);
-    refuse_own_tables(checked.relations);
-    check_source_privileges(caller, checked.relations);
-    const StageInputs inputs = stage_inputs(checked.text, checked.relations);
-    // The Citus rules first: a local table beside Citus tables is refused with its own reason.
-    const CitusStage citus =
-        plan_citus_stage(inputs.tables, inputs.citus, inputs.function_tables, scope, partition.partitioned());
-    refuse_uncapturable(inputs);
-    check_source_privileges(caller, inputs.citus);
-    if (citus.used()) {
-      if (engine == "diff") refuse_citus_diff();
-      citus_sequential_for_transaction();
-    }
-    const auto [schema, table] = resolve_target(name, target_arg);
-    const std::string target = quote_qualified(schema, table);
-    if (spi_scalar("SELECT pg_catalog.to_regclass($1)::text", {text_arg(target)}))
-      throw Error(sqlstate::kDuplicateTable, "relation " + target + " already exists",
-                  "stage \"" + name + "\" would materialize into it", "choose another table with target => '...'");
-
-    // The target takes the query's column names, types and collations; the caller owns it.
-    // (CREATE TABLE AS cannot partition: a partitioned target is made LIKE a shape table.)
-    if (!partition.partitioned()) {
-      spi_exec("CREATE TABLE " + target + " AS SELECT * FROM (\n" + checked.text + "\n) AS s WITH NO DATA");
-      if (citus.used()) distribute_stage_table(citus, target, scope.front());
-    } else {
-      // (Not a temp table: none may be created in a security-restricted operation.)
-      const std::string shape = quote_qualified(schema, "incview_shape_" + std::to_string(MyProcPid));
-      spi_exec("CREATE TABLE " + shape + " AS SELECT * FROM (\n" + checked.text + "\n) AS s WITH NO DATA");
-      check_partition_column(partition, scope,
-                             static_cast<Oid>(std::stoul(*spi_scalar("SELECT $1::regclass::oid::text", {text_arg(shape)}))));
-      spi_exec("CREATE TABLE " + target + " (LIKE " + shape + " INCLUDING ALL)" + partition_clause(partition));
-      spi_exec("DROP TABLE " + shape);
-    }
-    target_oid =
-        static_cast<Oid>(std::stoul(*spi_scalar("SELECT $1::regclass::oid::text", {text_arg(target)})));
-
-    StageShape shape;
-    shape.query = checked.text;
-    shape.target = target;
-    shape.unique_key = unique_key;
-    std::vector<std::pair<std::string, std::pair<std::string, Oid>>> cols;
-    const uint64 n = spi_exec(
-        "SELECT attname, format_type(atttypid, atttypmod), atttypid::text FROM pg_catalog.pg_attribute "
-        "WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
-        {oid_arg(target_oid)}, true);
-    for (uint64 i = 0; i < n; ++i) {
-      cols.push_back({spi_text_or(i, 1, ""), {spi_text_or(i, 2, ""), static_cast<Oid>(std::stoul(spi_text_or(i, 3, "0")))}});
-      shape.columns.push_back(cols.back().first);
-    }
-    check_columns_exist(scope, shape.columns, "scope");
-    check_columns_exist(unique_key, shape.columns, "unique_key");
-    std::vector<Oid> scope_types;
-    for (const auto& s : scope)
-      for (const auto& c : cols)
-        if (c.first == s) {
-          shape.scope.push_back({s, c.second.first});
-          scope_types.push_back(c.second.second);
-          Oid array_type = InvalidOid;
-          const Oid t = c.second.second;
-          pg_call([&] { array_type = get_array_type(t); });
-          if (array_type == InvalidOid)
-            throw Error(sqlstate::kFeatureNotSupported,
-                        "scope column \"" + s + "\" has type " + c.second.first + ", which cannot be a scope",
-                        "scope keys travel as arrays of the scope type; arrays and types without an array type "
-                        "cannot",
-                        "scope by the elements instead, e.g. SELECT unnest(tags) AS tag ... GROUP BY tag");
-        }
-    // A row's identity must stay inside its scope: with a unique key that spans scopes, a
-    // row moving from scope A to B would collide when B is refreshed before A. (And
-    // PostgreSQL wants the partition key in every unique index of a partitioned table.)
-    if (!shape.unique_key.empty()) {
-      std::vector<std::string> added;
-      std::vector<std::string> needed = scope;
-      if (partition.partitioned()) needed.push_back(partition.column);
-      for (const auto& s : needed)
-        if (std::find(shape.unique_key.begin(), shape.unique_key.end(), s) == shape.unique_key.end()) {
-          shape.unique_key.push_back(s);
-          added.push_back(s);
-        }
-      if (!added.empty()) {
-        const std::string msg =
-            "unique_key of stage \"" + name + "\" extended with scope/partition column(s) " + join(added, ", ");
-        const char* m = msg.c_str();
-        pg_call([&] {
-          ereport(NOTICE, (errmsg("%s", m),
-                           errdetail("a row's identity must stay within its scope: rows are re-derived scope by "
-                                     "scope, so a row moving between scopes exists in both for a moment")));
-        });
+      const CheckedQuery checked = check_stage_query(query);
+      refuse_own_tables(checked.relations);
+      check_source_privileges(caller, checked.relations);
+      const StageInputs inputs = stage_inputs(checked.text, checked.relations);
+      // The Citus rules first: a local table beside Citus tables is refused with its own reason.
+      const CitusStage citus =
+          plan_citus_stage(inputs.tables, inputs.citus, inputs.function_tables, scope, partition.partitioned());
+      refuse_uncapturable(inputs);
+      check_source_privileges(caller, inputs.citus);
+      if (citus.used()) {
+        if (engine == Engine::Diff) refuse_citus_diff();
+        citus_sequential_for_transaction();
       }
-    }
+      const auto [schema, table] = resolve_target(name, target_arg);
+      const std::string target = quote_qualified(schema, table);
+      if (spi_scalar("SELECT pg_catalog.to_regclass($1)::text", {text_arg(target)}))
+        throw Error(sqlstate::kDuplicateTable, "relation " + target + " already exists",
+                    "stage \"" + name + "\" would materialize into it", "choose another table with target => '...'");
 
-    const StageSql sql(shape);
-    check_generated_sql(sql, scope_types, !shape.unique_key.empty());
+      // The target takes the query's column names, types and collations; the caller owns it.
+      target_oid = create_stage_table(schema, target, checked.text, partition,
+                                      [&](Oid shape) { check_partition_column(partition, scope, shape); });
+      if (citus.used()) distribute_stage_table(citus, target, scope.front());
 
-    int32 stage_id = 0;
-    as_extension_owner([&] {
-      spi_exec(
-          "INSERT INTO incview.stage (name, query, scope, unique_key, columns, target, engine, owner, search_path, "
-          "                           policy, partition_by) "
-          "VALUES ($1, $2, ARRAY(SELECT jsonb_array_elements_text($3::jsonb)), "
-          "        CASE WHEN $4::jsonb = '[]' THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text($4::jsonb)) END, "
-          "        ARRAY(SELECT jsonb_array_elements_text($5::jsonb)), $6::oid::regclass, $7, $8::oid::regrole, $9, $10, $11) "
-          "RETURNING id",
-          {text_arg(name), text_arg(checked.text), text_arg(json_string_array(scope)),
-           text_arg(json_string_array(shape.unique_key)), text_arg(json_string_array(shape.columns)), oid_arg(target_oid),
-           text_arg(engine), oid_arg(caller), text_arg(search_path), text_arg(policy),
-           partition_by.empty() ? null_arg(TEXTOID) : text_arg(partition_by)});
-      stage_id = static_cast<int32>(spi_int8(0, 1));
-      spi_exec("INSERT INTO incview.stage_state (stage_id) VALUES ($1)", {int4_arg(stage_id)});
-      // Its change-record mark (captured_changes.hpp), so that two first collections take turns.
-      if (catalog_is_0_2()) spi_exec("INSERT INTO incview.capture_mark (stage_id) VALUES ($1)", {int4_arg(stage_id)});
-    });
-    create_definition_view(stage_id, name, checked.text, caller, search_path);
-    StageRecord stage = load_stage(name);
-    register_sources(stage, checked.relations);
-    register_sources(stage, inputs.citus);  // their capture goes on the shards (install_capture)
-    register_inputs(stage, inputs);
-    if (stage.partition.method == "hash") create_hash_partitions(stage);
-    // Indexes are built after the first load when there is one: building an index on a
-    // full table is much cheaper than maintaining it row by row.
-    auto create_indexes = [&] {
-      spi_exec(sql.create_scope_index());
-      if (!shape.unique_key.empty()) spi_exec(sql.create_unique_index());
-      for (const auto& definition : indexes) add_declared_index(stage, definition);
-    };
-    if (!populate) create_indexes();
+      StageShape shape;
+      shape.query = checked.text;
+      shape.target = target;
+      shape.unique_key = unique_key;
+      std::vector<std::pair<std::string, std::pair<std::string, Oid>>> cols;
+      const uint64 n = spi_exec(
+          "SELECT attname, format_type(atttypid, atttypmod), atttypid::text FROM pg_catalog.pg_attribute "
+          "WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+          {oid_arg(target_oid)}, true);
+      for (uint64 i = 0; i < n; ++i) {
+        cols.push_back(
+            {spi_text_or(i, 1, ""), {spi_text_or(i, 2, ""), static_cast<Oid>(std::stoul(spi_text_or(i, 3, "0")))}});
+        shape.columns.push_back(cols.back().first);
+      }
+      check_columns_exist(scope, shape.columns, "scope");
+      check_columns_exist(unique_key, shape.columns, "unique_key");
+      std::vector<Oid> scope_types;
+      for (const auto& s : scope)
+        for (const auto& c : cols)
+          if (c.first == s) {
+            shape.scope.push_back({s, c.second.first});
+            scope_types.push_back(c.second.second);
+            Oid array_type = InvalidOid;
+            const Oid t = c.second.second;
+            pg_call([&] { array_type = get_array_type(t); });
+            if (array_type == InvalidOid)
+              throw Error(sqlstate::kFeatureNotSupported,
+                          "scope column \"" + s + "\" has type " + c.second.first + ", which cannot be a scope",
+                          "scope keys travel as arrays of the scope type; arrays and types without an array type "
+                          "cannot",
+                          "scope by the elements instead, e.g. SELECT unnest(tags) AS tag ... GROUP BY tag");
+          }
+      // A row's identity must stay inside its scope: with a unique key that spans scopes, a
+      // row moving from scope A to B would collide when B is refreshed before A. (And
+      // PostgreSQL wants the partition key in every unique index of a partitioned table.)
+      if (!shape.unique_key.empty()) {
+        std::vector<std::string> added;
+        std::vector<std::string> needed = scope;
+        if (partition.partitioned()) needed.push_back(partition.column);
+        for (const auto& s : needed)
+          if (std::find(shape.unique_key.begin(), shape.unique_key.end(), s) == shape.unique_key.end()) {
+            shape.unique_key.push_back(s);
+            added.push_back(s);
+          }
+        if (!added.empty()) {
+          const std::string msg =
+              "unique_key of stage \"" + name + "\" extended with scope/partition column(s) " + join(added, ", ");
+          const char* m = msg.c_str();
+          pg_call([&] {
+            ereport(NOTICE, (errmsg("%s", m),
+                             errdetail("a row's identity must stay within its scope: rows are re-derived scope by "
+                                       "scope, so a row moving between scopes exists in both for a moment")));
+          });
+        }
+      }
 
-    if (populate) {
-      const double t0 = monotonic_seconds();
-      RefreshStats stats;
-      stats.engine = "full";
-      stats.scopes = -1;
-      // A first build can be as long as a rebuild: incview.progress shows its rows.
-      ProgressRun run(stage.id, ProgressPhase::Rebuilding, -1, 1);
-      const std::string count_rows = catalog_is_0_2() ? kProgressRowFilter : "";
-      insert_routed(stage, "SELECT * FROM " + sql.wrap_query("s"), {},
-                    [&] { stats.inserted = static_cast<int64>(spi_exec(sql.insert_all(count_rows))); });
-      create_indexes();
-      spi_exec("ANALYZE " + target);  // fresh statistics for reads, refresh plans and the scope count
-      record_scope_count(stage);
-      log_refresh(stage, stats, monotonic_seconds() - t0, std::nullopt);
-    }
-    // From the query tree always; with a sample plan when the table has rows.
-    record_independence(stage);
+      const StageSql sql(shape);
+      // The diff statement is checked whenever the engine may use it: diff, or auto (not on
+      // Citus, where auto never diffs), or any stage with a unique_key (as before).
+      check_generated_sql(sql, scope_types,
+                          engine == Engine::Diff || (engine == Engine::Auto && !citus.used()) ||
+                              !shape.unique_key.empty());
+
+      int32 stage_id = 0;
+      as_extension_owner([&] {
+        spi_exec(
+            "INSERT INTO incview.stage (name, query, scope, unique_key, columns, target, engine, owner, search_path, "
+            "                           policy, partition_by) "
+            "VALUES ($1, $2, ARRAY(SELECT jsonb_array_elements_text($3::jsonb)), "
+            "        CASE WHEN $4::jsonb = '[]' THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text($4::jsonb)) END, "
+            "        ARRAY(SELECT jsonb_array_elements_text($5::jsonb)), $6::oid::regclass, $7, $8::oid::regrole, $9, "
+            "$10, $11) "
+            "RETURNING id",
+            {text_arg(name), text_arg(checked.text), text_arg(json_string_array(scope)),
+             text_arg(json_string_array(shape.unique_key)), text_arg(json_string_array(shape.columns)),
+             oid_arg(target_oid), text_arg(to_string(engine)), oid_arg(caller), text_arg(search_path), text_arg(policy),
+             partition_by.empty() ? null_arg(TEXTOID) : text_arg(partition_by)});
+        stage_id = static_cast<int32>(spi_int8(0, 1));
+        spi_exec("INSERT INTO incview.stage_state (stage_id) VALUES ($1)", {int4_arg(stage_id)});
+        // Its change-record mark (captured_changes.hpp), so that two first collections take turns.
+        if (catalog_is_0_2()) spi_exec("INSERT INTO incview.capture_mark (stage_id) VALUES ($1)", {int4_arg(stage_id)});
+      });
+      create_definition_view(stage_id, name, checked.text, caller, search_path);
+      StageRecord stage = load_stage(name);
+      register_sources(stage, checked.relations);
+      register_sources(stage, inputs.citus);  // their capture goes on the shards (install_capture)
+      register_inputs(stage, inputs);
+      if (stage.partition.method == PartitionMethod::Hash) create_hash_partitions(stage);
+      // Indexes are built after the first load when there is one: building an index on a
+      // full table is much cheaper than maintaining it row by row.
+      auto create_indexes = [&] {
+        create_key_indexes(sql, !shape.unique_key.empty());
+        for (const auto& definition : indexes) add_declared_index(stage, definition);
+      };
+      if (!populate) create_indexes();
+
+      if (populate) {
+        const double t0 = monotonic_seconds();
+        RefreshStats stats;
+        stats.engine = to_string(Engine::Full);
+        stats.scopes = -1;
+        // A first build can be as long as a rebuild: incview.progress shows its rows.
+        ProgressRun run(stage.id, ProgressPhase::Rebuilding, -1, 1);
+        const std::string count_rows = catalog_is_0_2() ? kProgressRowFilter : "";
+        // Straight into the new table like CREATE TABLE AS (docs/rebuild.md), else INSERT.
+        const std::optional<int64> loaded =
+            stage.partition.partitioned()
+                ? std::nullopt
+                : load_new_table(stage, "SELECT " + column_list(shape.columns, "s") + " FROM " + sql.wrap_query("s"));
+        if (loaded)
+          stats.inserted = *loaded;
+        else
+          insert_routed(stage, "SELECT * FROM " + sql.wrap_query("s"), {},
+                        [&] { stats.inserted = static_cast<int64>(spi_exec(sql.insert_all(count_rows))); });
+        create_indexes();
+        spi_exec("ANALYZE " + target);  // fresh statistics for reads, refresh plans and the scope count
+        record_scope_count(stage);
+        log_refresh(stage, stats, monotonic_seconds() - t0, std::nullopt);
+      }
+      // From the query tree always; with a sample plan when the table has rows.
+      record_independence(stage);
+      // Engine delta: its queue, hidden columns and statements (ERROR when the query does not
+      // qualify); auto: the same when the query qualifies and its scopes are large.
+      if (engine == Engine::Delta || (engine == Engine::Auto && populate && auto_prefers_delta(stage)))
+        enable_delta(stage, to_string(engine));
     });
     spi_finish();
     return ObjectIdGetDatum(target_oid);
@@ -343,15 +350,22 @@ Datum incview_drop_stage(PG_FUNCTION_ARGS) {
 Datum incview_set_engine(PG_FUNCTION_ARGS) {
   return entry_guard([&]() -> Datum {
     const std::string name = required_text(fcinfo, 0, "stage");
-    const std::string engine = required_text(fcinfo, 1, "engine");
+    const std::string engine_name = required_text(fcinfo, 1, "engine");
     spi_connect();
     const StageRecord stage = load_stage(name);
     check_stage_owner(stage, "change it");
-    check_engine(engine, !stage.shape.unique_key.empty());
-    if (engine == "diff" && is_citus_table(stage.target)) refuse_citus_diff();
-    as_extension_owner([&] {
-      spi_exec("UPDATE incview.stage SET engine = $2 WHERE id = $1", {int4_arg(stage.id), text_arg(engine)});
-    });
+    const Engine engine = checked_engine(engine_name);
+    if (engine == Engine::Diff && is_citus_table(stage.target)) refuse_citus_diff();
+    // The delta engine's one switch: on for delta (or auto choosing it), off otherwise.
+    if (engine == Engine::Delta || (engine == Engine::Auto && auto_prefers_delta(stage))) {
+      enable_delta(stage, to_string(engine));
+    } else {
+      disable_delta(stage);
+      as_extension_owner([&] {
+        spi_exec("UPDATE incview.stage SET engine = $2 WHERE id = $1",
+                 {int4_arg(stage.id), text_arg(to_string(engine))});
+      });
+    }
     spi_finish();
     PG_RETURN_VOID();
   });
@@ -374,11 +388,11 @@ Datum incview_declare_independent(PG_FUNCTION_ARGS) {
     int level = NOTICE;
     if (independent && !stage.independence_problem.empty()) {
       level = WARNING;
-      msg = "stage \"" + name + "\" will be refreshed scope by scope although the analysis found: " +
-            stage.independence_problem;
+      msg = "stage \"" + name +
+            "\" will be refreshed scope by scope although the analysis found: " + stage.independence_problem;
     } else if (independent) {
-      msg = "stage \"" + name + "\" is " + (stage.independence_known ? "already proven" : "not analyzed yet, and now declared") +
-            " independent";
+      msg = "stage \"" + name + "\" is " +
+            (stage.independence_known ? "already proven" : "not analyzed yet, and now declared") + " independent";
     } else {
       msg = "stage \"" + name + "\" follows the analysis again" +
             (stage.independence_problem.empty() ? "" : ": its refreshes rebuild it in full");

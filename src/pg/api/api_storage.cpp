@@ -23,11 +23,6 @@ PG_FUNCTION_INFO_V1(incview_rebuild_partition);
 using namespace incview;
 using namespace incview::pg;
 
-namespace {
-
-
-}  // namespace
-
 Datum incview_add_index(PG_FUNCTION_ARGS) {
   return entry_guard([&]() -> Datum {
     const std::string name = required_text(fcinfo, 0, "stage");
@@ -61,12 +56,14 @@ Datum incview_set_retention(PG_FUNCTION_ARGS) {
     spi_connect();
     const StageRecord stage = load_owned_stage(name, "change it");
     if (!keep.isnull) {
-      if (!column) throw Error("22004", "parameter \"column\" must not be NULL when keep is given");
+      if (!column)
+        throw Error(sqlstate::kNullValueNotAllowed, "parameter \"column\" must not be NULL when keep is given");
       if (spi_scalar("SELECT $1 <= interval '0'", {keep}) == std::optional<std::string>("t"))
         throw Error(sqlstate::kInvalidParameterValue, "keep must be a positive interval");
       const auto type = column_type(stage.target, *column);
       if (!type)
-        throw Error(sqlstate::kUndefinedColumn, "retention column \"" + *column + "\" is not a column of stage \"" + name + "\"");
+        throw Error(sqlstate::kUndefinedColumn,
+                    "retention column \"" + *column + "\" is not a column of stage \"" + name + "\"");
       if (type->find("timestamp") != 0 && *type != "date")
         throw Error(sqlstate::kInvalidParameterValue,
                     "retention column \"" + *column + "\" has type " + *type + "; it must be a date or timestamp");
@@ -74,10 +71,11 @@ Datum incview_set_retention(PG_FUNCTION_ARGS) {
     as_extension_owner([&] {
       // A wider window (or none) brings rows back that retention removed: rebuild at the
       // next refresh. A narrower one only needs apply_retention.
-      spi_exec("INSERT INTO incview.dirty_scope (stage_id, key) "
-               "SELECT s.id, NULL FROM incview.stage s WHERE s.id = $1 AND s.retention_column IS NOT NULL "
-               "AND ($3::interval IS NULL OR s.retention_column <> $2 OR $3::interval > s.retention_keep)",
-               {int4_arg(stage.id), keep.isnull ? null_arg(TEXTOID) : text_arg(*column), keep});
+      spi_exec(
+          "INSERT INTO incview.dirty_scope (stage_id, key) "
+          "SELECT s.id, NULL FROM incview.stage s WHERE s.id = $1 AND s.retention_column IS NOT NULL "
+          "AND ($3::interval IS NULL OR s.retention_column <> $2 OR $3::interval > s.retention_keep)",
+          {int4_arg(stage.id), keep.isnull ? null_arg(TEXTOID) : text_arg(*column), keep});
       spi_exec("UPDATE incview.stage SET retention_column = $2, retention_keep = $3 WHERE id = $1",
                {int4_arg(stage.id), keep.isnull ? null_arg(TEXTOID) : text_arg(*column), keep});
     });
@@ -100,30 +98,30 @@ Datum incview_apply_retention(PG_FUNCTION_ARGS) {
 Datum incview_rebuild_partition(PG_FUNCTION_ARGS) {
   return entry_guard([&]() -> Datum {
     const std::string name = required_text(fcinfo, 0, "stage");
-    if (PG_ARGISNULL(1)) throw Error("22004", "parameter \"value\" must not be NULL");
+    if (PG_ARGISNULL(1)) throw Error(sqlstate::kNullValueNotAllowed, "parameter \"value\" must not be NULL");
     const std::string value = *arg_text(fcinfo, 1);
     spi_connect();
     const StageRecord stage = load_owned_stage(name, "refresh it");
     int64 inserted = 0;
     as_owner_of(stage, [&] {
-    lock_stage(stage.id);
-    const double t0 = monotonic_seconds();
-    // Keys of this partition's scopes are made fresh by the rebuild (those still in change
-    // records too: collected first).
-    collect_captured(stage.id);
-    size_t pos = 0;
-    for (size_t i = 0; i < stage.shape.scope.size(); ++i)
-      if (stage.shape.scope[i].name == stage.partition.column) pos = i;
-    as_extension_owner([&] {
-      spi_exec("DELETE FROM incview.dirty_scope WHERE stage_id = $1 AND key ->> " + std::to_string(pos) + " = $2",
-               {int4_arg(stage.id), text_arg(value)});
-    });
-    RefreshStats stats;
-    stats.engine = "partition";
-    stats.inserted = rebuild_list_partition(stage, value);
-    stats.scopes = -1;
-    log_refresh(stage, stats, monotonic_seconds() - t0, std::nullopt);
-    inserted = stats.inserted;
+      lock_stage(stage.id);
+      const double t0 = monotonic_seconds();
+      // Keys of this partition's scopes are made fresh by the rebuild (those still in change
+      // records too: collected first).
+      collect_captured(stage.id);
+      size_t pos = 0;
+      for (size_t i = 0; i < stage.shape.scope.size(); ++i)
+        if (stage.shape.scope[i].name == stage.partition.column) pos = i;
+      as_extension_owner([&] {
+        spi_exec("DELETE FROM incview.dirty_scope WHERE stage_id = $1 AND key ->> " + std::to_string(pos) + " = $2",
+                 {int4_arg(stage.id), text_arg(value)});
+      });
+      RefreshStats stats;
+      stats.engine = "partition";
+      stats.inserted = rebuild_list_partition(stage, value);
+      stats.scopes = -1;
+      log_refresh(stage, stats, monotonic_seconds() - t0, std::nullopt);
+      inserted = stats.inserted;
     });
     spi_finish();
     PG_RETURN_INT64(inserted);

@@ -15,7 +15,7 @@ std::optional<std::string> arg_text(FunctionCallInfo fcinfo, int n) {
 std::string required_text(FunctionCallInfo fcinfo, int n, const char* param) {
   auto v = arg_text(fcinfo, n);
   if (!v || v->empty())
-    throw Error("22004", std::string("parameter \"") + param + "\" must not be NULL or empty");
+    throw Error(sqlstate::kNullValueNotAllowed, std::string("parameter \"") + param + "\" must not be NULL or empty");
   return *v;
 }
 
@@ -30,7 +30,8 @@ std::vector<std::string> arg_text_array(FunctionCallInfo fcinfo, int n, const ch
     deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count);
   });
   for (int i = 0; i < count; ++i) {
-    if (nulls[i]) throw Error("22004", std::string("parameter \"") + param + "\" must not contain NULL");
+    if (nulls[i])
+      throw Error(sqlstate::kNullValueNotAllowed, std::string("parameter \"") + param + "\" must not contain NULL");
     char* s = nullptr;
     Datum d = elems[i];
     pg_call([&] { s = TextDatumGetCString(d); });

@@ -171,7 +171,9 @@ void progress_rows(int64 rows) {
   if (mine) pg_atomic_write_u64(&mine->rows_done, pg_atomic_read_u64(&mine->rows_done) + rows);
 }
 
-void progress_end() { if (mine) clear_slot(); }
+void progress_end() {
+  if (mine) clear_slot();
+}
 
 }  // namespace incview::pg
 

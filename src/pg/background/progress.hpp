@@ -8,10 +8,10 @@
 namespace incview::pg {
 
 enum class ProgressPhase : int {
-  Planning = 1,         // counting dirty scopes, choosing batches or a rebuild
-  RefreshingBatches,    // re-deriving batches of scopes
-  Rebuilding,           // re-deriving every scope (rows_done: rows the query produced so far)
-  RecordingScopes,      // after a rebuild: counting the stage's scopes
+  Planning = 1,       // counting dirty scopes, choosing batches or a rebuild
+  RefreshingBatches,  // re-deriving batches of scopes
+  Rebuilding,         // re-deriving every scope (rows_done: rows the query produced so far)
+  RecordingScopes,    // after a rebuild: counting the stage's scopes
 };
 
 // Shared memory (called from shared_state.cpp's hooks).

@@ -43,8 +43,8 @@ namespace incview::pg {
 namespace {
 
 constexpr int kNoExtensionRecheckSeconds = 60;
-constexpr int kLogEverySeconds = 300;     // "could not start a scheduler": per database
-constexpr int kFairSliceMs = 2000;        // a busy scheduler yields to waiting databases after this
+constexpr int kLogEverySeconds = 300;  // "could not start a scheduler": per database
+constexpr int kFairSliceMs = 2000;     // a busy scheduler yields to waiting databases after this
 
 BackgroundWorker worker_template(const char* name, const char* function) {
   BackgroundWorker w;
@@ -64,7 +64,12 @@ template <typename F>
 void guarded_iteration(F&& body) {
   MemoryContext cxt = CurrentMemoryContext;
   PG_TRY();
-  { (void)entry_guard([&]() -> Datum { body(); return 0; }); }
+  {
+    (void)entry_guard([&]() -> Datum {
+      body();
+      return 0;
+    });
+  }
   PG_CATCH();
   {
     MemoryContextSwitchTo(TopMemoryContext);
@@ -156,7 +161,8 @@ void log_start_failure(const DatabaseEntry& db) {
     ereport(WARNING, (errmsg("pg_incview: could not start a scheduler for database \"%s\"", db.name.c_str()),
                       errdetail("No background worker slot is free (max_worker_processes)."),
                       errhint("Its stages show status 'waiting for a worker' until one is free; this message "
-                              "repeats at most every %d minutes.", kLogEverySeconds / 60)));
+                              "repeats at most every %d minutes.",
+                              kLogEverySeconds / 60)));
 }
 
 // Starts a scheduler in db; false when PostgreSQL has no worker slot for it.
@@ -384,6 +390,10 @@ void mark_no_extension() {
 }
 
 // Starts a transaction with SPI and a snapshot; the body runs inside, then commits.
+// The worker's own statements (fixed texts over our catalog, pinned search path) keep their
+// plans for the life of the process: a pass runs them all each time a commit wakes it, so
+// under a steady write load their parsing and planning was part of every freshness lag.
+// The stage owner's SQL inside (as_stage_owner) is still planned for each batch.
 template <typename F>
 void in_transaction(F&& body) {
   pg_call([] {
@@ -392,6 +402,7 @@ void in_transaction(F&& body) {
     PushActiveSnapshot(GetTransactionSnapshot());
   });
   spi_connect();
+  CatalogPlans plans;
   body();
   spi_finish();
   pg_call([] {
@@ -420,34 +431,21 @@ void report_activity(const std::string& what) {
 // Refreshes one stage to the end of its queue, one committed transaction per batch, as
 // the stage's owner.
 void refresh_in_worker(const std::string& name, int64 expected_batches) {
-  std::optional<std::string> after;
-  bool failed = false;
   int batch = 0;
-  do {
-    if (ShutdownRequestPending) return;
+  run_steps([&](const std::optional<std::string>& after, bool run_failed) -> std::optional<StepResult> {
+    if (ShutdownRequestPending) return std::nullopt;
     ++batch;
     report_activity("pg_incview: refreshing stage \"" + name + "\", batch " + std::to_string(batch) + " of ~" +
                     std::to_string(std::max<int64>(expected_batches, batch)));
-    bool gone = false;
+    std::optional<StepResult> step;  // stays empty when the stage is gone
     in_transaction([&] {
       auto stage = find_stage(name);
-      if (!stage || stage->shape.target.empty()) {
-        gone = true;
-        return;
-      }
-      StepResult step = refresh_step(*stage, after, failed);  // as the stage's owner, restricted
-      failed = failed || step.failed;
-      after = step.last_key;
+      if (!stage || stage->shape.target.empty()) return;
+      step = refresh_step(*stage, after, run_failed);  // as the stage's owner, restricted
     });
-    if (gone) return;
-  } while (after);
+    return step;
+  });
 }
-
-struct DueStage {
-  std::string name;
-  int32 id = 0;
-  int64 dirty = 0;
-};
 
 bool woken_during_pass = false;
 
@@ -565,16 +563,6 @@ void forget_keys_of_dropped_stages() {
       "WHERE q.stage_id = ids.id AND NOT EXISTS (SELECT 1 FROM incview.stage s WHERE s.id = ids.id)");
 }
 
-// Whether the period of an interval or daily stage s (with its state st) has come: the one
-// rule behind both the due stages and the polling of stages no trigger can keep fresh.
-constexpr const char* kPeriodDue =
-    "(CASE s.policy "
-    "  WHEN 'continuous' THEN true "
-    "  WHEN 'interval' THEN st.last_refresh IS NULL OR st.last_refresh + s.policy_every <= now() "
-    "  WHEN 'daily' THEN now()::date + s.policy_at <= now() "
-    "                    AND coalesce(st.last_refresh, '-infinity') < now()::date + s.policy_at "
-    "  ELSE false END)";
-
 // Idle capture triggers left by drop_stage/alter_stage (idle_capture.hpp): every ten seconds
 // at most, each table in a transaction of its own (its ACCESS EXCLUSIVE lock lasts only the
 // DROP TRIGGERs), and only a table nobody holds a lock on: the scheduler never waits for one.
@@ -609,39 +597,20 @@ bool scheduler_pass() {
     // can wake this scheduler): at most a naptime late. A worker that cannot be reached
     // leaves them where they are, for the next pass.
     if (auto error = in_subtransaction([] { drain_citus_queues(); }))
-      pg_call([&] { ereport(WARNING, (errmsg("pg_incview: could not collect keys from Citus shards: %s", error->message.c_str()))); });
+      pg_call([&] {
+        ereport(WARNING, (errmsg("pg_incview: could not collect keys from Citus shards: %s", error->message.c_str())));
+      });
     // For the same reason such a database is never idle while a stage that is not manual
     // reads a distributed source: the scheduler stays to collect (the budget's fair slice
     // still makes it yield to waiting databases).
     polls_shards = catalog_is_0_2() &&
-                   spi_scalar("SELECT 1 FROM incview.citus_source c JOIN incview.stage_source ss ON ss.source = c.source "
-                              "JOIN incview.stage s ON s.id = ss.stage_id "
-                              "WHERE c.kind = 'distributed' AND s.policy <> 'manual' LIMIT 1")
+                   spi_scalar(
+                       "SELECT 1 FROM incview.citus_source c JOIN incview.stage_source ss ON ss.source = c.source "
+                       "JOIN incview.stage s ON s.id = ss.stage_id "
+                       "WHERE c.kind = 'distributed' AND s.policy <> 'manual' LIMIT 1")
                        .has_value();
-    // Polled stages (a foreign table or materialized view among their sources: no trigger
-    // sees those change): at every period of an interval/daily policy, one "every scope"
-    // marker, so the pass below rebuilds them.
-    spi_exec(std::string("INSERT INTO incview.dirty_scope (stage_id, key) "
-                         "SELECT s.id, NULL FROM incview.stage s LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
-                         "WHERE s.policy IN ('interval', 'daily') AND ") +
-             kPeriodDue +
-             " AND (st.next_attempt IS NULL OR st.next_attempt <= now()) "
-             "AND EXISTS (SELECT 1 FROM incview.stage_source ss JOIN pg_catalog.pg_class c ON c.oid = ss.source "
-             "            WHERE ss.stage_id = s.id AND c.relkind IN ('f', 'm')) "
-             "AND NOT EXISTS (SELECT 1 FROM incview.dirty_scope q WHERE q.stage_id = s.id AND q.key IS NULL)");
-    // Cheap when nothing is due: manual stages and stages without queued keys are ruled
-    // out before anything reads their queue, and the key count (for "batch i of ~n" only)
-    // is taken for due stages alone, without deduplication.
-    const uint64 n = spi_exec(
-        "SELECT s.name, (SELECT count(*) FROM incview.dirty_scope q WHERE q.stage_id = s.id), s.id "
-        "FROM incview.stage s LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
-        "WHERE s.policy <> 'manual' AND (st.next_attempt IS NULL OR st.next_attempt <= now()) "
-        "  AND EXISTS (SELECT 1 FROM incview.dirty_scope q WHERE q.stage_id = s.id) AND (" + std::string(kPeriodDue) + " "
-        // interval and daily: early when a key has waited longer than max_lag (NULL: never)
-        "  OR EXISTS (SELECT 1 FROM incview.dirty_scope q "
-        "             WHERE q.stage_id = s.id AND q.dirtied_at + s.max_lag <= now()))");
-    for (uint64 i = 0; i < n; ++i)
-      due.push_back({spi_text_or(i, 1, ""), static_cast<int32>(spi_int8(i, 3)), spi_int8(i, 2)});
+    queue_polled_periods();
+    due = read_due_stages();
   });
   if (!installed) {
     mark_no_extension();
@@ -750,8 +719,7 @@ void incview_scheduler_main(Datum arg) {
     }
     long sleep_ms = settings.naptime_ms;
     if (!busy) {
-      const long idle_left =
-          settings.idle_timeout_ms - TimestampDifferenceMilliseconds(last_busy, now);
+      const long idle_left = settings.idle_timeout_ms - TimestampDifferenceMilliseconds(last_busy, now);
       sleep_ms = std::clamp<long>(idle_left + 1, 10, sleep_ms);
     }
     if (!woken_during_pass)
@@ -772,9 +740,7 @@ void incview_refresh_worker_main(Datum arg) {
   const int32 stage_id = static_cast<int32>(strtol(MyBgworkerEntry->bgw_extra, nullptr, 10));
   guarded_iteration([stage_id] {
     std::optional<std::string> name;
-    in_transaction([&] {
-      name = spi_scalar("SELECT name FROM incview.stage WHERE id = $1", {int4_arg(stage_id)});
-    });
+    in_transaction([&] { name = spi_scalar("SELECT name FROM incview.stage WHERE id = $1", {int4_arg(stage_id)}); });
     if (name) refresh_in_worker(*name, 0);
   });
   proc_exit(0);

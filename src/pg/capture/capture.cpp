@@ -9,6 +9,7 @@
 #include "pg/capture/change_record.hpp"
 #include "pg/citus/citus.hpp"
 #include "pg/support/guard.hpp"
+#include "pg/catalog/catalog.hpp"
 #include "pg/support/role.hpp"
 #include "pg/support/settings.hpp"
 #include "pg/background/shared_state.hpp"
@@ -76,6 +77,9 @@ struct StageCapture {
   PlanSet plans;
   PlanSet owner_plans;   // phase 1 of a two-phase capture, prepared as the stage owner
   PlanSet marker_plans;  // "every scope" when the owner may not see the changed rows
+  // Engine delta (delta_engine.hpp): the statements queueing per-group partials for INSERT,
+  // UPDATE and DELETE; empty when the stage captures keys.
+  std::string delta[3];
 };
 
 // What a source's statements capture: one change record per key group (change_record.hpp),
@@ -140,19 +144,29 @@ bool scope_types_builtin(TupleDesc desc, const std::vector<std::string>& scope) 
 // nothing for it, and its rows, committed after the stage's build, are not in the build
 // either (specs/new_source_race.spec). Leaves the rows in SPI_tuptable.
 uint64 read_capture_list(Oid relid) {
-  static const char* const kSql =
+  // (incview.delta_stage is in catalog 0.2: the 0.1 one reads NULLs.)
+  static const char* const kSql[2] = {
       "SELECT s.id, s.owner::oid::text, ss.mapping_kind, ss.mapping, s.search_path, "
-      "       coalesce(st.scope_count, 0), u.col, s.policy = 'continuous' "
+      "       coalesce(st.scope_count, 0), u.col, s.policy = 'continuous', NULL::text, NULL::text, NULL::text "
       "FROM incview.stage_source ss JOIN incview.stage s ON s.id = ss.stage_id "
       "LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
       "CROSS JOIN LATERAL unnest(s.scope) WITH ORDINALITY AS u(col, ord) "
-      "WHERE ss.source = $1 ORDER BY s.id, u.ord";
+      "WHERE ss.source = $1 ORDER BY s.id, u.ord",
+      "SELECT s.id, s.owner::oid::text, ss.mapping_kind, ss.mapping, s.search_path, "
+      "       coalesce(st.scope_count, 0), u.col, s.policy = 'continuous', "
+      "       d.capture_insert, d.capture_update, d.capture_delete "
+      "FROM incview.stage_source ss JOIN incview.stage s ON s.id = ss.stage_id "
+      "LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
+      "LEFT JOIN incview.delta_stage d ON d.stage_id = s.id "
+      "CROSS JOIN LATERAL unnest(s.scope) WITH ORDINALITY AS u(col, ord) "
+      "WHERE ss.source = $1 ORDER BY s.id, u.ord"};
+  const char* sql = kSql[catalog_is_0_2() ? 1 : 0];
   uint64 n = 0;
   int rc = 0;
   pg_call([&] {
     Oid types[1] = {OIDOID};
     Datum values[1] = {ObjectIdGetDatum(relid)};
-    SPIPlanPtr plan = SPI_prepare(kSql, 1, types);
+    SPIPlanPtr plan = SPI_prepare(sql, 1, types);
     if (plan == nullptr) elog(ERROR, "pg_incview: could not prepare the capture list query");
     rc = SPI_execute_snapshot(plan, values, nullptr, GetLatestSnapshot(), InvalidSnapshot, true, false, 0);
     n = SPI_processed;
@@ -188,6 +202,11 @@ void group_stages(TupleDesc desc, std::vector<std::unique_ptr<StageCapture>> sta
   for (auto& sc : stages) {
     std::vector<AttrNumber> cols;
     std::vector<Oid> types;
+    // A delta stage queues partial aggregates into its own queue (capture_delta), not keys.
+    if (!sc->delta[0].empty()) {
+      out->own.push_back(std::move(sc));
+      continue;
+    }
     if (sc->spec.kind == MappingKind::Same) {
       cols = key_columns(desc, sc->spec.scope, &types);
       if (cols.empty()) {
@@ -198,9 +217,8 @@ void group_stages(TupleDesc desc, std::vector<std::unique_ptr<StageCapture>> sta
       out->own.push_back(std::move(sc));
       continue;
     }
-    auto g = std::find_if(out->groups.begin(), out->groups.end(), [&](const KeyGroup& k) {
-      return k.columns == cols && k.types == types;
-    });
+    auto g = std::find_if(out->groups.begin(), out->groups.end(),
+                          [&](const KeyGroup& k) { return k.columns == cols && k.types == types; });
     if (g == out->groups.end()) {
       out->groups.push_back(KeyGroup{{}, cols, types});
       g = out->groups.end() - 1;
@@ -230,6 +248,7 @@ std::shared_ptr<StageList> load(Oid relid, TupleDesc desc) {
       sc->search_path = spi_text_or(i, 5, kSafeSearchPath);
       sc->scopes = spi_int8(i, 6);
       sc->wakes = spi_bool(i, 8);
+      for (int k = 0; k < 3; ++k) sc->delta[k] = spi_text_or(i, 9 + k, "");
       all.push_back(std::move(sc));
     }
     all.back()->spec.scope.push_back(spi_text_or(i, 7, ""));
@@ -295,7 +314,8 @@ void capture_marker(StageCapture& sc, CaptureEvent event, Datum* values) {
   as_extension_owner([&] {
     if (!sc.marker_plans.plan[slot]) {
       Oid types[2] = {INT4OID, INT8OID};
-      sc.marker_plans.plan[slot] = prepare_kept(capture_statement(CaptureSpec{MappingKind::All, {}, ""}, event), 2, types);
+      sc.marker_plans.plan[slot] =
+          prepare_kept(capture_statement(CaptureSpec{MappingKind::All, {}, ""}, event), 2, types);
     }
     run_plan(sc.marker_plans.plan[slot], values, nullptr);
   });
@@ -313,8 +333,8 @@ void capture_as_owner(StageCapture& sc, CaptureEvent event, int64 rows, Datum* v
   as_stage_owner(sc.stage_owner, sc.search_path, [&] {
     if (!sc.owner_plans.plan[e]) {
       Oid types[1] = {INT8OID};
-      sc.owner_plans.plan[e] = prepare_kept(
-          lookup ? lookup_keys_statement(sc.spec, event) : owner_keys_statement(sc.spec, event), 1, types);
+      sc.owner_plans.plan[e] =
+          prepare_kept(lookup ? lookup_keys_statement(sc.spec, event) : owner_keys_statement(sc.spec, event), 1, types);
     }
     run_plan(sc.owner_plans.plan[e], args, nullptr);
     keys = spi_datum(0, 1, &isnull);
@@ -335,11 +355,34 @@ void capture_as_owner(StageCapture& sc, CaptureEvent event, int64 rows, Datum* v
   });
 }
 
+// Engine delta: the statement's partials per group into the stage's queue, in one
+// statement run as the stage owner (restricted, GUCs rolled back), like a lookup mapping:
+// the WHERE clause and the aggregates' arguments are the owner's SQL. TRUNCATE, and rows
+// row-level security would hide from the owner, queue an "every scope" marker instead.
+void capture_delta(StageCapture& sc, Oid relid, CaptureEvent event, Datum* values) {
+  int rls = RLS_NONE;
+  const Oid owner = sc.stage_owner;
+  if (event != CaptureEvent::Truncate) pg_call([&] { rls = check_enable_rls(relid, owner, true); });
+  if (event == CaptureEvent::Truncate || rls == RLS_ENABLED) {
+    capture_marker(sc, event, values);
+    return;
+  }
+  const int e = static_cast<int>(event);
+  as_stage_owner(sc.stage_owner, sc.search_path, [&] {
+    if (!sc.owner_plans.plan[e * kSizes]) sc.owner_plans.plan[e * kSizes] = prepare_kept(sc.delta[e], 0, nullptr);
+    run_plan(sc.owner_plans.plan[e * kSizes], nullptr, nullptr);
+  });
+}
+
 void capture_stage(StageCapture& sc, Oid relid, CaptureEvent event, int64 rows) {
   const int64 threshold = marker_threshold(sc);
   Datum values[3] = {Int32GetDatum(sc.stage_id), Int64GetDatum(threshold), 0};
-  const bool owner_code = event != CaptureEvent::Truncate &&
-                          (sc.spec.kind == MappingKind::Lookup || (sc.spec.kind == MappingKind::Same && !sc.builtin_types));
+  if (!sc.delta[0].empty()) {
+    capture_delta(sc, relid, event, values);
+    return;
+  }
+  const bool owner_code = event != CaptureEvent::Truncate && (sc.spec.kind == MappingKind::Lookup ||
+                                                              (sc.spec.kind == MappingKind::Same && !sc.builtin_types));
   if (owner_code) {
     // The owner's code would see every changed row, including rows row-level security
     // hides from the owner: then it does not run, and the statement dirties every scope
@@ -388,7 +431,7 @@ void check_trigger_is_ours(const TriggerData* td, CaptureEvent event) {
          (wants_new ? named(t->tgnewtable, kNewTable) && td->tg_newtable : t->tgnewtable == nullptr);
   }
   if (!ok)
-    throw Error("39P01",
+    throw Error(sqlstate::kTriggerProtocolViolated,
                 std::string("incview.capture() fired by trigger \"") + (t->tgname ? t->tgname : "?") +
                     "\", which is not one of pg_incview's capture triggers",
                 "pg_incview installs its own triggers (incview_capture_ins/upd/del/trunc, with transition tables "
@@ -417,7 +460,7 @@ void row_as_statement(const TriggerData* td, CaptureEvent event, RowAsStatement*
       return ts;
     };
     HeapTuple old_tuple = event == CaptureEvent::Insert ? nullptr : td->tg_trigtuple;
-    HeapTuple new_tuple = event == CaptureEvent::Insert ? td->tg_trigtuple
+    HeapTuple new_tuple = event == CaptureEvent::Insert   ? td->tg_trigtuple
                           : event == CaptureEvent::Update ? td->tg_newtuple
                                                           : nullptr;
     if (old_tuple) out->old_rows = one_row(old_tuple);
@@ -447,8 +490,8 @@ void invalidate_capture(Oid source) {
 void invalidate_stage_capture(int32 stage_id) {
   std::vector<Oid> sources;
   as_extension_owner([&] {
-    const uint64 n = spi_exec("SELECT source::oid::text FROM incview.stage_source WHERE stage_id = $1",
-                              {int4_arg(stage_id)}, true);
+    const uint64 n =
+        spi_exec("SELECT source::oid::text FROM incview.stage_source WHERE stage_id = $1", {int4_arg(stage_id)}, true);
     for (uint64 i = 0; i < n; ++i) sources.push_back(static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))));
   });
   for (Oid s : sources) invalidate_capture(s);
@@ -476,9 +519,9 @@ void install_capture(Oid source) {
   // subscription, the only place it acts: elsewhere it would be one more trigger queued per
   // changed row for nothing (bench/row_trigger_cost.md measures that cost). CREATE
   // SUBSCRIPTION adds it to every source (replica_capture.cpp).
-  const bool plain = spi_scalar("SELECT 1 FROM pg_catalog.pg_class WHERE oid = $1 AND relkind = 'r'", {oid_arg(source)})
-                         .has_value() &&
-                     database_has_subscription();
+  const bool plain =
+      spi_scalar("SELECT 1 FROM pg_catalog.pg_class WHERE oid = $1 AND relkind = 'r'", {oid_arg(source)}).has_value() &&
+      database_has_subscription();
   // A lock the idle-trigger removal (idle_capture.cpp) conflicts with, taken before looking at
   // pg_trigger: either that removal has committed and we see its triggers gone, or it cannot
   // start until we commit (and then sees this table read again).
@@ -508,17 +551,17 @@ void install_capture(Oid source) {
 }
 
 bool database_has_subscription() {
-  return spi_scalar("SELECT 1 FROM pg_catalog.pg_subscription WHERE subdbid = $1", {oid_arg(MyDatabaseId)})
-      .has_value();
+  return spi_scalar("SELECT 1 FROM pg_catalog.pg_subscription WHERE subdbid = $1", {oid_arg(MyDatabaseId)}).has_value();
 }
 
 std::vector<Oid> trigger_sources(int32 stage_id) {
   std::vector<Oid> sources;
   as_extension_owner([&] {
-    const uint64 n = spi_exec("SELECT ss.source::oid::text FROM incview.stage_source ss "
-                              "JOIN pg_catalog.pg_class c ON c.oid = ss.source "
-                              "WHERE ss.stage_id = $1 AND c.relkind IN ('r', 'p')",
-                              {int4_arg(stage_id)}, true);
+    const uint64 n = spi_exec(
+        "SELECT ss.source::oid::text FROM incview.stage_source ss "
+        "JOIN pg_catalog.pg_class c ON c.oid = ss.source "
+        "WHERE ss.stage_id = $1 AND c.relkind IN ('r', 'p')",
+        {int4_arg(stage_id)}, true);
     for (uint64 i = 0; i < n; ++i) sources.push_back(static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))));
   });
   return sources;
@@ -555,7 +598,7 @@ Datum incview_capture(PG_FUNCTION_ARGS) {
   using namespace incview::pg;
   return entry_guard([&]() -> Datum {
     if (!CALLED_AS_TRIGGER(fcinfo))
-      throw Error("39P01", "incview.capture() must be called as a trigger");
+      throw Error(sqlstate::kTriggerProtocolViolated, "incview.capture() must be called as a trigger");
     auto* td = reinterpret_cast<TriggerData*>(fcinfo->context);
     const Oid relid = td->tg_relation->rd_id;
     const CaptureEvent event = event_of(td->tg_event);

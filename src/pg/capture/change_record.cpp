@@ -75,9 +75,9 @@ void write_record(Oid table, const std::vector<int32>& stage_ids, const std::vec
     bool nulls[kColumns] = {false, false, keys == nullptr, false, false};
     values[0] = PointerGetDatum(construct_array(const_cast<Datum*>(id_data), nids, INT4OID, 4, true, TYPALIGN_INT));
     values[1] = FullTransactionIdGetDatum(GetTopFullTransactionId());
-    values[2] = keys ? PointerGetDatum(construct_array(const_cast<Datum*>(key_data), nkeys, JSONBOID, -1, false,
-                                                       TYPALIGN_INT))
-                     : Datum(0);
+    values[2] =
+        keys ? PointerGetDatum(construct_array(const_cast<Datum*>(key_data), nkeys, JSONBOID, -1, false, TYPALIGN_INT))
+             : Datum(0);
     // now(), as dirty_scope.dirtied_at's default: lag counts from the writer's transaction.
     values[3] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
     // The writing statement's command id: a collection earlier in this transaction did not
@@ -103,8 +103,8 @@ class KeyCollector {
     pg_call([&] {
       List* args = NIL;
       for (Oid t : group.types) args = lappend(args, makeNullConst(t, -1, InvalidOid));
-      FuncExpr* expr = makeFuncExpr(F_JSONB_BUILD_ARRAY_ANY, JSONBOID, args, InvalidOid, InvalidOid,
-                                    COERCE_EXPLICIT_CALL);
+      FuncExpr* expr =
+          makeFuncExpr(F_JSONB_BUILD_ARRAY_ANY, JSONBOID, args, InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
       flinfo_ = static_cast<FmgrInfo*>(palloc0(sizeof(FmgrInfo)));
       fmgr_info(F_JSONB_BUILD_ARRAY_ANY, flinfo_);
       fmgr_info_set_expr(reinterpret_cast<Node*>(expr), flinfo_);
@@ -213,10 +213,8 @@ bool builtin_key_type(Oid type) {
     case TEXTOID:
     case VARCHAROID:
     case UUIDOID:
-    case DATEOID:
-      return true;
-    default:
-      return false;
+    case DATEOID: return true;
+    default: return false;
   }
 }
 

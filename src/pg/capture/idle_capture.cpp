@@ -19,7 +19,8 @@ namespace {
 // borrows the name is not ours to drop), and no stage reading the table.
 constexpr const char* kIdleTables =
     "SELECT DISTINCT t.tgrelid::oid::text FROM pg_catalog.pg_trigger t "
-    "WHERE t.tgfoid IN (SELECT p.oid FROM pg_catalog.pg_proc p WHERE p.pronamespace = 'incview'::pg_catalog.regnamespace "
+    "WHERE t.tgfoid IN (SELECT p.oid FROM pg_catalog.pg_proc p WHERE p.pronamespace = "
+    "'incview'::pg_catalog.regnamespace "
     "                   AND p.proname OPERATOR(pg_catalog.=) ANY ('{capture,capture_citus}'::pg_catalog.name[])) "
     "  AND t.tgname OPERATOR(pg_catalog.=) ANY ('{incview_capture_ins,incview_capture_upd,incview_capture_del,"
     "                                             incview_capture_trunc,incview_capture_row}'::pg_catalog.name[]) "
@@ -47,15 +48,17 @@ bool lock_table(Oid table, IdleLock lock) {
 
 void drop_our_triggers(Oid table) {
   std::string name;
-  as_extension_owner([&] { name = spi_scalar("SELECT $1::pg_catalog.regclass::pg_catalog.text", {oid_arg(table)}).value_or(""); });
+  as_extension_owner(
+      [&] { name = spi_scalar("SELECT $1::pg_catalog.regclass::pg_catalog.text", {oid_arg(table)}).value_or(""); });
   if (name.empty()) return;
   for (const char* trigger : {kTriggerNames[0], kTriggerNames[1], kTriggerNames[2], kTriggerNames[3], kRowTrigger}) {
     bool ours = false;
     as_extension_owner([&] {
-      ours = spi_scalar("SELECT 1 FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid "
-                        "WHERE t.tgrelid = $1 AND t.tgname = $2 AND p.pronamespace = 'incview'::pg_catalog.regnamespace "
-                        "AND p.proname OPERATOR(pg_catalog.=) ANY ('{capture,capture_citus}'::pg_catalog.name[])",
-                        {oid_arg(table), text_arg(trigger)})
+      ours = spi_scalar(
+                 "SELECT 1 FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid "
+                 "WHERE t.tgrelid = $1 AND t.tgname = $2 AND p.pronamespace = 'incview'::pg_catalog.regnamespace "
+                 "AND p.proname OPERATOR(pg_catalog.=) ANY ('{capture,capture_citus}'::pg_catalog.name[])",
+                 {oid_arg(table), text_arg(trigger)})
                  .has_value();
     });
     // As the caller, who owns the table (checked): DROP TRIGGER's own privilege rule applies.
@@ -82,7 +85,9 @@ int drop_capture_if_idle(const std::vector<Oid>& tables, IdleLock lock) {
   int dropped = 0;
   for (Oid table : tables) {
     bool owner = false;
-    pg_call([&] { owner = SearchSysCacheExists1(RELOID, ObjectIdGetDatum(table)) && pg_class_ownercheck(table, GetUserId()); });
+    pg_call([&] {
+      owner = SearchSysCacheExists1(RELOID, ObjectIdGetDatum(table)) && pg_class_ownercheck(table, GetUserId());
+    });
     if (!owner || !is_idle(table)) continue;
     // A Citus table's triggers fire on its shards and write into its key queue, which goes
     // with its last stage (forget_unused_citus_sources): they are dropped now, waiting.

@@ -25,8 +25,8 @@ void lock_new_source(Oid source, const std::vector<Oid>& read_before) {
 std::vector<Oid> sources_of(int32 stage_id) {
   std::vector<Oid> out;
   as_extension_owner([&] {
-    const uint64 n = spi_exec("SELECT source::oid::text FROM incview.stage_source WHERE stage_id = $1",
-                              {int4_arg(stage_id)}, true);
+    const uint64 n =
+        spi_exec("SELECT source::oid::text FROM incview.stage_source WHERE stage_id = $1", {int4_arg(stage_id)}, true);
     for (uint64 i = 0; i < n; ++i) out.push_back(static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))));
   });
   return out;

@@ -17,7 +17,6 @@ constexpr const char* kMoveNew =
     "  FROM new n CROSS JOIN LATERAL pg_catalog.unnest(coalesce(n.keys, ARRAY[NULL::jsonb])) AS k(key) "
     "  ORDER BY n.stage_id, k.key, n.dirtied_at RETURNING 1) ";
 
-
 // The command id the next statement runs with, or less: this transaction's records written
 // before it are visible to that statement, those written from it on count as new.
 int64 current_command() {
@@ -44,18 +43,19 @@ void collect_captured(int32 stage_id) {
     // agree on what "seen" means. The mark row is locked first: two collections for one
     // stage take turns (the second finds the first's mark, or moves a record twice: a
     // duplicate key, never a lost one).
-    const uint64 n = spi_exec(
-        std::string("WITH m AS (SELECT m.seen, m.seen_own, m.seen_cid FROM incview.capture_mark m WHERE m.stage_id = $1 FOR UPDATE), "
-                    "new AS (SELECT $1 AS stage_id, r.keys, r.dirtied_at FROM incview.source_change r "
-                    "        LEFT JOIN m ON true WHERE $1 = ANY (r.stage_ids) AND ") +
-            kRecordIsNew + "), " + kMoveNew +
-            ", mark AS (INSERT INTO incview.capture_mark AS m (stage_id, seen, seen_own, seen_cid) "
-            "  SELECT $1, pg_catalog.pg_current_snapshot(), pg_catalog.pg_current_xact_id_if_assigned(), $2 "
-            "  WHERE EXISTS (SELECT 1 FROM new) "
-            "  ON CONFLICT (stage_id) DO UPDATE SET seen = excluded.seen, seen_own = excluded.seen_own, "
-            "                                       seen_cid = excluded.seen_cid RETURNING 1) "
-            "SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM mark)",
-        {int4_arg(stage_id), int8_arg(current_command())});
+    const uint64 n =
+        spi_exec(std::string("WITH m AS (SELECT m.seen, m.seen_own, m.seen_cid FROM incview.capture_mark m WHERE "
+                             "m.stage_id = $1 FOR UPDATE), "
+                             "new AS (SELECT $1 AS stage_id, r.keys, r.dirtied_at FROM incview.source_change r "
+                             "        LEFT JOIN m ON true WHERE $1 = ANY (r.stage_ids) AND ") +
+                     kRecordIsNew + "), " + kMoveNew +
+                     ", mark AS (INSERT INTO incview.capture_mark AS m (stage_id, seen, seen_own, seen_cid) "
+                     "  SELECT $1, pg_catalog.pg_current_snapshot(), pg_catalog.pg_current_xact_id_if_assigned(), $2 "
+                     "  WHERE EXISTS (SELECT 1 FROM new) "
+                     "  ON CONFLICT (stage_id) DO UPDATE SET seen = excluded.seen, seen_own = excluded.seen_own, "
+                     "                                       seen_cid = excluded.seen_cid RETURNING 1) "
+                     "SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM mark)",
+                 {int4_arg(stage_id), int8_arg(current_command())});
     if (n > 0 && spi_int8(0, 2) > 0) forget_collected_records();
   });
 }
@@ -65,25 +65,26 @@ int64 collect_all_captured() {
   as_extension_owner([&] {
     if (!catalog_is_0_2()) return;
     // A mark to lock for every stage a record names.
-    spi_exec(std::string("INSERT INTO incview.capture_mark (stage_id) "
-                         "SELECT s.id FROM incview.stage s "
-                         "WHERE NOT EXISTS (SELECT 1 FROM incview.capture_mark m WHERE m.stage_id = s.id) "
-                         "  AND EXISTS (SELECT 1 FROM incview.source_change r WHERE s.id = ANY (r.stage_ids)) "
-                         "ON CONFLICT DO NOTHING"));
+    spi_exec(
+        std::string("INSERT INTO incview.capture_mark (stage_id) "
+                    "SELECT s.id FROM incview.stage s "
+                    "WHERE NOT EXISTS (SELECT 1 FROM incview.capture_mark m WHERE m.stage_id = s.id) "
+                    "  AND EXISTS (SELECT 1 FROM incview.source_change r WHERE s.id = ANY (r.stage_ids)) "
+                    "ON CONFLICT DO NOTHING"));
     // Stages whose refresh is collecting right now (their mark locked) are skipped: they
     // collect for themselves, and this pass never waits for a refresh to commit.
     spi_exec(std::string("WITH m AS (SELECT m.stage_id, m.seen, m.seen_own, m.seen_cid FROM incview.capture_mark m "
                          "           WHERE EXISTS (SELECT 1 FROM incview.source_change r "
                          "                         WHERE m.stage_id = ANY (r.stage_ids) AND ") +
-             kRecordIsNew +
-             ") ORDER BY m.stage_id FOR UPDATE SKIP LOCKED), "
-             "new AS (SELECT m.stage_id, r.keys, r.dirtied_at FROM m JOIN incview.source_change r "
-             "        ON m.stage_id = ANY (r.stage_ids) WHERE " +
-             kRecordIsNew + "), " + kMoveNew +
-             ", mark AS (UPDATE incview.capture_mark m SET seen = pg_catalog.pg_current_snapshot(), "
-             "           seen_own = pg_catalog.pg_current_xact_id_if_assigned(), seen_cid = $1 "
-             "           WHERE m.stage_id IN (SELECT n.stage_id FROM new n) RETURNING 1) "
-             "SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM mark)",
+                 kRecordIsNew +
+                 ") ORDER BY m.stage_id FOR UPDATE SKIP LOCKED), "
+                 "new AS (SELECT m.stage_id, r.keys, r.dirtied_at FROM m JOIN incview.source_change r "
+                 "        ON m.stage_id = ANY (r.stage_ids) WHERE " +
+                 kRecordIsNew + "), " + kMoveNew +
+                 ", mark AS (UPDATE incview.capture_mark m SET seen = pg_catalog.pg_current_snapshot(), "
+                 "           seen_own = pg_catalog.pg_current_xact_id_if_assigned(), seen_cid = $1 "
+                 "           WHERE m.stage_id IN (SELECT n.stage_id FROM new n) RETURNING 1) "
+                 "SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM mark)",
              {int8_arg(current_command())});
     moved = spi_int8(0, 1);
     forget_collected_records();

@@ -5,6 +5,7 @@ extern "C" {
 }
 
 #include "core/error.hpp"
+#include "pg/catalog/stage_cache.hpp"
 #include "pg/support/guard.hpp"
 #include "pg/support/role.hpp"
 #include "pg/support/settings.hpp"
@@ -26,8 +27,9 @@ std::string check_catalog_version() {
     throw Error(sqlstate::kObjectNotInPrerequisiteState,
                 "pg_incview's SQL objects in this database are version " + *v + ", which this library (" +
                     kCatalogVersion + ") does not serve",
-                "", "install the pg_incview library of version " + *v + ", or update the extension to " +
-                        kCatalogVersion + " with ALTER EXTENSION pg_incview UPDATE");
+                "",
+                "install the pg_incview library of version " + *v + ", or update the extension to " + kCatalogVersion +
+                    " with ALTER EXTENSION pg_incview UPDATE");
   cached = *v;
   cached_lxid = MyProc->lxid;
   cached_db = MyDatabaseId;
@@ -36,13 +38,56 @@ std::string check_catalog_version() {
 
 bool catalog_is_0_2() { return check_catalog_version() != "0.1"; }
 
+namespace {
+// Engine delta on (delta_engine.hpp): the table is built from the engine's query, whose
+// hidden columns follow the user's. Read as the extension owner: the statements embed the
+// stage's definition, visible only to its owner's role.
+void load_delta_engine(StageRecord& r) {
+  as_extension_owner([&] {
+    if (spi_exec("SELECT queue::pg_catalog.text, fold, table_query, hidden_columns::pg_catalog.text[] "
+                 "FROM incview.delta_stage WHERE stage_id = $1",
+                 {int4_arg(r.id)}, true) == 0)
+      return;
+    r.delta_queue = spi_text_or(0, 1, "");
+    r.delta_fold = spi_text_or(0, 2, "");
+    r.shape.query = spi_text_or(0, 3, "");
+  });
+  if (r.delta_queue.empty()) return;
+  as_extension_owner([&] {
+    const uint64 n = spi_exec("SELECT pg_catalog.unnest(hidden_columns) FROM incview.delta_stage WHERE stage_id = $1",
+                              {int4_arg(r.id)}, true);
+    for (uint64 i = 0; i < n; ++i) r.shape.columns.push_back(spi_text_or(i, 1, ""));
+    r.delta_hidden = n;
+  });
+}
+}  // namespace
+
 std::optional<StageRecord> find_stage(const std::string& name) {
   std::optional<StageRecord> out;
   // As the extension owner: the catalog's rows are visible to their owners only (row
   // security), and whoever asks for a stage by name must find it to be told whether it may
   // touch it. format_type() qualifies a type unless the search_path finds it: reading under
   // the safe path gives type names that resolve the same in every session and worker.
-  as_extension_owner([&] { out = read_stage(name); });
+  as_extension_owner([&] {
+    // One cheap query says which version of the stage row is current (stage_cache.hpp);
+    // the full read only when this backend has not read that version yet.
+    const uint64 found = spi_exec(
+        "SELECT s.xmin::text || ':' || s.ctid::text, "
+        "       EXISTS (SELECT 1 FROM incview.stage_source ss WHERE ss.source = s.target AND ss.stage_id <> s.id) "
+        "FROM incview.stage s WHERE s.name = $1",
+        {text_arg(name)}, true);
+    if (found == 0) {
+      forget_stage(name);
+      return;
+    }
+    StageRowVersion now;
+    now.version = spi_text_or(0, 1, "");
+    now.has_downstream = spi_bool(0, 2);
+    if ((out = cached_stage(name, now))) return;
+    const uint64 epoch = stage_cache_epoch();
+    out = read_stage(name);
+    if (out) remember_stage(name, now, *out, epoch);
+  });
   return out;
 }
 
@@ -55,12 +100,15 @@ std::optional<StageRecord> read_stage(const std::string& name) {
           : "true, coalesce(s.scope_pushdown, true), false, '' ";
   const uint64 n = spi_exec(
       "SELECT s.id, s.query, s.engine, s.target::oid, s.owner::oid, "
-      "       CASE WHEN c.oid IS NOT NULL THEN format('%I.%I', ns.nspname, c.relname) END, s.search_path, coalesce(s.partition_by, ''), "
+      "       CASE WHEN c.oid IS NOT NULL THEN format('%I.%I', ns.nspname, c.relname) END, s.search_path, "
+      "coalesce(s.partition_by, ''), "
       "       coalesce(s.retention_column, ''), coalesce(s.retention_keep::text, ''), ns.nspname, c.relname, "
-      "       " + independence + ", "
-      "       EXISTS (SELECT 1 FROM incview.stage_source ss WHERE ss.source = s.target AND ss.stage_id <> s.id) "
-      "FROM incview.stage s LEFT JOIN pg_catalog.pg_class c ON c.oid = s.target "
-      "LEFT JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace WHERE s.name = $1",
+      "       " +
+          independence +
+          ", "
+          "       EXISTS (SELECT 1 FROM incview.stage_source ss WHERE ss.source = s.target AND ss.stage_id <> s.id) "
+          "FROM incview.stage s LEFT JOIN pg_catalog.pg_class c ON c.oid = s.target "
+          "LEFT JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace WHERE s.name = $1",
       {text_arg(name)}, true);
   if (n == 0) return std::nullopt;
   StageRecord r;
@@ -68,7 +116,7 @@ std::optional<StageRecord> read_stage(const std::string& name) {
   r.id = static_cast<int32>(spi_int8(0, 1));
   r.name = name;
   r.shape.query = spi_text_or(0, 2, "");
-  r.engine = spi_text_or(0, 3, "auto");
+  r.engine = parse_engine(spi_text_or(0, 3, "auto")).value_or(Engine::Auto);  // CHECKed in the catalog
   r.target = static_cast<Oid>(std::stoul(spi_text_or(0, 4, "0")));
   r.owner = static_cast<Oid>(std::stoul(spi_text_or(0, 5, "0")));
   r.shape.target = spi_text_or(0, 6, "");
@@ -112,6 +160,7 @@ std::optional<StageRecord> read_stage(const std::string& name) {
       r.shape.unique_key.push_back(col);
     }
   }
+  if (v02) load_delta_engine(r);
   return r;
 }
 
@@ -150,31 +199,38 @@ void log_refresh(const StageRecord& stage, const RefreshStats& s, double seconds
                  const std::optional<std::string>& error, bool keep_failure) {
   const std::string duration = std::to_string(seconds) + " seconds";
   as_extension_owner([&] {
-  const bool with_owner = catalog_is_0_2();
-  spi_exec(
-      std::string(with_owner ? "INSERT INTO incview.refresh_log (stage, owner, engine" : "INSERT INTO incview.refresh_log (stage, engine") + ", scopes, rows_deleted, rows_inserted, rows_updated, "
-      "                                 started_at, duration, error) "
-      + (with_owner ? "VALUES ($1, $9::oid::regrole, $2, $3" : "VALUES ($1, $2, $3") + ", $4, $5, $6, clock_timestamp() - $7::interval, $7::interval, $8)",
-      {text_arg(stage.name), text_arg(s.engine), s.scopes < 0 ? null_arg(INT8OID) : int8_arg(s.scopes), int8_arg(s.deleted), int8_arg(s.inserted),
-       int8_arg(s.updated), text_arg(duration), error ? text_arg(*error) : null_arg(TEXTOID), oid_arg(stage.owner)});
-  spi_exec(
-      "INSERT INTO incview.stage_state AS st (stage_id, status, last_refresh, last_duration, last_error, failures) "
-      "VALUES ($1, CASE WHEN $3::text IS NULL THEN 'idle' ELSE 'failing' END, "
-      "        CASE WHEN $3::text IS NULL THEN clock_timestamp() END, $2::interval, $3, "
-      "        CASE WHEN $3::text IS NULL THEN 0 ELSE 1 END) "
-      "ON CONFLICT (stage_id) DO UPDATE SET "
-      "  status = CASE WHEN $6 THEN st.status ELSE EXCLUDED.status END, "
-      "  last_refresh = coalesce(EXCLUDED.last_refresh, st.last_refresh), "
-      "  last_duration = CASE WHEN $3::text IS NULL THEN EXCLUDED.last_duration ELSE st.last_duration END, "
-      "  last_error = CASE WHEN $6 THEN st.last_error ELSE EXCLUDED.last_error END, "
-      "  failures = CASE WHEN $6 THEN st.failures WHEN $3::text IS NULL THEN 0 ELSE st.failures + 1 END, "
-      // Exponential back-off with jitter (x0.5..1.5), capped: a failing stage is retried
-      // ever more rarely, and many failing stages do not retry in lockstep.
-      "  next_attempt = CASE WHEN $6 THEN st.next_attempt WHEN $3::text IS NULL THEN NULL ELSE clock_timestamp() + "
-      "    least($5::float8, $4::float8 * power(2, least(st.failures, 30))) * (0.5 + random()) "
-      "    * interval '1 millisecond' END",
-      {int4_arg(stage.id), text_arg(duration), error ? text_arg(*error) : null_arg(TEXTOID),
-       int8_arg(settings.retry_base_ms), int8_arg(settings.retry_max_ms), {BOOLOID, BoolGetDatum(keep_failure), false}});
+    const bool with_owner = catalog_is_0_2();
+    spi_exec(std::string(with_owner ? "INSERT INTO incview.refresh_log (stage, owner, engine"
+                                    : "INSERT INTO incview.refresh_log (stage, engine") +
+                 ", scopes, rows_deleted, rows_inserted, rows_updated, "
+                 "                                 started_at, duration, error) " +
+                 (with_owner ? "VALUES ($1, $9::oid::regrole, $2, $3" : "VALUES ($1, $2, $3") +
+                 ", $4, $5, $6, clock_timestamp() - $7::interval, $7::interval, $8)",
+             {text_arg(stage.name), text_arg(s.engine), s.scopes < 0 ? null_arg(INT8OID) : int8_arg(s.scopes),
+              int8_arg(s.deleted), int8_arg(s.inserted), int8_arg(s.updated), text_arg(duration),
+              error ? text_arg(*error) : null_arg(TEXTOID), oid_arg(stage.owner)});
+    spi_exec(
+        "INSERT INTO incview.stage_state AS st (stage_id, status, last_refresh, last_duration, last_error, failures) "
+        "VALUES ($1, CASE WHEN $3::text IS NULL THEN 'idle' ELSE 'failing' END, "
+        "        CASE WHEN $3::text IS NULL THEN clock_timestamp() END, $2::interval, $3, "
+        "        CASE WHEN $3::text IS NULL THEN 0 ELSE 1 END) "
+        "ON CONFLICT (stage_id) DO UPDATE SET "
+        "  status = CASE WHEN $6 THEN st.status ELSE EXCLUDED.status END, "
+        "  last_refresh = coalesce(EXCLUDED.last_refresh, st.last_refresh), "
+        "  last_duration = CASE WHEN $3::text IS NULL THEN EXCLUDED.last_duration ELSE st.last_duration END, "
+        "  last_error = CASE WHEN $6 THEN st.last_error ELSE EXCLUDED.last_error END, "
+        "  failures = CASE WHEN $6 THEN st.failures WHEN $3::text IS NULL THEN 0 ELSE st.failures + 1 END, "
+        // Exponential back-off with jitter (x0.5..1.5), capped: a failing stage is retried
+        // ever more rarely, and many failing stages do not retry in lockstep.
+        "  next_attempt = CASE WHEN $6 THEN st.next_attempt WHEN $3::text IS NULL THEN NULL ELSE clock_timestamp() + "
+        "    least($5::float8, $4::float8 * power(2, least(st.failures, 30))) * (0.5 + random()) "
+        "    * interval '1 millisecond' END",
+        {int4_arg(stage.id),
+         text_arg(duration),
+         error ? text_arg(*error) : null_arg(TEXTOID),
+         int8_arg(settings.retry_base_ms),
+         int8_arg(settings.retry_max_ms),
+         {BOOLOID, BoolGetDatum(keep_failure), false}});
   });
 }
 
@@ -187,6 +243,27 @@ void log_dropped_key(const StageRecord& stage, const std::string& message) {
              {text_arg(stage.name), oid_arg(stage.owner), text_arg(message)});
     spi_exec("UPDATE incview.stage_state SET last_error = $2 WHERE stage_id = $1",
              {int4_arg(stage.id), text_arg(message)});
+  });
+}
+
+void save_scope_count(int32 stage_id, int64 count) {
+  as_extension_owner([&] {
+    spi_exec("UPDATE incview.stage_state SET scope_count = $2 WHERE stage_id = $1",
+             {int4_arg(stage_id), int8_arg(count)});
+  });
+}
+
+void save_independence(int32 stage_id, const std::optional<std::string>& problem) {
+  as_extension_owner([&] {
+    if (!catalog_is_0_2()) {  // catalog 0.1: the verdict only
+      spi_exec("UPDATE incview.stage SET scope_pushdown = $2 WHERE id = $1",
+               {int4_arg(stage_id), {BOOLOID, BoolGetDatum(!problem), false}});
+      return;
+    }
+    spi_exec("UPDATE incview.stage SET scope_pushdown = $2, scope_independence = $3 WHERE id = $1",
+             {int4_arg(stage_id),
+              {BOOLOID, BoolGetDatum(!problem), false},
+              problem ? text_arg(*problem) : null_arg(TEXTOID)});
   });
 }
 

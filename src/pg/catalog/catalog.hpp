@@ -2,6 +2,7 @@
 #pragma once
 #include "pg/support/pg_headers.hpp"
 
+#include "core/stage_options.hpp"
 #include "core/stage_partitioning.hpp"
 #include "core/stage_sql.hpp"
 #include "pg/support/role.hpp"
@@ -11,7 +12,7 @@ namespace incview::pg {
 struct StageRecord {
   int32 id = 0;
   std::string name;
-  std::string engine;  // auto | replace | diff | full
+  Engine engine = Engine::Auto;  // as declared (incview.stage.engine)
   Oid target = InvalidOid;
   Oid owner = InvalidOid;
   std::string search_path;  // the creator's search_path: the stage's SQL always runs under it
@@ -21,12 +22,18 @@ struct StageRecord {
   bool independence_known = true;     // false: never analyzed (refreshes rebuild and analyze)
   bool declared_independent = false;  // the owner's override (incview.declare_independent)
   std::string independence_problem;   // what the analysis found ("" when proven)
-  bool has_downstream = false;  // other stages read its table  // false: a source's scans never see the scope filter (see plan_reach)
-  StageShape shape;              // query, quoted target, columns, scope (with types), unique_key
-  StagePartitioning partition;       // none unless created with partition_by
-  std::string target_schema;     // unquoted parts of the target's name
+  bool has_downstream =
+      false;  // other stages read its table  // false: a source's scans never see the scope filter (see plan_reach)
+  StageShape shape;             // query, quoted target, columns, scope (with types), unique_key
+  StagePartitioning partition;  // none unless created with partition_by
+  std::string target_schema;    // unquoted parts of the target's name
   std::string target_table;
   std::vector<Oid> scope_types;  // element type of each scope column
+  // Engine delta (delta_engine.hpp), when on: shape.query is the query the engine builds the
+  // table from and shape.columns ends with its delta_hidden hidden columns.
+  std::string delta_queue;  // quoted queue table; empty when the delta engine is off
+  std::string delta_fold;   // the fold statement
+  size_t delta_hidden = 0;
 };
 
 // The catalog versions this library serves: the extension's default_version, and the one
@@ -67,6 +74,7 @@ struct RefreshStats {
   int64 deleted = 0;
   int64 inserted = 0;
   int64 updated = 0;
+  int64 scope_count = -1;  // scopes of the table after a rebuild, when it counted them (-1: not)
 };
 
 // Appends to incview.refresh_log and updates incview.stage_state (as the extension owner).
@@ -77,6 +85,13 @@ void log_refresh(const StageRecord& stage, const RefreshStats& stats, double sec
 
 // Records a queued key the refresh had to drop (it cannot be read as the scope types):
 // a refresh_log row with the error, and the stage's last_error.
+// incview.stage_state.scope_count: the exact number of scopes in the stage's table.
+void save_scope_count(int32 stage_id, int64 count);
+
+// The verdict of the scope independence analysis (query/explain.cpp): no problem means
+// independent. A 0.1 catalog keeps the verdict only.
+void save_independence(int32 stage_id, const std::optional<std::string>& problem);
+
 void log_dropped_key(const StageRecord& stage, const std::string& message);
 
 }  // namespace incview::pg

@@ -35,8 +35,8 @@ std::string json_keys_of_batch(const StageRecord& stage) {
   const std::string cols = "u." + join(names, ", u.");
   // (Multi-argument unnest is FROM-clause syntax and cannot be schema-qualified; this runs
   // as the owner under its own path anyway.)
-  return "SELECT pg_catalog.array_agg(pg_catalog.jsonb_build_array(" + cols + ")) FROM unnest(" +
-         join(params, ", ") + ") AS u(" + bare + ")";
+  return "SELECT pg_catalog.array_agg(pg_catalog.jsonb_build_array(" + cols + ")) FROM unnest(" + join(params, ", ") +
+         ") AS u(" + bare + ")";
 }
 
 // The typed scope columns of queued keys, from a jsonb array of keys ($1, text), in order.
@@ -97,11 +97,11 @@ std::vector<KeyBatch> typed_batches(const StageRecord& stage, const std::vector<
 
 DirtySummary dirty_summary(const StageRecord& stage) {
   as_extension_owner([&] {
-  spi_exec(
-      "SELECT coalesce(bool_or(d.key IS NULL), false), count(DISTINCT d.key), "
-      "       (SELECT coalesce(st.scope_count, 0) FROM incview.stage_state st WHERE st.stage_id = $1) "
-      "FROM incview.dirty_scope d WHERE d.stage_id = $1",
-      {int4_arg(stage.id)}, true);
+    spi_exec(
+        "SELECT coalesce(bool_or(d.key IS NULL), false), count(DISTINCT d.key), "
+        "       (SELECT coalesce(st.scope_count, 0) FROM incview.stage_state st WHERE st.stage_id = $1) "
+        "FROM incview.dirty_scope d WHERE d.stage_id = $1",
+        {int4_arg(stage.id)}, true);
   });
   DirtySummary s;
   s.every_scope = spi_bool(0, 1);
@@ -126,6 +126,7 @@ DirtyBatch take_dirty_batch(const StageRecord& stage, const std::optional<std::s
   });
   if (keys.empty()) return out;
   out.last_key = keys.back();
+  out.full = static_cast<int64>(keys.size()) >= limit;
   out.batches = typed_batches(stage, keys, limit);
   return out;
 }
@@ -145,9 +146,10 @@ bool any_queued(const StageRecord& stage, Datum keys) {
   collect_captured(stage.id);
   bool queued = false;
   as_extension_owner([&] {
-    queued = spi_scalar("SELECT 1 FROM incview.dirty_scope d WHERE d.stage_id = $1 "
-                        "AND (d.key = ANY($2::jsonb[]) OR d.key IS NULL) LIMIT 1",
-                        {int4_arg(stage.id), {JSONBARRAYOID, keys, false}})
+    queued = spi_scalar(
+                 "SELECT 1 FROM incview.dirty_scope d WHERE d.stage_id = $1 "
+                 "AND (d.key = ANY($2::jsonb[]) OR d.key IS NULL) LIMIT 1",
+                 {int4_arg(stage.id), {JSONBARRAYOID, keys, false}})
                  .has_value();
   });
   return queued;
@@ -167,25 +169,6 @@ void consume_dirty_keys(const StageRecord& stage, const KeyBatch& batch) {
 void consume_all_dirty(const StageRecord& stage) {
   collect_captured(stage.id);  // advances the stage's mark: the rebuild covers its records
   as_extension_owner([&] { spi_exec("DELETE FROM incview.dirty_scope WHERE stage_id = $1", {int4_arg(stage.id)}); });
-}
-
-int64 record_scope_count(const StageRecord& stage) {
-  // Exact: auto's batches-or-rebuild choice and capture's marker threshold compare with
-  // it, and pg_stats' n_distinct can be off by a factor of two on big tables. (About 1 s
-  // per 5 million rows, next to a full build that costs 15 s or more.)
-  int64 count = 0;
-  as_stage_owner(stage.owner, stage.search_path, [&] {  // DISTINCT runs the scope types' equality
-    spi_exec("SELECT count(*) FROM (SELECT DISTINCT " + StageSql(stage.shape).scope_columns() + " FROM " +
-             stage.shape.target + ") AS k");
-    count = spi_int8(0, 1);
-  });
-  as_extension_owner([&] {
-    spi_exec("UPDATE incview.stage_state SET scope_count = $2 WHERE stage_id = $1",
-             {int4_arg(stage.id), int8_arg(count)});
-  });
-  // Capture reads the count to decide when a statement dirties "every scope".
-  as_extension_owner([&] { invalidate_stage_capture(stage.id); });
-  return count;
 }
 
 }  // namespace incview::pg

@@ -1,5 +1,5 @@
 // The dirty queue incview.dirty_scope, seen from the refresher. Consistency rule
-// (DESIGN.md §1): a queued key commits with the change it describes, so a refresher that
+// (docs/design.md): a queued key commits with the change it describes, so a refresher that
 // deletes the key and then runs the stage query in a later statement sees the change.
 #pragma once
 #include "pg/catalog/catalog.hpp"
@@ -20,6 +20,7 @@ DirtySummary dirty_summary(const StageRecord& stage);
 struct DirtyBatch {
   std::vector<KeyBatch> batches;  // zero or one batch
   std::optional<std::string> last_key;
+  bool full = false;  // as many keys as the limit: more may be queued past last_key
 };
 DirtyBatch take_dirty_batch(const StageRecord& stage, const std::optional<std::string>& after, int64 limit);
 
@@ -34,8 +35,5 @@ bool any_queued(const StageRecord& stage, Datum keys);
 void consume_dirty_keys(const StageRecord& stage, const KeyBatch& batch);
 // Removes every queued key (and marker) of the stage: before a full rebuild.
 void consume_all_dirty(const StageRecord& stage);
-
-// Records the number of scopes in the target (after a full build) for the planner and capture.
-int64 record_scope_count(const StageRecord& stage);
 
 }  // namespace incview::pg

@@ -1,8 +1,7 @@
 #include "pg/catalog/next_due.hpp"
 
-#include "pg/catalog/catalog.hpp"
-
 #include "pg/capture/idle_capture.hpp"
+#include "pg/catalog/catalog.hpp"
 #include "pg/support/spi.hpp"
 
 extern "C" {
@@ -13,42 +12,43 @@ namespace incview::pg {
 
 namespace {
 
-// One row: the three facts of NextDue. The due rules are the scheduler's (kPeriodDue and its
-// due-stage query in scheduler.cpp): a period that has come plus queued keys, max_lag, the
-// back-off of a failing stage, polled stages (foreign tables or materialized views among the
-// sources: due at every period, keys or not), retention every minute. Erring early only
-// costs a scheduler start that finds nothing to do.
+// Whether the period of stage s (with its state st) has started: incview.period_start.
+// A 0.1 catalog (the library updated, ALTER EXTENSION UPDATE not yet run) lacks the
+// function: for it alone, the same rule written out (frozen with 0.1, never changed).
+std::string period_started() {
+  if (catalog_is_0_2())
+    return "(incview.period_start(s.policy, s.policy_every, s.policy_at, st.last_refresh) <= now())";
+  return "(CASE s.policy "
+         "  WHEN 'continuous' THEN true "
+         "  WHEN 'interval' THEN st.last_refresh IS NULL OR st.last_refresh + s.policy_every <= now() "
+         "  WHEN 'daily' THEN now()::date + s.policy_at <= now() "
+         "                    AND coalesce(st.last_refresh, '-infinity') < now()::date + s.policy_at "
+         "  ELSE false END)";
+}
+
+// One row: the three facts of NextDue, from incview.due_at per stage (polled stages and
+// max_lag included), retention every minute. Erring early only costs a scheduler start
+// that finds nothing to do.
 constexpr const char* kNextDueSql = R"SQL(
 WITH s AS (
   SELECT s.policy, s.max_lag, s.retention_column, st.next_attempt, st.last_retention,
-         CASE s.policy
-           WHEN 'continuous' THEN now()
-           WHEN 'interval' THEN coalesce(st.last_refresh + s.policy_every, now())
-           ELSE CASE WHEN coalesce(st.last_refresh, '-infinity') < now()::date + s.policy_at
-                     THEN (now()::date + s.policy_at)::timestamptz
-                     ELSE (now()::date + 1 + s.policy_at)::timestamptz END
-         END AS period,
-         %OLDEST% AS oldest,
-         EXISTS (SELECT 1 FROM incview.stage_source ss JOIN pg_catalog.pg_class c ON c.oid = ss.source
-                 WHERE ss.stage_id = s.id AND c.relkind IN ('f', 'm')) AS polled
+         incview.period_start(s.policy, s.policy_every, s.policy_at, st.last_refresh) AS period,
+         incview.due_at(s.policy, s.policy_every, s.policy_at, s.max_lag, st.last_refresh, st.next_attempt,
+                        -- queued keys: its queue and the change records it has not collected (issue 18)
+                        coalesce((SELECT min(q.dirtied_at) FROM incview.queued_keys q WHERE q.stage_id = s.id),
+                                 -- delta stages (delta_engine.hpp) have work when their queue holds deltas
+                                 CASE WHEN EXISTS (SELECT 1 FROM incview.delta_stage d WHERE d.stage_id = s.id
+                                                   AND incview.delta_queued(d.queue)) THEN now() END),
+                        EXISTS (SELECT 1 FROM incview.stage_source ss JOIN pg_catalog.pg_class c ON c.oid = ss.source
+                                WHERE ss.stage_id = s.id AND c.relkind IN ('f', 'm'))) AS work_at
   FROM incview.stage s LEFT JOIN incview.stage_state st ON st.stage_id = s.id
-  WHERE s.policy <> 'manual' OR s.retention_column IS NOT NULL),
-due AS (
-  SELECT CASE WHEN s.policy = 'manual' THEN NULL
-              WHEN s.oldest IS NOT NULL
-                THEN greatest(least(s.period, s.oldest + s.max_lag), coalesce(s.next_attempt, '-infinity'))
-              WHEN s.polled AND s.policy <> 'continuous'
-                THEN greatest(s.period, coalesce(s.next_attempt, '-infinity')) END AS work_at,
-         CASE WHEN s.retention_column IS NOT NULL
-              THEN coalesce(s.last_retention + interval '1 minute', now()) END AS retention_at,
-         CASE WHEN s.policy IN ('interval', 'daily')
-              THEN greatest(s.period, coalesce(s.next_attempt, '-infinity')) END AS if_dirty,
-         CASE WHEN s.policy IN ('interval', 'daily') THEN s.max_lag END AS max_lag
-  FROM s)
-SELECT least(min(work_at), min(retention_at)),
-       min(if_dirty),
-       (extract(epoch FROM min(max_lag)) * 1000000)::int8
-FROM due
+  WHERE s.policy <> 'manual' OR s.retention_column IS NOT NULL)
+SELECT least(min(work_at),
+             min(CASE WHEN retention_column IS NOT NULL
+                      THEN coalesce(last_retention + interval '1 minute', now()) END)),
+       min(CASE WHEN policy IN ('interval', 'daily') THEN greatest(period, coalesce(next_attempt, '-infinity')) END),
+       (extract(epoch FROM min(CASE WHEN policy IN ('interval', 'daily') THEN max_lag END)) * 1000000)::int8
+FROM s
 )SQL";
 
 TimestampTz timestamp_or(int col, TimestampTz fallback) {
@@ -59,19 +59,51 @@ TimestampTz timestamp_or(int col, TimestampTz fallback) {
 
 }  // namespace
 
-// The oldest queued key of stage s: in its queue, or in a change record it has not
-// collected yet (captured_changes.hpp; catalog 0.1 has none).
-std::string next_due_sql() {
-  std::string sql = kNextDueSql;
-  const std::string queue = "(SELECT min(q.dirtied_at) FROM incview.dirty_scope q WHERE q.stage_id = s.id)";
-  const std::string oldest = catalog_is_0_2() ? "(SELECT min(q.dirtied_at) FROM incview.queued_keys q WHERE q.stage_id = s.id)" : queue;
-  sql.replace(sql.find("%OLDEST%"), 8, oldest);
-  return sql;
+void queue_polled_periods() {
+  spi_exec(
+      "INSERT INTO incview.dirty_scope (stage_id, key) "
+      "SELECT s.id, NULL FROM incview.stage s LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
+      "WHERE s.policy IN ('interval', 'daily') AND " +
+      period_started() +
+      " AND (st.next_attempt IS NULL OR st.next_attempt <= now()) "
+      "AND EXISTS (SELECT 1 FROM incview.stage_source ss JOIN pg_catalog.pg_class c ON c.oid = ss.source "
+      "            WHERE ss.stage_id = s.id AND c.relkind IN ('f', 'm')) "
+      "AND NOT EXISTS (SELECT 1 FROM incview.dirty_scope q WHERE q.stage_id = s.id AND q.key IS NULL)");
+}
+
+std::vector<DueStage> read_due_stages() {
+  // incview.due_at(...) <= now() for stages with keys queued, in a form that is cheap when
+  // nothing is due: manual stages and stages without queued keys are ruled out before
+  // anything reads their queue, the queue is searched for a key older than max_lag only
+  // when the period has not started, and the key count is taken for due stages alone.
+  // Delta stages (delta_engine.hpp) are due with deltas queued too (catalog 0.2).
+  const std::string delta_queued = catalog_is_0_2()
+                                       ? " OR EXISTS (SELECT 1 FROM incview.delta_stage d WHERE d.stage_id = s.id "
+                                         "AND incview.delta_queued(d.queue))"
+                                       : "";
+  const uint64 n = spi_exec(
+      "SELECT s.name, (SELECT count(*) FROM incview.dirty_scope q WHERE q.stage_id = s.id), s.id "
+      "FROM incview.stage s LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
+      "WHERE s.policy <> 'manual' AND (st.next_attempt IS NULL OR st.next_attempt <= now()) "
+      "  AND (EXISTS (SELECT 1 FROM incview.dirty_scope q WHERE q.stage_id = s.id)" +
+      delta_queued + ") AND (" + period_started() +
+      " "
+      "  OR EXISTS (SELECT 1 FROM incview.dirty_scope q "
+      "             WHERE q.stage_id = s.id AND q.dirtied_at + s.max_lag <= now()))");
+  std::vector<DueStage> due;
+  for (uint64 i = 0; i < n; ++i)
+    due.push_back({spi_text_or(i, 1, ""), static_cast<int32>(spi_int8(i, 3)), spi_int8(i, 2)});
+  return due;
 }
 
 NextDue read_next_due() {
   NextDue out;
-  if (spi_exec(next_due_sql()) == 1) {
+  if (!catalog_is_0_2()) {
+    // A 0.1 catalog has no incview.due_at: look again in a minute (until the update).
+    out.at = GetCurrentTimestamp() + 60 * USECS_PER_SEC;
+    return out;
+  }
+  if (spi_exec(kNextDueSql) == 1) {
     out.at = timestamp_or(1, DT_NOEND);
     out.if_dirty = timestamp_or(2, DT_NOEND);
     out.min_max_lag_us = std::max<int64>(spi_int8(0, 3), 0);

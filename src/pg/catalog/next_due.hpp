@@ -1,14 +1,34 @@
-// When something in this database will next be due, read from the catalog by a scheduler
-// about to exit, so the launcher can start it again at that time without connecting.
+// When stages are due, read from the catalog: the stages a scheduler pass refreshes now,
+// the markers that make polled stages due, and when something will next be due (left for
+// the launcher by a scheduler about to exit). The rule itself is SQL, once:
+// incview.period_start and incview.due_at (sql/pg_incview--0.1--0.2.sql; docs/design.md).
 #pragma once
+#include <string>
+#include <vector>
+
 #include "pg/support/pg_headers.hpp"
 
 namespace incview::pg {
 
+struct DueStage {
+  std::string name;
+  int32 id = 0;
+  int64 dirty = 0;  // keys queued (not deduplicated): for "batch i of ~n" only
+};
+
+// Polled stages (a foreign table or materialized view among their sources: no trigger sees
+// those change): one "every scope" marker at every period of an interval/daily policy, so
+// the pass rebuilds them. Inside a transaction with SPI connected, as the scheduler.
+void queue_polled_periods();
+
+// The stages due now: keys queued, and their period started or a key older than max_lag,
+// and not backing off after a failure. Same context.
+std::vector<DueStage> read_due_stages();
+
 struct NextDue {
-  TimestampTz at = DT_NOEND;           // due then even without new writes (DT_NOEND: never)
-  TimestampTz if_dirty = DT_NOEND;     // due then if keys of an interval/daily stage are queued
-  int64 min_max_lag_us = 0;            // ... or this long after such keys were queued (0: no max_lag)
+  TimestampTz at = DT_NOEND;        // due then even without new writes (DT_NOEND: never)
+  TimestampTz if_dirty = DT_NOEND;  // due then if keys of an interval/daily stage are queued
+  int64 min_max_lag_us = 0;         // ... or this long after such keys were queued (0: no max_lag)
 };
 
 // Inside a transaction with SPI connected, as the scheduler (catalog only, no user SQL).

@@ -28,7 +28,7 @@ bool in_own_stage_ddl() { return own_ddl_depth > 0; }
 
 void check_stage_name_length(const std::string& name) {
   if (name.size() >= NAMEDATALEN)
-    throw Error("42622", "stage name \"" + name.substr(0, 40) + "...\" is too long",
+    throw Error(sqlstate::kNameTooLong, "stage name \"" + name.substr(0, 40) + "...\" is too long",
                 "a stage name names its definition view " + std::string(kDefinitionSchema) + ".<name>, at most " +
                     std::to_string(NAMEDATALEN - 1) + " bytes",
                 "choose a shorter name");

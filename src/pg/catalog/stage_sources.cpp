@@ -7,6 +7,7 @@
 #include "pg/capture/idle_capture.hpp"
 #include "pg/citus/citus.hpp"
 #include "pg/support/guard.hpp"
+#include "pg/refresh/delta_engine.hpp"
 #include "pg/capture/new_source_lock.hpp"
 #include "pg/support/role.hpp"
 #include "pg/support/spi.hpp"
@@ -44,7 +45,8 @@ void check_source_privileges(Oid owner, const std::vector<Oid>& relations) {
                 "permission denied for table " + table + ": the stage's owner " + quote_ident(role) + " needs " +
                     (can_select ? "TRIGGER on it (or to own it)" : "SELECT on it"),
                 "pg_incview reads every source of a stage as the stage's owner and installs capture triggers on it",
-                "GRANT " + std::string(can_select ? "TRIGGER" : "SELECT") + " ON " + table + " TO " + quote_ident(role));
+                "GRANT " + std::string(can_select ? "TRIGGER" : "SELECT") + " ON " + table + " TO " +
+                    quote_ident(role));
   }
 }
 
@@ -67,7 +69,8 @@ void refuse_own_tables(const std::vector<Oid>& relations) {
   }
 }
 
-void register_sources(const StageRecord& stage, const std::vector<Oid>& relations, const std::vector<Oid>& read_before) {
+void register_sources(const StageRecord& stage, const std::vector<Oid>& relations,
+                      const std::vector<Oid>& read_before) {
   std::vector<std::string> scope_names;
   for (const auto& c : stage.shape.scope) scope_names.push_back(c.name);
   const std::string scope_json = json_string_array(scope_names);
@@ -126,14 +129,16 @@ void register_inputs(const StageRecord& stage, StageInputs inputs, const std::ve
     }
     const std::string name = *spi_scalar("SELECT $1::regclass::text", {oid_arg(rel)});
     if (!ok) {
-      inputs.opaque_functions.push_back("(a function reading " + name + ", on which the owner may not create triggers)");
+      inputs.opaque_functions.push_back("(a function reading " + name +
+                                        ", on which the owner may not create triggers)");
       continue;
     }
     uint64 added = 0;
     as_extension_owner([&] {
-      added = spi_exec("INSERT INTO incview.stage_source (stage_id, source, mapping_kind) VALUES ($1, $2, 'all') "
-                       "ON CONFLICT (stage_id, source) DO NOTHING",
-                       {int4_arg(stage.id), oid_arg(rel)});
+      added = spi_exec(
+          "INSERT INTO incview.stage_source (stage_id, source, mapping_kind) VALUES ($1, $2, 'all') "
+          "ON CONFLICT (stage_id, source) DO NOTHING",
+          {int4_arg(stage.id), oid_arg(rel)});
     });
     lock_new_source(rel, read_before);
     install_capture(rel);
@@ -147,9 +152,10 @@ void register_inputs(const StageRecord& stage, StageInputs inputs, const std::ve
   for (Oid rel : inputs.polled) {
     const std::string name = *spi_scalar("SELECT $1::regclass::text", {oid_arg(rel)});
     as_extension_owner([&] {
-      spi_exec("INSERT INTO incview.stage_source (stage_id, source, mapping_kind) VALUES ($1, $2, 'all') "
-               "ON CONFLICT (stage_id, source) DO NOTHING",
-               {int4_arg(stage.id), oid_arg(rel)});
+      spi_exec(
+          "INSERT INTO incview.stage_source (stage_id, source, mapping_kind) VALUES ($1, $2, 'all') "
+          "ON CONFLICT (stage_id, source) DO NOTHING",
+          {int4_arg(stage.id), oid_arg(rel)});
     });
     warn("stage \"" + stage.name + "\" reads " + name +
              ", whose changes no trigger can see (a foreign table or materialized view): the stage is polled",
@@ -195,9 +201,8 @@ void drop_stage_cascade(const StageRecord& stage, bool cascade, bool check_owner
   const std::vector<Oid> sources = trigger_sources(stage.id);
   // The catalog rows go first: the event triggers that see our DROPs below then find no
   // stage to act on (and OwnStageDdl tells them it is us).
-  as_extension_owner([&] {
-    spi_exec("DELETE FROM incview.dirty_scope WHERE stage_id = $1", {int4_arg(stage.id)});
-  });
+  as_extension_owner([&] { spi_exec("DELETE FROM incview.dirty_scope WHERE stage_id = $1", {int4_arg(stage.id)}); });
+  drop_delta_queue(stage);
   drop_definition_view(stage.id);
   as_extension_owner([&] {
     spi_exec("DELETE FROM incview.stage_source WHERE stage_id = $1", {int4_arg(stage.id)});

@@ -48,7 +48,8 @@ void check_trigger_is_ours(const TriggerData* td, Event event) {
   auto trigger_named = [](const char* have, const char* want) {
     const size_t n = strlen(want);
     return have && strncmp(have, want, n) == 0 &&
-           (have[n] == '\0' || (have[n] == '_' && have[n + 1] != '\0' && strspn(have + n + 1, "0123456789") == strlen(have + n + 1)));
+           (have[n] == '\0' ||
+            (have[n] == '_' && have[n + 1] != '\0' && strspn(have + n + 1, "0123456789") == strlen(have + n + 1)));
   };
   bool ok = TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) && TRIGGER_FIRED_AFTER(td->tg_event) &&
             trigger_named(t->tgname, kNames[static_cast<int>(event)]) &&
@@ -62,7 +63,7 @@ void check_trigger_is_ours(const TriggerData* td, Event event) {
           strspn(t->tgargs[1] + 2, "0123456789") == strlen(t->tgargs[1] + 2));
   }
   if (!ok)
-    throw Error("39P01",
+    throw Error(sqlstate::kTriggerProtocolViolated,
                 std::string("incview.capture_citus() fired by trigger \"") + (t->tgname ? t->tgname : "?") +
                     "\", which is not one of pg_incview's capture triggers",
                 "pg_incview installs its own triggers on the Citus sources of stages",
@@ -94,9 +95,10 @@ std::optional<Oid> table_of_shard(Oid rel) {
   const std::string shardid = name.substr(us + 1);
   std::optional<std::string> table;
   as_extension_owner([&] {
-    table = spi_scalar("SELECT logicalrelid::pg_catalog.oid::pg_catalog.text FROM pg_catalog.pg_dist_shard "
-                       "WHERE shardid OPERATOR(pg_catalog.=) $1::pg_catalog.int8",
-                       {text_arg(shardid)});
+    table = spi_scalar(
+        "SELECT logicalrelid::pg_catalog.oid::pg_catalog.text FROM pg_catalog.pg_dist_shard "
+        "WHERE shardid OPERATOR(pg_catalog.=) $1::pg_catalog.int8",
+        {text_arg(shardid)});
   });
   if (!table) return std::nullopt;
   const Oid t = static_cast<Oid>(std::stoul(*table));
@@ -114,7 +116,8 @@ void mark_every_scope(Oid source) {
   as_extension_owner([&] {
     spi_exec(
         "INSERT INTO incview.dirty_scope (stage_id, key) "
-        "SELECT ss.stage_id, NULL FROM incview.stage_source ss WHERE ss.source OPERATOR(pg_catalog.=) $1::pg_catalog.oid "
+        "SELECT ss.stage_id, NULL FROM incview.stage_source ss WHERE ss.source OPERATOR(pg_catalog.=) "
+        "$1::pg_catalog.oid "
         "AND NOT EXISTS (SELECT 1 FROM incview.dirty_scope q WHERE q.stage_id OPERATOR(pg_catalog.=) ss.stage_id "
         "                AND q.key IS NULL)",
         {oid_arg(source)});
@@ -153,7 +156,8 @@ Datum incview_capture_citus(PG_FUNCTION_ARGS) {
   using namespace incview;
   using namespace incview::pg;
   return entry_guard([&]() -> Datum {
-    if (!CALLED_AS_TRIGGER(fcinfo)) throw Error("39P01", "incview.capture_citus() must be called as a trigger");
+    if (!CALLED_AS_TRIGGER(fcinfo))
+      throw Error(sqlstate::kTriggerProtocolViolated, "incview.capture_citus() must be called as a trigger");
     auto* td = reinterpret_cast<TriggerData*>(fcinfo->context);
     const Event event = event_of(td->tg_event);
     check_trigger_is_ours(td, event);

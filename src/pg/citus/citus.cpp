@@ -69,7 +69,8 @@ Error refusal(const std::string& message, const std::string& detail, const std::
 bool citus_present() {
   bool present = false;
   as_extension_owner([&] {
-    present = spi_scalar("SELECT 1 WHERE pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL").has_value();
+    present =
+        spi_scalar("SELECT 1 WHERE pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL").has_value();
   });
   return present;
 }
@@ -93,9 +94,10 @@ CitusStage plan_citus_stage(const std::vector<Oid>& query_tables, const std::vec
     if (std::find(citus.begin(), citus.end(), rel) == citus.end()) {
       std::optional<std::string> name;
       as_extension_owner([&] {
-        name = spi_scalar("SELECT c.oid::pg_catalog.regclass::pg_catalog.text FROM pg_catalog.pg_class c "
-                          "WHERE c.oid OPERATOR(pg_catalog.=) $1 AND c.relkind IN ('r', 'p')",
-                          {oid_arg(rel)});
+        name = spi_scalar(
+            "SELECT c.oid::pg_catalog.regclass::pg_catalog.text FROM pg_catalog.pg_class c "
+            "WHERE c.oid OPERATOR(pg_catalog.=) $1 AND c.relkind IN ('r', 'p')",
+            {oid_arg(rel)});
       });
       if (name) local.push_back(*name);
     }
@@ -114,8 +116,9 @@ CitusStage plan_citus_stage(const std::vector<Oid>& query_tables, const std::vec
     if (t.method != "hash")
       throw refusal("Citus table " + t.name + " is a " + t.method + ", which pg_incview cannot capture",
                     "pg_incview captures hash-distributed tables (by the stage's scope column) and reference tables",
-                    "distribute it with create_distributed_table('" + t.name + "', '<scope column>'), or make it a "
-                    "reference table");
+                    "distribute it with create_distributed_table('" + t.name +
+                        "', '<scope column>'), or make it a "
+                        "reference table");
     const std::string want = scope.size() == 1 ? scope[0] : "";
     if (scope.size() != 1 || t.dist_column != want)
       throw refusal("the scope of a stage over distributed table " + t.name + " must be its distribution column \"" +
@@ -136,7 +139,8 @@ CitusStage plan_citus_stage(const std::vector<Oid>& query_tables, const std::vec
   const CitusTable* first = nullptr;
   for (const auto& t : out.tables)
     if (!t.reference) {
-      if (!first) first = &t;
+      if (!first)
+        first = &t;
       else if (t.colocation != first->colocation)
         throw refusal("distributed tables " + first->name + " and " + t.name + " are not co-located",
                       "a scope's rows must live on one shard of every source for the refresh to run on the shards",
@@ -148,8 +152,8 @@ CitusStage plan_citus_stage(const std::vector<Oid>& query_tables, const std::vec
 
 void citus_sequential_for_transaction() {
   pg_call([&] {
-    (void)set_config_option("citus.multi_shard_modify_mode", "sequential", PGC_USERSET, PGC_S_SESSION,
-                            GUC_ACTION_LOCAL, true, 0, false);
+    (void)set_config_option("citus.multi_shard_modify_mode", "sequential", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
+                            true, 0, false);
   });
 }
 
@@ -163,7 +167,8 @@ void distribute_stage_table(const CitusStage& stage, const std::string& target, 
 
 void install_citus_capture(Oid source) {
   const std::optional<CitusTable> t = citus_table(source);
-  if (!t) throw Error(sqlstate::kInternalError, "pg_incview: relation " + std::to_string(source) + " is not a Citus table");
+  if (!t)
+    throw Error(sqlstate::kInternalError, "pg_incview: relation " + std::to_string(source) + " is not a Citus table");
   std::string queue_name = "q_" + std::to_string(source);
   std::string args = "('reference')";
   if (!t->reference) {
@@ -179,15 +184,17 @@ void install_citus_capture(Oid source) {
       spi_exec("CREATE TABLE " + queue + " (key " + type + " NOT NULL)");
       spi_exec("SELECT pg_catalog.create_distributed_table($1::pg_catalog.regclass, 'key', colocate_with => $2)",
                {text_arg(queue), text_arg(t->name)});
-      spi_exec("INSERT INTO incview.citus_source (source, kind, queue, key_column) "
-               "VALUES ($1::pg_catalog.oid, 'distributed', $2::pg_catalog.regclass, $3)",
-               {oid_arg(source), text_arg(queue), text_arg(t->dist_column)});
+      spi_exec(
+          "INSERT INTO incview.citus_source (source, kind, queue, key_column) "
+          "VALUES ($1::pg_catalog.oid, 'distributed', $2::pg_catalog.regclass, $3)",
+          {oid_arg(source), text_arg(queue), text_arg(t->dist_column)});
     });
   } else {
     as_extension_owner([&] {
-      spi_exec("INSERT INTO incview.citus_source (source, kind) VALUES ($1::pg_catalog.oid, 'reference') "
-               "ON CONFLICT (source) DO NOTHING",
-               {oid_arg(source)});
+      spi_exec(
+          "INSERT INTO incview.citus_source (source, kind) VALUES ($1::pg_catalog.oid, 'reference') "
+          "ON CONFLICT (source) DO NOTHING",
+          {oid_arg(source)});
     });
   }
   static const char* const kClauses[] = {
@@ -235,15 +242,16 @@ int64 drain_citus_queues() {
     for (const auto& [source, queue] : queues) {
       // One distributed statement per source: each shard's keys are deleted on its node, and
       // come back (as the stage's queue form, jsonb arrays) deduplicated.
-      const auto keys = spi_scalar(
-          "WITH d AS (DELETE FROM " + queue + " RETURNING key) "
-          "SELECT pg_catalog.jsonb_agg(DISTINCT pg_catalog.jsonb_build_array(d.key)) FROM d");
+      const auto keys = spi_scalar("WITH d AS (DELETE FROM " + queue +
+                                   " RETURNING key) "
+                                   "SELECT pg_catalog.jsonb_agg(DISTINCT pg_catalog.jsonb_build_array(d.key)) FROM d");
       if (!keys) continue;
-      moved += static_cast<int64>(spi_exec(
-          "INSERT INTO incview.dirty_scope (stage_id, key) "
-          "SELECT ss.stage_id, e.k FROM incview.stage_source ss, pg_catalog.jsonb_array_elements($2::pg_catalog.jsonb) e(k) "
-          "WHERE ss.source OPERATOR(pg_catalog.=) $1::pg_catalog.oid",
-          {oid_arg(source), text_arg(*keys)}));
+      moved +=
+          static_cast<int64>(spi_exec("INSERT INTO incview.dirty_scope (stage_id, key) "
+                                      "SELECT ss.stage_id, e.k FROM incview.stage_source ss, "
+                                      "pg_catalog.jsonb_array_elements($2::pg_catalog.jsonb) e(k) "
+                                      "WHERE ss.source OPERATOR(pg_catalog.=) $1::pg_catalog.oid",
+                                      {oid_arg(source), text_arg(*keys)}));
     }
   });
   return moved;

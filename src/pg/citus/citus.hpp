@@ -71,8 +71,8 @@ void with_citus_triggers(F&& body) {
   int level = -1;
   pg_call([&] {
     level = NewGUCNestLevel();
-    (void)set_config_option("citus.enable_unsafe_triggers", "on", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true,
-                            0, false);
+    (void)set_config_option("citus.enable_unsafe_triggers", "on", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
+                            false);
   });
   body();
   pg_call([&] { AtEOXact_GUC(true, level); });

@@ -12,7 +12,8 @@ extern "C" {
 namespace incview::pg {
 
 inline EventTriggerData* event_data(FunctionCallInfo fcinfo) {
-  if (!CALLED_AS_EVENT_TRIGGER(fcinfo)) throw Error("39P01", "pg_incview's DDL functions must be called as event triggers");
+  if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+    throw Error(sqlstate::kTriggerProtocolViolated, "pg_incview's DDL functions must be called as event triggers");
   return reinterpret_cast<EventTriggerData*>(fcinfo->context);
 }
 

@@ -30,9 +30,8 @@ struct Reader {
 };
 
 void queue_marker(int32 stage_id) {
-  as_extension_owner([&] {
-    spi_exec("INSERT INTO incview.dirty_scope (stage_id, key) VALUES ($1, NULL)", {int4_arg(stage_id)});
-  });
+  as_extension_owner(
+      [&] { spi_exec("INSERT INTO incview.dirty_scope (stage_id, key) VALUES ($1, NULL)", {int4_arg(stage_id)}); });
 }
 
 // The keys of `table`'s rows for one stage; false when only a marker will do.
@@ -50,7 +49,8 @@ bool queue_partition_keys(const Reader& r, Oid table) {
   spec.mapping = r.mapping;
   for (const auto& c : stage->shape.scope) spec.scope.push_back(c.name);
   std::string name;
-  as_extension_owner([&] { name = spi_scalar("SELECT $1::pg_catalog.regclass::pg_catalog.text", {oid_arg(table)}).value_or(""); });
+  as_extension_owner(
+      [&] { name = spi_scalar("SELECT $1::pg_catalog.regclass::pg_catalog.text", {oid_arg(table)}).value_or(""); });
   if (name.empty()) return false;
   std::optional<std::string> keys;
   int64 read = 0;
@@ -63,9 +63,7 @@ bool queue_partition_keys(const Reader& r, Oid table) {
   });
   if (read > cap) return false;
   if (!keys) return true;  // an empty partition: nothing moves
-  as_extension_owner([&] {
-    spi_exec(queue_keys_statement(), {int4_arg(r.stage_id), int8_arg(cap), text_arg(*keys)});
-  });
+  as_extension_owner([&] { spi_exec(queue_keys_statement(), {int4_arg(r.stage_id), int8_arg(cap), text_arg(*keys)}); });
   return true;
 }
 

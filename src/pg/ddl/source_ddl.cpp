@@ -58,11 +58,12 @@ void dirty_stages_of(const std::vector<Oid>& rels) {
   for (size_t i = 0; i < rels.size(); ++i) oids += (i ? "," : "") + std::to_string(rels[i]);
   oids += "}";
   as_extension_owner([&] {
-    spi_exec("INSERT INTO incview.dirty_scope (stage_id, key) "
-             "SELECT DISTINCT ss.stage_id, NULL::jsonb FROM incview.stage_source ss "
-             "WHERE ss.source IN (SELECT a.anc FROM unnest($1::oid[]) AS r(rel), "
-             "                    LATERAL pg_catalog.pg_partition_ancestors(r.rel) AS a(anc))",
-             {text_arg(oids)});
+    spi_exec(
+        "INSERT INTO incview.dirty_scope (stage_id, key) "
+        "SELECT DISTINCT ss.stage_id, NULL::jsonb FROM incview.stage_source ss "
+        "WHERE ss.source IN (SELECT a.anc FROM unnest($1::oid[]) AS r(rel), "
+        "                    LATERAL pg_catalog.pg_partition_ancestors(r.rel) AS a(anc))",
+        {text_arg(oids)});
   });
 }
 
@@ -85,8 +86,8 @@ Datum incview_on_ddl_start(PG_FUNCTION_ARGS) {
   return entry_guard([&]() -> Datum {
     EventTriggerData* ev = event_data(fcinfo);
     Node* stmt = ev->parsetree;
-    std::vector<Oid> touched;                       // every scope of their stages
-    std::vector<std::pair<Oid, Oid>> moving;        // (table, anchor): the scopes of its rows
+    std::vector<Oid> touched;                 // every scope of their stages
+    std::vector<std::pair<Oid, Oid>> moving;  // (table, anchor): the scopes of its rows
     if (IsA(stmt, DropStmt) && reinterpret_cast<DropStmt*>(stmt)->removeType == OBJECT_TABLE) {
       ListCell* lc;
       foreach (lc, reinterpret_cast<DropStmt*>(stmt)->objects) {
@@ -164,7 +165,8 @@ Datum incview_on_ddl_end(PG_FUNCTION_ARGS) {
           "CROSS JOIN LATERAL pg_catalog.pg_partition_ancestors(t.relid) WITH ORDINALITY AS a(anc, lvl) "
           "JOIN incview.stage_source ss ON ss.source = a.anc "
           "WHERE c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.objsubid = 0 "
-          "  AND NOT EXISTS (SELECT 1 FROM incview.stage_source x WHERE x.stage_id = ss.stage_id AND x.source = t.relid) "
+          "  AND NOT EXISTS (SELECT 1 FROM incview.stage_source x WHERE x.stage_id = ss.stage_id AND x.source = "
+          "t.relid) "
           "ORDER BY ss.stage_id, t.relid, a.lvl",
           {}, true);
       for (uint64 i = 0; i < n; ++i)
@@ -174,10 +176,11 @@ Datum incview_on_ddl_end(PG_FUNCTION_ARGS) {
     for (const auto& s : found) {
       auto error = in_subtransaction([&] {
         as_extension_owner([&] {
-          spi_exec("INSERT INTO incview.stage_source (stage_id, source, mapping_kind, mapping) VALUES ($1, $2, $3, $4) "
-                   "ON CONFLICT (stage_id, source) DO NOTHING",
-                   {int4_arg(s.stage_id), oid_arg(s.rel), text_arg(s.kind),
-                    s.mapping ? text_arg(*s.mapping) : null_arg(TEXTOID)});
+          spi_exec(
+              "INSERT INTO incview.stage_source (stage_id, source, mapping_kind, mapping) VALUES ($1, $2, $3, $4) "
+              "ON CONFLICT (stage_id, source) DO NOTHING",
+              {int4_arg(s.stage_id), oid_arg(s.rel), text_arg(s.kind),
+               s.mapping ? text_arg(*s.mapping) : null_arg(TEXTOID)});
         });
       });
       if (error) {
@@ -187,7 +190,8 @@ Datum incview_on_ddl_end(PG_FUNCTION_ARGS) {
       // The partition's creator owns it and may put triggers on it. If that fails, the
       // partition stays registered without triggers: its stages read 'stale'.
       error = in_subtransaction([&] { install_capture(s.rel); });
-      if (error) warn("could not install capture on a new partition (its stages are stale until it has)", error->message);
+      if (error)
+        warn("could not install capture on a new partition (its stages are stale until it has)", error->message);
     }
     spi_finish();
     return static_cast<Datum>(0);
@@ -200,9 +204,10 @@ Datum incview_on_sql_drop(PG_FUNCTION_ARGS) {
     (void)event_data(fcinfo);
     if_sources("could not forget dropped sources", [&] {
       as_extension_owner([&] {
-        spi_exec("DELETE FROM incview.stage_source ss USING pg_catalog.pg_event_trigger_dropped_objects() AS d "
-                 "WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0 "
-                 "  AND ss.source = d.objid");
+        spi_exec(
+            "DELETE FROM incview.stage_source ss USING pg_catalog.pg_event_trigger_dropped_objects() AS d "
+            "WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0 "
+            "  AND ss.source = d.objid");
       });
     });
     return static_cast<Datum>(0);

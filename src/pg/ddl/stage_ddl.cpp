@@ -143,8 +143,9 @@ void rename_same_captures(const ColumnChange& c) {
   for (const auto& f : found) {
     const std::string mapping = renamed_same_mapping(f.scope, c.column, c.new_name);
     as_extension_owner([&] {
-      spi_exec("UPDATE incview.stage_source SET mapping_kind = 'lookup', mapping = $3 WHERE stage_id = $1 AND source = $2",
-               {int4_arg(f.stage_id), oid_arg(c.rel), text_arg(mapping)});
+      spi_exec(
+          "UPDATE incview.stage_source SET mapping_kind = 'lookup', mapping = $3 WHERE stage_id = $1 AND source = $2",
+          {int4_arg(f.stage_id), oid_arg(c.rel), text_arg(mapping)});
     });
     invalidate_capture(c.rel);
   }
@@ -199,8 +200,10 @@ void check_captures() {
       problem = "it has no column " + c.missing + " any more";
     } else {
       as_extension_owner([&] {
-        const uint64 n = spi_exec("SELECT u FROM incview.stage s, unnest(s.scope) WITH ORDINALITY AS x(u, o) "
-                                  "WHERE s.id = $1 ORDER BY o", {int4_arg(c.stage_id)}, true);
+        const uint64 n = spi_exec(
+            "SELECT u FROM incview.stage s, unnest(s.scope) WITH ORDINALITY AS x(u, o) "
+            "WHERE s.id = $1 ORDER BY o",
+            {int4_arg(c.stage_id)}, true);
         for (uint64 i = 0; i < n; ++i) c.scope.push_back(spi_text_or(i, 1, ""));
       });
       CaptureSpec spec;
@@ -221,14 +224,15 @@ void check_captures() {
       problem = "its mapping fails: " + error->message;
     }
     as_extension_owner([&] {
-      spi_exec("UPDATE incview.stage_source SET mapping_kind = 'all', mapping = NULL WHERE stage_id = $1 AND source = $2",
-               {int4_arg(c.stage_id), oid_arg(c.source)});
+      spi_exec(
+          "UPDATE incview.stage_source SET mapping_kind = 'all', mapping = NULL WHERE stage_id = $1 AND source = $2",
+          {int4_arg(c.stage_id), oid_arg(c.source)});
     });
     invalidate_capture(c.source);
     warn("pg_incview: capture of " + c.source_name + " for stage \"" + c.stage + "\" no longer fits it (" + problem +
              "): any change to " + c.source_name + " now dirties every scope",
-         "map it again with incview.map_source('" + c.stage + "', '" + c.source_name + "', 'SELECT ... FROM changed ...')" +
-             (c.kind == "lookup" ? "; the old mapping was: " + c.mapping : ""));
+         "map it again with incview.map_source('" + c.stage + "', '" + c.source_name +
+             "', 'SELECT ... FROM changed ...')" + (c.kind == "lookup" ? "; the old mapping was: " + c.mapping : ""));
   }
 }
 

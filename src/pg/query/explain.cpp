@@ -18,11 +18,10 @@ namespace {
 
 constexpr int64 kSampleKeys = 100;
 
-
 struct SourceInfo {
-  std::string name;      // as regclass prints it
-  std::string relname;   // as EXPLAIN prints it
-  std::string kind;      // same | lookup | all
+  std::string name;     // as regclass prints it
+  std::string relname;  // as EXPLAIN prints it
+  std::string kind;     // same | lookup | all
   std::string mapping;
 };
 
@@ -45,9 +44,9 @@ std::vector<SourceInfo> stage_sources(const StageRecord& stage) {
 
 struct SamplePlan {
   int64 keys = 0;
-  std::string sql;                  // the scoped query with the sample keys inlined
+  std::string sql;                    // the scoped query with the sample keys inlined
   std::vector<std::string> literals;  // the batch's array per scope column, as text
-  std::vector<std::string> lines;   // its EXPLAIN
+  std::vector<std::string> lines;     // its EXPLAIN
 };
 
 // EXPLAIN of the scoped refresh query for the first keys the table holds; empty when the
@@ -87,8 +86,10 @@ std::string explain_stage(const StageRecord& stage) {
   out += "stage " + quote_ident(stage.name) + " -> " + stage.shape.target + "\n";
   out += "  scope: (" + sql.scope_columns() + ")";
   if (!stage.shape.unique_key.empty()) out += "  unique key: (" + column_list(stage.shape.unique_key) + ")";
-  out += "\n  engine: " + stage.engine + " (batches use " + batch_engine(stage) + ")\n";
-  if (stage.partition.partitioned()) out += "  partitioned: " + stage.partition.method + " (" + stage.partition.column + ")\n";
+  out +=
+      std::string("\n  engine: ") + to_string(stage.engine) + " (batches use " + to_string(batch_engine(stage)) + ")\n";
+  if (stage.partition.partitioned())
+    out += std::string("  partitioned: ") + to_string(stage.partition.method) + " (" + stage.partition.column + ")\n";
   if (!stage.shape.retention_column.empty())
     out += "  retention: " + stage.shape.retention_column + " within " + stage.shape.retention_keep + "\n";
 
@@ -96,9 +97,12 @@ std::string explain_stage(const StageRecord& stage) {
   out += "sources:\n";
   for (const auto& s : sources) {
     out += "  " + s.name + ": ";
-    if (s.kind == "same") out += "same scope columns";
-    else if (s.kind == "lookup") out += "lookup mapping: " + s.mapping;
-    else out += "every scope (any change rebuilds the stage)";
+    if (s.kind == "same")
+      out += "same scope columns";
+    else if (s.kind == "lookup")
+      out += "lookup mapping: " + s.mapping;
+    else
+      out += "every scope (any change rebuilds the stage)";
     out += "\n";
   }
   out += "scope independence: ";
@@ -116,7 +120,8 @@ std::string explain_stage(const StageRecord& stage) {
 
   const auto sample = plan_sample_batch(stage);
   if (!sample) return out + "scoped refresh: the stage is empty, no sample batch to plan\n";
-  out += "scoped refresh query for a batch of " + std::to_string(sample->keys) + " keys:\n  " + sample->sql + "\nplan:\n";
+  out +=
+      "scoped refresh query for a batch of " + std::to_string(sample->keys) + " keys:\n  " + sample->sql + "\nplan:\n";
   for (const auto& line : sample->lines) out += "  " + line + "\n";
   out += "push-down:\n";
   const auto scope = scope_names(stage);
@@ -153,16 +158,7 @@ std::optional<std::string> independence_verdict(const StageRecord& stage) {
 
 void record_independence(const StageRecord& stage) {
   const std::optional<std::string> problem = independence_verdict(stage);
-  as_extension_owner([&] {
-    if (!catalog_is_0_2()) {  // catalog 0.1: the verdict only
-      spi_exec("UPDATE incview.stage SET scope_pushdown = $2 WHERE id = $1",
-               {int4_arg(stage.id), {BOOLOID, BoolGetDatum(!problem), false}});
-      return;
-    }
-    spi_exec("UPDATE incview.stage SET scope_pushdown = $2, scope_independence = $3 WHERE id = $1",
-             {int4_arg(stage.id), {BOOLOID, BoolGetDatum(!problem), false},
-              problem ? text_arg(*problem) : null_arg(TEXTOID)});
-  });
+  save_independence(stage.id, problem);
   if (!problem) return;
   const std::string msg =
       "the scopes of stage \"" + stage.name + "\" are not independent: " + *problem +
@@ -202,7 +198,8 @@ std::string explain_read_query(const StageRecord& stage, const std::string& read
       "WHERE x.indrelid = $1 ORDER BY 1",
       {oid_arg(stage.target), int4_arg(stage.id)});
   std::vector<std::array<std::string, 3>> indexes;
-  for (uint64 i = 0; i < n; ++i) indexes.push_back({spi_text_or(i, 1, ""), spi_text_or(i, 2, ""), spi_text_or(i, 3, "")});
+  for (uint64 i = 0; i < n; ++i)
+    indexes.push_back({spi_text_or(i, 1, ""), spi_text_or(i, 2, ""), spi_text_or(i, 3, "")});
   out += "indexes:\n";
   for (const auto& [name, what, members] : indexes) {
     bool used = false;

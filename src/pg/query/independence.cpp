@@ -72,7 +72,9 @@ bool reads_scoped_walker(Node* node, void* context) {
 
 // Whether anything in this query (sub-queries, CTEs and sublinks included) reads a
 // relation that has every scope column.
-bool query_reads_scoped(Query* q, const Ctx* cx) { return reads_scoped_walker(reinterpret_cast<Node*>(q), const_cast<Ctx*>(cx)); }
+bool query_reads_scoped(Query* q, const Ctx* cx) {
+  return reads_scoped_walker(reinterpret_cast<Node*>(q), const_cast<Ctx*>(cx));
+}
 
 CommonTableExpr* find_cte(Query* q, const char* name) {
   ListCell* lc;
@@ -195,13 +197,14 @@ char* check_query(Query* q, const AttrNumber* resnos, const Ctx* cx, const char*
   TargetEntry* tle[kMaxScope];
   for (int k = 0; k < cx->nscope; ++k) {
     tle[k] = get_tle_by_resno(q->targetList, resnos[k]);
-    if (!tle[k] || tle[k]->resjunk) return psprintf("the scope column \"%s\" is not an output of %s", cx->names[k], where);
+    if (!tle[k] || tle[k]->resjunk)
+      return psprintf("the scope column \"%s\" is not an output of %s", cx->names[k], where);
   }
   if (q->groupClause || q->hasAggs || q->havingQual)
     for (int k = 0; k < cx->nscope; ++k)
       if (!in_clauses(q->groupClause, tle[k]))
-        return psprintf("an aggregate or GROUP BY that does not group by the scope column \"%s\" in %s",
-                        cx->names[k], where);
+        return psprintf("an aggregate or GROUP BY that does not group by the scope column \"%s\" in %s", cx->names[k],
+                        where);
   if (q->hasDistinctOn)
     for (int k = 0; k < cx->nscope; ++k)
       if (!in_clauses(q->distinctClause, tle[k]))
@@ -294,9 +297,10 @@ char* check_level(Query* q, List** linked, List** outer_linked, const Ctx* cx, c
         return psprintf("%s reads a source with the scope but has no column \"%s\" to tie it to the scope, in %s",
                         rte_name(rte), cx->names[k], where);
       if (!list_member_int(linked[k], key_of(rti, attnos[k])))
-        return psprintf("%s is read without being joined on the scope column \"%s\" (every scope would see all of "
-                        "its rows), in %s",
-                        rte_name(rte), cx->names[k], where);
+        return psprintf(
+            "%s is read without being joined on the scope column \"%s\" (every scope would see all of "
+            "its rows), in %s",
+            rte_name(rte), cx->names[k], where);
     }
     if (rte->rtekind == RTE_CTE && rte->ctelevelsup > 0)
       return psprintf("a CTE of an outer query level (%s) in %s", rte_name(rte), where);

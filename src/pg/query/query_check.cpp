@@ -39,8 +39,7 @@ CheckedQuery check_stage_query(const std::string& query) {
     throw Error(sqlstate::kInvalidParameterValue, "a stage query must be a SELECT statement",
                 std::string("found ") + statement_kind(rs->stmt));
   auto* sel = reinterpret_cast<SelectStmt*>(rs->stmt);
-  if (sel->intoClause)
-    throw Error(sqlstate::kInvalidParameterValue, "a stage query cannot use SELECT INTO");
+  if (sel->intoClause) throw Error(sqlstate::kInvalidParameterValue, "a stage query cannot use SELECT INTO");
   if (sel->lockingClause)
     throw Error(sqlstate::kInvalidParameterValue, "a stage query cannot lock rows (FOR UPDATE/SHARE)");
 
@@ -132,15 +131,14 @@ void check_condition(const std::string& condition) {
       if (IsA(rs->stmt, SelectStmt)) {
         auto* s = reinterpret_cast<SelectStmt*>(rs->stmt);
         ok = s->op == SETOP_NONE && s->fromClause == NIL && s->groupClause == NIL && s->havingClause == nullptr &&
-             s->sortClause == NIL && s->limitCount == nullptr && s->limitOffset == nullptr &&
-             s->lockingClause == NIL && s->withClause == nullptr && s->windowClause == NIL &&
-             s->intoClause == nullptr && s->whereClause != nullptr;
+             s->sortClause == NIL && s->limitCount == nullptr && s->limitOffset == nullptr && s->lockingClause == NIL &&
+             s->withClause == nullptr && s->windowClause == NIL && s->intoClause == nullptr &&
+             s->whereClause != nullptr;
       }
     }
   });
   if (!ok)
-    throw Error(sqlstate::kInvalidParameterValue, "condition must be a single boolean expression",
-                "got: " + condition);
+    throw Error(sqlstate::kInvalidParameterValue, "condition must be a single boolean expression", "got: " + condition);
 }
 
 }  // namespace incview::pg

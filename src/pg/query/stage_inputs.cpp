@@ -57,7 +57,8 @@ bool collect(Node* node, void* context) {
   }
   if (IsA(node, Query))
     return query_tree_walker(reinterpret_cast<Query*>(node), walker(collect), context, QTW_EXAMINE_RTES_BEFORE);
-  if (IsA(node, FuncExpr)) f->functions = list_append_unique_oid(f->functions, reinterpret_cast<FuncExpr*>(node)->funcid);
+  if (IsA(node, FuncExpr))
+    f->functions = list_append_unique_oid(f->functions, reinterpret_cast<FuncExpr*>(node)->funcid);
   if (IsA(node, OpExpr) || IsA(node, DistinctExpr) || IsA(node, NullIfExpr)) {
     OpExpr* op = reinterpret_cast<OpExpr*>(node);
     set_opfuncid(op);
@@ -68,7 +69,8 @@ bool collect(Node* node, void* context) {
     set_sa_opfuncid(op);
     f->functions = list_append_unique_oid(f->functions, op->opfuncid);
   }
-  if (IsA(node, WindowFunc)) f->functions = list_append_unique_oid(f->functions, reinterpret_cast<WindowFunc*>(node)->winfnoid);
+  if (IsA(node, WindowFunc))
+    f->functions = list_append_unique_oid(f->functions, reinterpret_cast<WindowFunc*>(node)->winfnoid);
   if (IsA(node, SQLValueFunction)) {
     const char* name = svf_name(reinterpret_cast<SQLValueFunction*>(node)->op);
     if (name) f->sql_time = lappend(f->sql_time, const_cast<char*>(name));
@@ -78,8 +80,8 @@ bool collect(Node* node, void* context) {
 
 // Built-in functions whose results depend on when they run (besides the volatile ones).
 bool time_dependent_builtin(const char* name) {
-  static const char* const kNames[] = {"now", "transaction_timestamp", "statement_timestamp", "clock_timestamp",
-                                       "timeofday", "random", "random_normal"};
+  static const char* const kNames[] = {
+      "now", "transaction_timestamp", "statement_timestamp", "clock_timestamp", "timeofday", "random", "random_normal"};
   for (const char* n : kNames)
     if (strcmp(name, n) == 0) return true;
   return false;
@@ -137,8 +139,9 @@ List* sql_function_relations(Oid fn) {
       SQLFunctionParseInfoPtr pinfo = prepare_sql_fn_parse_info(tup, nullptr, InvalidOid);
       ListCell* lc;
       foreach (lc, pg_parse_query(body_text)) {
-        List* qs = pg_analyze_and_rewrite_withcb(lfirst_node(RawStmt, lc), body_text,
-                                                 reinterpret_cast<ParserSetupHook>(sql_fn_parser_setup), pinfo, nullptr);
+        List* qs =
+            pg_analyze_and_rewrite_withcb(lfirst_node(RawStmt, lc), body_text,
+                                          reinterpret_cast<ParserSetupHook>(sql_fn_parser_setup), pinfo, nullptr);
         ListCell* qc;
         foreach (qc, qs) (void)collect(static_cast<Node*>(lfirst(qc)), &f);
       }

@@ -19,13 +19,13 @@
 namespace incview::pg {
 
 struct StageInputs {
-  std::vector<Oid> function_tables;             // read inside user SQL functions
-  std::vector<Oid> polled;                      // foreign tables, materialized views
-  std::vector<std::string> opaque_functions;    // "f(integer)" with the tables they read unknown
-  std::vector<std::string> time_functions;      // "now()", "CURRENT_TIMESTAMP", "random()"
-  std::vector<std::string> uncapturable;        // tables the plan does not list
-  std::vector<Oid> citus;                       // Citus tables of the query (docs/citus.md)
-  std::vector<Oid> tables;                      // every table of the query tree
+  std::vector<Oid> function_tables;           // read inside user SQL functions
+  std::vector<Oid> polled;                    // foreign tables, materialized views
+  std::vector<std::string> opaque_functions;  // "f(integer)" with the tables they read unknown
+  std::vector<std::string> time_functions;    // "now()", "CURRENT_TIMESTAMP", "random()"
+  std::vector<std::string> uncapturable;      // tables the plan does not list
+  std::vector<Oid> citus;                     // Citus tables of the query (docs/citus.md)
+  std::vector<Oid> tables;                    // every table of the query tree
 };
 
 // Analyzes the stage query (run it as the stage's owner). planned: the tables its plan

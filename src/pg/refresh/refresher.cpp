@@ -2,10 +2,14 @@
 
 #include <chrono>
 
+#include "core/sql_text.hpp"
+
 #include "pg/citus/citus.hpp"
 #include "pg/support/guard.hpp"
+#include "pg/refresh/delta_engine.hpp"
 #include "pg/catalog/catalog.hpp"
 #include "pg/storage/partitions.hpp"
+#include "pg/storage/storage_swap.hpp"
 #include "pg/background/progress.hpp"
 #include "pg/support/role.hpp"
 #include "pg/support/spi.hpp"
@@ -17,58 +21,58 @@ namespace {
 constexpr int32 kLockSpace = 0x696e6376;
 }  // namespace
 
+// The advisory-lock functions called directly, not through SQL: a statement here was
+// parsed and planned on every refresh call (the stage owner's SQL is never kept prepared).
 void lock_stage(int32 stage_id) {
-  spi_exec("SELECT pg_catalog.pg_advisory_xact_lock($1, $2)", {int4_arg(kLockSpace), int4_arg(stage_id)});
+  pg_call([&] { DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(kLockSpace), Int32GetDatum(stage_id)); });
 }
 
-bool try_lock_stage(int32 stage_id) {
-  spi_exec("SELECT pg_catalog.pg_try_advisory_xact_lock($1, $2)", {int4_arg(kLockSpace), int4_arg(stage_id)});
-  return spi_bool(0, 1);
+EngineFacts engine_facts(const StageRecord& stage) {
+  EngineFacts facts;
+  facts.declared = stage.engine;
+  facts.scopes_independent = stage.scope_pushdown;
+  facts.has_unique_key = !stage.shape.unique_key.empty();
+  facts.has_downstream = stage.has_downstream;
+  facts.delta_active = delta_active(stage);
+  facts.target_is_citus = [&stage] { return is_citus_table(stage.target); };
+  return facts;
 }
 
-std::string batch_engine(const StageRecord& stage) {
-  // Scopes not shown independent (and not declared so by the owner): only a rebuild is
-  // right, whatever the engine ("full" here means a rebuild: a diff stage rebuilds by a
-  // whole-table diff, see rebuild_stage).
-  if (!stage.scope_pushdown) return "full";
-  if (stage.engine != "auto") return stage.engine;
-  // diff writes only rows that changed, which spares the stages reading this one (their
-  // capture sees only real changes); without readers, replace is cheaper.
-  if (stage.shape.unique_key.empty() || !stage.has_downstream) return "replace";
-  // Citus refuses the diff's UPDATE on a distributed table (docs/citus.md).
-  return is_citus_table(stage.target) ? "replace" : "diff";
-}
+Engine batch_engine(const StageRecord& stage) { return incview::batch_engine(engine_facts(stage)); }
 
 RefreshStats refresh_batches(const StageRecord& stage, const std::vector<KeyBatch>& batches) {
   RefreshStats stats;
-  stats.engine = batch_engine(stage);
-  if (stats.engine == "full") {
+  const Engine engine = batch_engine(stage);
+  stats.engine = to_string(engine);
+  // Full: these scopes cannot be refreshed alone ("full" here means a rebuild: a diff stage
+  // rebuilds by a whole-table diff, see rebuild_stage).
+  if (engine == Engine::Full) {
     stats = rebuild_stage(stage);
     for (const auto& b : batches) stats.scopes += b.count;
     return stats;
   }
   const StageSql sql(stage.shape);
+  settle_delta_queue(stage, true);
   int64 rows_reported = 0;  // rows already counted in incview.progress
   progress_phase(ProgressPhase::RefreshingBatches);
   with_session_settings(stage.search_path, [&] {
-  for (const auto& batch : batches) {
-    const auto args = batch_args(batch, stage.scope_types);
-    const std::string rows = sql.select_scoped(batch.nulls);
-    if (stats.engine == "diff") {
-      insert_routed(stage, rows, args, [&] { spi_exec(sql.diff_scoped(batch.nulls), args); });
-      stats.deleted += spi_int8(0, 1);
-      stats.inserted += spi_int8(0, 2);
-      stats.updated += spi_int8(0, 3);
-    } else {
-      stats.deleted += static_cast<int64>(spi_exec(sql.delete_scoped(batch.nulls), args));
-      insert_routed(stage, rows, args, [&] {
-        stats.inserted += static_cast<int64>(spi_exec(sql.insert_scoped(batch.nulls), args));
-      });
+    for (const auto& batch : batches) {
+      const auto args = batch_args(batch, stage.scope_types);
+      const std::string rows = sql.select_scoped(batch.nulls);
+      if (engine == Engine::Diff) {
+        insert_routed(stage, rows, args, [&] { spi_exec(sql.diff_scoped(batch.nulls), args); });
+        stats.deleted += spi_int8(0, 1);
+        stats.inserted += spi_int8(0, 2);
+        stats.updated += spi_int8(0, 3);
+      } else {
+        stats.deleted += static_cast<int64>(spi_exec(sql.delete_scoped(batch.nulls), args));
+        insert_routed(stage, rows, args,
+                      [&] { stats.inserted += static_cast<int64>(spi_exec(sql.insert_scoped(batch.nulls), args)); });
+      }
+      stats.scopes += batch.count;
+      progress_batch_done(batch.count, stats.deleted + stats.inserted + stats.updated - rows_reported);
+      rows_reported = stats.deleted + stats.inserted + stats.updated;
     }
-    stats.scopes += batch.count;
-    progress_batch_done(batch.count, stats.deleted + stats.inserted + stats.updated - rows_reported);
-    rows_reported = stats.deleted + stats.inserted + stats.updated;
-  }
   });
   return stats;
 }
@@ -92,27 +96,62 @@ std::string report_rebuild(const StageRecord& stage) {
   return kProgressRowFilter;
 }
 
+// A swapped-in table fires no capture trigger: the stages reading it are told that every
+// scope may have changed (what the DELETE + INSERT of every row would have queued, in one
+// marker per stage instead of a key per scope).
+void queue_every_scope_downstream(const StageRecord& stage) {
+  as_extension_owner([&] {
+    spi_exec(
+        "INSERT INTO incview.dirty_scope (stage_id, key) SELECT DISTINCT ss.stage_id, NULL::pg_catalog.jsonb "
+        "FROM incview.stage_source ss WHERE ss.source::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
+        {oid_arg(stage.target)});
+  });
+}
+
+// Why a rebuild writes rows instead of swapping storage: visible with client_min_messages
+// = debug1, and in docs/rebuild.md.
+void debug_refusal(const StageRecord& stage, const std::string& refusal) {
+  const std::string msg = "stage \"" + stage.name + "\" is rebuilt row by row: " + refusal;
+  const char* m = msg.c_str();
+  pg_call([&] { ereport(DEBUG1, (errmsg("%s", m))); });
+}
+
 }  // namespace
 
 RefreshStats rebuild_stage(const StageRecord& stage) {
   const StageSql sql(stage.shape);
   RefreshStats stats;
   const std::string count_rows = report_rebuild(stage);
+  settle_delta_queue(stage, false);  // the rebuild re-derives what is queued
   with_session_settings(stage.search_path, [&] {
-  const std::string rows = "SELECT * FROM " + sql.wrap_query("s");
-  if (stage.engine == "diff") {
-    stats.engine = "diff";
-    insert_routed(stage, rows, {}, [&] { spi_exec(sql.diff_all(count_rows)); });
-    stats.deleted = spi_int8(0, 1);
-    stats.inserted = spi_int8(0, 2);
-    stats.updated = spi_int8(0, 3);
-  } else {
-    // DELETE rather than TRUNCATE: readers keep seeing the old rows until we commit.
-    stats.engine = "full";
-    stats.deleted = static_cast<int64>(spi_exec(sql.delete_all()));
-    insert_routed(stage, rows, {},
-                  [&] { stats.inserted = static_cast<int64>(spi_exec(sql.insert_all(count_rows))); });
-  }
+    const std::string rows = "SELECT * FROM " + sql.wrap_query("s");
+    const Engine engine = rebuild_engine(engine_facts(stage));
+    stats.engine = to_string(engine);
+    if (engine == Engine::Diff) {
+      insert_routed(stage, rows, {}, [&] { spi_exec(sql.diff_all(count_rows)); });
+      stats.deleted = spi_int8(0, 1);
+      stats.inserted = spi_int8(0, 2);
+      stats.updated = spi_int8(0, 3);
+    } else {
+      const std::string select = "SELECT " + column_list(stage.shape.columns, "s") + " FROM " + sql.wrap_query("s");
+      const std::string refusal = swap_refusal(stage, select);
+      if (refusal.empty()) {
+        // The new contents beside the table, swapped in under a short lock (docs/rebuild.md).
+        // Counting the rows as the query produces them (incview.progress), as the row path does.
+        const SwapResult swapped = swap_rebuild(stage, count_rows.empty() ? select : select + " WHERE " + count_rows);
+        stats.deleted = swapped.replaced;
+        stats.inserted = swapped.inserted;
+        stats.scope_count = swapped.scope_count;
+        // Copied in (not swapped): the capture triggers saw the rows.
+        if (swapped.swapped) queue_every_scope_downstream(stage);
+      } else {
+        debug_refusal(stage, refusal);
+        // DELETE rather than TRUNCATE: readers keep seeing the old rows until we commit.
+        stats.deleted = static_cast<int64>(spi_exec(sql.delete_all()));
+        insert_routed(stage, rows, {},
+                      [&] { stats.inserted = static_cast<int64>(spi_exec(sql.insert_all(count_rows))); });
+      }
+    }
   });
   return stats;
 }

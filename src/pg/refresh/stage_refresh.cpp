@@ -8,6 +8,8 @@
 #include "pg/query/explain.hpp"
 #include "pg/background/progress.hpp"
 #include "pg/refresh/refresher.hpp"
+#include "pg/refresh/delta_engine.hpp"
+#include "pg/refresh/scope_count.hpp"
 #include "pg/support/settings.hpp"
 #include "pg/support/spi.hpp"
 #include "pg/support/subxact.hpp"
@@ -19,9 +21,8 @@ namespace {
 void warn_failure(const StageRecord& stage, const std::string& error) {
   const std::string msg = "refresh of stage \"" + stage.name + "\" failed: " + error;
   const char* m = msg.c_str();
-  pg_call([&] {
-    ereport(WARNING, (errmsg("%s", m), errdetail("its dirty scopes stay queued; see incview.refresh_log")));
-  });
+  pg_call(
+      [&] { ereport(WARNING, (errmsg("%s", m), errdetail("its dirty scopes stay queued; see incview.refresh_log"))); });
 }
 
 StepResult step_as_owner(const StageRecord& stage, const std::optional<std::string>& after, bool run_failed);
@@ -70,14 +71,26 @@ StepResult step_as_owner(const StageRecord& stage, const std::optional<std::stri
   lock_stage(stage.id);
   StepResult result;
   RefreshStats stats;
-  stats.engine = batch_engine(stage);
+  stats.engine = to_string(batch_engine(stage));
   const double t0 = monotonic_seconds();
 
   if (!after) {
     const DirtySummary dirty = dirty_summary(stage);
+    // Delta stages: only deltas queued, the usual case: fold them (one statement), done.
+    // With scopes queued too, the batches or the rebuild below settle the deltas first.
+    if (delta_active(stage) && !dirty.every_scope && dirty.keys == 0) {
+      stats.engine = "delta";
+      auto error = in_subtransaction([&] { stats = fold_deltas(stage); });
+      if (error || stats.scopes > 0)
+        log_refresh(stage, stats, monotonic_seconds() - t0,
+                    error ? std::optional<std::string>(error->message) : std::nullopt, run_failed);
+      if (error) warn_failure(stage, error->message);
+      result.scopes = error ? 0 : stats.scopes;
+      result.failed = error.has_value();
+      return result;
+    }
     RefreshInput in;
-    // Scopes not shown independent (nor declared so): every engine rebuilds, never wrong rows.
-    in.engine = stage.scope_pushdown ? stage.engine : "full";
+    in.facts = engine_facts(stage);
     in.every_scope = dirty.every_scope;
     in.dirty = dirty.keys;
     in.total = dirty.total_scopes;
@@ -91,12 +104,13 @@ StepResult step_as_owner(const StageRecord& stage, const std::optional<std::stri
         consume_all_dirty(stage);
         stats = rebuild_stage(stage);
         progress_phase(ProgressPhase::RecordingScopes);
-        scopes = record_scope_count(stage);
+        scopes = stats.scope_count >= 0 ? stats.scope_count : record_scope_count(stage);
         if (!stage.independence_known) record_independence(stage);
       });
       // A rebuild re-derives every scope; with only keys queued, report those.
       stats.scopes = dirty.every_scope ? scopes : dirty.keys;
-      log_refresh(stage, stats, monotonic_seconds() - t0, error ? std::optional<std::string>(error->message) : std::nullopt);
+      log_refresh(stage, stats, monotonic_seconds() - t0,
+                  error ? std::optional<std::string>(error->message) : std::nullopt);
       if (error) warn_failure(stage, error->message);
       result.scopes = error ? 0 : stats.scopes;
       result.failed = error.has_value();
@@ -107,13 +121,18 @@ StepResult step_as_owner(const StageRecord& stage, const std::optional<std::stri
   }
 
   std::optional<std::string> last_key;
+  bool more = false;
   auto error = in_subtransaction([&] {
     DirtyBatch batch = take_dirty_batch(stage, after, settings.batch_size);
     last_key = batch.last_key;
+    more = batch.full;
     if (!batch.batches.empty()) stats = refresh_batches(stage, batch.batches);
   });
-  result.last_key = last_key;
   if (!last_key && !error) return result;  // queue empty past `after`
+  // A batch short of the limit took every key queued past `after` when it ran: the run ends
+  // with it, without one more step (lock, subtransaction, queue query) that would find the
+  // queue empty. Keys queued since belong to the next run, as if they came a moment later.
+  result.last_key = more ? last_key : std::nullopt;
   log_refresh(stage, stats, monotonic_seconds() - t0, error ? std::optional<std::string>(error->message) : std::nullopt,
               run_failed);
   if (error) warn_failure(stage, error->message);
@@ -128,7 +147,7 @@ RefreshStats rebuild_as_owner(const StageRecord& stage) {
   consume_all_dirty(stage);
   RefreshStats stats = rebuild_stage(stage);
   progress_phase(ProgressPhase::RecordingScopes);
-  stats.scopes = record_scope_count(stage);
+  stats.scopes = stats.scope_count >= 0 ? stats.scope_count : record_scope_count(stage);
   log_refresh(stage, stats, monotonic_seconds() - t0, std::nullopt);
   record_independence(stage);  // the query may be new (alter_stage), or the table was empty
   return stats;
@@ -137,16 +156,16 @@ RefreshStats rebuild_as_owner(const StageRecord& stage) {
 }  // namespace
 
 int64 refresh_stage(const StageRecord& stage) {
-  int64 total = 0;
-  bool failed = false;
-  std::optional<std::string> after;
-  do {
-    StepResult step = refresh_step(stage, after, failed);
-    failed = failed || step.failed;
-    if (step.scopes > 0) total += step.scopes;
-    after = step.last_key;
-  } while (after);
-  return total;
+  return run_steps([&](const std::optional<std::string>& after, bool run_failed) -> std::optional<StepResult> {
+    // Each step at an SPI level of its own: the rows its statements return and its key
+    // arrays are freed when it ends, so one call refreshing many batches holds one batch's
+    // memory, not every batch's (issue 12, item 6). (On an error the transaction's abort
+    // frees the level.)
+    spi_connect();
+    const StepResult result = refresh_step(stage, after, run_failed);
+    spi_finish();
+    return result;
+  });
 }
 
 }  // namespace incview::pg

@@ -15,14 +15,16 @@ std::string partition_key_type(const StageRecord& stage) {
 
 // Months in the range bucket width ("1 month" -> 1, "1 year" -> 12), 0 for day/time widths.
 int64 bucket_months(const std::string& width) {
-  spi_exec("SELECT (extract(year FROM $1::interval) * 12 + extract(month FROM $1::interval))::bigint, "
-           "       extract(day FROM $1::interval) = 0 AND extract(epoch FROM $1::interval - "
-           "         make_interval(months => (extract(year FROM $1::interval) * 12 + extract(month FROM $1::interval))::int)) = 0",
-           {text_arg(width)});
+  spi_exec(
+      "SELECT (extract(year FROM $1::interval) * 12 + extract(month FROM $1::interval))::bigint, "
+      "       extract(day FROM $1::interval) = 0 AND extract(epoch FROM $1::interval - "
+      "         make_interval(months => (extract(year FROM $1::interval) * 12 + extract(month FROM "
+      "$1::interval))::int)) = 0",
+      {text_arg(width)});
   const int64 months = spi_int8(0, 1);
   if (months > 0 && !spi_bool(0, 2))
-    throw Error(sqlstate::kInvalidParameterValue, "a range bucket width mixes months with days or time: " + width,
-                "", "use a whole number of months ('1 month', '1 year') or of days/hours ('7 days')");
+    throw Error(sqlstate::kInvalidParameterValue, "a range bucket width mixes months with days or time: " + width, "",
+                "use a whole number of months ('1 month', '1 year') or of days/hours ('7 days')");
   return months;
 }
 
@@ -43,9 +45,10 @@ std::string bucket_lower(const StageRecord& stage, const std::string& col) {
 // "every scope" marker instead.
 void dirty_downstream_everywhere(const StageRecord& stage) {
   as_extension_owner([&] {
-    spi_exec("INSERT INTO incview.dirty_scope (stage_id, key) "
-             "SELECT DISTINCT ss.stage_id, NULL::jsonb FROM incview.stage_source ss WHERE ss.source = $1",
-             {oid_arg(stage.target)});
+    spi_exec(
+        "INSERT INTO incview.dirty_scope (stage_id, key) "
+        "SELECT DISTINCT ss.stage_id, NULL::jsonb FROM incview.stage_source ss WHERE ss.source = $1",
+        {oid_arg(stage.target)});
   });
 }
 
@@ -73,7 +76,7 @@ void create_hash_partitions(const StageRecord& stage) {
 void ensure_partitions(const StageRecord& stage, const std::string& rows_sql, const std::vector<SpiArg>& args) {
   const std::string col = "x." + quote_ident(stage.partition.column);
   std::vector<std::pair<std::string, std::string>> wanted;  // suffix, bound
-  if (stage.partition.method == "list") {
+  if (stage.partition.method == PartitionMethod::List) {
     // One partition per value, named by a hash of the value so the name is stable.
     const uint64 n = spi_exec("SELECT DISTINCT " + col + "::text, substr(md5(" + col + "::text), 1, 12) FROM (" +
                                   rows_sql + ") AS x",
@@ -88,12 +91,11 @@ void ensure_partitions(const StageRecord& stage, const std::string& rows_sql, co
   } else {
     const std::string lo = bucket_lower(stage, col);
     const std::string width = stage.partition.numeric_range ? stage.partition.interval
-                                                             : quote_literal(stage.partition.interval) + "::interval";
-    const std::string fmt = stage.partition.numeric_range ? "replace(b.lo::text, '-', 'm')"
-                                                          : "to_char(b.lo, 'YYYYMMDD\"_\"HH24MISS')";
+                                                            : quote_literal(stage.partition.interval) + "::interval";
+    const std::string fmt =
+        stage.partition.numeric_range ? "replace(b.lo::text, '-', 'm')" : "to_char(b.lo, 'YYYYMMDD\"_\"HH24MISS')";
     const uint64 n = spi_exec("SELECT b.lo::text, (b.lo + " + width + ")::text, " + fmt + " FROM (SELECT DISTINCT " +
-                                  lo + " AS lo FROM (" + rows_sql + ") AS x WHERE " + col +
-                                  " IS NOT NULL) AS b",
+                                  lo + " AS lo FROM (" + rows_sql + ") AS x WHERE " + col + " IS NOT NULL) AS b",
                               args);
     for (uint64 i = 0; i < n; ++i)
       wanted.push_back({spi_text_or(i, 3, ""), "FOR VALUES FROM (" + quote_literal(spi_text_or(i, 1, "")) + ") TO (" +
@@ -103,7 +105,7 @@ void ensure_partitions(const StageRecord& stage, const std::string& rows_sql, co
 }
 
 int64 drop_expired_partitions(const StageRecord& stage) {
-  if (stage.partition.method != "range" || stage.partition.column != stage.shape.retention_column ||
+  if (stage.partition.method != PartitionMethod::Range || stage.partition.column != stage.shape.retention_column ||
       stage.partition.numeric_range)
     return 0;
   // A partition whose upper bound is at or before the cutoff holds only expired rows.
@@ -126,7 +128,7 @@ int64 drop_expired_partitions(const StageRecord& stage) {
 }
 
 int64 rebuild_list_partition(const StageRecord& stage, const std::string& value) {
-  if (stage.partition.method != "list")
+  if (stage.partition.method != PartitionMethod::List)
     throw Error(sqlstate::kFeatureNotSupported, "stage \"" + stage.name + "\" is not list-partitioned",
                 "only a list partition (one value of the context key) can be rebuilt alone");
   const std::string type = partition_key_type(stage);
@@ -142,9 +144,9 @@ int64 rebuild_list_partition(const StageRecord& stage, const std::string& value)
   spi_exec("CREATE TABLE " + staging + " (LIKE " + stage.shape.target + " INCLUDING DEFAULTS)");
   int64 rows = 0;
   with_session_settings(stage.search_path, [&] {
-    rows = static_cast<int64>(spi_exec("INSERT INTO " + staging + " (" + column_list(stage.shape.columns) + ") SELECT " +
-                                           column_list(stage.shape.columns, "s") + " FROM " + sql.wrap_query("s") +
-                                           " WHERE s." + col + " = $1::" + type,
+    rows = static_cast<int64>(spi_exec("INSERT INTO " + staging + " (" + column_list(stage.shape.columns) +
+                                           ") SELECT " + column_list(stage.shape.columns, "s") + " FROM " +
+                                           sql.wrap_query("s") + " WHERE s." + col + " = $1::" + type,
                                        {text_arg(value)}));
   });
   // Swap: a brief exclusive lock on the parent while the partitions trade places. (Our own

@@ -1,4 +1,4 @@
-// Partitioned stage tables (seed 002: partition by the domain context): partitions for new
+// Partitioned stage tables (the sports analytics scenario, seed 002: partition by the domain context): partitions for new
 // list values and range buckets are created when a refresh first needs them; one list
 // partition can be rebuilt beside the table and swapped in; retention drops whole range
 // partitions once they have expired.
@@ -22,15 +22,14 @@ void create_hash_partitions(const StageRecord& stage);
 // Runs `insert` (a statement writing rows of `rows_sql` into the stage's table). When a row
 // finds no partition, creates the missing ones and runs it again; other errors propagate.
 template <typename F>
-void insert_routed(const StageRecord& stage, const std::string& rows_sql, const std::vector<SpiArg>& args,
-                   F&& insert) {
+void insert_routed(const StageRecord& stage, const std::string& rows_sql, const std::vector<SpiArg>& args, F&& insert) {
   if (!stage.partition.creates_on_demand()) {
     insert();
     return;
   }
   auto error = in_subtransaction(insert);
   if (!error) return;
-  if (error->sqlstate != "23514") throw Error(error->sqlstate, error->message);
+  if (error->sqlstate != sqlstate::kCheckViolation) throw Error(error->sqlstate, error->message);
   ensure_partitions(stage, rows_sql, args);
   insert();
 }

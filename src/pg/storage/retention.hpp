@@ -1,4 +1,4 @@
-// Retention (seed 004: "delete older than"): expired rows leave a stage in small batches,
+// Retention (the notification service scenario, seed 004: "delete older than"): expired rows leave a stage in small batches,
 // or whole range partitions at once; refreshes never re-create them (StageSql filters
 // the query by the same cutoff).
 //

@@ -28,8 +28,9 @@ void check_definition(const std::string& definition) {
     }
   });
   if (!ok)
-    throw Error(sqlstate::kInvalidParameterValue, "invalid index definition: " + definition, "",
-                "give the indexed columns or expressions, e.g. 'updated_at DESC' or '(org_id, cluster, notified_at DESC)'");
+    throw Error(
+        sqlstate::kInvalidParameterValue, "invalid index definition: " + definition, "",
+        "give the indexed columns or expressions, e.g. 'updated_at DESC' or '(org_id, cluster, notified_at DESC)'");
 }
 
 }  // namespace
@@ -41,7 +42,8 @@ std::string add_declared_index(const StageRecord& stage, const std::string& defi
   bool exists = false;
   as_extension_owner([&] {
     exists = spi_scalar("SELECT 1 FROM incview.stage_index WHERE stage_id = $1 AND index_name = $2",
-                        {int4_arg(stage.id), text_arg(name)}).has_value();
+                        {int4_arg(stage.id), text_arg(name)})
+                 .has_value();
   });
   if (exists)
     throw Error(sqlstate::kDuplicateObject, "stage \"" + stage.name + "\" already has the index " + definition);
@@ -57,14 +59,14 @@ void drop_declared_index(const StageRecord& stage, const std::string& index_name
   // Accept the name or the definition it was declared with.
   std::optional<std::string> name;
   as_extension_owner([&] {
-    name = spi_scalar("SELECT index_name FROM incview.stage_index WHERE stage_id = $1 "
-                      "AND (index_name = $2 OR definition = $2)",
-                      {int4_arg(stage.id), text_arg(index_name)});
+    name = spi_scalar(
+        "SELECT index_name FROM incview.stage_index WHERE stage_id = $1 "
+        "AND (index_name = $2 OR definition = $2)",
+        {int4_arg(stage.id), text_arg(index_name)});
   });
   if (!name)
-    throw Error(sqlstate::kUndefinedObject,
-                "stage \"" + stage.name + "\" has no declared index \"" + index_name + "\"", "",
-                "see SELECT * FROM incview.stage_index");
+    throw Error(sqlstate::kUndefinedObject, "stage \"" + stage.name + "\" has no declared index \"" + index_name + "\"",
+                "", "see SELECT * FROM incview.stage_index");
   spi_exec("DROP INDEX IF EXISTS " + quote_qualified(stage.target_schema, *name));
   as_extension_owner([&] {
     spi_exec("DELETE FROM incview.stage_index WHERE stage_id = $1 AND index_name = $2",

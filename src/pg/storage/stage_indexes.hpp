@@ -1,4 +1,4 @@
-// Indexes declared on a stage's table (seed 004: the indexes its read queries need).
+// Indexes declared on a stage's table (the notification service scenario, seed 004: the indexes its read queries need).
 #pragma once
 #include "pg/catalog/catalog.hpp"
 

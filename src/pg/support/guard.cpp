@@ -14,8 +14,8 @@ int sqlstate_code(const std::string& s) noexcept {
 
 void raise(const CaughtError& e) {
   if (e.pg) ReThrowError(e.pg);
-  ereport(ERROR, (errcode(e.sqlerrcode), errmsg("%s", e.message),
-                  e.detail[0] ? errdetail("%s", e.detail) : 0, e.hint[0] ? errhint("%s", e.hint) : 0));
+  ereport(ERROR, (errcode(e.sqlerrcode), errmsg("%s", e.message), e.detail[0] ? errdetail("%s", e.detail) : 0,
+                  e.hint[0] ? errhint("%s", e.hint) : 0));
   pg_unreachable();
 }
 

@@ -1,4 +1,4 @@
-// The C++/PostgreSQL error boundary (DESIGN.md §2).
+// The C++/PostgreSQL error boundary (docs/design.md, "Layers").
 //
 // Exit guard  pg_call(f): every call from C++ into PostgreSQL goes through it. A PostgreSQL
 //   ERROR (a longjmp) is caught with PG_TRY, its ErrorData copied, and turned into a C++

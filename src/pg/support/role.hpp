@@ -1,4 +1,4 @@
-// Who runs what (DESIGN.md §6, docs/security.md). Two kinds of SQL run inside pg_incview:
+// Who runs what (docs/design.md, "Who runs as whom"; docs/security.md). Two kinds of SQL run inside pg_incview:
 // - the stage owner's SQL (its query, mappings, conditions, casts to its types, index
 //   expressions and triggers of its table): as_stage_owner — as that owner, with
 //   SECURITY_RESTRICTED_OPERATION, under the stage's search_path (pg_temp explicit and
@@ -72,8 +72,7 @@ void with_session_settings(const std::string& path, F&& body) {
     if (set_path)
       (void)set_config_option("search_path", p, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
     if (set_digits)
-      (void)set_config_option("extra_float_digits", "3", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
-                              false);
+      (void)set_config_option("extra_float_digits", "3", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
     if (set_jit) (void)set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
   });
   body();

@@ -9,8 +9,8 @@ namespace incview::pg {
 
 namespace {
 
-bool catalog_plans = false;   // a CatalogPlans(true) is the innermost scope
-int executing = 0;            // spi_exec calls running (a kept plan may be in use)
+bool catalog_plans = false;  // a CatalogPlans(true) is the innermost scope
+int executing = 0;           // spi_exec calls running (a kept plan may be in use)
 constexpr size_t kMaxKeptPlans = 256;
 std::unordered_map<std::string, SPIPlanPtr> kept_plans;
 
@@ -103,12 +103,13 @@ uint64 spi_exec(const std::string& sql, const std::vector<SpiArg>& args, bool re
   SPIPlanPtr plan = catalog_plans && plannable(sql) ? kept_plan(sql, types) : nullptr;
   Executing running;
   pg_call([&] {
-    rc = plan ? SPI_execute_plan(plan, v, n, false, max_rows) : SPI_execute_with_args(text, nargs, t, v, n, false, max_rows);
+    rc = plan ? SPI_execute_plan(plan, v, n, false, max_rows)
+              : SPI_execute_with_args(text, nargs, t, v, n, false, max_rows);
     processed = SPI_processed;
   });
   if (rc < 0) {
-    throw Error(sqlstate::kInternalError, std::string("pg_incview: SPI failed (") + SPI_result_code_string(rc) +
-                                              ") running: " + sql);
+    throw Error(sqlstate::kInternalError,
+                std::string("pg_incview: SPI failed (") + SPI_result_code_string(rc) + ") running: " + sql);
   }
   return processed;
 }

@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Rebuilds at REFRESH speed without blocking readers (issue 12, items 1-3): on the vet
+# dataset (examples/vet) at a given scale, in alternating rounds and on up to two servers
+# (this build and, optionally, a "before" build of pg_incview) measures
+#   - incview.rebuild() vs REFRESH MATERIALIZED VIEW (CONCURRENTLY once), each with a reader
+#     loop (pgbench, one client, one-patient reads of the table being rebuilt) whose worst
+#     latency is what a reader waited;
+#   - create_stage vs CREATE MATERIALIZED VIEW + its unique index;
+#   - alter_stage with the same columns and with a new column, vs REFRESH;
+#   - refresh after changes to 1, 100 patients and 5/10/50/90 % of them: batches (engine
+#     replace), rebuild (engine full) and auto.
+# Results: bench/out/rebuild.csv (one row per measurement) and a summary on stdout; the
+# write-up is bench/rebuild.md.
+#
+#   PGBIN=/opt/pgX/usr/lib/postgresql/15/bin bench/rebuild.sh 10
+#   ... BEFORE_PGBIN=/opt/pgY/usr/lib/postgresql/15/bin bench/rebuild.sh 10   # + a before build
+#
+# Environment: BENCH_PGPORT (54335) and BENCH_PGPORT_BEFORE (port + 1), BENCH_PGDATA
+# (/tmp/pg_incview_rebuild; "-before" appended for the other), BENCH_REPS (3),
+# BENCH_SECTIONS ("rebuild sweep": either or both), BENCH_SWEEP_SERVERS (the servers the
+# share sweep runs on; default both), BENCH_SWEEP_REPS (BENCH_REPS), BENCH_REUSE=1 (the
+# clusters of an earlier run with BENCH_KEEP=1 are reused as they are: no reload),
+# BENCH_KEEP=1 (leave the clusters running).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+SCALE=${1:-10}
+[[ "$SCALE" =~ ^[0-9]+([.][0-9]+)?$ ]] || { echo "usage: $0 [scale]" >&2; exit 2; }
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+BEFORE_PGBIN=${BEFORE_PGBIN:-}
+PORT=${BENCH_PGPORT:-54335}
+PORT_BEFORE=${BENCH_PGPORT_BEFORE:-$((PORT + 1))}
+DATADIR=${BENCH_PGDATA:-/tmp/pg_incview_rebuild}
+REPS=${BENCH_REPS:-3}
+SECTIONS=${BENCH_SECTIONS:-rebuild sweep}
+SWEEP_REPS=${BENCH_SWEEP_REPS:-$REPS}
+REUSE=${BENCH_REUSE:-0}
+KEEP=${BENCH_KEEP:-0}
+want() { [[ " $SECTIONS " == *" $1 "* ]]; }
+OUT=$HERE/out
+DB=incview_bench
+STAGE=patient_product_due
+PGCONF="shared_buffers = '512MB'
+work_mem = '64MB'
+maintenance_work_mem = '256MB'
+max_wal_size = '8GB'
+checkpoint_timeout = '15min'
+incview.enabled = off"
+mkdir -p "$OUT"
+CSV=$OUT/rebuild.csv
+LOG=$OUT/rebuild.log
+[[ $REUSE == 1 && -f "$CSV" ]] || echo "server,experiment,method,k,rep,ms,reader_max_ms,reader_reads" > "$CSV"
+[[ $REUSE == 1 ]] || : > "$LOG"
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" | tee -a "$LOG" >&2; }
+
+SERVERS=(after)
+[[ -n "$BEFORE_PGBIN" ]] && SERVERS=(after before)
+read -r -a SWEEP_SERVERS <<<"${BENCH_SWEEP_SERVERS:-${SERVERS[*]}}"
+bin_of() { [[ $1 == after ]] && echo "$PGBIN" || echo "$BEFORE_PGBIN"; }
+port_of() { [[ $1 == after ]] && echo "$PORT" || echo "$PORT_BEFORE"; }
+data_of() { [[ $1 == after ]] && echo "$DATADIR" || echo "$DATADIR-before"; }
+cluster() {  # server cluster.sh-args...
+  local s=$1; shift
+  PGBIN=$(bin_of "$s") INCVIEW_PGPORT=$(port_of "$s") INCVIEW_PGDATA=$(data_of "$s") INCVIEW_FAST=0 \
+    INCVIEW_PGCONF_EXTRA="$PGCONF" bash "$ROOT/scripts/cluster.sh" "$@"
+}
+psql_() { local s=$1; shift; "$(bin_of "$s")/psql" -X -q -h /tmp -p "$(port_of "$s")" -U postgres -v ON_ERROR_STOP=1 "$@"; }
+sql() { psql_ "$1" -d "$DB" -At -c "$2" 2>>"$LOG"; }
+
+# Milliseconds of `body` (autocommit statements) in one session, after untimed `pre`.
+timed_ms() {  # server pre body
+  local f=$OUT/rebuild-timed-$1.sql
+  { echo "SET client_min_messages = warning;"; printf '%s\n' "$2"
+    echo "SELECT extract(epoch FROM clock_timestamp()) AS t0 \\gset"; printf '%s\n' "$3"
+    echo "SELECT round(((extract(epoch FROM clock_timestamp()) - :t0) * 1000)::numeric, 1);"; } > "$f"
+  psql_ "$1" -d "$DB" -At -f "$f" 2>>"$LOG" | tail -n 1
+}
+record() { echo "$1,$2,$3,$4,$5,$6,${7:-},${8:-}" >> "$CSV"; }
+
+# `body` while one pgbench client reads one patient's rows of `table` in a loop; prints
+# "ms reader_max_ms reads". The reader starts 1 s before and runs `seconds` in total.
+with_reader() {  # server table seconds pre body
+  local s=$1 table=$2 seconds=$3 pre=$4 body=$5 n
+  n=$(sql "$s" "SELECT n_patients FROM bench.meta")
+  printf '\\set p random(1, %s)\nSELECT count(*) FROM %s WHERE patient_id = :p;\n' "$n" "$table" > "$OUT/reader.sql"
+  rm -f "$OUT"/reader_log*
+  (cd "$OUT" && "$(bin_of "$s")/pgbench" -n -c 1 -T "$seconds" -f reader.sql -l --log-prefix=reader_log \
+     -h /tmp -p "$(port_of "$s")" -U postgres "$DB" >>"$LOG" 2>&1) &
+  local reader=$!
+  sleep 1
+  local ms; ms=$(timed_ms "$s" "$pre" "$body")
+  wait "$reader"
+  # pgbench -l: client, transaction, latency in microseconds, ...
+  awk -v ms="$ms" '{ if ($3 > m) m = $3; n++ } END { printf "%s %.1f %d\n", ms, m / 1000, n }' "$OUT"/reader_log*
+}
+
+for s in "${SERVERS[@]}"; do
+  if [[ $REUSE == 1 ]]; then cluster "$s" start >>"$LOG" 2>&1; continue; fi
+  log "server $s: $(bin_of "$s"), port $(port_of "$s"), fresh cluster, vet data at scale $SCALE"
+  INCVIEW_FRESH=1 cluster "$s" start >>"$LOG" 2>&1
+  psql_ "$s" -d postgres -c "CREATE DATABASE $DB" >>"$LOG" 2>&1
+  sql "$s" "CREATE EXTENSION pg_incview" >/dev/null
+  psql_ "$s" -d "$DB" -f "$ROOT/examples/vet/schema.sql" >/dev/null 2>>"$LOG"
+  psql_ "$s" -d "$DB" -v scale="$SCALE" -f "$ROOT/examples/vet/data.sql" >/dev/null 2>>"$LOG"
+  psql_ "$s" -d "$DB" -f "$HERE/setup.sql" >/dev/null 2>>"$LOG"
+  psql_ "$s" -d "$DB" -f "$ROOT/examples/vet/stage.sql" >/dev/null 2>>"$LOG"
+  sql "$s" "SELECT incview.set_policy('$STAGE', 'manual')" >/dev/null 2>&1 || true
+  sql "$s" "SELECT regexp_replace(query, ';\s*$', '') FROM incview.stage WHERE name = '$STAGE'" > "$OUT/query.sql"
+  sql "$s" "CREATE MATERIALIZED VIEW ppd_mv AS $(cat "$OUT/query.sql")" >/dev/null
+  sql "$s" "CREATE UNIQUE INDEX ppd_mv_key ON ppd_mv (patient_id, product_id)" >/dev/null
+  sql "$s" "VACUUM ANALYZE" >/dev/null
+done
+N_PATIENTS=$(sql after "SELECT n_patients FROM bench.meta")
+ROWS=$(sql after "SELECT count(*) FROM $STAGE")
+log "data: $N_PATIENTS patients, stage of $ROWS rows; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+sql after "SELECT regexp_replace(query, ';\s*$', '') FROM incview.stage WHERE name = '$STAGE'" > "$OUT/query.sql"
+
+ROUND=$(( $(date +%s) % 100000 ))  # minutes of change rounds not used before, also when reused
+want rebuild && for rep in $(seq 1 "$REPS"); do
+  if [[ $rep == 1 ]]; then
+    # How long a reader loop must run: twice a REFRESH, plus margin.
+    D=$(timed_ms after "" "REFRESH MATERIALIZED VIEW ppd_mv;")
+    READ_SECONDS=$(awk -v d="$D" 'BEGIN { printf "%d", 2 * d / 1000 + 4 }')
+    log "REFRESH (warm-up) $D ms: reader loops of $READ_SECONDS s"
+  fi
+  for s in "${SERVERS[@]}"; do
+    # 1. Full rebuild vs REFRESH, readers reading meanwhile.
+    read -r ms mx n <<<"$(with_reader "$s" "$STAGE" "$READ_SECONDS" "" "SELECT incview.rebuild('$STAGE');")"
+    record "$s" rebuild incview.rebuild "" "$rep" "$ms" "$mx" "$n"; log "$s #$rep rebuild $ms ms, reader max $mx ms ($n reads)"
+    read -r ms mx n <<<"$(with_reader "$s" ppd_mv "$READ_SECONDS" "" "REFRESH MATERIALIZED VIEW ppd_mv;")"
+    record "$s" rebuild refresh_mv "" "$rep" "$ms" "$mx" "$n"; log "$s #$rep REFRESH $ms ms, reader max $mx ms ($n reads)"
+    if [[ $rep == 1 ]]; then
+      read -r ms mx n <<<"$(with_reader "$s" ppd_mv "$((READ_SECONDS * 3))" "" "REFRESH MATERIALIZED VIEW CONCURRENTLY ppd_mv;")"
+      record "$s" rebuild refresh_mv_concurrently "" "$rep" "$ms" "$mx" "$n"; log "$s #$rep REFRESH CONCURRENTLY $ms ms, reader max $mx ms"
+    fi
+    # 2. First build.
+    ms=$(timed_ms "$s" "SELECT incview.drop_stage('$STAGE');" "\\i $ROOT/examples/vet/stage.sql")
+    sql "$s" "SELECT incview.set_policy('$STAGE', 'manual')" >/dev/null 2>&1 || true
+    record "$s" build create_stage "" "$rep" "$ms"; log "$s #$rep create_stage $ms ms"
+    ms=$(timed_ms "$s" "DROP MATERIALIZED VIEW ppd_mv;" "CREATE MATERIALIZED VIEW ppd_mv AS $(cat "$OUT/query.sql");
+CREATE UNIQUE INDEX ppd_mv_key ON ppd_mv (patient_id, product_id);")
+    record "$s" build matview_and_unique_index "" "$rep" "$ms"; log "$s #$rep CREATE MATERIALIZED VIEW + unique index $ms ms"
+    # 3. alter_stage: same columns (the query re-indented), then a new column and back.
+    q=$(cat "$OUT/query.sql")
+    ms=$(timed_ms "$s" "" "SELECT incview.alter_stage('$STAGE', \$q\$ $q \$q\$);")
+    record "$s" alter same_columns "" "$rep" "$ms"; log "$s #$rep alter_stage (same columns) $ms ms"
+    ms=$(timed_ms "$s" "" "SELECT incview.alter_stage('$STAGE', \$q\$ SELECT s.*, 1 AS extra FROM ($q) s \$q\$);")
+    record "$s" alter new_column "" "$rep" "$ms"; log "$s #$rep alter_stage (new column) $ms ms"
+    sql "$s" "SELECT incview.alter_stage('$STAGE', \$q\$$q\$q\$)" >/dev/null
+    sql "$s" "VACUUM ANALYZE $STAGE, ppd_mv" >/dev/null
+  done
+done
+
+# 4. Refresh after changes to k patients: batches, rebuild, auto.
+KS=$(awk -v n="$N_PATIENTS" 'BEGIN { printf "1 100 %d %d %d %d", n * 0.05, n * 0.1, n * 0.5, n * 0.9 }')
+want sweep && log "share sweep: k in { $KS } of $N_PATIENTS on ${SWEEP_SERVERS[*]}"
+want sweep && for k in $KS; do
+  for rep in $(seq 1 "$SWEEP_REPS"); do
+    for method in replace full auto; do
+      for s in "${SWEEP_SERVERS[@]}"; do
+        ROUND=$((ROUND + 1))
+        ms=$(timed_ms "$s" "VACUUM medications, incview.dirty_scope, $STAGE;
+SELECT incview.set_engine('$STAGE', '$method');
+SELECT bench.apply_change($k, $ROUND);" "SELECT incview.refresh('$STAGE');")
+        record "$s" sweep "$method" "$k" "$rep" "$ms"; log "$s k=$k $method #$rep $ms ms"
+      done
+    done
+  done
+done
+for s in "${SERVERS[@]}"; do
+  log "$s verify: $(sql "$s" "SELECT missing || '/' || extra FROM incview.verify('$STAGE')")"
+  [[ $KEEP == 1 ]] || cluster "$s" stop >>"$LOG" 2>&1 || true
+done
+log "done; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# Medians per server, experiment, method, k.
+awk -F, 'NR > 1 { key = $1 "," $2 "," $3 "," $4; v[key] = v[key] " " $6; r[key] = r[key] " " $7 }
+  END { for (key in v) { n = split(v[key], a, " "); asort(a); m = split(r[key], b, " "); asort(b);
+        printf "%s,%s,%s\n", key, (n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2), (m ? b[m] : "") } }' "$CSV" |
+  sort | sed 's/^/median,/' | tee "$OUT/rebuild-medians.csv"

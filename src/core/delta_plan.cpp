@@ -1,0 +1,404 @@
+#include "core/delta_plan.hpp"
+
+#include <algorithm>
+
+#include "core/error.hpp"
+#include "core/sql_text.hpp"
+
+namespace incview {
+
+namespace {
+
+constexpr const char* kHiddenPrefix = "__incview";
+
+[[noreturn]] void refuse(const std::string& part, const std::string& hint = {}) {
+  throw Error(sqlstate::kFeatureNotSupported, "the delta engine cannot maintain this query: " + part,
+              "engine delta folds per-group partial aggregates: one table, GROUP BY, and count(*), count(x), sum, "
+              "avg, min, max (optionally HAVING)",
+              hint.empty() ? "use engine replace or diff for this stage" : hint);
+}
+
+std::string name_of(const std::string& prefix, int pos) { return quote_ident(prefix + "_" + std::to_string(pos)); }
+
+std::string sign(bool old_side, const std::string& expr) { return old_side ? "-" + expr : expr; }
+
+}  // namespace
+
+std::string delta_sum_type(const std::string& t) {
+  if (t == "smallint" || t == "integer") return "bigint";
+  if (t == "bigint" || t == "numeric") return "numeric";
+  if (t == "real" || t == "double precision") return t;
+  return "";
+}
+
+std::string delta_avg_sum_type(const std::string& t) {
+  if (t == "smallint" || t == "integer") return "bigint";
+  if (t == "bigint" || t == "numeric") return "numeric";
+  if (t == "real" || t == "double precision") return "double precision";
+  return "";
+}
+
+DeltaPlan DeltaPlan::qualify(const DeltaQueryDescription& d) {
+  if (!d.problems.empty()) refuse(d.problems.front());
+  if (d.relations != 1)
+    refuse("it reads " + std::to_string(d.relations) +
+           " relations (joins, UNION ALL and subqueries are not supported)");
+  if (!d.has_group_by) refuse("it has no GROUP BY");
+  DeltaPlan p;
+  p.d_ = d;
+  int pos = 0;
+  std::vector<std::string> group_texts;
+  for (const auto& o : d.outputs) {
+    ++pos;
+    if (o.name.rfind(kHiddenPrefix, 0) == 0)
+      refuse("output column \"" + o.name + "\" starts with __incview, a prefix the engine keeps for its own columns");
+    DeltaColumn c;
+    c.out = o;
+    c.pos = pos;
+    if (o.group_key) {
+      c.agg = DeltaAgg::GroupKey;
+      group_texts.push_back(o.text);
+      p.group_names_.push_back(quote_ident(o.name));
+    } else if (!o.aggregate) {
+      refuse("output column \"" + o.name + "\" (" + o.text +
+                 ") is neither a GROUP BY expression nor one aggregate call",
+             "compute it in a stage reading this one, or use engine replace");
+    } else {
+      const std::string call = "output column \"" + o.name + "\" (" + o.text + ")";
+      if (!o.builtin) refuse(call + " calls an aggregate that is not one of PostgreSQL's built-in ones");
+      if (o.distinct) refuse(call + " uses DISTINCT inside the aggregate");
+      if (o.filter) refuse(call + " uses FILTER");
+      if (o.ordered) refuse(call + " orders the aggregate's input");
+      if (o.function == "count") {
+        c.agg = o.star ? DeltaAgg::CountStar : DeltaAgg::Count;
+      } else if (o.function == "sum" || o.function == "avg") {
+        c.agg = o.function == "sum" ? DeltaAgg::Sum : DeltaAgg::Avg;
+        c.partial_type = o.function == "sum" ? delta_sum_type(o.arg_type) : delta_avg_sum_type(o.arg_type);
+        if (c.partial_type.empty())
+          refuse(call + " sums values of type " + o.arg_type +
+                 " (supported: smallint, integer, bigint, numeric, real, double precision)");
+        c.tracks_scale = o.arg_type == "numeric" && !o.arg_fixed_scale;
+      } else if (o.function == "min" || o.function == "max") {
+        c.agg = o.function == "min" ? DeltaAgg::Min : DeltaAgg::Max;
+      } else {
+        refuse(call + " uses aggregate " + o.function + " (supported: count, sum, avg, min, max)");
+      }
+    }
+    p.columns_.push_back(c);
+  }
+  if (p.group_names_.empty()) refuse("no output column is a GROUP BY expression");
+  for (const auto& g : d.group_by)
+    if (std::find(group_texts.begin(), group_texts.end(), g) == group_texts.end())
+      refuse("GROUP BY expression " + g + " is not an output column (the engine finds each group by its key)");
+  return p;
+}
+
+bool DeltaPlan::has_extremes() const {
+  return std::any_of(columns_.begin(), columns_.end(),
+                     [](const DeltaColumn& c) { return c.agg == DeltaAgg::Min || c.agg == DeltaAgg::Max; });
+}
+
+std::vector<std::pair<std::string, std::string>> DeltaPlan::hidden_columns() const {
+  std::vector<std::pair<std::string, std::string>> h{{"__incview_count", "bigint"}};
+  for (const auto& c : columns_) {
+    if (c.agg == DeltaAgg::Sum || c.agg == DeltaAgg::Avg)
+      h.push_back({"__incview_n_" + std::to_string(c.pos), "bigint"});
+    if (c.agg == DeltaAgg::Avg) h.push_back({"__incview_sum_" + std::to_string(c.pos), c.partial_type});
+  }
+  return h;
+}
+
+std::vector<std::string> DeltaPlan::hidden_names() const {
+  std::vector<std::string> names;
+  for (const auto& h : hidden_columns()) names.push_back(h.first);
+  return names;
+}
+
+std::string DeltaPlan::table_query() const {
+  std::vector<std::string> cols;
+  for (const auto& c : columns_) cols.push_back(c.out.text + " AS " + quote_ident(c.out.name));
+  cols.push_back("pg_catalog.count(*) AS \"__incview_count\"");
+  for (const auto& c : columns_) {
+    if (c.agg == DeltaAgg::Sum || c.agg == DeltaAgg::Avg)
+      cols.push_back("pg_catalog.count(" + c.out.arg + ") AS " + name_of("__incview_n", c.pos));
+    if (c.agg == DeltaAgg::Avg)
+      cols.push_back("pg_catalog.sum((" + c.out.arg + ")::" + c.partial_type + ") AS " +
+                     name_of("__incview_sum", c.pos));
+  }
+  std::string sql = "SELECT " + join(cols, ", ") + "\nFROM " + d_.source;
+  if (!d_.where.empty()) sql += "\nWHERE " + d_.where;
+  sql += "\nGROUP BY " + join(d_.group_by, ", ");
+  if (!d_.having.empty()) sql += "\nHAVING " + d_.having;
+  return sql;
+}
+
+std::string DeltaPlan::create_queue(const std::string& queue) const {
+  std::vector<std::string> cols;
+  for (const auto& c : columns_)
+    if (c.agg == DeltaAgg::GroupKey) cols.push_back(quote_ident(c.out.name) + " " + c.out.type);
+  cols.push_back("\"__incview_dcount\" bigint NOT NULL");
+  for (const auto& c : columns_) {
+    switch (c.agg) {
+      case DeltaAgg::Count: cols.push_back(name_of("__incview_dn", c.pos) + " bigint NOT NULL"); break;
+      case DeltaAgg::Sum:
+      case DeltaAgg::Avg:
+        cols.push_back(name_of("__incview_dn", c.pos) + " bigint NOT NULL");
+        cols.push_back(name_of("__incview_ds", c.pos) + " " + c.partial_type);
+        if (c.tracks_scale) cols.push_back(name_of("__incview_dscale", c.pos) + " integer");
+        break;
+      case DeltaAgg::Min:
+      case DeltaAgg::Max:
+        cols.push_back(name_of("__incview_ins", c.pos) + " " + c.out.type);
+        cols.push_back(name_of("__incview_del", c.pos) + " " + c.out.type);
+        break;
+      default: break;
+    }
+  }
+  return "CREATE TABLE " + queue + " (" + join(cols, ", ") + ")";
+}
+
+// One side of a statement (new rows counted +, old rows -), grouped: the group columns
+// first, then the partials in the queue's column order.
+std::string DeltaPlan::partials_select(const std::string& table, bool old_side) const {
+  std::vector<std::string> cols;
+  int k = 0;
+  for (const auto& c : columns_)
+    if (c.agg == DeltaAgg::GroupKey) {
+      cols.push_back(c.out.text + " AS " + quote_ident(c.out.name));
+      ++k;
+    }
+  cols.push_back(sign(old_side, "pg_catalog.count(*)") + " AS \"__incview_dcount\"");
+  for (const auto& c : columns_) {
+    const std::string& x = c.out.arg;
+    switch (c.agg) {
+      case DeltaAgg::Count:
+        cols.push_back(sign(old_side, "pg_catalog.count(" + x + ")") + " AS " + name_of("__incview_dn", c.pos));
+        break;
+      case DeltaAgg::Sum:
+      case DeltaAgg::Avg: {
+        cols.push_back(sign(old_side, "pg_catalog.count(" + x + ")") + " AS " + name_of("__incview_dn", c.pos));
+        // sum over the statement's rows in the query's own sum type (int4 -> int8, int8 ->
+        // numeric): the partial cannot overflow where the query's sum would not.
+        const std::string s = "pg_catalog.sum((" + x + ")::" + c.partial_type + ")";
+        cols.push_back("(" + sign(old_side, s) + ")::" + c.partial_type + " AS " + name_of("__incview_ds", c.pos));
+        if (c.tracks_scale)
+          cols.push_back((old_side ? "pg_catalog.max(pg_catalog.scale(" + x + "))" : std::string("NULL::integer")) +
+                         " AS " + name_of("__incview_dscale", c.pos));
+        break;
+      }
+      case DeltaAgg::Min:
+      case DeltaAgg::Max: {
+        const std::string ext = std::string(c.agg == DeltaAgg::Min ? "pg_catalog.min(" : "pg_catalog.max(") + x + ")";
+        const std::string none = "NULL::" + c.out.type;
+        cols.push_back((old_side ? none : ext) + " AS " + name_of("__incview_ins", c.pos));
+        cols.push_back((old_side ? ext : none) + " AS " + name_of("__incview_del", c.pos));
+        break;
+      }
+      default: break;
+    }
+  }
+  std::vector<std::string> by;
+  for (int i = 1; i <= k; ++i) by.push_back(std::to_string(i));
+  std::string sql = "SELECT " + join(cols, ", ") + " FROM " + table;
+  if (!d_.where.empty()) sql += " WHERE " + d_.where;
+  return sql + " GROUP BY " + join(by, ", ");
+}
+
+namespace {
+// The queue's partial columns of one DeltaColumn, with how two partials combine.
+struct Partial {
+  std::string name;     // quoted
+  std::string combine;  // aggregate combining partials of the same group
+  std::string type;
+};
+
+std::vector<Partial> partials_of(const DeltaColumn& c) {
+  switch (c.agg) {
+    case DeltaAgg::Count: return {{name_of("__incview_dn", c.pos), "pg_catalog.sum", "bigint"}};
+    case DeltaAgg::Sum:
+    case DeltaAgg::Avg:
+      if (c.tracks_scale)
+        return {{name_of("__incview_dn", c.pos), "pg_catalog.sum", "bigint"},
+                {name_of("__incview_ds", c.pos), "pg_catalog.sum", c.partial_type},
+                {name_of("__incview_dscale", c.pos), "pg_catalog.max", "integer"}};
+      return {{name_of("__incview_dn", c.pos), "pg_catalog.sum", "bigint"},
+              {name_of("__incview_ds", c.pos), "pg_catalog.sum", c.partial_type}};
+    case DeltaAgg::Min:
+      return {{name_of("__incview_ins", c.pos), "pg_catalog.min", c.out.type},
+              {name_of("__incview_del", c.pos), "pg_catalog.min", c.out.type}};
+    case DeltaAgg::Max:
+      return {{name_of("__incview_ins", c.pos), "pg_catalog.max", c.out.type},
+              {name_of("__incview_del", c.pos), "pg_catalog.max", c.out.type}};
+    default: return {};
+  }
+}
+}  // namespace
+
+std::string DeltaPlan::capture(const std::string& queue, bool with_old, bool with_new) const {
+  std::vector<std::string> queue_cols = group_names_;
+  std::vector<std::string> combined = group_names_;
+  std::vector<std::string> changed;  // a group whose partials cancel out is not queued
+  queue_cols.push_back("\"__incview_dcount\"");
+  combined.push_back("pg_catalog.sum(d.\"__incview_dcount\")");
+  changed.push_back("pg_catalog.sum(d.\"__incview_dcount\") <> 0");
+  for (const auto& c : columns_)
+    for (const auto& p : partials_of(c)) {
+      queue_cols.push_back(p.name);
+      combined.push_back(p.combine + "(d." + p.name + ")");
+      changed.push_back(p.combine == "pg_catalog.sum" ? "pg_catalog.sum(d." + p.name + ") <> 0" : "true");
+    }
+  const std::string insert = "INSERT INTO " + queue + " (" + join(queue_cols, ", ") + ") ";
+  if (!(with_old && with_new)) return insert + partials_select(with_old ? "incview_old" : "incview_new", with_old);
+  std::vector<std::string> by;
+  for (const auto& g : group_names_) by.push_back("d." + g);
+  return insert + "SELECT " + join(combined, ", ") + " FROM (" + partials_select("incview_new", false) + " UNION ALL " +
+         partials_select("incview_old", true) + ") AS d GROUP BY " + join(by, ", ") + " HAVING " +
+         join(changed, " OR ");
+}
+
+namespace {
+// A deleted value of the largest scale in the group: the sum's scale may drop.
+std::string scale_may_drop(const DeltaColumn& c, const std::string& current_sum) {
+  const std::string d = "j." + name_of("__incview_dscale", c.pos);
+  return "(" + d + " IS NOT NULL AND " + "COALESCE(" + d + " OPERATOR(pg_catalog.>=) pg_catalog.scale(" + current_sum +
+         "), true))";
+}
+}  // namespace
+
+std::string DeltaPlan::fold(const std::string& target, const std::string& queue) const {
+  const auto col = [](const std::string& prefix, int pos) { return name_of(prefix, pos); };
+  // a: the queued partials combined per group.
+  std::vector<std::string> a_cols = group_names_;
+  a_cols.push_back("pg_catalog.sum(q.\"__incview_dcount\")::bigint AS \"__incview_dcount\"");
+  for (const auto& c : columns_)
+    for (const auto& p : partials_of(c))
+      a_cols.push_back(p.combine + "(q." + p.name + ")::" + p.type + " AS " + p.name);
+  // j: with the group's current row (NULL group keys match NULL).
+  // (A LATERAL lookup: each group finds its row through the index on the group columns,
+  // an IS NULL arm included, instead of a join over the whole table.)
+  std::vector<std::string> j_cols{"a.*", "t.ctid AS \"__incview_tid\"",
+                                  "t.\"__incview_count\" AS \"__incview_tcount\""};
+  std::vector<std::string> match;
+  for (const auto& g : group_names_)
+    match.push_back("(t." + g + " = a." + g + " OR (t." + g + " IS NULL AND a." + g + " IS NULL))");
+  for (const auto& c : columns_) {
+    if (c.agg == DeltaAgg::GroupKey) continue;
+    j_cols.push_back("t." + quote_ident(c.out.name) + " AS " + col("__incview_t", c.pos));
+    if (c.agg == DeltaAgg::Sum || c.agg == DeltaAgg::Avg)
+      j_cols.push_back("t." + col("__incview_n", c.pos) + " AS " + col("__incview_tn", c.pos));
+    if (c.agg == DeltaAgg::Avg)
+      j_cols.push_back("t." + col("__incview_sum", c.pos) + " AS " + col("__incview_ts", c.pos));
+  }
+  // v: the group's new values; rederive: the partials cannot say (HAVING, a deleted extreme).
+  std::vector<std::string> v_cols{"j.*",
+                                  "COALESCE(j.\"__incview_tcount\", 0) + j.\"__incview_dcount\" AS "
+                                  "\"__incview_new_count\""};
+  std::vector<std::string> rederive;
+  if (has_having()) rederive.push_back("true");
+  std::vector<std::string> user_vals;    // in output order, for the target's user columns
+  std::vector<std::string> hidden_vals;  // in hidden_columns() order
+  hidden_vals.push_back("v.\"__incview_new_count\"");
+  std::vector<std::string> set_cols;
+  for (const auto& c : columns_) {
+    const std::string t = "j." + col("__incview_t", c.pos);
+    const std::string nn = "(COALESCE(j." + col("__incview_tn", c.pos) + ", 0) + j." + col("__incview_dn", c.pos) + ")";
+    const std::string ds = "COALESCE(j." + col("__incview_ds", c.pos) + ", 0)";
+    std::string value;
+    switch (c.agg) {
+      case DeltaAgg::GroupKey: user_vals.push_back("v." + quote_ident(c.out.name)); continue;
+      case DeltaAgg::CountStar: value = "COALESCE(j.\"__incview_tcount\", 0) + j.\"__incview_dcount\""; break;
+      case DeltaAgg::Count: value = "COALESCE(" + t + ", 0) + j." + col("__incview_dn", c.pos); break;
+      case DeltaAgg::Sum:
+        // NULL when no non-NULL argument is left, as sum() says.
+        value =
+            "CASE WHEN " + nn + " = 0 THEN NULL ELSE (COALESCE(" + t + ", 0) + " + ds + ")::" + c.partial_type + " END";
+        v_cols.push_back(nn + " AS " + col("__incview_nn", c.pos));
+        hidden_vals.push_back("v." + col("__incview_nn", c.pos));
+        if (c.tracks_scale) rederive.push_back(scale_may_drop(c, t));
+        break;
+      case DeltaAgg::Avg: {
+        const std::string s = "(COALESCE(j." + col("__incview_ts", c.pos) + ", 0) + " + ds + ")";
+        const bool fl = c.partial_type == "double precision";
+        value = "CASE WHEN " + nn + " = 0 THEN NULL ELSE " +
+                (fl ? s + " / " + nn + "::double precision" : s + "::numeric / " + nn + "::numeric") + " END";
+        v_cols.push_back(nn + " AS " + col("__incview_nn", c.pos));
+        v_cols.push_back("CASE WHEN " + nn + " = 0 THEN NULL ELSE " + s + "::" + c.partial_type + " END AS " +
+                         col("__incview_ns", c.pos));
+        hidden_vals.push_back("v." + col("__incview_nn", c.pos));
+        hidden_vals.push_back("v." + col("__incview_ns", c.pos));
+        if (c.tracks_scale) rederive.push_back(scale_may_drop(c, "j." + col("__incview_ts", c.pos)));
+        break;
+      }
+      case DeltaAgg::Min:
+      case DeltaAgg::Max: {
+        const bool mn = c.agg == DeltaAgg::Min;
+        const std::string best =
+            std::string(mn ? "LEAST(" : "GREATEST(") + t + ", j." + col("__incview_ins", c.pos) + ")";
+        value = best;
+        // A deleted value at or beyond the best candidate may have been the extreme.
+        const std::string del = "j." + col("__incview_del", c.pos);
+        rederive.push_back("(" + del + " IS NOT NULL AND COALESCE(" + del +
+                           (mn ? " OPERATOR(pg_catalog.<=) " : " OPERATOR(pg_catalog.>=) ") + best + ", true))");
+        break;
+      }
+    }
+    v_cols.push_back(value + " AS " + col("__incview_v", c.pos));
+    user_vals.push_back("v." + col("__incview_v", c.pos));
+  }
+  v_cols.push_back((rederive.empty() ? std::string("false") : join(rederive, " OR ")) + " AS \"__incview_rederive\"");
+
+  std::vector<std::string> user_cols;
+  for (const auto& c : columns_) user_cols.push_back(quote_ident(c.out.name));
+  std::vector<std::string> hidden;
+  for (const auto& h : hidden_columns()) hidden.push_back(quote_ident(h.first));
+  std::vector<std::string> all_cols = user_cols;
+  all_cols.insert(all_cols.end(), hidden.begin(), hidden.end());
+  std::vector<std::string> all_vals = user_vals;
+  all_vals.insert(all_vals.end(), hidden_vals.begin(), hidden_vals.end());
+
+  // fresh: re-derived groups, filtered so the planner pushes the keys down to the source.
+  std::vector<std::string> fresh_filter;
+  for (const auto& g : group_names_)
+    fresh_filter.push_back(
+        "(s." + g + " = ANY(ARRAY(SELECT v." + g + " FROM v WHERE v.\"__incview_rederive\")) OR (s." + g +
+        " IS NULL AND EXISTS (SELECT 1 FROM v WHERE v.\"__incview_rederive\" AND v." + g + " IS NULL)))");
+  if (group_names_.size() > 1) {
+    std::vector<std::string> same;
+    for (const auto& g : group_names_) same.push_back("v." + g + " IS NOT DISTINCT FROM s." + g);
+    fresh_filter.push_back("EXISTS (SELECT 1 FROM v WHERE v.\"__incview_rederive\" AND " + join(same, " AND ") + ")");
+  }
+  std::vector<std::string> sets;
+  std::vector<std::string> old_vals, new_vals;
+  for (size_t i = 0; i < all_cols.size(); ++i) {
+    if (i < columns_.size() && columns_[i].agg == DeltaAgg::GroupKey) continue;
+    sets.push_back(all_cols[i] + " = " + all_vals[i]);
+    old_vals.push_back("t." + all_cols[i]);
+    new_vals.push_back(all_vals[i]);
+  }
+  std::vector<std::string> f_cols;
+  for (const auto& c : all_cols) f_cols.push_back("f." + c);
+  const std::string fresh_cols = join(f_cols, ", ");
+  const std::string live = "NOT v.\"__incview_rederive\" AND v.\"__incview_new_count\" > 0";
+  std::string sql;
+  sql += "WITH q AS (DELETE FROM " + queue + " RETURNING *),\n";
+  sql += "a AS (SELECT " + join(a_cols, ", ") + " FROM q GROUP BY " + join(group_names_, ", ") + "),\n";
+  sql += "j AS (SELECT " + join(j_cols, ", ") + " FROM a LEFT JOIN LATERAL (SELECT t.ctid, t.* FROM " + target +
+         " AS t WHERE " + join(match, " AND ") + ") AS t ON true),\n";
+  sql += "v AS (SELECT " + join(v_cols, ", ") + " FROM j),\n";
+  sql += "fresh AS (SELECT s.* FROM (\n" + table_query() + "\n) AS s WHERE " + join(fresh_filter, " AND ") + "),\n";
+  sql += "del AS (DELETE FROM " + target +
+         " AS t USING v WHERE t.ctid = v.\"__incview_tid\" AND (v.\"__incview_rederive\" "
+         "OR v.\"__incview_new_count\" <= 0) RETURNING 1),\n";
+  sql += "upd AS (UPDATE " + target + " AS t SET " + join(sets, ", ") +
+         " FROM v WHERE t.ctid = v.\"__incview_tid\" AND " + live + " AND ROW(" + join(old_vals, ", ") +
+         ") IS DISTINCT FROM ROW(" + join(new_vals, ", ") + ") RETURNING 1),\n";
+  sql += "ins AS (INSERT INTO " + target + " (" + join(all_cols, ", ") + ") SELECT " + join(all_vals, ", ") +
+         " FROM v WHERE v.\"__incview_tid\" IS NULL AND " + live + " UNION ALL SELECT " + fresh_cols +
+         " FROM fresh AS f RETURNING 1)\n";
+  sql +=
+      "SELECT (SELECT pg_catalog.count(*) FROM del), (SELECT pg_catalog.count(*) FROM ins), "
+      "(SELECT pg_catalog.count(*) FROM upd), (SELECT pg_catalog.count(*) FROM a)";
+  return sql;
+}
+
+}  // namespace incview

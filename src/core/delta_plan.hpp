@@ -1,0 +1,108 @@
+// Engine `delta` (issue 13): which GROUP BY queries can be maintained by folding per-group
+// partial aggregates, and the SQL that captures and folds those partials. Pure text: the
+// description of the query comes from src/pg/query/delta_query.cpp (the analyzed tree,
+// expressions deparsed), the decision and the statements are made here.
+//
+// Names the engine owns (documented in docs/engines.md):
+//   target table hidden columns  __incview_count       count(*) of the group
+//                                __incview_n_<pos>     count of non-NULL arguments behind
+//                                                      sum/avg at output position <pos>
+//                                __incview_sum_<pos>   the sum behind avg at <pos>
+//   queue columns                the group columns, __incview_dcount, __incview_dn_<pos>,
+//                                __incview_ds_<pos>, __incview_ins_<pos>, __incview_del_<pos>,
+//                                __incview_dscale_<pos>
+#pragma once
+#include "core/no_postgres.hpp"
+
+#include <string>
+#include <vector>
+
+namespace incview {
+
+enum class DeltaAgg { GroupKey, CountStar, Count, Sum, Avg, Min, Max };
+
+// One output column of the query, as the extractor saw it.
+struct DeltaOutput {
+  std::string name;        // output column name
+  std::string text;        // the whole expression, deparsed (e.g. "sum(v)", "tag")
+  std::string type;        // format_type of the output column
+  bool group_key = false;  // the expression is one of the GROUP BY expressions
+  bool aggregate = false;  // the expression is one aggregate call (nothing around it)
+  // aggregate only:
+  std::string function;          // e.g. "sum"
+  bool builtin = false;          // the function is pg_catalog's own
+  bool star = false;             // count(*)
+  std::string arg;               // its one argument, deparsed
+  std::string arg_type;          // format_type of the function's declared argument type
+  bool arg_fixed_scale = false;  // numeric argument with a declared scale (numeric(p,s))
+  bool distinct = false, filter = false, ordered = false;
+};
+
+// What the extractor found in the analyzed query.
+struct DeltaQueryDescription {
+  std::vector<std::string> problems;  // shapes found that disqualify (already worded)
+  int relations = 0;                  // relations the query reads
+  std::string source;                 // the one relation, schema-qualified and quoted
+  bool has_group_by = false;
+  std::string where;                  // deparsed WHERE, empty when none
+  std::string having;                 // deparsed HAVING, empty when none
+  std::vector<std::string> group_by;  // deparsed GROUP BY expressions
+  std::vector<DeltaOutput> outputs;
+};
+
+struct DeltaColumn {
+  DeltaOutput out;
+  DeltaAgg agg = DeltaAgg::GroupKey;
+  int pos = 0;               // 1-based output position
+  std::string partial_type;  // type of the queue's sum partial (sum, avg)
+  // sum/avg over numeric of no declared scale: the result's display scale is the largest
+  // scale among the group's values, which a delete can lower; the queue keeps the largest
+  // deleted scale and the group is re-derived when it may have been the largest.
+  bool tracks_scale = false;
+};
+
+// A query that qualifies, with everything the statements need.
+class DeltaPlan {
+ public:
+  // Throws Error(0A000) naming the first part of the query that disqualifies it.
+  static DeltaPlan qualify(const DeltaQueryDescription& d);
+
+  const std::vector<DeltaColumn>& columns() const { return columns_; }
+  bool has_having() const { return !d_.having.empty(); }
+  bool has_extremes() const;  // min or max
+
+  // Hidden columns of the target (name, type), in order.
+  std::vector<std::pair<std::string, std::string>> hidden_columns() const;
+  std::vector<std::string> hidden_names() const;
+  // The query the engine builds the target from: the user's columns, then the hidden ones.
+  std::string table_query() const;
+  // CREATE TABLE for the queue (queue: quoted qualified name).
+  std::string create_queue(const std::string& queue) const;
+  // Capture: the statement's partials into the queue, one row per touched group. with_old /
+  // with_new: which transition tables (incview_old, incview_new) the event has.
+  std::string capture(const std::string& queue, bool with_old, bool with_new) const;
+  // Refresh: consume the queue and fold it into `target` in one statement (one snapshot).
+  // Returns one row: (deleted, inserted, updated, groups).
+  std::string fold(const std::string& target, const std::string& queue) const;
+
+ private:
+  std::string partials_select(const std::string& table, bool old_side) const;
+  DeltaQueryDescription d_;
+  std::vector<DeltaColumn> columns_;
+  std::vector<std::string> group_names_;
+};
+
+// The type a sum of `arg_type` has (sum) and the type the engine keeps behind avg; empty
+// when the type has no exact or documented algebraic sum here.
+std::string delta_sum_type(const std::string& arg_type);
+std::string delta_avg_sum_type(const std::string& arg_type);
+
+}  // namespace incview
+
+namespace incview {
+// engine auto: the delta engine when a scope averages at least this many source rows.
+// Measured in bench/delta.md (the crossover against replace); below it, re-deriving a small
+// scope costs about as much as folding, and replace has no queue to maintain.
+inline constexpr double kDeltaCrossoverRows = 1000.0;
+inline bool delta_pays_off(double rows_per_scope) { return rows_per_scope >= kDeltaCrossoverRows; }
+}  // namespace incview

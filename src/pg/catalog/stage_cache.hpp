@@ -1,0 +1,41 @@
+// Per-backend cache of loaded stages (issue 12, item 4: the fixed cost of a refresh call).
+//
+// Loading a stage reads its incview.stage row, its target's names and its columns' current
+// types (two catalog queries, the second the costlier). A long-lived session or worker that
+// refreshes the same stage again and again re-reads the same answer each time. The cache
+// keeps the StageRecord and revalidates it on every load with one cheap kept-plan query:
+//  - the stage row's version (xmin and ctid): every change of the stage through the API
+//    (set_engine, alter_stage, set_policy, declare_independent, owner change, drop and
+//    re-create under the same name) writes a new row version;
+//  - whether other stages read its table (has_downstream, from incview.stage_source: a
+//    downstream stage created or dropped writes no row of this stage), re-read every time;
+//  - PostgreSQL's own invalidation of what the record copies from the system catalogs:
+//    relcache invalidation of the target (rename, ALTER COLUMN TYPE, columns), and syscache
+//    invalidation of types and schemas (renames), which drop the affected entries.
+// The privilege check (check_stage_owner) is never cached: it runs on every call.
+#pragma once
+#include "pg/catalog/catalog.hpp"
+
+namespace incview::pg {
+
+// The version of the stage row named `name` as the catalog shows it now, plus what the
+// record holds that is not in that row; nullopt when there is no such stage.
+struct StageRowVersion {
+  std::string version;  // xmin:ctid of the incview.stage row
+  bool has_downstream = false;
+};
+
+// The cached record of this version of the stage, if any (a copy).
+std::optional<StageRecord> cached_stage(const std::string& name, const StageRowVersion& now);
+
+// Remembers a record read while the cache's invalidation count was `epoch` (see
+// stage_cache_epoch): if an invalidation arrived meanwhile, it is not kept.
+void remember_stage(const std::string& name, const StageRowVersion& version, const StageRecord& record, uint64 epoch);
+
+// Forgets the stage of this name (it is gone).
+void forget_stage(const std::string& name);
+
+// Counts invalidations seen by this backend; read before loading a record to remember.
+uint64 stage_cache_epoch();
+
+}  // namespace incview::pg

@@ -1,0 +1,148 @@
+#include "pg/refresh/delta_engine.hpp"
+
+#include "core/sql_text.hpp"
+#include "pg/capture/capture.hpp"
+#include "pg/citus/citus.hpp"
+#include "pg/query/delta_query.hpp"
+#include "pg/refresh/refresher.hpp"
+#include "pg/refresh/stage_refresh.hpp"
+#include "pg/support/guard.hpp"
+#include "pg/support/spi.hpp"
+
+namespace incview::pg {
+
+namespace {
+
+std::string queue_name(int32 stage_id) { return quote_qualified("incview", "delta_" + std::to_string(stage_id)); }
+
+void refuse_storage(const StageRecord& stage) {
+  const auto no = [&](const std::string& why) {
+    throw Error(sqlstate::kFeatureNotSupported, "the delta engine cannot maintain stage \"" + stage.name + "\": " + why,
+                "", "use engine replace or diff for this stage");
+  };
+  if (stage.partition.partitioned()) no("its table is partitioned (partition_by)");
+  if (!stage.shape.retention_column.empty()) no("it has a retention window (retention deletes rows the groups count)");
+  if (is_citus_table(stage.target)) no("its table is a Citus table");
+}
+
+}  // namespace
+
+void enable_delta(const StageRecord& stage, const std::string& engine) {
+  if (delta_active(stage)) {
+    as_extension_owner([&] {
+      spi_exec("UPDATE incview.stage SET engine = $2 WHERE id = $1", {int4_arg(stage.id), text_arg(engine)});
+    });
+    return;
+  }
+  refuse_storage(stage);
+  // The query as the owner (its constants' input functions run while analyzing).
+  DeltaQueryDescription description;
+  as_owner_of(stage, [&] { description = describe_for_delta(stage.shape.query); });
+  const DeltaPlan plan = DeltaPlan::qualify(description);
+  const std::string queue = queue_name(stage.id);
+  std::vector<std::string> hidden;
+  for (const auto& h : plan.hidden_columns()) hidden.push_back(h.first);
+  as_extension_owner([&] {
+    spi_exec(plan.create_queue(queue));
+    // The stage owner's code writes the queue (capture, as that owner) and consumes it
+    // (refresh): it may touch only its own stage's queue. A member of the extension, so
+    // DROP EXTENSION removes it and pg_dump leaves the transient queue out.
+    spi_exec("GRANT SELECT, INSERT, DELETE ON " + queue + " TO " +
+             *spi_scalar("SELECT $1::pg_catalog.regrole::pg_catalog.text", {oid_arg(stage.owner)}));
+    spi_exec("ALTER EXTENSION pg_incview ADD TABLE " + queue);
+    spi_exec(
+        "INSERT INTO incview.delta_stage (stage_id, queue, table_query, hidden_columns, capture_insert, "
+        "capture_update, "
+        "capture_delete, fold) VALUES ($1, $2::pg_catalog.regclass, $3, "
+        "ARRAY(SELECT pg_catalog.jsonb_array_elements_text($4::pg_catalog.jsonb)), $5, $6, $7, $8)",
+        {int4_arg(stage.id), text_arg(queue), text_arg(plan.table_query()), text_arg(json_string_array(hidden)),
+         text_arg(plan.capture(queue, false, true)), text_arg(plan.capture(queue, true, true)),
+         text_arg(plan.capture(queue, true, false)), text_arg(plan.fold(stage.shape.target, queue))});
+    spi_exec("UPDATE incview.stage SET engine = $2 WHERE id = $1", {int4_arg(stage.id), text_arg(engine)});
+  });
+  as_owner_of(stage, [&] {
+    std::vector<std::string> adds;
+    for (const auto& h : plan.hidden_columns())
+      adds.push_back("ADD COLUMN IF NOT EXISTS " + quote_ident(h.first) + " " + h.second);
+    spi_exec("ALTER TABLE " + stage.shape.target + " " + join(adds, ", "));
+  });
+  invalidate_stage_capture(stage.id);
+  // The hidden columns are filled by a rebuild from the query the engine builds the table from.
+  (void)rebuild_and_log(load_stage(stage.name));
+}
+
+void disable_delta(const StageRecord& stage) {
+  if (!delta_active(stage)) return;
+  as_owner_of(stage, [&] {
+    settle_delta_queue(stage, true);
+    std::vector<std::string> drops;
+    for (size_t i = stage.shape.columns.size() - stage.delta_hidden; i < stage.shape.columns.size(); ++i)
+      drops.push_back("DROP COLUMN " + quote_ident(stage.shape.columns[i]));
+    if (!drops.empty()) spi_exec("ALTER TABLE " + stage.shape.target + " " + join(drops, ", "));
+  });
+  drop_delta_queue(stage);
+  invalidate_stage_capture(stage.id);
+}
+
+void drop_delta_queue(const StageRecord& stage) {
+  if (!delta_active(stage)) return;
+  as_extension_owner([&] {
+    spi_exec("DELETE FROM incview.delta_stage WHERE stage_id = $1", {int4_arg(stage.id)});
+    if (!spi_scalar("SELECT pg_catalog.to_regclass($1)::pg_catalog.text", {text_arg(stage.delta_queue)})) return;
+    spi_exec("ALTER EXTENSION pg_incview DROP TABLE " + stage.delta_queue);
+    spi_exec("DROP TABLE " + stage.delta_queue);
+  });
+}
+
+RefreshStats fold_deltas(const StageRecord& stage) {
+  RefreshStats stats;
+  stats.engine = "delta";
+  with_session_settings(stage.search_path, [&] {
+    spi_exec(stage.delta_fold);
+    stats.deleted = spi_int8(0, 1);
+    stats.inserted = spi_int8(0, 2);
+    stats.updated = spi_int8(0, 3);
+    stats.scopes = spi_int8(0, 4);
+  });
+  return stats;
+}
+
+void settle_delta_queue(const StageRecord& stage, bool fold) {
+  if (!delta_active(stage)) return;
+  // SHARE conflicts with the writers' ROW EXCLUSIVE: once granted, every delta in the queue
+  // is committed, and the source changes of those that are not queued yet are not visible
+  // either (their writers wait for this transaction). Until commit, what this transaction
+  // re-derives and what the queue holds cannot overlap.
+  spi_exec("LOCK TABLE " + stage.delta_queue + " IN SHARE MODE");
+  if (fold)
+    (void)fold_deltas(stage);
+  else
+    spi_exec("DELETE FROM " + stage.delta_queue);
+}
+
+bool auto_prefers_delta(const StageRecord& stage) {
+  if (stage.partition.partitioned() || !stage.shape.retention_column.empty() || is_citus_table(stage.target))
+    return false;
+  DeltaQueryDescription description;
+  as_owner_of(stage, [&] { description = describe_for_delta(stage.shape.query); });
+  try {  // whether it qualifies is an answer here, not an error (pure C++: nothing to undo)
+    (void)DeltaPlan::qualify(description);
+  } catch (const Error&) {
+    return false;
+  }
+  const std::string source = description.source;
+  double rows = 0, scopes = 0;
+  as_extension_owner([&] {
+    const auto r = spi_scalar(
+        "SELECT GREATEST(c.reltuples, 0)::pg_catalog.text FROM pg_catalog.pg_class c "
+        "WHERE c.oid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+        {text_arg(source)});
+    const auto s = spi_scalar("SELECT scope_count::pg_catalog.text FROM incview.stage_state WHERE stage_id = $1",
+                              {int4_arg(stage.id)});
+    rows = r ? std::stod(*r) : 0;
+    scopes = s ? std::stod(*s) : 0;
+  });
+  return scopes > 0 && delta_pays_off(rows / scopes);
+}
+
+}  // namespace incview::pg

@@ -1,0 +1,173 @@
+#include <gtest/gtest.h>
+
+#include "core/delta_plan.hpp"
+#include "core/error.hpp"
+
+using namespace incview;
+
+namespace {
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+DeltaOutput group(const std::string& name, const std::string& type = "text") {
+  DeltaOutput o;
+  o.name = name;
+  o.text = name;
+  o.type = type;
+  o.group_key = true;
+  return o;
+}
+
+DeltaOutput agg(const std::string& name, const std::string& fn, const std::string& arg, const std::string& arg_type,
+                const std::string& type) {
+  DeltaOutput o;
+  o.name = name;
+  o.function = fn;
+  o.star = arg.empty();
+  o.arg = arg;
+  o.arg_type = arg_type;
+  o.text = fn + "(" + (arg.empty() ? "*" : arg) + ")";
+  o.type = type;
+  o.aggregate = true;
+  o.builtin = true;
+  return o;
+}
+
+DeltaQueryDescription count_by_tag() {
+  DeltaQueryDescription d;
+  d.relations = 1;
+  d.source = "\"public\".\"events\"";
+  d.has_group_by = true;
+  d.group_by = {"tag"};
+  d.outputs = {group("tag"), agg("n", "count", "", "", "bigint"), agg("s", "sum", "v", "integer", "bigint")};
+  return d;
+}
+
+std::string refusal(const DeltaQueryDescription& d) {
+  try {
+    DeltaPlan::qualify(d);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.sqlstate(), "0A000");
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(DeltaPlan, CountAndSumQualify) {
+  DeltaPlan p = DeltaPlan::qualify(count_by_tag());
+  ASSERT_EQ(p.columns().size(), 3u);
+  EXPECT_EQ(p.columns()[1].agg, DeltaAgg::CountStar);
+  EXPECT_EQ(p.columns()[2].agg, DeltaAgg::Sum);
+  EXPECT_EQ(p.columns()[2].partial_type, "bigint");  // sum(int4) is int8, as PostgreSQL's
+  EXPECT_FALSE(p.has_extremes());
+}
+
+TEST(DeltaPlan, SumTypesFollowPostgres) {
+  EXPECT_EQ(delta_sum_type("smallint"), "bigint");
+  EXPECT_EQ(delta_sum_type("bigint"), "numeric");  // sum(int8) cannot overflow
+  EXPECT_EQ(delta_sum_type("numeric"), "numeric");
+  EXPECT_EQ(delta_sum_type("real"), "real");
+  EXPECT_EQ(delta_sum_type("interval"), "");
+  EXPECT_EQ(delta_avg_sum_type("real"), "double precision");  // avg(float4) accumulates in float8
+  EXPECT_EQ(delta_avg_sum_type("integer"), "bigint");
+}
+
+TEST(DeltaPlan, RefusalsNameTheDisqualifyingPart) {
+  auto d = count_by_tag();
+  d.relations = 2;
+  EXPECT_TRUE(contains(refusal(d), "reads 2 relations"));
+
+  d = count_by_tag();
+  d.has_group_by = false;
+  EXPECT_TRUE(contains(refusal(d), "no GROUP BY"));
+
+  d = count_by_tag();
+  d.outputs[2].distinct = true;
+  EXPECT_TRUE(contains(refusal(d), "\"s\" (sum(v)) uses DISTINCT"));
+
+  d = count_by_tag();
+  d.outputs[2].function = "string_agg";
+  EXPECT_TRUE(contains(refusal(d), "uses aggregate string_agg"));
+
+  d = count_by_tag();
+  d.outputs[2].arg_type = "interval";
+  EXPECT_TRUE(contains(refusal(d), "sums values of type interval"));
+
+  d = count_by_tag();
+  d.outputs[2].aggregate = false;
+  d.outputs[2].text = "sum(v) * 2";
+  EXPECT_TRUE(contains(refusal(d), "(sum(v) * 2) is neither a GROUP BY expression nor one aggregate call"));
+
+  d = count_by_tag();
+  d.outputs[2].builtin = false;
+  EXPECT_TRUE(contains(refusal(d), "not one of PostgreSQL's built-in"));
+
+  d = count_by_tag();
+  d.group_by.push_back("region");
+  EXPECT_TRUE(contains(refusal(d), "GROUP BY expression region is not an output column"));
+
+  d = count_by_tag();
+  d.outputs[1].name = "__incview_count";
+  EXPECT_TRUE(contains(refusal(d), "starts with __incview"));
+
+  d = count_by_tag();
+  d.problems.push_back("it uses a window function");
+  EXPECT_TRUE(contains(refusal(d), "it uses a window function"));
+}
+
+TEST(DeltaPlan, HiddenColumnsBehindSumAndAvg) {
+  auto d = count_by_tag();
+  d.outputs.push_back(agg("a", "avg", "v", "bigint", "numeric"));
+  DeltaPlan p = DeltaPlan::qualify(d);
+  const auto h = p.hidden_names();
+  ASSERT_EQ(h.size(), 4u);
+  EXPECT_EQ(h[0], "__incview_count");
+  EXPECT_EQ(h[1], "__incview_n_3");
+  EXPECT_EQ(h[2], "__incview_n_4");
+  EXPECT_EQ(h[3], "__incview_sum_4");
+  const std::string q = p.table_query();
+  EXPECT_TRUE(contains(q, "pg_catalog.count(*) AS \"__incview_count\"")) << q;
+  EXPECT_TRUE(contains(q, "pg_catalog.sum((v)::numeric) AS \"__incview_sum_4\"")) << q;
+  EXPECT_TRUE(contains(q, "GROUP BY tag")) << q;
+}
+
+TEST(DeltaPlan, CaptureOneRowPerGroupAndStatement) {
+  DeltaPlan p = DeltaPlan::qualify(count_by_tag());
+  const std::string ins = p.capture("q", false, true);
+  EXPECT_TRUE(contains(ins, "FROM incview_new GROUP BY 1")) << ins;
+  EXPECT_FALSE(contains(ins, "incview_old"));
+  const std::string del = p.capture("q", true, false);
+  EXPECT_TRUE(contains(del, "-pg_catalog.count(*)")) << del;
+  // an UPDATE: both sides combined, groups whose partials cancel are not queued
+  const std::string upd = p.capture("q", true, true);
+  EXPECT_TRUE(contains(upd, "UNION ALL")) << upd;
+  EXPECT_TRUE(contains(upd, "HAVING pg_catalog.sum(d.\"__incview_dcount\") <> 0 OR")) << upd;
+}
+
+TEST(DeltaPlan, WhereAndHavingCarryOver) {
+  auto d = count_by_tag();
+  d.where = "(v > 0)";
+  d.having = "(count(*) > 1)";
+  DeltaPlan p = DeltaPlan::qualify(d);
+  EXPECT_TRUE(contains(p.capture("q", false, true), "WHERE (v > 0)"));
+  EXPECT_TRUE(contains(p.table_query(), "HAVING (count(*) > 1)"));
+  // HAVING: every touched group is re-derived from the source
+  EXPECT_TRUE(contains(p.fold("t", "q"), "true AS \"__incview_rederive\""));
+}
+
+TEST(DeltaPlan, FoldConsumesAndAppliesInOneStatement) {
+  auto d = count_by_tag();
+  d.outputs.push_back(agg("lo", "min", "v", "integer", "integer"));
+  DeltaPlan p = DeltaPlan::qualify(d);
+  const std::string f = p.fold("\"public\".\"t\"", "\"incview\".\"delta_1\"");
+  EXPECT_EQ(f.rfind("WITH q AS (DELETE FROM \"incview\".\"delta_1\" RETURNING *)", 0), 0u) << f;
+  EXPECT_TRUE(contains(f, "del AS (DELETE FROM \"public\".\"t\"")) << f;
+  EXPECT_TRUE(contains(f, "upd AS (UPDATE \"public\".\"t\"")) << f;
+  EXPECT_TRUE(contains(f, "ins AS (INSERT INTO \"public\".\"t\"")) << f;
+  // a deleted value at or below the candidate minimum re-derives the group
+  EXPECT_TRUE(contains(f, "OPERATOR(pg_catalog.<=) LEAST(j.\"__incview_t_4\", j.\"__incview_ins_4\")")) << f;
+  // sum is NULL when no non-NULL value is left
+  EXPECT_TRUE(contains(f, "CASE WHEN (COALESCE(j.\"__incview_tn_3\", 0) + j.\"__incview_dn_3\") = 0 THEN NULL")) << f;
+}
