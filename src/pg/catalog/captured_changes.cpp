@@ -27,13 +27,30 @@ int64 current_command() {
 
 }  // namespace
 
+// A record is dropped once every stage named in it (and still existing) has a mark whose
+// snapshot's xmin is past the record's writer: a committed writer below xmin is visible in
+// that snapshot, so the collection that took it read the record (or an earlier one did).
+// Per group of records with the same stages, one horizon (the least xmin of their marks);
+// then one pass over the records. Checking each record against each stage's snapshot
+// instead cost records x stages index probes per collection, on every stage refresh: with
+// 50 stages that made freshness worse than capturing per stage (bench/capture_queue.md).
+// A record past a horizon (a writer still running when a stage last collected, or this
+// transaction's own) waits for a later collection. Never waits: rows another collection
+// is deleting are skipped.
 void forget_collected_records() {
-  spi_exec(std::string("DELETE FROM incview.source_change d WHERE d.ctid = ANY (ARRAY("
-                       "  SELECT r.ctid FROM incview.source_change r WHERE NOT EXISTS ("
-                       "    SELECT 1 FROM pg_catalog.unnest(r.stage_ids) AS i(id) "
-                       "    JOIN incview.stage s ON s.id = i.id "
-                       "    LEFT JOIN incview.capture_mark m ON m.stage_id = i.id WHERE ") +
-           kRecordIsNew + ") FOR UPDATE OF r SKIP LOCKED))");
+  spi_exec(
+      "WITH h AS (SELECT s.id, pg_catalog.pg_snapshot_xmin(m.seen) AS x "
+      "           FROM incview.stage s LEFT JOIN incview.capture_mark m ON m.stage_id OPERATOR(pg_catalog.=) s.id), "
+      "g AS (SELECT DISTINCT r.stage_ids FROM incview.source_change r), "
+      "gh AS (SELECT g.stage_ids, a.n, a.unseen, a.horizon FROM g CROSS JOIN LATERAL ( "
+      "         SELECT count(*) AS n, count(*) FILTER (WHERE h.x IS NULL) AS unseen, min(h.x) AS horizon "
+      "         FROM pg_catalog.unnest(g.stage_ids) AS i(id) JOIN h ON h.id OPERATOR(pg_catalog.=) i.id) a) "
+      "DELETE FROM incview.source_change d WHERE d.ctid OPERATOR(pg_catalog.=) ANY (ARRAY( "
+      "  SELECT r.ctid FROM incview.source_change r "
+      "  JOIN gh ON gh.stage_ids OPERATOR(pg_catalog.=) r.stage_ids "
+      "  WHERE gh.n OPERATOR(pg_catalog.=) 0 "
+      "     OR (gh.unseen OPERATOR(pg_catalog.=) 0 AND r.xid OPERATOR(pg_catalog.<) gh.horizon) "
+      "  FOR UPDATE OF r SKIP LOCKED))");
 }
 
 void collect_captured(int32 stage_id) {
