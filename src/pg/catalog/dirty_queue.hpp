@@ -33,7 +33,9 @@ bool any_queued(const StageRecord& stage, Datum keys);
 
 // Removes queued keys a refresh of these scopes makes redundant.
 void consume_dirty_keys(const StageRecord& stage, const KeyBatch& batch);
-// Removes every queued key (and marker) of the stage: before a full rebuild.
-void consume_all_dirty(const StageRecord& stage);
+// Removes every queued key (and marker) of the stage: before a full rebuild. Collects its
+// change records first unless the caller just did (collected = true: a refresh run's first
+// step, in the same transaction; records committed since wait for the next collection).
+void consume_all_dirty(const StageRecord& stage, bool collected = false);
 
 }  // namespace incview::pg

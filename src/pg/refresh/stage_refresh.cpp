@@ -101,7 +101,7 @@ StepResult step_as_owner(const StageRecord& stage, const std::optional<std::stri
       progress_totals(dirty.every_scope ? (dirty.total_scopes > 0 ? dirty.total_scopes : -1) : dirty.keys, 1);
       int64 scopes = 0;
       auto error = in_subtransaction([&] {
-        consume_all_dirty(stage);
+        consume_all_dirty(stage, /*collected=*/true);  // by refresh_step, moments ago
         stats = rebuild_stage(stage);
         progress_phase(ProgressPhase::RecordingScopes);
         scopes = stats.scope_count >= 0 ? stats.scope_count : record_scope_count(stage);
