@@ -108,9 +108,12 @@ NextDue read_next_due() {
     out.if_dirty = timestamp_or(2, DT_NOEND);
     out.min_max_lag_us = std::max<int64>(spi_int8(0, 3), 0);
   }
-  // Idle capture triggers wait for their table to be free: look again in a minute.
+  // Idle capture triggers wait for their table to be free: look again in ten seconds, the
+  // scheduler's pace for them (drop_idle_capture_when_free; docs/reference.md promises about
+  // ten seconds). A minute let a table busy at the first attempt keep its triggers, and their
+  // cost on every write, for a minute (test/scenario/ddl_locks.sh waits 40 s).
   if (!idle_capture_tables().empty()) {
-    const TimestampTz soon = GetCurrentTimestamp() + 60 * USECS_PER_SEC;
+    const TimestampTz soon = GetCurrentTimestamp() + 10 * USECS_PER_SEC;
     if (soon < out.at) out.at = soon;
   }
   return out;
