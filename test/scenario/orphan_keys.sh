@@ -5,7 +5,9 @@
 # drop commits keys for a stage that no longer exists. Nothing consumes them; the scheduler
 # now removes them. Here the writer's transaction is held between two inserts by an advisory
 # lock, the stage is dropped meanwhile, and the writer reports, before it commits, the keys
-# of the dropped stage it holds; after its commit they must leave the queue.
+# of the dropped stage it holds (rows of incview.dirty_scope, or change records naming the
+# stage: issue 18); after its commit they must leave the queue, and the records go once the
+# stages still named in them have collected them.
 set -euo pipefail
 : "${PGBIN:=/usr/lib/postgresql/15/bin}"
 db=incview_orphan_keys
@@ -32,7 +34,9 @@ BEGIN;
 INSERT INTO src VALUES (3, 1000);
 SELECT pg_advisory_xact_lock_shared(4711);
 INSERT INTO src VALUES (4, 1000);
-SELECT count(*) FROM incview.queued_keys q WHERE NOT EXISTS (SELECT 1 FROM incview.stage s WHERE s.id = q.stage_id);
+SELECT (SELECT count(*) FROM incview.dirty_scope q WHERE NOT EXISTS (SELECT 1 FROM incview.stage s WHERE s.id = q.stage_id))
+     + (SELECT count(*) FROM incview.source_change r
+        WHERE EXISTS (SELECT 1 FROM unnest(r.stage_ids) i(id) WHERE NOT EXISTS (SELECT 1 FROM incview.stage s WHERE s.id = i.id)));
 COMMIT;
 SQL
 writer=$!
@@ -49,5 +53,7 @@ check "the kept stage's keys are still queued" \
   test "$(psql -d $db -c "SELECT count(DISTINCT q.key) FROM incview.queued_keys q JOIN incview.stage s ON s.id = q.stage_id WHERE s.name = 'kept'")" = 2
 check "and refreshed right" \
   test "$(psql -d $db -c "SELECT incview.refresh('kept') = 2 AND (SELECT missing + extra FROM incview.verify('kept')) = 0")" = t
+check "no change record names the dropped stage after that" \
+  test "$(psql -d $db -c "SELECT count(*) FROM incview.source_change r WHERE EXISTS (SELECT 1 FROM unnest(r.stage_ids) i(id) WHERE NOT EXISTS (SELECT 1 FROM incview.stage s WHERE s.id = i.id))")" = 0
 psql -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
 exit "$failed"
