@@ -678,3 +678,24 @@ COMMENT ON FUNCTION incview.delta_queued(regclass) IS
   'Internal: whether a delta stage''s queue table (incview.delta_stage.queue) holds deltas; the scheduler''s due check. Returns boolean.';
 COMMENT ON FUNCTION incview.delta_dirty_groups(integer) IS
   'The number of groups (scopes) a delta stage has deltas queued for, shown in incview.stages.dirty_scopes; 0 for other stages. Returns bigint.';
+
+-- ==== delta engine: UNION ALL multi-maps and inner joins (issue 13) ====
+-- A delta stage may read several sources (the branches of a UNION ALL, the sides of an inner
+-- join): each source gets capture statements of its own, generated when the engine is turned
+-- on (src/core/delta_plan.cpp, capture_source). pending_check: for a join, the other sides;
+-- a statement whose trigger fires while one of them has a statement pending (a foreign-key
+-- cascade, a data-modifying WITH writing both) queues an "every scope" marker instead of a
+-- delta (src/pg/capture/capture.cpp, capture_delta). Readable by the extension owner only:
+-- the statements embed the stage's definition.
+CREATE TABLE incview.delta_capture (
+  stage_id       integer NOT NULL REFERENCES incview.delta_stage (stage_id) ON DELETE CASCADE,
+  source         regclass NOT NULL,
+  capture_insert text NOT NULL,
+  capture_update text NOT NULL,
+  capture_delete text NOT NULL,
+  pending_check  regclass[] NOT NULL DEFAULT '{}',
+  PRIMARY KEY (stage_id, source)
+);
+REVOKE ALL ON incview.delta_capture FROM PUBLIC;
+ALTER TABLE incview.delta_stage DROP COLUMN capture_insert, DROP COLUMN capture_update,
+  DROP COLUMN capture_delete;

@@ -13,14 +13,20 @@ constexpr const char* kHiddenPrefix = "__incview";
 
 [[noreturn]] void refuse(const std::string& part, const std::string& hint = {}) {
   throw Error(sqlstate::kFeatureNotSupported, "the delta engine cannot maintain this query: " + part,
-              "engine delta folds per-group partial aggregates: one table, GROUP BY, and count(*), count(x), sum, "
-              "avg, min, max (optionally HAVING)",
+              "engine delta folds per-group partial aggregates: one table, a UNION ALL of single-table branches or "
+              "inner joins of distinct tables, GROUP BY, and count(*), count(x), sum, avg, min, max (optionally "
+              "HAVING)",
               hint.empty() ? "use engine replace or diff for this stage" : hint);
 }
 
 std::string name_of(const std::string& prefix, int pos) { return quote_ident(prefix + "_" + std::to_string(pos)); }
 
 std::string sign(bool old_side, const std::string& expr) { return old_side ? "-" + expr : expr; }
+
+// How an error names an output column: with its expression where it was deparsed.
+std::string column_label(const DeltaOutput& o) {
+  return "output column \"" + o.name + "\"" + (o.text.empty() ? std::string() : " (" + o.text + ")");
+}
 
 }  // namespace
 
@@ -40,9 +46,10 @@ std::string delta_avg_sum_type(const std::string& t) {
 
 DeltaPlan DeltaPlan::qualify(const DeltaQueryDescription& d) {
   if (!d.problems.empty()) refuse(d.problems.front());
-  if (d.relations != 1)
+  if (!d.multi && d.relations != 1)
     refuse("it reads " + std::to_string(d.relations) +
-           " relations (joins, UNION ALL and subqueries are not supported)");
+           " relations (only a UNION ALL of single-table branches or inner joins of distinct tables)");
+  if (d.multi && d.maps.empty()) refuse("it reads no table");
   if (!d.has_group_by) refuse("it has no GROUP BY");
   DeltaPlan p;
   p.d_ = d;
@@ -60,11 +67,10 @@ DeltaPlan DeltaPlan::qualify(const DeltaQueryDescription& d) {
       group_texts.push_back(o.text);
       p.group_names_.push_back(quote_ident(o.name));
     } else if (!o.aggregate) {
-      refuse("output column \"" + o.name + "\" (" + o.text +
-                 ") is neither a GROUP BY expression nor one aggregate call",
+      refuse(column_label(o) + " is neither a GROUP BY expression nor one aggregate call",
              "compute it in a stage reading this one, or use engine replace");
     } else {
-      const std::string call = "output column \"" + o.name + "\" (" + o.text + ")";
+      const std::string call = column_label(o);
       if (!o.builtin) refuse(call + " calls an aggregate that is not one of PostgreSQL's built-in ones");
       if (o.distinct) refuse(call + " uses DISTINCT inside the aggregate");
       if (o.filter) refuse(call + " uses FILTER");
@@ -114,7 +120,20 @@ std::vector<std::string> DeltaPlan::hidden_names() const {
   return names;
 }
 
+std::vector<std::pair<std::string, std::string>> DeltaPlan::hidden_aggregates() const {
+  std::vector<std::pair<std::string, std::string>> h{{"__incview_count", "pg_catalog.count(*)"}};
+  for (const auto& c : columns_) {
+    const std::string arg = "$" + std::to_string(c.pos);
+    if (c.agg == DeltaAgg::Sum || c.agg == DeltaAgg::Avg)
+      h.push_back({"__incview_n_" + std::to_string(c.pos), "pg_catalog.count(" + arg + ")"});
+    if (c.agg == DeltaAgg::Avg)
+      h.push_back({"__incview_sum_" + std::to_string(c.pos), "pg_catalog.sum((" + arg + ")::" + c.partial_type + ")"});
+  }
+  return h;
+}
+
 std::string DeltaPlan::table_query() const {
+  if (d_.multi) return multi_table_query_;
   std::vector<std::string> cols;
   for (const auto& c : columns_) cols.push_back(c.out.text + " AS " + quote_ident(c.out.name));
   cols.push_back("pg_catalog.count(*) AS \"__incview_count\"");
@@ -157,19 +176,27 @@ std::string DeltaPlan::create_queue(const std::string& queue) const {
   return "CREATE TABLE " + queue + " (" + join(cols, ", ") + ")";
 }
 
+std::string DeltaPlan::key_of(const Input& in, const DeltaColumn& c) const {
+  return in.mapped ? "m." + name_of("__incview_g", c.pos) : c.out.text;
+}
+
+std::string DeltaPlan::arg_of(const Input& in, const DeltaColumn& c) const {
+  return in.mapped ? "m." + name_of("__incview_a", c.pos) : c.out.arg;
+}
+
 // One side of a statement (new rows counted +, old rows -), grouped: the group columns
 // first, then the partials in the queue's column order.
-std::string DeltaPlan::partials_select(const std::string& table, bool old_side) const {
+std::string DeltaPlan::partials_select(const Input& in, bool old_side) const {
   std::vector<std::string> cols;
   int k = 0;
   for (const auto& c : columns_)
     if (c.agg == DeltaAgg::GroupKey) {
-      cols.push_back(c.out.text + " AS " + quote_ident(c.out.name));
+      cols.push_back(key_of(in, c) + " AS " + quote_ident(c.out.name));
       ++k;
     }
   cols.push_back(sign(old_side, "pg_catalog.count(*)") + " AS \"__incview_dcount\"");
   for (const auto& c : columns_) {
-    const std::string& x = c.out.arg;
+    const std::string x = c.agg == DeltaAgg::GroupKey || c.agg == DeltaAgg::CountStar ? "" : arg_of(in, c);
     switch (c.agg) {
       case DeltaAgg::Count:
         cols.push_back(sign(old_side, "pg_catalog.count(" + x + ")") + " AS " + name_of("__incview_dn", c.pos));
@@ -199,9 +226,9 @@ std::string DeltaPlan::partials_select(const std::string& table, bool old_side) 
   }
   std::vector<std::string> by;
   for (int i = 1; i <= k; ++i) by.push_back(std::to_string(i));
-  std::string sql = "SELECT " + join(cols, ", ") + " FROM " + table;
-  if (!d_.where.empty()) sql += " WHERE " + d_.where;
-  return sql + " GROUP BY " + join(by, ", ");
+  std::string sql = "SELECT " + join(cols, ", ") + " FROM " + in.from;
+  if (!in.where.empty()) sql += " WHERE " + in.where;
+  return by.empty() ? sql : sql + " GROUP BY " + join(by, ", ");
 }
 
 namespace {
@@ -234,7 +261,10 @@ std::vector<Partial> partials_of(const DeltaColumn& c) {
 }
 }  // namespace
 
-std::string DeltaPlan::capture(const std::string& queue, bool with_old, bool with_new) const {
+// INSERT of the statement's partials: one SELECT as is, or several (new and old rows, several
+// maps of one source) combined per group, dropping groups whose partials cancel out.
+std::string DeltaPlan::insert_partials(const std::string& queue, const std::vector<std::string>& parts,
+                                       bool combine) const {
   std::vector<std::string> queue_cols = group_names_;
   std::vector<std::string> combined = group_names_;
   std::vector<std::string> changed;  // a group whose partials cancel out is not queued
@@ -248,12 +278,33 @@ std::string DeltaPlan::capture(const std::string& queue, bool with_old, bool wit
       changed.push_back(p.combine == "pg_catalog.sum" ? "pg_catalog.sum(d." + p.name + ") <> 0" : "true");
     }
   const std::string insert = "INSERT INTO " + queue + " (" + join(queue_cols, ", ") + ") ";
-  if (!(with_old && with_new)) return insert + partials_select(with_old ? "incview_old" : "incview_new", with_old);
+  if (parts.size() == 1 && !combine) return insert + parts.front();
   std::vector<std::string> by;
   for (const auto& g : group_names_) by.push_back("d." + g);
-  return insert + "SELECT " + join(combined, ", ") + " FROM (" + partials_select("incview_new", false) + " UNION ALL " +
-         partials_select("incview_old", true) + ") AS d GROUP BY " + join(by, ", ") + " HAVING " +
-         join(changed, " OR ");
+  std::string sql = insert + "SELECT " + join(combined, ", ") + " FROM (" + join(parts, " UNION ALL ") + ") AS d";
+  if (!by.empty()) sql += " GROUP BY " + join(by, ", ");
+  return sql + " HAVING " + join(changed, " OR ");
+}
+
+std::string DeltaPlan::capture(const std::string& queue, bool with_old, bool with_new) const {
+  const auto side = [&](const char* table) { return Input{table, d_.where, false}; };
+  std::vector<std::string> parts;
+  if (with_new) parts.push_back(partials_select(side("incview_new"), false));
+  if (with_old) parts.push_back(partials_select(side("incview_old"), true));
+  return insert_partials(queue, parts, with_old && with_new);
+}
+
+std::string DeltaPlan::capture_source(const std::string& queue, const std::string& source, bool with_old,
+                                      bool with_new) const {
+  if (!d_.multi) return capture(queue, with_old, with_new);
+  std::vector<std::string> parts;
+  for (const auto& m : d_.maps) {
+    if (m.source != source) continue;
+    if (with_new) parts.push_back(partials_select(Input{"(" + m.new_sql + ") AS m", "", true}, false));
+    if (with_old) parts.push_back(partials_select(Input{"(" + m.old_sql + ") AS m", "", true}, true));
+  }
+  if (parts.empty()) throw Error(sqlstate::kInternalError, "pg_incview: the delta engine has no map for " + source);
+  return insert_partials(queue, parts, parts.size() > 1);
 }
 
 namespace {

@@ -38,6 +38,16 @@ struct DeltaOutput {
   bool distinct = false, filter = false, ordered = false;
 };
 
+// A query over several relations (UNION ALL branches, inner joins): one "map" query per
+// occurrence of a source, the stage's FROM/WHERE with that source read from a transition
+// table. Its output columns are the group keys ("__incview_g_<pos>") and the aggregates'
+// arguments ("__incview_a_<pos>"), so capture aggregates them like a single table's rows.
+struct DeltaMap {
+  std::string source;   // the relation, schema-qualified and quoted
+  std::string new_sql;  // the map with the source read from incview_new
+  std::string old_sql;  // ... from incview_old
+};
+
 // What the extractor found in the analyzed query.
 struct DeltaQueryDescription {
   std::vector<std::string> problems;  // shapes found that disqualify (already worded)
@@ -48,6 +58,13 @@ struct DeltaQueryDescription {
   std::string having;                 // deparsed HAVING, empty when none
   std::vector<std::string> group_by;  // deparsed GROUP BY expressions
   std::vector<DeltaOutput> outputs;
+  // Several relations (UNION ALL or inner joins): the expressions are not deparsed one by
+  // one (text, arg, where, having, group_by stay empty); capture reads `maps`, and the table
+  // query is the analyzed query with the hidden aggregates appended (set_table_query).
+  bool multi = false;
+  bool join = false;                 // multi: an inner join (a side's delta reads the others)
+  std::vector<std::string> sources;  // every relation read, quoted (multi and single)
+  std::vector<DeltaMap> maps;
 };
 
 struct DeltaColumn {
@@ -76,6 +93,18 @@ class DeltaPlan {
   std::vector<std::string> hidden_names() const;
   // The query the engine builds the target from: the user's columns, then the hidden ones.
   std::string table_query() const;
+  // Multi-relation queries: the hidden columns' aggregates, each argument written $<pos>
+  // (the argument of the aggregate at output position <pos>), for the PostgreSQL side to
+  // append to the analyzed query; and the query it deparsed.
+  std::vector<std::pair<std::string, std::string>> hidden_aggregates() const;
+  void set_table_query(const std::string& sql) { multi_table_query_ = sql; }
+  bool multi() const { return d_.multi; }
+  bool joins() const { return d_.join; }
+  const std::vector<std::string>& sources() const { return d_.sources; }
+  // The capture statements of one source (multi-relation queries; single-table ones have
+  // the one source of capture()).
+  std::string capture_source(const std::string& queue, const std::string& source, bool with_old,
+                             bool with_new) const;
   // CREATE TABLE for the queue (queue: quoted qualified name).
   std::string create_queue(const std::string& queue) const;
   // Capture: the statement's partials into the queue, one row per touched group. with_old /
@@ -86,8 +115,17 @@ class DeltaPlan {
   std::string fold(const std::string& target, const std::string& queue) const;
 
  private:
-  std::string partials_select(const std::string& table, bool old_side) const;
+  // What one side of a statement is read from: FROM text, WHERE, and each output's text.
+  struct Input {
+    std::string from, where;
+    bool mapped = false;  // a map query: columns __incview_g_<pos> / __incview_a_<pos> of m
+  };
+  std::string partials_select(const Input& in, bool old_side) const;
+  std::string key_of(const Input& in, const DeltaColumn& c) const;
+  std::string arg_of(const Input& in, const DeltaColumn& c) const;
+  std::string insert_partials(const std::string& queue, const std::vector<std::string>& parts, bool combine) const;
   DeltaQueryDescription d_;
+  std::string multi_table_query_;
   std::vector<DeltaColumn> columns_;
   std::vector<std::string> group_names_;
 };

@@ -17,6 +17,7 @@
 
 extern "C" {
 #include "access/transam.h"
+#include "commands/trigger.h"
 #include "replication/worker_internal.h"
 #include "utils/inval.h"
 #include "utils/rls.h"
@@ -77,8 +78,10 @@ struct StageCapture {
   PlanSet owner_plans;   // phase 1 of a two-phase capture, prepared as the stage owner
   PlanSet marker_plans;  // "every scope" when the owner may not see the changed rows
   // Engine delta (delta_engine.hpp): the statements queueing per-group partials for INSERT,
-  // UPDATE and DELETE; empty when the stage captures keys.
+  // UPDATE and DELETE; empty when the stage captures keys. A join's other sides: a statement
+  // pending on one of them when this capture runs makes its delta inexact (capture_delta).
   std::string delta[3];
+  std::vector<Oid> delta_pending_check;
 };
 
 using StageList = std::vector<std::unique_ptr<StageCapture>>;
@@ -134,20 +137,21 @@ bool scope_types_builtin(TupleDesc desc, const std::vector<std::string>& scope) 
 // nothing for it, and its rows, committed after the stage's build, are not in the build
 // either (specs/new_source_race.spec). Leaves the rows in SPI_tuptable.
 uint64 read_capture_list(Oid relid) {
-  // (incview.delta_stage is in catalog 0.2: the 0.1 one reads NULLs.)
+  // (incview.delta_capture is in catalog 0.2: the 0.1 one reads NULLs.)
   static const char* const kSql[2] = {
       "SELECT s.id, s.owner::oid::text, ss.mapping_kind, ss.mapping, s.search_path, "
-      "       coalesce(st.scope_count, 0), u.col, s.policy = 'continuous', NULL::text, NULL::text, NULL::text "
+      "       coalesce(st.scope_count, 0), u.col, s.policy = 'continuous', NULL::text, NULL::text, NULL::text, "
+      "       NULL::text "
       "FROM incview.stage_source ss JOIN incview.stage s ON s.id = ss.stage_id "
       "LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
       "CROSS JOIN LATERAL unnest(s.scope) WITH ORDINALITY AS u(col, ord) "
       "WHERE ss.source = $1 ORDER BY s.id, u.ord",
       "SELECT s.id, s.owner::oid::text, ss.mapping_kind, ss.mapping, s.search_path, "
       "       coalesce(st.scope_count, 0), u.col, s.policy = 'continuous', "
-      "       d.capture_insert, d.capture_update, d.capture_delete "
+      "       d.capture_insert, d.capture_update, d.capture_delete, d.pending_check::pg_catalog.oid[]::text "
       "FROM incview.stage_source ss JOIN incview.stage s ON s.id = ss.stage_id "
       "LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
-      "LEFT JOIN incview.delta_stage d ON d.stage_id = s.id "
+      "LEFT JOIN incview.delta_capture d ON d.stage_id = s.id AND d.source = ss.source "
       "CROSS JOIN LATERAL unnest(s.scope) WITH ORDINALITY AS u(col, ord) "
       "WHERE ss.source = $1 ORDER BY s.id, u.ord"};
   const char* sql = kSql[catalog_is_0_2() ? 1 : 0];
@@ -164,6 +168,22 @@ uint64 read_capture_list(Oid relid) {
   });
   if (rc != SPI_OK_SELECT) throw Error(sqlstate::kInternalError, "pg_incview: could not read the capture list");
   return n;
+}
+
+// "{1,2}" (an oid[] as text) as oids.
+std::vector<Oid> oid_array_from_text(const std::string& text) {
+  std::vector<Oid> out;
+  std::string digits;
+  for (char ch : text) {
+    if (ch >= '0' && ch <= '9') {
+      digits += ch;
+    } else if (!digits.empty()) {
+      out.push_back(static_cast<Oid>(std::stoul(digits)));
+      digits.clear();
+    }
+  }
+  if (!digits.empty()) out.push_back(static_cast<Oid>(std::stoul(digits)));
+  return out;
 }
 
 std::shared_ptr<StageList> load(Oid relid, TupleDesc desc) {
@@ -184,6 +204,7 @@ std::shared_ptr<StageList> load(Oid relid, TupleDesc desc) {
       sc->scopes = spi_int8(i, 6);
       sc->wakes = spi_bool(i, 8);
       for (int k = 0; k < 3; ++k) sc->delta[k] = spi_text_or(i, 9 + k, "");
+      sc->delta_pending_check = oid_array_from_text(spi_text_or(i, 12, "{}"));
       stages->push_back(std::move(sc));
     }
     stages->back()->spec.scope.push_back(spi_text_or(i, 7, ""));
@@ -286,11 +307,20 @@ void capture_as_owner(StageCapture& sc, CaptureEvent event, int64 rows, Datum* v
 // statement run as the stage owner (restricted, GUCs rolled back), like a lookup mapping:
 // the WHERE clause and the aggregates' arguments are the owner's SQL. TRUNCATE, and rows
 // row-level security would hide from the owner, queue an "every scope" marker instead.
+//
+// A join's side: Δ(A⋈B) = ΔA⋈B holds with B as it is right after A's statement, which is what
+// the trigger reads when statements and their triggers alternate. When B has a statement of
+// its own whose AFTER trigger has not fired yet (a foreign-key cascade from A's statement, a
+// data-modifying WITH writing both, a user trigger on A writing B), B already holds that
+// statement's rows and one of the two deltas would be computed against the wrong state: such
+// a statement queues an "every scope" marker (a rebuild that discards the queued deltas).
 void capture_delta(StageCapture& sc, Oid relid, CaptureEvent event, Datum* values) {
   int rls = RLS_NONE;
   const Oid owner = sc.stage_owner;
   if (event != CaptureEvent::Truncate) pg_call([&] { rls = check_enable_rls(relid, owner, true); });
-  if (event == CaptureEvent::Truncate || rls == RLS_ENABLED) {
+  bool interleaved = false;
+  for (Oid other : sc.delta_pending_check) pg_call([&] { interleaved = interleaved || AfterTriggerPendingOnRel(other); });
+  if (event == CaptureEvent::Truncate || rls == RLS_ENABLED || interleaved) {
     capture_marker(sc, event, values);
     return;
   }

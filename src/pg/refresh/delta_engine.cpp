@@ -36,9 +36,8 @@ void enable_delta(const StageRecord& stage, const std::string& engine) {
   }
   refuse_storage(stage);
   // The query as the owner (its constants' input functions run while analyzing).
-  DeltaQueryDescription description;
-  as_owner_of(stage, [&] { description = describe_for_delta(stage.shape.query); });
-  const DeltaPlan plan = DeltaPlan::qualify(description);
+  DeltaPlan plan;
+  as_owner_of(stage, [&] { plan = delta_plan_for(stage.shape.query); });
   const std::string queue = queue_name(stage.id);
   std::vector<std::string> hidden;
   for (const auto& h : plan.hidden_columns()) hidden.push_back(h.first);
@@ -51,13 +50,29 @@ void enable_delta(const StageRecord& stage, const std::string& engine) {
              *spi_scalar("SELECT $1::pg_catalog.regrole::pg_catalog.text", {oid_arg(stage.owner)}));
     spi_exec("ALTER EXTENSION pg_incview ADD TABLE " + queue);
     spi_exec(
-        "INSERT INTO incview.delta_stage (stage_id, queue, table_query, hidden_columns, capture_insert, "
-        "capture_update, "
-        "capture_delete, fold) VALUES ($1, $2::pg_catalog.regclass, $3, "
-        "ARRAY(SELECT pg_catalog.jsonb_array_elements_text($4::pg_catalog.jsonb)), $5, $6, $7, $8)",
+        "INSERT INTO incview.delta_stage (stage_id, queue, table_query, hidden_columns, fold) "
+        "VALUES ($1, $2::pg_catalog.regclass, $3, "
+        "ARRAY(SELECT pg_catalog.jsonb_array_elements_text($4::pg_catalog.jsonb)), $5)",
         {int4_arg(stage.id), text_arg(queue), text_arg(plan.table_query()), text_arg(json_string_array(hidden)),
-         text_arg(plan.capture(queue, false, true)), text_arg(plan.capture(queue, true, true)),
-         text_arg(plan.capture(queue, true, false)), text_arg(plan.fold(stage.shape.target, queue))});
+         text_arg(plan.fold(stage.shape.target, queue))});
+    // One set of capture statements per source. A join's side reads the other sides as they
+    // are when its statement's trigger fires: `pending_check` lists them, and a statement
+    // whose trigger fires while one of them has a statement of its own pending (a cascade,
+    // a data-modifying WITH writing both) would read them too late and queues a rebuild.
+    const std::vector<std::string>& sources = plan.sources();
+    for (const auto& source : sources) {
+      std::vector<std::string> others;
+      if (plan.joins())
+        for (const auto& o : sources)
+          if (o != source) others.push_back(o);
+      spi_exec(
+          "INSERT INTO incview.delta_capture (stage_id, source, capture_insert, capture_update, capture_delete, "
+          "pending_check) VALUES ($1, $2::pg_catalog.regclass, $3, $4, $5, "
+          "ARRAY(SELECT pg_catalog.jsonb_array_elements_text($6::pg_catalog.jsonb)::pg_catalog.regclass))",
+          {int4_arg(stage.id), text_arg(source), text_arg(plan.capture_source(queue, source, false, true)),
+           text_arg(plan.capture_source(queue, source, true, true)),
+           text_arg(plan.capture_source(queue, source, true, false)), text_arg(json_string_array(others))});
+    }
     spi_exec("UPDATE incview.stage SET engine = $2 WHERE id = $1", {int4_arg(stage.id), text_arg(engine)});
   });
   as_owner_of(stage, [&] {
@@ -130,13 +145,14 @@ bool auto_prefers_delta(const StageRecord& stage) {
   } catch (const Error&) {
     return false;
   }
-  const std::string source = description.source;
+  // Source rows: all sources' together (a UNION ALL's branches, a join's sides).
   double rows = 0, scopes = 0;
   as_extension_owner([&] {
     const auto r = spi_scalar(
-        "SELECT GREATEST(c.reltuples, 0)::pg_catalog.text FROM pg_catalog.pg_class c "
-        "WHERE c.oid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
-        {text_arg(source)});
+        "SELECT GREATEST(pg_catalog.sum(c.reltuples), 0)::pg_catalog.text FROM pg_catalog.pg_class c "
+        "WHERE c.oid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT pg_catalog.jsonb_array_elements_text("
+        "$1::pg_catalog.jsonb)::pg_catalog.regclass))",
+        {text_arg(json_string_array(description.sources))});
     const auto s = spi_scalar("SELECT scope_count::pg_catalog.text FROM incview.stage_state WHERE stage_id = $1",
                               {int4_arg(stage.id)});
     rows = r ? std::stod(*r) : 0;
