@@ -694,6 +694,9 @@ CREATE TABLE incview.delta_capture (
   capture_update text NOT NULL,
   capture_delete text NOT NULL,
   pending_check  regclass[] NOT NULL DEFAULT '{}',
+  -- a join's side other than the first table in FROM: its capture first takes the stage's
+  -- queue in SHARE ROW EXCLUSIVE mode (docs/engines.md, "Joins: writers on several sides")
+  waits_for_writers boolean NOT NULL DEFAULT false,
   PRIMARY KEY (stage_id, source)
 );
 REVOKE ALL ON incview.delta_capture FROM PUBLIC;

@@ -82,6 +82,8 @@ struct StageCapture {
   // pending on one of them when this capture runs makes its delta inexact (capture_delta).
   std::string delta[3];
   std::vector<Oid> delta_pending_check;
+  bool delta_waits_for_writers = false;  // a join's side but the first: see capture_delta
+  Oid delta_queue = InvalidOid;
 };
 
 using StageList = std::vector<std::unique_ptr<StageCapture>>;
@@ -141,14 +143,16 @@ uint64 read_capture_list(Oid relid) {
   static const char* const kSql[2] = {
       "SELECT s.id, s.owner::oid::text, ss.mapping_kind, ss.mapping, s.search_path, "
       "       coalesce(st.scope_count, 0), u.col, s.policy = 'continuous', NULL::text, NULL::text, NULL::text, "
-      "       NULL::text "
+      "       NULL::text, NULL::boolean, NULL::text "
       "FROM incview.stage_source ss JOIN incview.stage s ON s.id = ss.stage_id "
       "LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
       "CROSS JOIN LATERAL unnest(s.scope) WITH ORDINALITY AS u(col, ord) "
       "WHERE ss.source = $1 ORDER BY s.id, u.ord",
       "SELECT s.id, s.owner::oid::text, ss.mapping_kind, ss.mapping, s.search_path, "
       "       coalesce(st.scope_count, 0), u.col, s.policy = 'continuous', "
-      "       d.capture_insert, d.capture_update, d.capture_delete, d.pending_check::pg_catalog.oid[]::text "
+      "       d.capture_insert, d.capture_update, d.capture_delete, d.pending_check::pg_catalog.oid[]::text, "
+      "       d.waits_for_writers, (SELECT q.queue::pg_catalog.oid::text FROM incview.delta_stage q "
+      "                             WHERE q.stage_id = s.id) "
       "FROM incview.stage_source ss JOIN incview.stage s ON s.id = ss.stage_id "
       "LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
       "LEFT JOIN incview.delta_capture d ON d.stage_id = s.id AND d.source = ss.source "
@@ -205,6 +209,8 @@ std::shared_ptr<StageList> load(Oid relid, TupleDesc desc) {
       sc->wakes = spi_bool(i, 8);
       for (int k = 0; k < 3; ++k) sc->delta[k] = spi_text_or(i, 9 + k, "");
       sc->delta_pending_check = oid_array_from_text(spi_text_or(i, 12, "{}"));
+      sc->delta_waits_for_writers = spi_text_or(i, 13, "f") == "t";
+      sc->delta_queue = static_cast<Oid>(std::stoul(spi_text_or(i, 14, "0")));
       stages->push_back(std::move(sc));
     }
     stages->back()->spec.scope.push_back(spi_text_or(i, 7, ""));
@@ -314,12 +320,27 @@ void capture_as_owner(StageCapture& sc, CaptureEvent event, int64 rows, Datum* v
 // data-modifying WITH writing both, a user trigger on A writing B), B already holds that
 // statement's rows and one of the two deltas would be computed against the wrong state: such
 // a statement queues an "every scope" marker (a rebuild that discards the queued deltas).
+//
+// Writers of two sides in parallel: each would read the other side without the other's
+// uncommitted rows, and neither delta would cover the pair (a fact inserted for a tag whose
+// name another transaction is changing). So the sides order themselves on the stage's queue:
+// the first table in FROM (the facts, usually) captures under the ROW EXCLUSIVE lock its
+// queue INSERT takes, the other sides first take SHARE ROW EXCLUSIVE, which conflicts with
+// both: a capture waits for the other sides' writers that have captured to commit, and its
+// statement's snapshot, taken after the wait (READ COMMITTED), sees their rows. Writers of the
+// first side still run in parallel with each other. A transaction snapshot (REPEATABLE READ,
+// SERIALIZABLE) cannot see what it waited for: such a writer queues a marker.
 void capture_delta(StageCapture& sc, Oid relid, CaptureEvent event, Datum* values) {
   int rls = RLS_NONE;
   const Oid owner = sc.stage_owner;
   if (event != CaptureEvent::Truncate) pg_call([&] { rls = check_enable_rls(relid, owner, true); });
-  bool interleaved = false;
+  const bool joined = !sc.delta_pending_check.empty();
+  bool interleaved = joined && IsolationUsesXactSnapshot();
   for (Oid other : sc.delta_pending_check) pg_call([&] { interleaved = interleaved || AfterTriggerPendingOnRel(other); });
+  if (!interleaved && event != CaptureEvent::Truncate && sc.delta_waits_for_writers && OidIsValid(sc.delta_queue)) {
+    const Oid queue = sc.delta_queue;
+    pg_call([&] { LockRelationOid(queue, ShareRowExclusiveLock); });
+  }
   if (event == CaptureEvent::Truncate || rls == RLS_ENABLED || interleaved) {
     capture_marker(sc, event, values);
     return;

@@ -59,6 +59,9 @@ void enable_delta(const StageRecord& stage, const std::string& engine) {
     // are when its statement's trigger fires: `pending_check` lists them, and a statement
     // whose trigger fires while one of them has a statement of its own pending (a cascade,
     // a data-modifying WITH writing both) would read them too late and queues a rebuild.
+    // Writers of different sides in parallel would each read the other's rows as they were
+    // before it: the sides but the first wait for each other's and the first side's writers
+    // in flight (waits_for_writers, capture.cpp).
     const std::vector<std::string>& sources = plan.sources();
     for (const auto& source : sources) {
       std::vector<std::string> others;
@@ -67,11 +70,12 @@ void enable_delta(const StageRecord& stage, const std::string& engine) {
           if (o != source) others.push_back(o);
       spi_exec(
           "INSERT INTO incview.delta_capture (stage_id, source, capture_insert, capture_update, capture_delete, "
-          "pending_check) VALUES ($1, $2::pg_catalog.regclass, $3, $4, $5, "
-          "ARRAY(SELECT pg_catalog.jsonb_array_elements_text($6::pg_catalog.jsonb)::pg_catalog.regclass))",
+          "pending_check, waits_for_writers) VALUES ($1, $2::pg_catalog.regclass, $3, $4, $5, "
+          "ARRAY(SELECT pg_catalog.jsonb_array_elements_text($6::pg_catalog.jsonb)::pg_catalog.regclass), $7::pg_catalog.bool)",
           {int4_arg(stage.id), text_arg(source), text_arg(plan.capture_source(queue, source, false, true)),
            text_arg(plan.capture_source(queue, source, true, true)),
-           text_arg(plan.capture_source(queue, source, true, false)), text_arg(json_string_array(others))});
+           text_arg(plan.capture_source(queue, source, true, false)), text_arg(json_string_array(others)),
+           text_arg(plan.joins() && source != sources.front() ? "true" : "false")});
     }
     spi_exec("UPDATE incview.stage SET engine = $2 WHERE id = $1", {int4_arg(stage.id), text_arg(engine)});
   });
