@@ -1,5 +1,7 @@
 #include "pg/query/delta_query.hpp"
 
+#include "pg/query/delta_maps.hpp"
+
 #include "core/sql_text.hpp"
 #include "pg/support/guard.hpp"
 
@@ -18,13 +20,14 @@ extern "C" {
 // Plain C over the tree inside one pg_call: palloc'd strings only, copied out afterwards.
 namespace {
 
-constexpr int kMaxProblems = 8;
+using incview::pg::analyze_stage_query;
+using incview::pg::copy_node;
+using incview::pg::delta_map_query;
+using incview::pg::deparse_qualified;
+using incview::pg::read_from_transition;
+using incview::pg::union_all_leaves;
 
-// copyObject without GNU typeof (this is ISO C++17).
-template <typename T>
-T* copy_node(const T* node) {
-  return static_cast<T*>(copyObjectImpl(node));
-}
+constexpr int kMaxProblems = 8;
 
 struct RawOutput {
   char* name;
@@ -79,18 +82,6 @@ void check_relation(RawDescription* d, RangeTblEntry* rte) {
     problem(d, psprintf("row-level security applies to %s for the stage owner", get_rel_name(rte->relid)));
 }
 
-// The leaves of a UNION ALL tree (RangeTblRefs into the set operation's rtable); false
-// when the tree has another set operation.
-bool union_all_leaves(Node* n, List** leaves) {
-  if (IsA(n, RangeTblRef)) {
-    *leaves = lappend(*leaves, n);
-    return true;
-  }
-  SetOperationStmt* op = castNode(SetOperationStmt, n);
-  if (op->op != SETOP_UNION || !op->all) return false;
-  return union_all_leaves(op->larg, leaves) && union_all_leaves(op->rarg, leaves);
-}
-
 // A UNION ALL branch the engine maps on its own: SELECT <expressions> FROM one table [WHERE].
 void check_branch(RawDescription* d, Query* leaf) {
   if (leaf->setOperations || leaf->hasAggs || leaf->groupClause || leaf->havingQual || leaf->distinctClause ||
@@ -111,63 +102,6 @@ void check_branch(RawDescription* d, Query* leaf) {
     }
   }
   if (relations != 1) problem(d, pstrdup("a UNION ALL branch reads more than one relation"));
-}
-
-// The map query: the stage's FROM and WHERE, its output the group keys (__incview_g_<pos>)
-// and the aggregates' arguments (__incview_a_<pos>), no grouping.
-Query* map_query(Query* q) {
-  Query* m = copy_node(q);
-  List* tl = NIL;
-  int pos = 0;
-  ListCell* lc;
-  foreach (lc, q->targetList) {
-    TargetEntry* te = lfirst_node(TargetEntry, lc);
-    if (te->resjunk) continue;
-    ++pos;
-    Expr* e = te->expr;
-    if (IsA(e, Aggref)) {
-      Aggref* a = castNode(Aggref, e);
-      if (a->aggstar || list_length(a->args) != 1) continue;
-      tl = lappend(tl, makeTargetEntry(copy_node(linitial_node(TargetEntry, a->args)->expr), list_length(tl) + 1,
-                                       psprintf("__incview_a_%d", pos), false));
-    } else {
-      tl = lappend(tl, makeTargetEntry(copy_node(e), list_length(tl) + 1, psprintf("__incview_g_%d", pos), false));
-    }
-  }
-  m->targetList = tl;
-  m->groupClause = NIL;
-  m->havingQual = nullptr;
-  m->hasAggs = false;
-  m->sortClause = NIL;
-  m->distinctClause = NIL;
-  return m;
-}
-
-// The relation entry `rte` read from the transition table `name` instead (a name the
-// capture resolves to the statement's transition table, as its other statements do).
-void read_from_transition(RangeTblEntry* rte, const char* name) {
-  rte->rtekind = RTE_CTE;
-  rte->ctename = pstrdup(name);
-  rte->ctelevelsup = 0;
-  rte->self_reference = false;
-}
-
-// The query as SQL with every relation, function and type schema-qualified (deparsed under
-// an empty search_path): the statements embed it next to names of their own (the fold's
-// CTEs a, j, q, v...), which must not capture a table of the same name.
-char* deparse_qualified(Query* q) {
-  OverrideSearchPath* path = static_cast<OverrideSearchPath*>(palloc0(sizeof(OverrideSearchPath)));
-  path->schemas = NIL;
-  path->addCatalog = true;
-  path->addTemp = false;
-  PushOverrideSearchPath(path);
-  char* volatile out = nullptr;
-  PG_TRY();
-  { out = pg_get_querydef(q, false); }
-  PG_FINALLY();
-  { PopOverrideSearchPath(); }
-  PG_END_TRY();
-  return out;
 }
 
 void add_map(RawDescription* d, Oid relid, Query* with_new, Query* with_old) {
@@ -224,7 +158,7 @@ void describe_multi(Query* q, RawDescription* d, int relations, int subqueries) 
     foreach (lc, leaves) check_branch(d, rt_fetch(lfirst_node(RangeTblRef, lc)->rtindex, u->rtable)->subquery);
     if (d->nproblems > 0) return;
     d->multi = true;
-    Query* m = map_query(q);
+    Query* m = delta_map_query(q);
     foreach (lc, leaves) {
       Query* leaf = rt_fetch(lfirst_node(RangeTblRef, lc)->rtindex, u->rtable)->subquery;
       const Oid relid = linitial_node(RangeTblEntry, leaf->rtable)->relid;
@@ -260,7 +194,7 @@ void describe_multi(Query* q, RawDescription* d, int relations, int subqueries) 
   if (d->nproblems > 0) return;
   d->multi = true;
   d->join = true;
-  Query* m = map_query(q);
+  Query* m = delta_map_query(q);
   int index = 0;
   foreach (lc, q->rtable) {
     ++index;
@@ -369,31 +303,6 @@ void describe(Query* q, RawDescription* d) {
 
 std::string str(const char* s) { return s ? std::string(s) : std::string(); }
 
-Query* analyze_one(const char* sql) {
-  List* parsed = pg_parse_query(sql);
-  if (list_length(parsed) != 1) elog(ERROR, "pg_incview: the stage query must be one statement");
-  List* queries = pg_analyze_and_rewrite_fixedparams(linitial_node(RawStmt, parsed), sql, nullptr, 0, nullptr);
-  if (list_length(queries) != 1) elog(ERROR, "pg_incview: the stage query rewrites to several statements");
-  return linitial_node(Query, queries);
-}
-
-// $<pos> of the hidden aggregates' template replaced by the argument at that position.
-struct ParamArgs {
-  Node** args;
-  int n;
-};
-
-Node* substitute_params(Node* node, void* context) {
-  if (node == nullptr) return nullptr;
-  auto* a = static_cast<ParamArgs*>(context);
-  if (IsA(node, Param)) {
-    Param* p = castNode(Param, node);
-    if (p->paramkind == PARAM_EXTERN && p->paramid >= 1 && p->paramid <= a->n && a->args[p->paramid - 1])
-      return reinterpret_cast<Node*>(copy_node(a->args[p->paramid - 1]));
-    elog(ERROR, "pg_incview: the delta engine's hidden aggregate refers to no argument");
-  }
-  return expression_tree_mutator(node, reinterpret_cast<Node* (*)()>(reinterpret_cast<void (*)()>(substitute_params)), context);
-}
 
 }  // namespace
 
@@ -404,7 +313,7 @@ DeltaQueryDescription describe_for_delta(const std::string& query) {
   RawDescription* raw = nullptr;
   pg_call([&] {
     raw = static_cast<RawDescription*>(palloc0(sizeof(RawDescription)));
-    describe(analyze_one(sql), raw);
+    describe(analyze_stage_query(sql), raw);
   });
   DeltaQueryDescription d;
   for (int i = 0; i < raw->nproblems; ++i) d.problems.push_back(raw->problems[i]);
@@ -439,52 +348,6 @@ DeltaQueryDescription describe_for_delta(const std::string& query) {
   for (int i = 0; i < raw->nmaps; ++i)
     d.maps.push_back(DeltaMap{str(raw->map_source[i]), str(raw->map_new[i]), str(raw->map_old[i])});
   return d;
-}
-
-std::string multi_table_query(const std::string& query, const std::vector<std::pair<std::string, std::string>>& hidden) {
-  std::vector<std::string> exprs;
-  for (const auto& h : hidden) exprs.push_back(h.second);
-  const std::string tmpl = "SELECT " + join(exprs, ", ");
-  const char* sql = query.c_str();
-  const char* tsql = tmpl.c_str();
-  std::vector<const char*> names;
-  for (const auto& h : hidden) names.push_back(h.first.c_str());
-  char* out = nullptr;
-  pg_call([&] {
-    Query* q = analyze_one(sql);
-    // The aggregates' arguments by output position: the template's $<pos>.
-    const int n = list_length(q->targetList);
-    Oid* types = static_cast<Oid*>(palloc0(sizeof(Oid) * (n + 1)));
-    ParamArgs args;
-    args.args = static_cast<Node**>(palloc0(sizeof(Node*) * (n + 1)));
-    args.n = n;
-    int pos = 0;
-    ListCell* lc;
-    foreach (lc, q->targetList) {
-      TargetEntry* te = lfirst_node(TargetEntry, lc);
-      if (te->resjunk) continue;
-      types[pos] = INT4OID;
-      if (IsA(te->expr, Aggref)) {
-        Aggref* a = castNode(Aggref, te->expr);
-        if (!a->aggstar && list_length(a->args) == 1) {
-          args.args[pos] = reinterpret_cast<Node*>(linitial_node(TargetEntry, a->args)->expr);
-          types[pos] = exprType(args.args[pos]);
-        }
-      }
-      ++pos;
-    }
-    List* parsed = pg_parse_query(tsql);
-    Query* t = linitial_node(Query, pg_analyze_and_rewrite_fixedparams(linitial_node(RawStmt, parsed), tsql, types, pos,
-                                                                       nullptr));
-    int i = 0;
-    foreach (lc, t->targetList) {
-      TargetEntry* te = lfirst_node(TargetEntry, lc);
-      Expr* e = reinterpret_cast<Expr*>(substitute_params(reinterpret_cast<Node*>(te->expr), &args));
-      q->targetList = lappend(q->targetList, makeTargetEntry(e, list_length(q->targetList) + 1, pstrdup(names[i++]), false));
-    }
-    out = deparse_qualified(q);
-  });
-  return str(out);
 }
 
 DeltaPlan delta_plan_for(const std::string& query) {

@@ -10,11 +10,6 @@ namespace incview::pg {
 // owner, under the stage's search_path (the deparsed text is qualified for that path).
 DeltaQueryDescription describe_for_delta(const std::string& query);
 
-// Multi-relation queries: the stage query with the hidden aggregates (name, template with
-// $<pos> for the argument at output position <pos>) appended to its output, deparsed. As
-// the owner, under the stage's search_path.
-std::string multi_table_query(const std::string& query, const std::vector<std::pair<std::string, std::string>>& hidden);
-
 // describe_for_delta + DeltaPlan::qualify: ERROR 0A000 naming what disqualifies the query.
 DeltaPlan delta_plan_for(const std::string& query);
 
