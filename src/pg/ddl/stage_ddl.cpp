@@ -150,10 +150,10 @@ Datum incview_on_stage_ddl_start(PG_FUNCTION_ARGS) {
     spi_connect();
     for (const auto& c : changes) {
       if (!OidIsValid(c.rel)) continue;
-      const std::optional<StageColumn> owner = stage_with_column(c.rel, c.column);
-      if (!owner || !owner->stage) continue;
-      const std::optional<std::string>& stage = owner->stage;
-      const std::optional<std::string>& table = owner->table;
+      const std::optional<StageColumn> column_of = stage_with_column(c.rel, c.column);
+      if (!column_of || !column_of->stage) continue;
+      const std::optional<std::string>& stage = column_of->stage;
+      const std::optional<std::string>& table = column_of->table;
       throw Error(std::string(c.verb) == std::string("drop") ? sqlstate::kDependentObjectsStillExist
                                                              : sqlstate::kFeatureNotSupported,
                   std::string("cannot ") + c.verb + " column \"" + c.column + "\" of table " + *table +
