@@ -417,10 +417,9 @@ std::string DeltaPlan::fold_sql(const std::string& target, const std::string& qu
         empty.push_back(p.combine == "pg_catalog.sum" && p.type == "bigint" ? "0::bigint" : "NULL::" + p.type);
     empty.push_back("true");
     sql += "WITH qd AS (DELETE FROM " + queue + " RETURNING *),\n";
-    sql += "r AS (SELECT " + join(group_names_, ", ") + " FROM " + target + " AS t WHERE t." + folded +
-           " LIMIT $1),\n";
-    sql += "q AS (SELECT qd.*, false AS \"__incview_force\" FROM qd UNION ALL SELECT " + join(empty, ", ") +
-           " FROM r),\n";
+    sql += "r AS (SELECT " + join(group_names_, ", ") + " FROM " + target + " AS t WHERE t." + folded + " LIMIT $1),\n";
+    sql +=
+        "q AS (SELECT qd.*, false AS \"__incview_force\" FROM qd UNION ALL SELECT " + join(empty, ", ") + " FROM r),\n";
   } else {
     sql += "WITH q AS (DELETE FROM " + queue + " RETURNING *),\n";
   }

@@ -154,9 +154,8 @@ namespace {
 std::optional<std::string> rederive_statement(const StageRecord& stage) {
   if (!delta_active(stage)) return std::nullopt;
   std::optional<std::string> sql;
-  as_extension_owner([&] {
-    sql = spi_scalar("SELECT rederive FROM incview.delta_stage WHERE stage_id = $1", {int4_arg(stage.id)});
-  });
+  as_extension_owner(
+      [&] { sql = spi_scalar("SELECT rederive FROM incview.delta_stage WHERE stage_id = $1", {int4_arg(stage.id)}); });
   return sql;
 }
 
@@ -191,9 +190,9 @@ int64 folded_groups(const StageRecord& stage) {
   if (!rederives(stage)) return 0;
   int64 n = 0;
   as_owner_of(stage, [&] {
-    n = std::stoll(spi_scalar("SELECT pg_catalog.count(*) FROM " + stage.shape.target +
-                              " AS t WHERE t.\"__incview_folded\"")
-                       .value_or("0"));
+    n = std::stoll(
+        spi_scalar("SELECT pg_catalog.count(*) FROM " + stage.shape.target + " AS t WHERE t.\"__incview_folded\"")
+            .value_or("0"));
   });
   return n;
 }
