@@ -573,9 +573,18 @@ bool apply_due_rederive() {
           more = false;
           return;
         }
-        if (todo < 0) todo = folded_groups(*stage);
-        more = todo > 0 && rederive_batch(*stage, limit) >= limit;
+        // A batch that fails (a source dropped meanwhile, the owner's SQL raising) is
+        // reported and tried again at the next cadence, not on every pass.
+        auto error = in_subtransaction([&] {
+          if (todo < 0) todo = folded_groups(*stage);
+          more = todo > 0 && rederive_batch(*stage, limit) >= limit;
+        });
         todo -= limit;
+        if (error) {
+          more = false;
+          const std::string msg = "pg_incview: re-derive of stage \"" + name + "\" failed: " + error->message;
+          pg_call([&] { ereport(WARNING, (errmsg("%s", msg.c_str()))); });
+        }
         if (!more) mark_rederived(*stage);
       });
     }
