@@ -10,6 +10,7 @@ namespace incview {
 namespace {
 
 constexpr const char* kHiddenPrefix = "__incview";
+constexpr const char* kFoldedColumn = "__incview_folded";
 
 [[noreturn]] void refuse(const std::string& part, const std::string& hint = {}) {
   throw Error(sqlstate::kFeatureNotSupported, "the delta engine cannot maintain this query: " + part,
@@ -104,6 +105,13 @@ bool DeltaPlan::has_extremes() const {
                      [](const DeltaColumn& c) { return c.agg == DeltaAgg::Min || c.agg == DeltaAgg::Max; });
 }
 
+bool DeltaPlan::has_float_sums() const {
+  return std::any_of(columns_.begin(), columns_.end(), [](const DeltaColumn& c) {
+    return (c.agg == DeltaAgg::Sum || c.agg == DeltaAgg::Avg) &&
+           (c.out.arg_type == "real" || c.out.arg_type == "double precision");
+  });
+}
+
 std::vector<std::pair<std::string, std::string>> DeltaPlan::hidden_columns() const {
   std::vector<std::pair<std::string, std::string>> h{{"__incview_count", "bigint"}};
   for (const auto& c : columns_) {
@@ -111,6 +119,7 @@ std::vector<std::pair<std::string, std::string>> DeltaPlan::hidden_columns() con
       h.push_back({"__incview_n_" + std::to_string(c.pos), "bigint"});
     if (c.agg == DeltaAgg::Avg) h.push_back({"__incview_sum_" + std::to_string(c.pos), c.partial_type});
   }
+  if (has_float_sums()) h.push_back({kFoldedColumn, "boolean"});
   return h;
 }
 
@@ -129,6 +138,8 @@ std::vector<std::pair<std::string, std::string>> DeltaPlan::hidden_aggregates() 
     if (c.agg == DeltaAgg::Avg)
       h.push_back({"__incview_sum_" + std::to_string(c.pos), "pg_catalog.sum((" + arg + ")::" + c.partial_type + ")"});
   }
+  // Derived from the source: nothing folded into it yet (as table_query() says it).
+  if (has_float_sums()) h.push_back({kFoldedColumn, "false"});
   return h;
 }
 
@@ -144,6 +155,8 @@ std::string DeltaPlan::table_query() const {
       cols.push_back("pg_catalog.sum((" + c.out.arg + ")::" + c.partial_type + ") AS " +
                      name_of("__incview_sum", c.pos));
   }
+  // Derived from the source: nothing folded into it yet.
+  if (has_float_sums()) cols.push_back("false AS " + quote_ident(kFoldedColumn));
   std::string sql = "SELECT " + join(cols, ", ") + "\nFROM " + d_.source;
   if (!d_.where.empty()) sql += "\nWHERE " + d_.where;
   sql += "\nGROUP BY " + join(d_.group_by, ", ");
@@ -317,13 +330,25 @@ std::string scale_may_drop(const DeltaColumn& c, const std::string& current_sum)
 }  // namespace
 
 std::string DeltaPlan::fold(const std::string& target, const std::string& queue) const {
+  return fold_sql(target, queue, false);
+}
+
+std::string DeltaPlan::rederive(const std::string& target, const std::string& queue) const {
+  return fold_sql(target, queue, true);
+}
+
+std::string DeltaPlan::fold_sql(const std::string& target, const std::string& queue, bool forced) const {
   const auto col = [](const std::string& prefix, int pos) { return name_of(prefix, pos); };
-  // a: the queued partials combined per group.
+  const bool folded_flag = has_float_sums();
+  const std::string folded = quote_ident(kFoldedColumn);
+  // a: the queued partials combined per group. forced: with, for at most $1 groups the folds
+  // wrote since they were derived, a row of empty partials that marks them for re-deriving.
   std::vector<std::string> a_cols = group_names_;
   a_cols.push_back("pg_catalog.sum(q.\"__incview_dcount\")::bigint AS \"__incview_dcount\"");
   for (const auto& c : columns_)
     for (const auto& p : partials_of(c))
       a_cols.push_back(p.combine + "(q." + p.name + ")::" + p.type + " AS " + p.name);
+  if (forced) a_cols.push_back("pg_catalog.bool_or(q.\"__incview_force\") AS \"__incview_force\"");
   // j: with the group's current row (NULL group keys match NULL).
   // (A LATERAL lookup: each group finds its row through the index on the group columns,
   // an IS NULL arm included, instead of a join over the whole table.)
@@ -346,6 +371,7 @@ std::string DeltaPlan::fold(const std::string& target, const std::string& queue)
                                   "\"__incview_new_count\""};
   std::vector<std::string> rederive;
   if (has_having()) rederive.push_back("true");
+  if (forced) rederive.push_back("j.\"__incview_force\"");
   std::vector<std::string> user_vals;    // in output order, for the target's user columns
   std::vector<std::string> hidden_vals;  // in hidden_columns() order
   hidden_vals.push_back("v.\"__incview_new_count\"");
@@ -404,6 +430,7 @@ std::string DeltaPlan::fold(const std::string& target, const std::string& queue)
   for (const auto& h : hidden_columns()) hidden.push_back(quote_ident(h.first));
   std::vector<std::string> all_cols = user_cols;
   all_cols.insert(all_cols.end(), hidden.begin(), hidden.end());
+  if (folded_flag) hidden_vals.push_back("true");  // written by a fold: may have drifted
   std::vector<std::string> all_vals = user_vals;
   all_vals.insert(all_vals.end(), hidden_vals.begin(), hidden_vals.end());
 
@@ -423,6 +450,7 @@ std::string DeltaPlan::fold(const std::string& target, const std::string& queue)
   for (size_t i = 0; i < all_cols.size(); ++i) {
     if (i < columns_.size() && columns_[i].agg == DeltaAgg::GroupKey) continue;
     sets.push_back(all_cols[i] + " = " + all_vals[i]);
+    if (all_cols[i] == folded) continue;  // a group whose values did not change is not written
     old_vals.push_back("t." + all_cols[i]);
     new_vals.push_back(all_vals[i]);
   }
@@ -431,7 +459,23 @@ std::string DeltaPlan::fold(const std::string& target, const std::string& queue)
   const std::string fresh_cols = join(f_cols, ", ");
   const std::string live = "NOT v.\"__incview_rederive\" AND v.\"__incview_new_count\" > 0";
   std::string sql;
-  sql += "WITH q AS (DELETE FROM " + queue + " RETURNING *),\n";
+  if (forced) {
+    // r: the folded groups to re-derive (group keys read from the table, as it is before
+    // this statement); their partials are empty: only the mark counts.
+    std::vector<std::string> empty;
+    for (const auto& g : group_names_) empty.push_back("r." + g);
+    empty.push_back("0::bigint");
+    for (const auto& c : columns_)
+      for (const auto& p : partials_of(c))
+        empty.push_back(p.combine == "pg_catalog.sum" && p.type == "bigint" ? "0::bigint" : "NULL::" + p.type);
+    empty.push_back("true");
+    sql += "WITH qd AS (DELETE FROM " + queue + " RETURNING *),\n";
+    sql += "r AS (SELECT " + join(group_names_, ", ") + " FROM " + target + " AS t WHERE t." + folded + " LIMIT $1),\n";
+    sql +=
+        "q AS (SELECT qd.*, false AS \"__incview_force\" FROM qd UNION ALL SELECT " + join(empty, ", ") + " FROM r),\n";
+  } else {
+    sql += "WITH q AS (DELETE FROM " + queue + " RETURNING *),\n";
+  }
   sql += "a AS (SELECT " + join(a_cols, ", ") + " FROM q GROUP BY " + join(group_names_, ", ") + "),\n";
   sql += "j AS (SELECT " + join(j_cols, ", ") + " FROM a LEFT JOIN LATERAL (SELECT t.ctid, t.* FROM " + target +
          " AS t WHERE " + join(match, " AND ") + ") AS t ON true),\n";
@@ -449,6 +493,7 @@ std::string DeltaPlan::fold(const std::string& target, const std::string& queue)
   sql +=
       "SELECT (SELECT pg_catalog.count(*) FROM del), (SELECT pg_catalog.count(*) FROM ins), "
       "(SELECT pg_catalog.count(*) FROM upd), (SELECT pg_catalog.count(*) FROM a)";
+  if (forced) sql += ", (SELECT pg_catalog.count(*) FROM r)";
   return sql;
 }
 

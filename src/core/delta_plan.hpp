@@ -8,6 +8,9 @@
 //                                __incview_n_<pos>     count of non-NULL arguments behind
 //                                                      sum/avg at output position <pos>
 //                                __incview_sum_<pos>   the sum behind avg at <pos>
+//                                __incview_folded      (float sum/avg only) a fold wrote the
+//                                                      group since it was last derived from
+//                                                      the source: it may have drifted
 //   queue columns                the group columns, __incview_dcount, __incview_dn_<pos>,
 //                                __incview_ds_<pos>, __incview_ins_<pos>, __incview_del_<pos>,
 //                                __incview_dscale_<pos>
@@ -87,6 +90,9 @@ class DeltaPlan {
   const std::vector<DeltaColumn>& columns() const { return columns_; }
   bool has_having() const { return !d_.having.empty(); }
   bool has_extremes() const;  // min or max
+  // sum or avg over real/double precision: folds add and subtract floats, whose rounding
+  // drifts; such a plan keeps __incview_folded and can re-derive folded groups (rederive()).
+  bool has_float_sums() const;
 
   // Hidden columns of the target (name, type), in order.
   std::vector<std::pair<std::string, std::string>> hidden_columns() const;
@@ -113,8 +119,15 @@ class DeltaPlan {
   // Refresh: consume the queue and fold it into `target` in one statement (one snapshot).
   // Returns one row: (deleted, inserted, updated, groups).
   std::string fold(const std::string& target, const std::string& queue) const;
+  // The fold, and in the same statement (same snapshot) a re-derive from the source of at
+  // most $1 (bigint) groups a fold wrote since they were derived (__incview_folded): float
+  // drift repaired without blocking writers (the queue is consumed as by any fold, never
+  // locked). Returns one row: (deleted, inserted, updated, groups, re-derived groups).
+  // Only for plans with has_float_sums().
+  std::string rederive(const std::string& target, const std::string& queue) const;
 
  private:
+  std::string fold_sql(const std::string& target, const std::string& queue, bool forced) const;
   // What one side of a statement is read from: FROM text, WHERE, and each output's text.
   struct Input {
     std::string from, where;

@@ -248,3 +248,31 @@ TEST(DeltaPlan, MultiRefusalsNameTheColumn) {
   d.relations = 2;
   EXPECT_TRUE(contains(refusal(d), "it reads 2 relations")) << refusal(d);
 }
+
+// Float drift (issue 13, item 2): only a float sum/avg gets the folded mark; the fold sets it
+// on the groups it writes (without making an unchanged group a write), a build clears it, and
+// the re-derive statement marks at most $1 marked groups for re-deriving in the same fold.
+TEST(DeltaPlan, FloatSumsMarkFoldedGroups) {
+  EXPECT_FALSE(DeltaPlan::qualify(count_by_tag()).has_float_sums());
+  for (const std::string t : {"real", "double precision"}) {
+    auto d = count_by_tag();
+    d.outputs.push_back(agg("f", "avg", "x", t, "double precision"));
+    DeltaPlan p = DeltaPlan::qualify(d);
+    EXPECT_TRUE(p.has_float_sums()) << t;
+    EXPECT_EQ(p.hidden_names().back(), "__incview_folded") << t;
+  }
+  auto d = count_by_tag();
+  d.outputs.push_back(agg("sf", "sum", "x", "double precision", "double precision"));
+  DeltaPlan p = DeltaPlan::qualify(d);
+  EXPECT_TRUE(contains(p.table_query(), "false AS \"__incview_folded\"")) << p.table_query();
+  const std::string f = p.fold("\"public\".\"t\"", "\"incview\".\"delta_1\"");
+  EXPECT_TRUE(contains(f, "\"__incview_folded\" = true")) << f;
+  EXPECT_FALSE(contains(f, "t.\"__incview_folded\"")) << "the mark is not compared: " << f;
+  EXPECT_FALSE(contains(f, "LIMIT $1")) << f;
+  const std::string r = p.rederive("\"public\".\"t\"", "\"incview\".\"delta_1\"");
+  EXPECT_EQ(r.rfind("WITH qd AS (DELETE FROM \"incview\".\"delta_1\" RETURNING *)", 0), 0u) << r;
+  EXPECT_TRUE(contains(r, "r AS (SELECT \"tag\" FROM \"public\".\"t\" AS t WHERE t.\"__incview_folded\" LIMIT $1)"))
+      << r;
+  EXPECT_TRUE(contains(r, "j.\"__incview_force\"")) << r;
+  EXPECT_TRUE(contains(r, "(SELECT pg_catalog.count(*) FROM r)")) << r;
+}

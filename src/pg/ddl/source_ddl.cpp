@@ -25,6 +25,7 @@
 #include "pg/catalog/source_rows.hpp"
 #include "pg/ddl/partition_scopes.hpp"
 #include "pg/support/role.hpp"
+#include "pg/refresh/delta_engine.hpp"
 #include "pg/support/spi.hpp"
 #include "pg/support/subxact.hpp"
 
@@ -94,6 +95,7 @@ Datum incview_on_ddl_start(PG_FUNCTION_ARGS) {
         spi_connect();
         auto error = in_subtransaction([&] { (void)drop_all_idle_capture(IdleLock::Wait); });
         if (error) warn("could not drop idle capture triggers", error->message);
+        drop_all_delta_queues();  // not members (pg_dump dumps them): gone with the extension
         spi_finish();
       }
       return static_cast<Datum>(0);
