@@ -1,5 +1,7 @@
 #include "pg/storage/storage_swap.hpp"
 
+#include "pg/storage/swap_lock_log.hpp"
+
 #include "core/sql_text.hpp"
 #include "pg/background/progress.hpp"
 #include "pg/catalog/dirty_queue.hpp"
@@ -453,10 +455,14 @@ SwapResult swap_rebuild(const StageRecord& stage, const std::string& select_sql)
   pg_call([&] {
     if (!XLogRecPtrIsInvalid(XactLastRecEnd)) XLogFlush(XactLastRecEnd);
   });
+  const auto wait_start = std::chrono::steady_clock::now();
   out.swapped = lock_for_swap(table);
-  if (out.swapped)
+  if (out.swapped) {
+    swap_lock_taken(stage.name, stage.shape.target,
+                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - wait_start).count());
     swap_in(table, heap, indexes);
-  else
+    swap_lock_swapped();
+  } else
     out.replaced = copy_in(stage, heap);
   return out;
 }
