@@ -79,7 +79,7 @@ timed_ms() {  # server pre body
   cat "$OUT/rebuild-timed.err" >> "$LOG"
 }
 # The swap's lock hold, from the DEBUG1 line of the last timed_ms (empty: no swap logged).
-lock_hold_ms() { sed -n 's/.*held ACCESS EXCLUSIVE for \([0-9.]*\) ms.*/\1/p' "$OUT/rebuild-timed.err" | tail -n 1; }
+lock_hold_ms() { sed -n 's/.*held ACCESS EXCLUSIVE for \([0-9.]*\) ms.*/\1/p' "$OUT/rebuild-timed.err" | tail -n 1 || true; }
 record() { echo "$1,$2,$3,$4,$5,$6,${7:-},${8:-},${9:-}" >> "$CSV"; }
 
 # `body` while one pgbench client reads one patient's rows of `table` in a loop; prints
@@ -156,7 +156,7 @@ want rebuild || want build || want alter && for rep in $(seq 1 "$REPS"); do
       for op in "${ops[@]}"; do
         if [[ $op == create_stage ]]; then
           ms=$(timed_ms "$s" "SELECT incview.drop_stage('$STAGE'); CHECKPOINT; SET client_min_messages = debug1;" "\\i $ROOT/examples/vet/stage.sql")
-          steps=$(grep -o 'create_stage "[^"]*": .*' "$OUT/rebuild-timed.err" | tail -n 1)
+          steps=$(grep -o 'create_stage "[^"]*": .*' "$OUT/rebuild-timed.err" | tail -n 1 || true)
           sql "$s" "SELECT incview.set_policy('$STAGE', 'manual')" >/dev/null 2>&1 || true
           record "$s" build create_stage "" "$rep" "$ms"; log "$s #$rep create_stage $ms ms; $steps"
         else
@@ -202,8 +202,10 @@ done
 log "done; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Medians per server, experiment, method, k.
-awk -F, 'NR > 1 { key = $1 "," $2 "," $3 "," $4; v[key] = v[key] " " $6; r[key] = r[key] " " $7; h[key] = h[key] " " $9 }
-  END { for (key in v) { n = split(v[key], a, " "); asort(a); m = split(r[key], b, " "); asort(b);
-        l = split(h[key], c, " "); asort(c);
+awk -F, 'function sorted(s, a,   n, i, j, t) { n = split(s, a, " ");   # insertion sort (mawk has no asort)
+    for (i = 2; i <= n; i++) { t = a[i] + 0; for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+    return n }
+  NR > 1 { key = $1 "," $2 "," $3 "," $4; v[key] = v[key] " " $6; r[key] = r[key] " " $7; h[key] = h[key] " " $9 }
+  END { for (key in v) { n = sorted(v[key], a); m = sorted(r[key], b); l = sorted(h[key], c);
         printf "%s,%s,%s,%s\n", key, (n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2), (m ? b[m] : ""), (l ? c[l] : "") } }' "$CSV" |
   sort | sed 's/^/median,/' | tee "$OUT/rebuild-medians.csv"
