@@ -3,6 +3,7 @@
 // (incview.set_rederive). docs/engines.md, "Exactness".
 #include "pg/api/args.hpp"
 #include "pg/catalog/catalog.hpp"
+#include "pg/catalog/delta_rows.hpp"
 #include "pg/refresh/delta_engine.hpp"
 #include "pg/support/guard.hpp"
 #include "pg/support/spi.hpp"
@@ -33,9 +34,7 @@ Datum incview_set_rederive(PG_FUNCTION_ARGS) {
                       (delta_active(stage) ? "it has no sum or avg over real or double precision (its folds are exact)"
                                            : "it does not run the delta engine"),
                   "", "a re-derive repairs the float rounding of folded sums; see docs/engines.md");
-    as_extension_owner([&] {
-      spi_exec("UPDATE incview.delta_stage SET rederive_every = $2 WHERE stage_id = $1", {int4_arg(stage.id), every});
-    });
+    save_rederive_every(stage.id, every);
     spi_finish();
     PG_RETURN_VOID();
   });
