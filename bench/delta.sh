@@ -5,6 +5,7 @@
 # vs key capture). Prints every median; bench/delta.md holds a run's results.
 #
 #   bench/delta.sh [rows] [rounds]     # defaults: 1,000,000 rows, 7 rounds
+#   PGBENCH_SECONDS (10) and PGBENCH_ROUNDS (5): the writer-cost pgbench runs
 #
 # Its own throwaway cluster (scripts/cluster.sh, fsync on, synchronous_commit off, the
 # scheduler off: every refresh is the one timed here), port BENCH_PGPORT (54442), data
@@ -19,6 +20,7 @@ PGBIN=${PGBIN:-$("${PG_CONFIG:-/usr/bin/pg_config}" --bindir)}
 PORT=${BENCH_PGPORT:-54442}
 DATADIR=${BENCH_PGDATA:-/tmp/pg_incview_delta_bench}
 PGBENCH_SECONDS=${PGBENCH_SECONDS:-10}
+PGBENCH_ROUNDS=${PGBENCH_ROUNDS:-5}
 cluster() {
   INCVIEW_PGPORT=$PORT INCVIEW_PGDATA=$DATADIR INCVIEW_FAST=0 PGBIN=$PGBIN \
     INCVIEW_PGCONF_EXTRA="synchronous_commit = off
@@ -140,7 +142,7 @@ done
 
 # ---------------------------------------------------------------- writer cost
 echo
-echo "writer cost: pgbench single-row INSERT, 2 clients, ${PGBENCH_SECONDS}s, 3 alternating rounds; 10,000-row INSERT ... SELECT, $ROUNDS alternating rounds"
+echo "writer cost: pgbench single-row INSERT, 2 clients, ${PGBENCH_SECONDS}s, $PGBENCH_ROUNDS alternating rounds; 10,000-row INSERT ... SELECT, $ROUNDS alternating rounds"
 psql <<'SQL'
 SET client_min_messages = warning;
 CREATE TABLE w_none (id bigserial PRIMARY KEY, tag int NOT NULL, v int NOT NULL);
@@ -155,7 +157,7 @@ SELECT incview.set_policy(s, 'manual') FROM unnest(ARRAY['w_key_stage', 'w_delta
 SQL
 work=$(mktemp -d)
 declare -A tps bulk
-for r in 1 2 3; do
+for r in $(seq 1 "$PGBENCH_ROUNDS"); do
   for tbl in w_none w_key w_delta; do
     echo "\\set t random(0, 999)
 INSERT INTO $tbl (tag, v) VALUES (:t, :t);" >"$work/$tbl.sql"

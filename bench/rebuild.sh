@@ -33,7 +33,7 @@ PORT=${BENCH_PGPORT:-54335}
 PORT_BEFORE=${BENCH_PGPORT_BEFORE:-$((PORT + 1))}
 DATADIR=${BENCH_PGDATA:-/tmp/pg_incview_rebuild}
 REPS=${BENCH_REPS:-3}
-SECTIONS=${BENCH_SECTIONS:-rebuild sweep}
+SECTIONS=${BENCH_SECTIONS:-rebuild build alter sweep}
 SWEEP_REPS=${BENCH_SWEEP_REPS:-$REPS}
 REUSE=${BENCH_REUSE:-0}
 KEEP=${BENCH_KEEP:-0}
@@ -50,7 +50,7 @@ incview.enabled = off"
 mkdir -p "$OUT"
 CSV=$OUT/rebuild.csv
 LOG=$OUT/rebuild.log
-[[ $REUSE == 1 && -f "$CSV" ]] || echo "server,experiment,method,k,rep,ms,reader_max_ms,reader_reads" > "$CSV"
+[[ $REUSE == 1 && -f "$CSV" ]] || echo "server,experiment,method,k,rep,ms,reader_max_ms,reader_reads,lock_hold_ms" > "$CSV"
 [[ $REUSE == 1 ]] || : > "$LOG"
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" | tee -a "$LOG" >&2; }
 
@@ -68,15 +68,19 @@ cluster() {  # server cluster.sh-args...
 psql_() { local s=$1; shift; "$(bin_of "$s")/psql" -X -q -h /tmp -p "$(port_of "$s")" -U postgres -v ON_ERROR_STOP=1 "$@"; }
 sql() { psql_ "$1" -d "$DB" -At -c "$2" 2>>"$LOG"; }
 
-# Milliseconds of `body` (autocommit statements) in one session, after untimed `pre`.
+# Milliseconds of `body` (autocommit statements) in one session, after untimed `pre`. The
+# session's messages (DEBUG lines when `pre` asks for them) go to $OUT/rebuild-timed.err.
 timed_ms() {  # server pre body
   local f=$OUT/rebuild-timed-$1.sql
   { echo "SET client_min_messages = warning;"; printf '%s\n' "$2"
     echo "SELECT extract(epoch FROM clock_timestamp()) AS t0 \\gset"; printf '%s\n' "$3"
     echo "SELECT round(((extract(epoch FROM clock_timestamp()) - :t0) * 1000)::numeric, 1);"; } > "$f"
-  psql_ "$1" -d "$DB" -At -f "$f" 2>>"$LOG" | tail -n 1
+  psql_ "$1" -d "$DB" -At -f "$f" 2>"$OUT/rebuild-timed.err" | tail -n 1
+  cat "$OUT/rebuild-timed.err" >> "$LOG"
 }
-record() { echo "$1,$2,$3,$4,$5,$6,${7:-},${8:-}" >> "$CSV"; }
+# The swap's lock hold, from the DEBUG1 line of the last timed_ms (empty: no swap logged).
+lock_hold_ms() { sed -n 's/.*held ACCESS EXCLUSIVE for \([0-9.]*\) ms.*/\1/p' "$OUT/rebuild-timed.err" | tail -n 1 || true; }
+record() { echo "$1,$2,$3,$4,$5,$6,${7:-},${8:-},${9:-}" >> "$CSV"; }
 
 # `body` while one pgbench client reads one patient's rows of `table` in a loop; prints
 # "ms reader_max_ms reads". The reader starts 1 s before and runs `seconds` in total.
@@ -118,37 +122,59 @@ log "data: $N_PATIENTS patients, stage of $ROWS rows; load average $(cut -d' ' -
 sql after "SELECT regexp_replace(query, ';\s*$', '') FROM incview.stage WHERE name = '$STAGE'" > "$OUT/query.sql"
 
 ROUND=$(( $(date +%s) % 100000 ))  # minutes of change rounds not used before, also when reused
-want rebuild && for rep in $(seq 1 "$REPS"); do
+want rebuild || want build || want alter && for rep in $(seq 1 "$REPS"); do
   if [[ $rep == 1 ]]; then
     # How long a reader loop must run: twice a REFRESH, plus margin.
     D=$(timed_ms after "" "REFRESH MATERIALIZED VIEW ppd_mv;")
     READ_SECONDS=$(awk -v d="$D" 'BEGIN { printf "%d", 2 * d / 1000 + 4 }')
     log "REFRESH (warm-up) $D ms: reader loops of $READ_SECONDS s"
   fi
+  # Servers in turn, and within a server the compared operations in alternating order.
   for s in "${SERVERS[@]}"; do
-    # 1. Full rebuild vs REFRESH, readers reading meanwhile.
-    read -r ms mx n <<<"$(with_reader "$s" "$STAGE" "$READ_SECONDS" "" "SELECT incview.rebuild('$STAGE');")"
-    record "$s" rebuild incview.rebuild "" "$rep" "$ms" "$mx" "$n"; log "$s #$rep rebuild $ms ms, reader max $mx ms ($n reads)"
-    read -r ms mx n <<<"$(with_reader "$s" ppd_mv "$READ_SECONDS" "" "REFRESH MATERIALIZED VIEW ppd_mv;")"
-    record "$s" rebuild refresh_mv "" "$rep" "$ms" "$mx" "$n"; log "$s #$rep REFRESH $ms ms, reader max $mx ms ($n reads)"
-    if [[ $rep == 1 ]]; then
-      read -r ms mx n <<<"$(with_reader "$s" ppd_mv "$((READ_SECONDS * 3))" "" "REFRESH MATERIALIZED VIEW CONCURRENTLY ppd_mv;")"
-      record "$s" rebuild refresh_mv_concurrently "" "$rep" "$ms" "$mx" "$n"; log "$s #$rep REFRESH CONCURRENTLY $ms ms, reader max $mx ms"
+    # 1. Full rebuild vs REFRESH [CONCURRENTLY], readers reading meanwhile; the rebuild's lock
+    #    hold from its DEBUG1 line (this build; none from a build without it).
+    if want rebuild; then
+      ops=(rebuild refresh_mv refresh_mv_concurrently)
+      (( rep % 2 == 0 )) && ops=(refresh_mv_concurrently refresh_mv rebuild)
+      for op in "${ops[@]}"; do
+        case $op in
+          rebuild) t=$STAGE; pre="SET client_min_messages = debug1;"; body="SELECT incview.rebuild('$STAGE');"; secs=$READ_SECONDS ;;
+          refresh_mv) t=ppd_mv; pre=""; body="REFRESH MATERIALIZED VIEW ppd_mv;"; secs=$READ_SECONDS ;;
+          refresh_mv_concurrently) t=ppd_mv; pre=""; body="REFRESH MATERIALIZED VIEW CONCURRENTLY ppd_mv;"; secs=$((READ_SECONDS * 3)) ;;
+        esac
+        read -r ms mx n <<<"$(with_reader "$s" "$t" "$secs" "$pre" "$body")"
+        hold=""; [[ $op == rebuild ]] && hold=$(lock_hold_ms)
+        record "$s" rebuild "$op" "" "$rep" "$ms" "$mx" "$n" "$hold"
+        log "$s #$rep $op $ms ms, reader max $mx ms ($n reads)${hold:+, lock held $hold ms}"
+      done
     fi
-    # 2. First build.
-    ms=$(timed_ms "$s" "SELECT incview.drop_stage('$STAGE');" "\\i $ROOT/examples/vet/stage.sql")
-    sql "$s" "SELECT incview.set_policy('$STAGE', 'manual')" >/dev/null 2>&1 || true
-    record "$s" build create_stage "" "$rep" "$ms"; log "$s #$rep create_stage $ms ms"
-    ms=$(timed_ms "$s" "DROP MATERIALIZED VIEW ppd_mv;" "CREATE MATERIALIZED VIEW ppd_mv AS $(cat "$OUT/query.sql");
+    # 2. First build: create_stage (its step times at DEBUG1 into the log) vs the matview +
+    #    its unique index, in alternating order.
+    if want build; then
+      ops=(create_stage matview)
+      (( rep % 2 == 0 )) && ops=(matview create_stage)
+      for op in "${ops[@]}"; do
+        if [[ $op == create_stage ]]; then
+          ms=$(timed_ms "$s" "SELECT incview.drop_stage('$STAGE'); CHECKPOINT; SET client_min_messages = debug1;" "\\i $ROOT/examples/vet/stage.sql")
+          steps=$(grep -o 'create_stage "[^"]*": .*' "$OUT/rebuild-timed.err" | tail -n 1 || true)
+          sql "$s" "SELECT incview.set_policy('$STAGE', 'manual')" >/dev/null 2>&1 || true
+          record "$s" build create_stage "" "$rep" "$ms"; log "$s #$rep create_stage $ms ms; $steps"
+        else
+          ms=$(timed_ms "$s" "DROP MATERIALIZED VIEW ppd_mv; CHECKPOINT;" "CREATE MATERIALIZED VIEW ppd_mv AS $(cat "$OUT/query.sql");
 CREATE UNIQUE INDEX ppd_mv_key ON ppd_mv (patient_id, product_id);")
-    record "$s" build matview_and_unique_index "" "$rep" "$ms"; log "$s #$rep CREATE MATERIALIZED VIEW + unique index $ms ms"
+          record "$s" build matview_and_unique_index "" "$rep" "$ms"; log "$s #$rep CREATE MATERIALIZED VIEW + unique index $ms ms"
+        fi
+      done
+    fi
     # 3. alter_stage: same columns (the query re-indented), then a new column and back.
-    q=$(cat "$OUT/query.sql")
-    ms=$(timed_ms "$s" "" "SELECT incview.alter_stage('$STAGE', \$q\$ $q \$q\$);")
-    record "$s" alter same_columns "" "$rep" "$ms"; log "$s #$rep alter_stage (same columns) $ms ms"
-    ms=$(timed_ms "$s" "" "SELECT incview.alter_stage('$STAGE', \$q\$ SELECT s.*, 1 AS extra FROM ($q) s \$q\$);")
-    record "$s" alter new_column "" "$rep" "$ms"; log "$s #$rep alter_stage (new column) $ms ms"
-    sql "$s" "SELECT incview.alter_stage('$STAGE', \$q\$$q\$q\$)" >/dev/null
+    if want alter; then
+      q=$(cat "$OUT/query.sql")
+      ms=$(timed_ms "$s" "" "SELECT incview.alter_stage('$STAGE', \$q\$ $q \$q\$);")
+      record "$s" alter same_columns "" "$rep" "$ms"; log "$s #$rep alter_stage (same columns) $ms ms"
+      ms=$(timed_ms "$s" "" "SELECT incview.alter_stage('$STAGE', \$q\$ SELECT s.*, 1 AS extra FROM ($q) s \$q\$);")
+      record "$s" alter new_column "" "$rep" "$ms"; log "$s #$rep alter_stage (new column) $ms ms"
+      sql "$s" "SELECT incview.alter_stage('$STAGE', \$q\$$q\$q\$)" >/dev/null
+    fi
     sql "$s" "VACUUM ANALYZE $STAGE, ppd_mv" >/dev/null
   done
 done
@@ -176,7 +202,10 @@ done
 log "done; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Medians per server, experiment, method, k.
-awk -F, 'NR > 1 { key = $1 "," $2 "," $3 "," $4; v[key] = v[key] " " $6; r[key] = r[key] " " $7 }
-  END { for (key in v) { n = split(v[key], a, " "); asort(a); m = split(r[key], b, " "); asort(b);
-        printf "%s,%s,%s\n", key, (n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2), (m ? b[m] : "") } }' "$CSV" |
+awk -F, 'function sorted(s, a,   n, i, j, t) { n = split(s, a, " ");   # insertion sort (mawk has no asort)
+    for (i = 2; i <= n; i++) { t = a[i] + 0; for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+    return n }
+  NR > 1 { key = $1 "," $2 "," $3 "," $4; v[key] = v[key] " " $6; r[key] = r[key] " " $7; h[key] = h[key] " " $9 }
+  END { for (key in v) { n = sorted(v[key], a); m = sorted(r[key], b); l = sorted(h[key], c);
+        printf "%s,%s,%s,%s\n", key, (n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2), (m ? b[m] : ""), (l ? c[l] : "") } }' "$CSV" |
   sort | sed 's/^/median,/' | tee "$OUT/rebuild-medians.csv"

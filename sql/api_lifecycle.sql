@@ -7,7 +7,8 @@ CREATE INDEX ON visits (patient_id);
 INSERT INTO visits (patient_id, clinic, amount, at)
 SELECT 1 + g % 20, 'c' || (g % 3), g, date '2024-01-01' + g FROM generate_series(1, 200) g;
 
--- Default target public.<name>, index on the scope, unique index on unique_key.
+-- Default target public.<name>, unique index on unique_key; it leads with the scope column,
+-- so it also serves as the scope index (no second index on patient_id).
 SELECT incview.create_stage('visit_totals',
   $$SELECT patient_id, count(*) AS visits, sum(amount) AS total, max(at) AS last_visit
     FROM visits GROUP BY patient_id$$,

@@ -754,3 +754,53 @@ COMMENT ON FUNCTION incview.delta_queued(regclass) IS
   'Internal: whether a delta stage''s queue table (incview.delta_stage.queue) holds deltas; the scheduler''s due check. Returns boolean.';
 COMMENT ON FUNCTION incview.delta_dirty_groups(integer) IS
   'The number of groups (scopes) a delta stage has deltas queued for, shown in incview.stages.dirty_scopes; 0 for other stages. Returns bigint.';
+
+-- ==== delta engine: UNION ALL multi-maps and inner joins (issue 13) ====
+-- A delta stage may read several sources (the branches of a UNION ALL, the sides of an inner
+-- join): each source gets capture statements of its own, generated when the engine is turned
+-- on (src/core/delta_plan.cpp, capture_source). pending_check: for a join, the other sides;
+-- a statement whose trigger fires while one of them has a statement pending (a foreign-key
+-- cascade, a data-modifying WITH writing both) queues an "every scope" marker instead of a
+-- delta (src/pg/capture/capture.cpp, capture_delta). Readable by the extension owner only:
+-- the statements embed the stage's definition.
+CREATE TABLE incview.delta_capture (
+  stage_id       integer NOT NULL REFERENCES incview.delta_stage (stage_id) ON DELETE CASCADE,
+  source         regclass NOT NULL,
+  capture_insert text NOT NULL,
+  capture_update text NOT NULL,
+  capture_delete text NOT NULL,
+  pending_check  regclass[] NOT NULL DEFAULT '{}',
+  -- a join's side other than the first table in FROM: its capture first takes the stage's
+  -- queue in SHARE ROW EXCLUSIVE mode (docs/engines.md, "Joins: writers on several sides")
+  waits_for_writers boolean NOT NULL DEFAULT false,
+  PRIMARY KEY (stage_id, source)
+);
+REVOKE ALL ON incview.delta_capture FROM PUBLIC;
+ALTER TABLE incview.delta_stage DROP COLUMN capture_insert, DROP COLUMN capture_update,
+  DROP COLUMN capture_delete;
+
+-- ==== delta engine operations: dump/restore, float re-derive (issue 13) ====
+-- pg_dump/restore: a delta stage's queue table incview.delta_<id> is not a member of the
+-- extension (pg_dump dumps it, its deltas and grants, like the stage's table), and
+-- incview.delta_stage is a configuration table: a restored stage is a delta stage again,
+-- with the deltas queued at dump time (test/scenario/dump_restore.sh).
+SELECT pg_catalog.pg_extension_config_dump('incview.delta_stage', '');
+-- and the capture statements of each of its sources (the join/UNION ALL block above)
+SELECT pg_catalog.pg_extension_config_dump('incview.delta_capture', '');
+
+-- Float drift (docs/engines.md, "Exactness"): for a stage with sum/avg over real/double
+-- precision, the fold that also re-derives at most $1 groups folds have written
+-- (DeltaPlan::rederive; NULL for other stages), the cadence set_rederive keeps, and when
+-- the last complete re-derive ran.
+ALTER TABLE incview.delta_stage ADD COLUMN rederive text;
+ALTER TABLE incview.delta_stage ADD COLUMN rederive_every interval CHECK (rederive_every > interval '0');
+ALTER TABLE incview.delta_stage ADD COLUMN last_rederive timestamptz;
+
+CREATE FUNCTION incview.set_rederive(stage text, every interval)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'incview_set_rederive';
+CREATE FUNCTION incview.rederive(stage text)
+RETURNS bigint LANGUAGE c AS 'MODULE_PATHNAME', 'incview_rederive';
+COMMENT ON FUNCTION incview.set_rederive(text, interval) IS
+  'Delta stages with sum/avg over real or double precision: background schedulers re-derive the groups folds wrote (float drift) every `every`; NULL turns it off (docs/engines.md). Returns nothing.';
+COMMENT ON FUNCTION incview.rederive(text) IS
+  'Re-derives now, from the source, every group of a delta stage folds wrote since it was derived (float drift); returns how many (docs/engines.md).';

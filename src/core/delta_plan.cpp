@@ -10,17 +10,24 @@ namespace incview {
 namespace {
 
 constexpr const char* kHiddenPrefix = "__incview";
+constexpr const char* kFoldedColumn = "__incview_folded";
 
 [[noreturn]] void refuse(const std::string& part, const std::string& hint = {}) {
   throw Error(sqlstate::kFeatureNotSupported, "the delta engine cannot maintain this query: " + part,
-              "engine delta folds per-group partial aggregates: one table, GROUP BY, and count(*), count(x), sum, "
-              "avg, min, max (optionally HAVING)",
+              "engine delta folds per-group partial aggregates: one table, a UNION ALL of single-table branches or "
+              "inner joins of distinct tables, GROUP BY, and count(*), count(x), sum, avg, min, max (optionally "
+              "HAVING)",
               hint.empty() ? "use engine replace or diff for this stage" : hint);
 }
 
 std::string name_of(const std::string& prefix, int pos) { return quote_ident(prefix + "_" + std::to_string(pos)); }
 
 std::string sign(bool old_side, const std::string& expr) { return old_side ? "-" + expr : expr; }
+
+// How an error names an output column: with its expression where it was deparsed.
+std::string column_label(const DeltaOutput& o) {
+  return "output column \"" + o.name + "\"" + (o.text.empty() ? std::string() : " (" + o.text + ")");
+}
 
 }  // namespace
 
@@ -40,9 +47,10 @@ std::string delta_avg_sum_type(const std::string& t) {
 
 DeltaPlan DeltaPlan::qualify(const DeltaQueryDescription& d) {
   if (!d.problems.empty()) refuse(d.problems.front());
-  if (d.relations != 1)
+  if (!d.multi && d.relations != 1)
     refuse("it reads " + std::to_string(d.relations) +
-           " relations (joins, UNION ALL and subqueries are not supported)");
+           " relations (only a UNION ALL of single-table branches or inner joins of distinct tables)");
+  if (d.multi && d.maps.empty()) refuse("it reads no table");
   if (!d.has_group_by) refuse("it has no GROUP BY");
   DeltaPlan p;
   p.d_ = d;
@@ -60,11 +68,10 @@ DeltaPlan DeltaPlan::qualify(const DeltaQueryDescription& d) {
       group_texts.push_back(o.text);
       p.group_names_.push_back(quote_ident(o.name));
     } else if (!o.aggregate) {
-      refuse("output column \"" + o.name + "\" (" + o.text +
-                 ") is neither a GROUP BY expression nor one aggregate call",
+      refuse(column_label(o) + " is neither a GROUP BY expression nor one aggregate call",
              "compute it in a stage reading this one, or use engine replace");
     } else {
-      const std::string call = "output column \"" + o.name + "\" (" + o.text + ")";
+      const std::string call = column_label(o);
       if (!o.builtin) refuse(call + " calls an aggregate that is not one of PostgreSQL's built-in ones");
       if (o.distinct) refuse(call + " uses DISTINCT inside the aggregate");
       if (o.filter) refuse(call + " uses FILTER");
@@ -98,6 +105,13 @@ bool DeltaPlan::has_extremes() const {
                      [](const DeltaColumn& c) { return c.agg == DeltaAgg::Min || c.agg == DeltaAgg::Max; });
 }
 
+bool DeltaPlan::has_float_sums() const {
+  return std::any_of(columns_.begin(), columns_.end(), [](const DeltaColumn& c) {
+    return (c.agg == DeltaAgg::Sum || c.agg == DeltaAgg::Avg) &&
+           (c.out.arg_type == "real" || c.out.arg_type == "double precision");
+  });
+}
+
 std::vector<std::pair<std::string, std::string>> DeltaPlan::hidden_columns() const {
   std::vector<std::pair<std::string, std::string>> h{{"__incview_count", "bigint"}};
   for (const auto& c : columns_) {
@@ -105,6 +119,7 @@ std::vector<std::pair<std::string, std::string>> DeltaPlan::hidden_columns() con
       h.push_back({"__incview_n_" + std::to_string(c.pos), "bigint"});
     if (c.agg == DeltaAgg::Avg) h.push_back({"__incview_sum_" + std::to_string(c.pos), c.partial_type});
   }
+  if (has_float_sums()) h.push_back({kFoldedColumn, "boolean"});
   return h;
 }
 
@@ -114,7 +129,22 @@ std::vector<std::string> DeltaPlan::hidden_names() const {
   return names;
 }
 
+std::vector<std::pair<std::string, std::string>> DeltaPlan::hidden_aggregates() const {
+  std::vector<std::pair<std::string, std::string>> h{{"__incview_count", "pg_catalog.count(*)"}};
+  for (const auto& c : columns_) {
+    const std::string arg = "$" + std::to_string(c.pos);
+    if (c.agg == DeltaAgg::Sum || c.agg == DeltaAgg::Avg)
+      h.push_back({"__incview_n_" + std::to_string(c.pos), "pg_catalog.count(" + arg + ")"});
+    if (c.agg == DeltaAgg::Avg)
+      h.push_back({"__incview_sum_" + std::to_string(c.pos), "pg_catalog.sum((" + arg + ")::" + c.partial_type + ")"});
+  }
+  // Derived from the source: nothing folded into it yet (as table_query() says it).
+  if (has_float_sums()) h.push_back({kFoldedColumn, "false"});
+  return h;
+}
+
 std::string DeltaPlan::table_query() const {
+  if (d_.multi) return multi_table_query_;
   std::vector<std::string> cols;
   for (const auto& c : columns_) cols.push_back(c.out.text + " AS " + quote_ident(c.out.name));
   cols.push_back("pg_catalog.count(*) AS \"__incview_count\"");
@@ -125,6 +155,8 @@ std::string DeltaPlan::table_query() const {
       cols.push_back("pg_catalog.sum((" + c.out.arg + ")::" + c.partial_type + ") AS " +
                      name_of("__incview_sum", c.pos));
   }
+  // Derived from the source: nothing folded into it yet.
+  if (has_float_sums()) cols.push_back("false AS " + quote_ident(kFoldedColumn));
   std::string sql = "SELECT " + join(cols, ", ") + "\nFROM " + d_.source;
   if (!d_.where.empty()) sql += "\nWHERE " + d_.where;
   sql += "\nGROUP BY " + join(d_.group_by, ", ");
@@ -157,19 +189,27 @@ std::string DeltaPlan::create_queue(const std::string& queue) const {
   return "CREATE TABLE " + queue + " (" + join(cols, ", ") + ")";
 }
 
+std::string DeltaPlan::key_of(const Input& in, const DeltaColumn& c) const {
+  return in.mapped ? "m." + name_of("__incview_g", c.pos) : c.out.text;
+}
+
+std::string DeltaPlan::arg_of(const Input& in, const DeltaColumn& c) const {
+  return in.mapped ? "m." + name_of("__incview_a", c.pos) : c.out.arg;
+}
+
 // One side of a statement (new rows counted +, old rows -), grouped: the group columns
 // first, then the partials in the queue's column order.
-std::string DeltaPlan::partials_select(const std::string& table, bool old_side) const {
+std::string DeltaPlan::partials_select(const Input& in, bool old_side) const {
   std::vector<std::string> cols;
   int k = 0;
   for (const auto& c : columns_)
     if (c.agg == DeltaAgg::GroupKey) {
-      cols.push_back(c.out.text + " AS " + quote_ident(c.out.name));
+      cols.push_back(key_of(in, c) + " AS " + quote_ident(c.out.name));
       ++k;
     }
   cols.push_back(sign(old_side, "pg_catalog.count(*)") + " AS \"__incview_dcount\"");
   for (const auto& c : columns_) {
-    const std::string& x = c.out.arg;
+    const std::string x = c.agg == DeltaAgg::GroupKey || c.agg == DeltaAgg::CountStar ? "" : arg_of(in, c);
     switch (c.agg) {
       case DeltaAgg::Count:
         cols.push_back(sign(old_side, "pg_catalog.count(" + x + ")") + " AS " + name_of("__incview_dn", c.pos));
@@ -199,9 +239,9 @@ std::string DeltaPlan::partials_select(const std::string& table, bool old_side) 
   }
   std::vector<std::string> by;
   for (int i = 1; i <= k; ++i) by.push_back(std::to_string(i));
-  std::string sql = "SELECT " + join(cols, ", ") + " FROM " + table;
-  if (!d_.where.empty()) sql += " WHERE " + d_.where;
-  return sql + " GROUP BY " + join(by, ", ");
+  std::string sql = "SELECT " + join(cols, ", ") + " FROM " + in.from;
+  if (!in.where.empty()) sql += " WHERE " + in.where;
+  return by.empty() ? sql : sql + " GROUP BY " + join(by, ", ");
 }
 
 namespace {
@@ -234,7 +274,10 @@ std::vector<Partial> partials_of(const DeltaColumn& c) {
 }
 }  // namespace
 
-std::string DeltaPlan::capture(const std::string& queue, bool with_old, bool with_new) const {
+// INSERT of the statement's partials: one SELECT as is, or several (new and old rows, several
+// maps of one source) combined per group, dropping groups whose partials cancel out.
+std::string DeltaPlan::insert_partials(const std::string& queue, const std::vector<std::string>& parts,
+                                       bool combine) const {
   std::vector<std::string> queue_cols = group_names_;
   std::vector<std::string> combined = group_names_;
   std::vector<std::string> changed;  // a group whose partials cancel out is not queued
@@ -248,12 +291,33 @@ std::string DeltaPlan::capture(const std::string& queue, bool with_old, bool wit
       changed.push_back(p.combine == "pg_catalog.sum" ? "pg_catalog.sum(d." + p.name + ") <> 0" : "true");
     }
   const std::string insert = "INSERT INTO " + queue + " (" + join(queue_cols, ", ") + ") ";
-  if (!(with_old && with_new)) return insert + partials_select(with_old ? "incview_old" : "incview_new", with_old);
+  if (parts.size() == 1 && !combine) return insert + parts.front();
   std::vector<std::string> by;
   for (const auto& g : group_names_) by.push_back("d." + g);
-  return insert + "SELECT " + join(combined, ", ") + " FROM (" + partials_select("incview_new", false) + " UNION ALL " +
-         partials_select("incview_old", true) + ") AS d GROUP BY " + join(by, ", ") + " HAVING " +
-         join(changed, " OR ");
+  std::string sql = insert + "SELECT " + join(combined, ", ") + " FROM (" + join(parts, " UNION ALL ") + ") AS d";
+  if (!by.empty()) sql += " GROUP BY " + join(by, ", ");
+  return sql + " HAVING " + join(changed, " OR ");
+}
+
+std::string DeltaPlan::capture(const std::string& queue, bool with_old, bool with_new) const {
+  const auto side = [&](const char* table) { return Input{table, d_.where, false}; };
+  std::vector<std::string> parts;
+  if (with_new) parts.push_back(partials_select(side("incview_new"), false));
+  if (with_old) parts.push_back(partials_select(side("incview_old"), true));
+  return insert_partials(queue, parts, with_old && with_new);
+}
+
+std::string DeltaPlan::capture_source(const std::string& queue, const std::string& source, bool with_old,
+                                      bool with_new) const {
+  if (!d_.multi) return capture(queue, with_old, with_new);
+  std::vector<std::string> parts;
+  for (const auto& m : d_.maps) {
+    if (m.source != source) continue;
+    if (with_new) parts.push_back(partials_select(Input{"(" + m.new_sql + ") AS m", "", true}, false));
+    if (with_old) parts.push_back(partials_select(Input{"(" + m.old_sql + ") AS m", "", true}, true));
+  }
+  if (parts.empty()) throw Error(sqlstate::kInternalError, "pg_incview: the delta engine has no map for " + source);
+  return insert_partials(queue, parts, parts.size() > 1);
 }
 
 namespace {
@@ -266,13 +330,25 @@ std::string scale_may_drop(const DeltaColumn& c, const std::string& current_sum)
 }  // namespace
 
 std::string DeltaPlan::fold(const std::string& target, const std::string& queue) const {
+  return fold_sql(target, queue, false);
+}
+
+std::string DeltaPlan::rederive(const std::string& target, const std::string& queue) const {
+  return fold_sql(target, queue, true);
+}
+
+std::string DeltaPlan::fold_sql(const std::string& target, const std::string& queue, bool forced) const {
   const auto col = [](const std::string& prefix, int pos) { return name_of(prefix, pos); };
-  // a: the queued partials combined per group.
+  const bool folded_flag = has_float_sums();
+  const std::string folded = quote_ident(kFoldedColumn);
+  // a: the queued partials combined per group. forced: with, for at most $1 groups the folds
+  // wrote since they were derived, a row of empty partials that marks them for re-deriving.
   std::vector<std::string> a_cols = group_names_;
   a_cols.push_back("pg_catalog.sum(q.\"__incview_dcount\")::bigint AS \"__incview_dcount\"");
   for (const auto& c : columns_)
     for (const auto& p : partials_of(c))
       a_cols.push_back(p.combine + "(q." + p.name + ")::" + p.type + " AS " + p.name);
+  if (forced) a_cols.push_back("pg_catalog.bool_or(q.\"__incview_force\") AS \"__incview_force\"");
   // j: with the group's current row (NULL group keys match NULL).
   // (A LATERAL lookup: each group finds its row through the index on the group columns,
   // an IS NULL arm included, instead of a join over the whole table.)
@@ -295,6 +371,7 @@ std::string DeltaPlan::fold(const std::string& target, const std::string& queue)
                                   "\"__incview_new_count\""};
   std::vector<std::string> rederive;
   if (has_having()) rederive.push_back("true");
+  if (forced) rederive.push_back("j.\"__incview_force\"");
   std::vector<std::string> user_vals;    // in output order, for the target's user columns
   std::vector<std::string> hidden_vals;  // in hidden_columns() order
   hidden_vals.push_back("v.\"__incview_new_count\"");
@@ -353,6 +430,7 @@ std::string DeltaPlan::fold(const std::string& target, const std::string& queue)
   for (const auto& h : hidden_columns()) hidden.push_back(quote_ident(h.first));
   std::vector<std::string> all_cols = user_cols;
   all_cols.insert(all_cols.end(), hidden.begin(), hidden.end());
+  if (folded_flag) hidden_vals.push_back("true");  // written by a fold: may have drifted
   std::vector<std::string> all_vals = user_vals;
   all_vals.insert(all_vals.end(), hidden_vals.begin(), hidden_vals.end());
 
@@ -372,6 +450,7 @@ std::string DeltaPlan::fold(const std::string& target, const std::string& queue)
   for (size_t i = 0; i < all_cols.size(); ++i) {
     if (i < columns_.size() && columns_[i].agg == DeltaAgg::GroupKey) continue;
     sets.push_back(all_cols[i] + " = " + all_vals[i]);
+    if (all_cols[i] == folded) continue;  // a group whose values did not change is not written
     old_vals.push_back("t." + all_cols[i]);
     new_vals.push_back(all_vals[i]);
   }
@@ -380,7 +459,23 @@ std::string DeltaPlan::fold(const std::string& target, const std::string& queue)
   const std::string fresh_cols = join(f_cols, ", ");
   const std::string live = "NOT v.\"__incview_rederive\" AND v.\"__incview_new_count\" > 0";
   std::string sql;
-  sql += "WITH q AS (DELETE FROM " + queue + " RETURNING *),\n";
+  if (forced) {
+    // r: the folded groups to re-derive (group keys read from the table, as it is before
+    // this statement); their partials are empty: only the mark counts.
+    std::vector<std::string> empty;
+    for (const auto& g : group_names_) empty.push_back("r." + g);
+    empty.push_back("0::bigint");
+    for (const auto& c : columns_)
+      for (const auto& p : partials_of(c))
+        empty.push_back(p.combine == "pg_catalog.sum" && p.type == "bigint" ? "0::bigint" : "NULL::" + p.type);
+    empty.push_back("true");
+    sql += "WITH qd AS (DELETE FROM " + queue + " RETURNING *),\n";
+    sql += "r AS (SELECT " + join(group_names_, ", ") + " FROM " + target + " AS t WHERE t." + folded + " LIMIT $1),\n";
+    sql +=
+        "q AS (SELECT qd.*, false AS \"__incview_force\" FROM qd UNION ALL SELECT " + join(empty, ", ") + " FROM r),\n";
+  } else {
+    sql += "WITH q AS (DELETE FROM " + queue + " RETURNING *),\n";
+  }
   sql += "a AS (SELECT " + join(a_cols, ", ") + " FROM q GROUP BY " + join(group_names_, ", ") + "),\n";
   sql += "j AS (SELECT " + join(j_cols, ", ") + " FROM a LEFT JOIN LATERAL (SELECT t.ctid, t.* FROM " + target +
          " AS t WHERE " + join(match, " AND ") + ") AS t ON true),\n";
@@ -398,6 +493,7 @@ std::string DeltaPlan::fold(const std::string& target, const std::string& queue)
   sql +=
       "SELECT (SELECT pg_catalog.count(*) FROM del), (SELECT pg_catalog.count(*) FROM ins), "
       "(SELECT pg_catalog.count(*) FROM upd), (SELECT pg_catalog.count(*) FROM a)";
+  if (forced) sql += ", (SELECT pg_catalog.count(*) FROM r)";
   return sql;
 }
 

@@ -8,6 +8,9 @@
 //                                __incview_n_<pos>     count of non-NULL arguments behind
 //                                                      sum/avg at output position <pos>
 //                                __incview_sum_<pos>   the sum behind avg at <pos>
+//                                __incview_folded      (float sum/avg only) a fold wrote the
+//                                                      group since it was last derived from
+//                                                      the source: it may have drifted
 //   queue columns                the group columns, __incview_dcount, __incview_dn_<pos>,
 //                                __incview_ds_<pos>, __incview_ins_<pos>, __incview_del_<pos>,
 //                                __incview_dscale_<pos>
@@ -38,6 +41,16 @@ struct DeltaOutput {
   bool distinct = false, filter = false, ordered = false;
 };
 
+// A query over several relations (UNION ALL branches, inner joins): one "map" query per
+// occurrence of a source, the stage's FROM/WHERE with that source read from a transition
+// table. Its output columns are the group keys ("__incview_g_<pos>") and the aggregates'
+// arguments ("__incview_a_<pos>"), so capture aggregates them like a single table's rows.
+struct DeltaMap {
+  std::string source;   // the relation, schema-qualified and quoted
+  std::string new_sql;  // the map with the source read from incview_new
+  std::string old_sql;  // ... from incview_old
+};
+
 // What the extractor found in the analyzed query.
 struct DeltaQueryDescription {
   std::vector<std::string> problems;  // shapes found that disqualify (already worded)
@@ -48,6 +61,13 @@ struct DeltaQueryDescription {
   std::string having;                 // deparsed HAVING, empty when none
   std::vector<std::string> group_by;  // deparsed GROUP BY expressions
   std::vector<DeltaOutput> outputs;
+  // Several relations (UNION ALL or inner joins): the expressions are not deparsed one by
+  // one (text, arg, where, having, group_by stay empty); capture reads `maps`, and the table
+  // query is the analyzed query with the hidden aggregates appended (set_table_query).
+  bool multi = false;
+  bool join = false;                 // multi: an inner join (a side's delta reads the others)
+  std::vector<std::string> sources;  // every relation read, quoted (multi and single)
+  std::vector<DeltaMap> maps;
 };
 
 struct DeltaColumn {
@@ -70,12 +90,27 @@ class DeltaPlan {
   const std::vector<DeltaColumn>& columns() const { return columns_; }
   bool has_having() const { return !d_.having.empty(); }
   bool has_extremes() const;  // min or max
+  // sum or avg over real/double precision: folds add and subtract floats, whose rounding
+  // drifts; such a plan keeps __incview_folded and can re-derive folded groups (rederive()).
+  bool has_float_sums() const;
 
   // Hidden columns of the target (name, type), in order.
   std::vector<std::pair<std::string, std::string>> hidden_columns() const;
   std::vector<std::string> hidden_names() const;
   // The query the engine builds the target from: the user's columns, then the hidden ones.
   std::string table_query() const;
+  // Multi-relation queries: the hidden columns' aggregates, each argument written $<pos>
+  // (the argument of the aggregate at output position <pos>), for the PostgreSQL side to
+  // append to the analyzed query; and the query it deparsed.
+  std::vector<std::pair<std::string, std::string>> hidden_aggregates() const;
+  void set_table_query(const std::string& sql) { multi_table_query_ = sql; }
+  bool multi() const { return d_.multi; }
+  bool joins() const { return d_.join; }
+  const std::vector<std::string>& sources() const { return d_.sources; }
+  // The capture statements of one source (multi-relation queries; single-table ones have
+  // the one source of capture()).
+  std::string capture_source(const std::string& queue, const std::string& source, bool with_old,
+                             bool with_new) const;
   // CREATE TABLE for the queue (queue: quoted qualified name).
   std::string create_queue(const std::string& queue) const;
   // Capture: the statement's partials into the queue, one row per touched group. with_old /
@@ -84,10 +119,26 @@ class DeltaPlan {
   // Refresh: consume the queue and fold it into `target` in one statement (one snapshot).
   // Returns one row: (deleted, inserted, updated, groups).
   std::string fold(const std::string& target, const std::string& queue) const;
+  // The fold, and in the same statement (same snapshot) a re-derive from the source of at
+  // most $1 (bigint) groups a fold wrote since they were derived (__incview_folded): float
+  // drift repaired without blocking writers (the queue is consumed as by any fold, never
+  // locked). Returns one row: (deleted, inserted, updated, groups, re-derived groups).
+  // Only for plans with has_float_sums().
+  std::string rederive(const std::string& target, const std::string& queue) const;
 
  private:
-  std::string partials_select(const std::string& table, bool old_side) const;
+  std::string fold_sql(const std::string& target, const std::string& queue, bool forced) const;
+  // What one side of a statement is read from: FROM text, WHERE, and each output's text.
+  struct Input {
+    std::string from, where;
+    bool mapped = false;  // a map query: columns __incview_g_<pos> / __incview_a_<pos> of m
+  };
+  std::string partials_select(const Input& in, bool old_side) const;
+  std::string key_of(const Input& in, const DeltaColumn& c) const;
+  std::string arg_of(const Input& in, const DeltaColumn& c) const;
+  std::string insert_partials(const std::string& queue, const std::vector<std::string>& parts, bool combine) const;
   DeltaQueryDescription d_;
+  std::string multi_table_query_;
   std::vector<DeltaColumn> columns_;
   std::vector<std::string> group_names_;
 };

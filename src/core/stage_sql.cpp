@@ -257,6 +257,14 @@ std::string StageSql::create_scope_index() const {
   return "CREATE INDEX ON " + shape_.target + " (" + scope_columns() + ")";
 }
 
+bool StageSql::unique_index_leads_with_scope() const {
+  const auto& key = shape_.unique_key;
+  if (key.size() < scope_names_.size()) return false;
+  for (size_t i = 0; i < scope_names_.size(); ++i)
+    if (std::find(scope_names_.begin(), scope_names_.end(), key[i]) == scope_names_.end()) return false;
+  return !scope_names_.empty();
+}
+
 std::string StageSql::create_unique_index() const {
   return "CREATE UNIQUE INDEX ON " + shape_.target + " (" + column_list(shape_.unique_key) + ") NULLS NOT DISTINCT";
 }

@@ -171,3 +171,108 @@ TEST(DeltaPlan, FoldConsumesAndAppliesInOneStatement) {
   // sum is NULL when no non-NULL value is left
   EXPECT_TRUE(contains(f, "CASE WHEN (COALESCE(j.\"__incview_tn_3\", 0) + j.\"__incview_dn_3\") = 0 THEN NULL")) << f;
 }
+
+namespace {
+// SELECT k, count(*) AS n, sum(v) AS s, avg(v) AS a FROM (a UNION ALL b UNION ALL a) GROUP BY k:
+// the extractor leaves the expressions undeparsed and gives one map per branch.
+DeltaQueryDescription multi_map() {
+  DeltaQueryDescription d;
+  d.relations = 3;
+  d.multi = true;
+  d.has_group_by = true;
+  DeltaOutput k = group("k");
+  k.text.clear();
+  DeltaOutput n = agg("n", "count", "", "", "bigint");
+  DeltaOutput s = agg("s", "sum", "", "integer", "bigint");
+  DeltaOutput a = agg("a", "avg", "", "integer", "numeric");
+  for (DeltaOutput* o : {&n, &s, &a}) o->text.clear();
+  s.star = a.star = false;
+  d.outputs = {k, n, s, a};
+  d.sources = {"\"public\".\"a\"", "\"public\".\"b\""};
+  d.maps = {{"\"public\".\"a\"", "SELECT 1 AS branch_a1_new", "SELECT 1 AS branch_a1_old"},
+            {"\"public\".\"b\"", "SELECT 1 AS branch_b_new", "SELECT 1 AS branch_b_old"},
+            {"\"public\".\"a\"", "SELECT 1 AS branch_a2_new", "SELECT 1 AS branch_a2_old"}};
+  return d;
+}
+}  // namespace
+
+TEST(DeltaPlan, MultiMapQualifiesWithoutDeparsedExpressions) {
+  DeltaPlan p = DeltaPlan::qualify(multi_map());
+  EXPECT_TRUE(p.multi());
+  EXPECT_FALSE(p.joins());
+  ASSERT_EQ(p.sources().size(), 2u);
+}
+
+TEST(DeltaPlan, MultiCaptureReadsEveryMapOfItsSourceOnly) {
+  DeltaPlan p = DeltaPlan::qualify(multi_map());
+  const std::string ins = p.capture_source("\"incview\".\"delta_1\"", "\"public\".\"a\"", false, true);
+  EXPECT_TRUE(contains(ins, "branch_a1_new")) << ins;
+  EXPECT_TRUE(contains(ins, "branch_a2_new")) << ins;
+  EXPECT_FALSE(contains(ins, "branch_b")) << ins;
+  EXPECT_FALSE(contains(ins, "_old")) << ins;
+  // two maps of one source: combined per group, cancelled groups dropped
+  EXPECT_TRUE(contains(ins, "GROUP BY d.\"k\" HAVING")) << ins;
+  // the map's columns, not deparsed expressions
+  EXPECT_TRUE(contains(ins, "m.\"__incview_g_1\" AS \"k\"")) << ins;
+  EXPECT_TRUE(contains(ins, "pg_catalog.count(m.\"__incview_a_3\")")) << ins;
+  const std::string upd = p.capture_source("\"incview\".\"delta_1\"", "\"public\".\"b\"", true, true);
+  EXPECT_TRUE(contains(upd, "branch_b_new") && contains(upd, "branch_b_old")) << upd;
+  EXPECT_TRUE(contains(upd, "-pg_catalog.count(*)")) << upd;
+  const std::string del = p.capture_source("\"incview\".\"delta_1\"", "\"public\".\"b\"", true, false);
+  EXPECT_FALSE(contains(del, "HAVING")) << del;  // one map, one side: inserted as aggregated
+  EXPECT_THROW(p.capture_source("\"incview\".\"delta_1\"", "\"public\".\"c\"", false, true), Error);
+}
+
+TEST(DeltaPlan, MultiHiddenAggregatesNameTheirArgumentByPosition) {
+  DeltaPlan p = DeltaPlan::qualify(multi_map());
+  const auto h = p.hidden_aggregates();
+  ASSERT_EQ(h.size(), 4u);
+  EXPECT_EQ(h[0], std::make_pair(std::string("__incview_count"), std::string("pg_catalog.count(*)")));
+  EXPECT_EQ(h[1].second, "pg_catalog.count($3)");
+  EXPECT_EQ(h[2].second, "pg_catalog.count($4)");
+  EXPECT_EQ(h[3], std::make_pair(std::string("__incview_sum_4"), std::string("pg_catalog.sum(($4)::bigint)")));
+  p.set_table_query("SELECT deparsed");
+  EXPECT_EQ(p.table_query(), "SELECT deparsed");
+  // the fold re-derives through it
+  EXPECT_TRUE(contains(p.fold("\"public\".\"t\"", "\"incview\".\"delta_1\""), "SELECT deparsed"));
+}
+
+TEST(DeltaPlan, MultiRefusalsNameTheColumn) {
+  DeltaQueryDescription d = multi_map();
+  d.outputs[2].function = "string_agg";
+  EXPECT_TRUE(contains(refusal(d), "output column \"s\" uses aggregate string_agg")) << refusal(d);
+  d = multi_map();
+  d.maps.clear();
+  EXPECT_TRUE(contains(refusal(d), "it reads no table")) << refusal(d);
+  d = count_by_tag();
+  d.relations = 2;
+  EXPECT_TRUE(contains(refusal(d), "it reads 2 relations")) << refusal(d);
+}
+
+// Float drift (issue 13, item 2): only a float sum/avg gets the folded mark; the fold sets it
+// on the groups it writes (without making an unchanged group a write), a build clears it, and
+// the re-derive statement marks at most $1 marked groups for re-deriving in the same fold.
+TEST(DeltaPlan, FloatSumsMarkFoldedGroups) {
+  EXPECT_FALSE(DeltaPlan::qualify(count_by_tag()).has_float_sums());
+  for (const std::string t : {"real", "double precision"}) {
+    auto d = count_by_tag();
+    d.outputs.push_back(agg("f", "avg", "x", t, "double precision"));
+    DeltaPlan p = DeltaPlan::qualify(d);
+    EXPECT_TRUE(p.has_float_sums()) << t;
+    EXPECT_EQ(p.hidden_names().back(), "__incview_folded") << t;
+  }
+  auto d = count_by_tag();
+  d.outputs.push_back(agg("sf", "sum", "x", "double precision", "double precision"));
+  DeltaPlan p = DeltaPlan::qualify(d);
+  EXPECT_TRUE(contains(p.table_query(), "false AS \"__incview_folded\"")) << p.table_query();
+  const std::string f = p.fold("\"public\".\"t\"", "\"incview\".\"delta_1\"");
+  EXPECT_TRUE(contains(f, "\"__incview_folded\" = true")) << f;
+  EXPECT_FALSE(contains(f, "t.\"__incview_folded\"")) << "the mark is not compared: " << f;
+  EXPECT_FALSE(contains(f, "LIMIT $1")) << f;
+  const std::string r = p.rederive("\"public\".\"t\"", "\"incview\".\"delta_1\"");
+  EXPECT_EQ(r.rfind("WITH qd AS (DELETE FROM \"incview\".\"delta_1\" RETURNING *)", 0), 0u) << r;
+  EXPECT_TRUE(contains(r, "r AS (SELECT \"tag\" FROM \"public\".\"t\" AS t WHERE t.\"__incview_folded\" LIMIT $1)"))
+      << r;
+  EXPECT_TRUE(contains(r, "j.\"__incview_force\"")) << r;
+  EXPECT_TRUE(contains(r, "(SELECT pg_catalog.count(*) FROM r)")) << r;
+}

@@ -173,3 +173,25 @@ TEST(StageSql, DeclaredIndexDefinitions) {
   EXPECT_EQ(sql.create_declared_index("ix", "n DESC"), "CREATE INDEX \"ix\" ON \"public\".\"due\" (n DESC)");
   EXPECT_EQ(sql.create_declared_index("ix", "(a, b DESC)"), "CREATE INDEX \"ix\" ON \"public\".\"due\" (a, b DESC)");
 }
+
+// create_stage skips the scope index when the unique index already leads with the scope.
+TEST(StageSql, UniqueIndexLeadingWithTheScopeServesAsScopeIndex) {
+  StageShape s = single();
+  s.unique_key = {};
+  EXPECT_FALSE(StageSql(s).unique_index_leads_with_scope()) << "no unique index";
+  s.unique_key = {"patient_id", "product_id"};
+  EXPECT_TRUE(StageSql(s).unique_index_leads_with_scope());
+  s.unique_key = {"product_id", "patient_id"};
+  EXPECT_FALSE(StageSql(s).unique_index_leads_with_scope()) << "scope not the leading column";
+  s.unique_key = {"patient_id"};
+  EXPECT_TRUE(StageSql(s).unique_index_leads_with_scope()) << "same columns";
+
+  StageShape c = composite();
+  const std::string a = c.scope[0].name, b = c.scope[1].name;
+  c.unique_key = {b, a, "id"};
+  EXPECT_TRUE(StageSql(c).unique_index_leads_with_scope()) << "scope columns in another order";
+  c.unique_key = {a, "id", b};
+  EXPECT_FALSE(StageSql(c).unique_index_leads_with_scope()) << "a key column between the scope columns";
+  c.unique_key = {a};
+  EXPECT_FALSE(StageSql(c).unique_index_leads_with_scope()) << "only part of the scope";
+}

@@ -5,6 +5,7 @@
 #include "pg/api/args.hpp"
 #include "pg/capture/capture.hpp"
 #include "pg/catalog/catalog.hpp"
+#include "pg/catalog/stage_rows.hpp"
 #include "pg/support/guard.hpp"
 #include "pg/support/role.hpp"
 #include "pg/background/shared_state.hpp"
@@ -64,10 +65,7 @@ Datum incview_set_policy(PG_FUNCTION_ARGS) {
     const StageRecord stage = load_stage(name);
     check_stage_owner(stage, "change it");
     as_extension_owner([&] {
-      spi_exec("UPDATE incview.stage SET policy = $2, policy_every = $3, policy_at = $4, max_lag = $5 WHERE id = $1",
-               {int4_arg(stage.id), text_arg(mode), every, at, max_lag});
-      // A new policy is a fresh start for a failing stage.
-      spi_exec("UPDATE incview.stage_state SET next_attempt = NULL WHERE stage_id = $1", {int4_arg(stage.id)});
+      save_policy(stage.id, mode, every, at, max_lag);  // (a fresh start for a failing stage)
       // Capture wakes the scheduler at commit only for continuous stages.
       invalidate_stage_capture(stage.id);
     });

@@ -9,6 +9,7 @@ extern "C" {
 #include "pg/capture/capture.hpp"
 #include "pg/citus/citus.hpp"
 #include "pg/catalog/catalog.hpp"
+#include "pg/catalog/source_rows.hpp"
 #include "pg/support/guard.hpp"
 #include "pg/capture/new_source_lock.hpp"
 #include "pg/query/query_check.hpp"
@@ -99,13 +100,7 @@ Datum incview_map_source(PG_FUNCTION_ARGS) {
         }
       }
       const std::vector<Oid> read_before = sources_of(stage.id);
-      as_extension_owner([&] {
-        spi_exec(
-            "INSERT INTO incview.stage_source AS ss (stage_id, source, mapping_kind, mapping, declared) "
-            "VALUES ($1, $2, $3, $4, true) ON CONFLICT (stage_id, source) DO UPDATE "
-            "SET mapping_kind = EXCLUDED.mapping_kind, mapping = EXCLUDED.mapping, declared = true",
-            {int4_arg(stage.id), oid_arg(source), text_arg(kind), text ? text_arg(*text) : null_arg(TEXTOID)});
-      });
+      save_declared_source(stage.id, source, kind, text);
       lock_new_source(source, read_before);  // a source the stage did not read: its open writers first
       install_capture(source);
     });

@@ -142,6 +142,30 @@ void check_generated_sql(const StageSql& sql, const std::vector<Oid>& scope_type
   }
 }
 
+// Wall time of each step of a first build, reported at DEBUG1 at the end (SET
+// client_min_messages = debug1 shows it): where create_stage spends its time next to
+// CREATE MATERIALIZED VIEW + its unique index (issue 12, bench/rebuild.md).
+class StepTimes {
+ public:
+  StepTimes() : last_(monotonic_seconds()), start_(last_) {}
+  void mark(const char* step) {
+    const double now = monotonic_seconds();
+    text_ += std::string(text_.empty() ? "" : ", ") + step + " " + std::to_string(ms(now - last_)) + " ms";
+    last_ = now;
+  }
+  void report(const std::string& stage) const {
+    const std::string msg = "create_stage \"" + stage + "\": " + std::to_string(ms(monotonic_seconds() - start_)) +
+                            " ms (" + text_ + ")";
+    const char* m = msg.c_str();
+    pg_call([&] { ereport(DEBUG1, (errmsg("%s", m))); });
+  }
+
+ private:
+  static long ms(double seconds) { return static_cast<long>(seconds * 1000.0 + 0.5); }
+  double last_, start_;
+  std::string text_;
+};
+
 }  // namespace
 
 Datum incview_create_stage(PG_FUNCTION_ARGS) {
@@ -172,6 +196,7 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
 
     spi_connect();
     if (find_stage(name)) throw Error(sqlstate::kDuplicateObject, "stage \"" + name + "\" already exists");
+    StepTimes steps;
 
     // The creator owns the stage; from here on its SQL runs as for every later refresh:
     // as the owner, restricted, under the search path recorded for it.
@@ -298,6 +323,7 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
         for (const auto& definition : indexes) add_declared_index(stage, definition);
       };
       if (!populate) create_indexes();
+      steps.mark("table, catalog and capture triggers");
 
       if (populate) {
         const double t0 = monotonic_seconds();
@@ -317,18 +343,33 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
         else
           insert_routed(stage, "SELECT * FROM " + sql.wrap_query("s"), {},
                         [&] { stats.inserted = static_cast<int64>(spi_exec(sql.insert_all(count_rows))); });
+        steps.mark(loaded ? "fill (direct)" : "fill (INSERT)");
         create_indexes();
-        spi_exec("ANALYZE " + target);  // fresh statistics for reads, refresh plans and the scope count
+        steps.mark("indexes");
+        // Statistics on the columns every refresh filters and joins on (scope, unique key):
+        // the scope count below and the sample batch of the independence check are planned
+        // with them (without, their plans read the whole table: +0.5-0.9 s at 490k rows,
+        // more than the ANALYZE). The other columns get theirs from autovacuum, as a
+        // materialized view's do: a full ANALYZE was 10-15 % of a build (bench/rebuild.md).
+        std::vector<std::string> key_columns = scope;
+        for (const auto& k : shape.unique_key)
+          if (std::find(key_columns.begin(), key_columns.end(), k) == key_columns.end()) key_columns.push_back(k);
+        spi_exec("ANALYZE " + target + " (" + column_list(key_columns) + ")");
+        steps.mark("analyze");
         record_scope_count(stage);
+        steps.mark("scope count");
         log_refresh(stage, stats, monotonic_seconds() - t0, std::nullopt);
       }
       // From the query tree always; with a sample plan when the table has rows.
       record_independence(stage);
+      steps.mark("independence");
       // Engine delta: its queue, hidden columns and statements (ERROR when the query does not
       // qualify); auto: the same when the query qualifies and its scopes are large.
       if (engine == Engine::Delta || (engine == Engine::Auto && populate && auto_prefers_delta(stage)))
         enable_delta(stage, to_string(engine));
+      steps.mark("engine");
     });
+    steps.report(name);
     spi_finish();
     return ObjectIdGetDatum(target_oid);
   });

@@ -12,6 +12,7 @@
 #include "pg/support/guard.hpp"
 #include "pg/capture/idle_capture.hpp"
 #include "pg/catalog/next_due.hpp"
+#include "pg/refresh/delta_engine.hpp"
 #include "pg/storage/retention.hpp"
 #include "pg/support/role.hpp"
 #include "pg/support/settings.hpp"
@@ -547,6 +548,52 @@ bool apply_due_retention() {
   return !names.empty();
 }
 
+// Delta stages whose float drift is repaired on a cadence (incview.set_rederive) and whose
+// last complete re-derive is older than it: their folded groups re-derived now, a batch of
+// incview.batch_size groups per transaction (each one fold statement under the stage's lock:
+// writers never wait, a refresh of the stage waits one batch at most). Bounded by the groups
+// folded when it starts, as incview.rederive is.
+bool apply_due_rederive() {
+  std::vector<std::string> names;
+  in_transaction([&] {
+    if (!catalog_is_0_2()) return;
+    const uint64 n = spi_exec(
+        "SELECT s.name FROM incview.delta_stage d JOIN incview.stage s ON s.id = d.stage_id "
+        "WHERE d.rederive_every IS NOT NULL AND d.rederive IS NOT NULL "
+        "AND (d.last_rederive IS NULL OR d.last_rederive < now() - d.rederive_every) ORDER BY s.name");
+    for (uint64 i = 0; i < n; ++i) names.push_back(spi_text_or(i, 1, ""));
+  });
+  const int64 limit = std::max(settings.batch_size, 1);
+  for (const auto& name : names) {
+    report_activity("pg_incview: re-deriving folded groups of stage \"" + name + "\"");
+    int64 todo = -1;
+    bool more = true;
+    while (more && !ShutdownRequestPending) {
+      in_transaction([&] {
+        auto stage = find_stage(name);
+        if (!stage || stage->shape.target.empty() || !rederives(*stage)) {
+          more = false;
+          return;
+        }
+        // A batch that fails (a source dropped meanwhile, the owner's SQL raising) is
+        // reported and tried again at the next cadence, not on every pass.
+        auto error = in_subtransaction([&] {
+          if (todo < 0) todo = folded_groups(*stage);
+          more = todo > 0 && rederive_batch(*stage, limit) >= limit;
+        });
+        todo -= limit;
+        if (error) {
+          more = false;
+          const std::string msg = "pg_incview: re-derive of stage \"" + name + "\" failed: " + error->message;
+          pg_call([&] { ereport(WARNING, (errmsg("%s", msg.c_str()))); });
+        }
+        if (!more) mark_rederived(*stage);
+      });
+    }
+  }
+  return !names.empty();
+}
+
 // Keys queued for stages that no longer exist. drop_stage deletes its stage's keys, but a
 // writer whose transaction was open on a source another stage still reads (drop_stage
 // does not wait for those: no DROP TRIGGER) queued keys for it that commit after the drop,
@@ -629,9 +676,10 @@ bool scheduler_pass() {
       for (const auto& d : level) refresh_in_worker(d.name, expected_batches(d));
   }
   const bool retained = apply_due_retention();
+  const bool rederived = apply_due_rederive();
   drop_idle_capture_when_free();
   pg_call([] { pgstat_report_activity(STATE_IDLE, nullptr); });
-  return !due.empty() || retained || polls_shards;
+  return !due.empty() || retained || rederived || polls_shards;
 }
 
 NextDue next_due_in_transaction() {

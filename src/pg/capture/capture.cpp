@@ -18,6 +18,7 @@
 
 extern "C" {
 #include "access/transam.h"
+#include "commands/trigger.h"
 #include "replication/worker_internal.h"
 #include "utils/inval.h"
 #include "utils/rls.h"
@@ -78,8 +79,12 @@ struct StageCapture {
   PlanSet owner_plans;   // phase 1 of a two-phase capture, prepared as the stage owner
   PlanSet marker_plans;  // "every scope" when the owner may not see the changed rows
   // Engine delta (delta_engine.hpp): the statements queueing per-group partials for INSERT,
-  // UPDATE and DELETE; empty when the stage captures keys.
+  // UPDATE and DELETE; empty when the stage captures keys. A join's other sides: a statement
+  // pending on one of them when this capture runs makes its delta inexact (capture_delta).
   std::string delta[3];
+  std::vector<Oid> delta_pending_check;
+  bool delta_waits_for_writers = false;  // a join's side but the first: see capture_delta
+  Oid delta_queue = InvalidOid;
 };
 
 // What a source's statements capture: one change record per key group (change_record.hpp),
@@ -144,20 +149,23 @@ bool scope_types_builtin(TupleDesc desc, const std::vector<std::string>& scope) 
 // nothing for it, and its rows, committed after the stage's build, are not in the build
 // either (specs/new_source_race.spec). Leaves the rows in SPI_tuptable.
 uint64 read_capture_list(Oid relid) {
-  // (incview.delta_stage is in catalog 0.2: the 0.1 one reads NULLs.)
+  // (incview.delta_capture is in catalog 0.2: the 0.1 one reads NULLs.)
   static const char* const kSql[2] = {
       "SELECT s.id, s.owner::oid::text, ss.mapping_kind, ss.mapping, s.search_path, "
-      "       coalesce(st.scope_count, 0), u.col, s.policy = 'continuous', NULL::text, NULL::text, NULL::text "
+      "       coalesce(st.scope_count, 0), u.col, s.policy = 'continuous', NULL::text, NULL::text, NULL::text, "
+      "       NULL::text, NULL::boolean, NULL::text "
       "FROM incview.stage_source ss JOIN incview.stage s ON s.id = ss.stage_id "
       "LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
       "CROSS JOIN LATERAL unnest(s.scope) WITH ORDINALITY AS u(col, ord) "
       "WHERE ss.source = $1 ORDER BY s.id, u.ord",
       "SELECT s.id, s.owner::oid::text, ss.mapping_kind, ss.mapping, s.search_path, "
       "       coalesce(st.scope_count, 0), u.col, s.policy = 'continuous', "
-      "       d.capture_insert, d.capture_update, d.capture_delete "
+      "       d.capture_insert, d.capture_update, d.capture_delete, d.pending_check::pg_catalog.oid[]::text, "
+      "       d.waits_for_writers, (SELECT q.queue::pg_catalog.oid::text FROM incview.delta_stage q "
+      "                             WHERE q.stage_id = s.id) "
       "FROM incview.stage_source ss JOIN incview.stage s ON s.id = ss.stage_id "
       "LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
-      "LEFT JOIN incview.delta_stage d ON d.stage_id = s.id "
+      "LEFT JOIN incview.delta_capture d ON d.stage_id = s.id AND d.source = ss.source "
       "CROSS JOIN LATERAL unnest(s.scope) WITH ORDINALITY AS u(col, ord) "
       "WHERE ss.source = $1 ORDER BY s.id, u.ord"};
   const char* sql = kSql[catalog_is_0_2() ? 1 : 0];
@@ -230,6 +238,22 @@ void group_stages(TupleDesc desc, std::vector<std::unique_ptr<StageCapture>> sta
   }
 }
 
+// "{1,2}" (an oid[] as text) as oids.
+std::vector<Oid> oid_array_from_text(const std::string& text) {
+  std::vector<Oid> out;
+  std::string digits;
+  for (char ch : text) {
+    if (ch >= '0' && ch <= '9') {
+      digits += ch;
+    } else if (!digits.empty()) {
+      out.push_back(static_cast<Oid>(std::stoul(digits)));
+      digits.clear();
+    }
+  }
+  if (!digits.empty()) out.push_back(static_cast<Oid>(std::stoul(digits)));
+  return out;
+}
+
 std::shared_ptr<StageList> load(Oid relid, TupleDesc desc) {
   SourceCapture& entry = cache[relid];
   if (entry.stages) return entry.stages;
@@ -249,6 +273,9 @@ std::shared_ptr<StageList> load(Oid relid, TupleDesc desc) {
       sc->scopes = spi_int8(i, 6);
       sc->wakes = spi_bool(i, 8);
       for (int k = 0; k < 3; ++k) sc->delta[k] = spi_text_or(i, 9 + k, "");
+      sc->delta_pending_check = oid_array_from_text(spi_text_or(i, 12, "{}"));
+      sc->delta_waits_for_writers = spi_text_or(i, 13, "f") == "t";
+      sc->delta_queue = static_cast<Oid>(std::stoul(spi_text_or(i, 14, "0")));
       all.push_back(std::move(sc));
     }
     all.back()->spec.scope.push_back(spi_text_or(i, 7, ""));
@@ -359,11 +386,36 @@ void capture_as_owner(StageCapture& sc, CaptureEvent event, int64 rows, Datum* v
 // statement run as the stage owner (restricted, GUCs rolled back), like a lookup mapping:
 // the WHERE clause and the aggregates' arguments are the owner's SQL. TRUNCATE, and rows
 // row-level security would hide from the owner, queue an "every scope" marker instead.
+//
+// A join's side: Δ(A⋈B) = ΔA⋈B holds with B as it is right after A's statement, which is what
+// the trigger reads when statements and their triggers alternate. When B has a statement of
+// its own whose AFTER trigger has not fired yet (a foreign-key cascade from A's statement, a
+// data-modifying WITH writing both, a user trigger on A writing B), B already holds that
+// statement's rows and one of the two deltas would be computed against the wrong state: such
+// a statement queues an "every scope" marker (a rebuild that discards the queued deltas).
+//
+// Writers of two sides in parallel: each would read the other side without the other's
+// uncommitted rows, and neither delta would cover the pair (a fact inserted for a tag whose
+// name another transaction is changing). So the sides order themselves on the stage's queue:
+// the first table in FROM (the facts, usually) captures under the ROW EXCLUSIVE lock its
+// queue INSERT takes, the other sides first take SHARE ROW EXCLUSIVE, which conflicts with
+// both: a capture waits for the other sides' writers that have captured to commit, and its
+// statement's snapshot, taken after the wait (READ COMMITTED), sees their rows. Writers of the
+// first side still run in parallel with each other. A transaction snapshot (REPEATABLE READ,
+// SERIALIZABLE) cannot see what it waited for: such a writer queues a marker.
 void capture_delta(StageCapture& sc, Oid relid, CaptureEvent event, Datum* values) {
   int rls = RLS_NONE;
   const Oid owner = sc.stage_owner;
   if (event != CaptureEvent::Truncate) pg_call([&] { rls = check_enable_rls(relid, owner, true); });
-  if (event == CaptureEvent::Truncate || rls == RLS_ENABLED) {
+  const bool joined = !sc.delta_pending_check.empty();
+  bool interleaved = joined && IsolationUsesXactSnapshot();
+  for (Oid other : sc.delta_pending_check)
+    pg_call([&] { interleaved = interleaved || AfterTriggerPendingOnRel(other); });
+  if (!interleaved && event != CaptureEvent::Truncate && sc.delta_waits_for_writers && OidIsValid(sc.delta_queue)) {
+    const Oid queue = sc.delta_queue;
+    pg_call([&] { LockRelationOid(queue, ShareRowExclusiveLock); });
+  }
+  if (event == CaptureEvent::Truncate || rls == RLS_ENABLED || interleaved) {
     capture_marker(sc, event, values);
     return;
   }

@@ -67,10 +67,10 @@ void write_record(Oid table, const std::vector<int32>& stage_ids, const std::vec
       ours = !TupleDescAttr(desc, i)->attisdropped && TupleDescAttr(desc, i)->atttypid == kColumnTypes[i];
     if (!ours)
       ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                      errmsg("incview.source_change is not the table pg_incview made"),
+                      errmsg("incview.source_change is not the table pg_incview made"),  // not SQL: message
                       errdetail("capture appends to it without the executor: it must keep its five columns and have "
                                 "no index and no trigger"),
-                      errhint("drop what was added to incview.source_change")));
+                      errhint("drop what was added to incview.source_change")));  // not SQL: hint
     Datum values[kColumns];
     bool nulls[kColumns] = {false, false, keys == nullptr, false, false};
     values[0] = PointerGetDatum(construct_array(const_cast<Datum*>(id_data), nids, INT4OID, 4, true, TYPALIGN_INT));

@@ -2,6 +2,7 @@
 
 #include "core/sql_text.hpp"
 #include "pg/capture/capture.hpp"
+#include "pg/catalog/source_rows.hpp"
 #include "pg/citus/citus.hpp"
 #include "pg/support/guard.hpp"
 #include "pg/support/role.hpp"
@@ -15,23 +16,9 @@ namespace incview::pg {
 
 namespace {
 
-// Tables with one of our triggers: our name AND our function (a user's trigger that merely
-// borrows the name is not ours to drop), and no stage reading the table.
-constexpr const char* kIdleTables =
-    "SELECT DISTINCT t.tgrelid::oid::text FROM pg_catalog.pg_trigger t "
-    "WHERE t.tgfoid IN (SELECT p.oid FROM pg_catalog.pg_proc p WHERE p.pronamespace = "
-    "'incview'::pg_catalog.regnamespace "
-    "                   AND p.proname OPERATOR(pg_catalog.=) ANY ('{capture,capture_citus}'::pg_catalog.name[])) "
-    "  AND t.tgname OPERATOR(pg_catalog.=) ANY ('{incview_capture_ins,incview_capture_upd,incview_capture_del,"
-    "                                             incview_capture_trunc,incview_capture_row}'::pg_catalog.name[]) "
-    "  AND NOT EXISTS (SELECT 1 FROM incview.stage_source ss WHERE ss.source = t.tgrelid) "
-    "  AND ($1::pg_catalog.oid IS NULL OR t.tgrelid = $1::pg_catalog.oid)";
-
-bool is_idle(Oid table) {
-  bool idle = false;
-  as_extension_owner([&] { idle = spi_scalar(kIdleTables, {oid_arg(table)}).has_value(); });
-  return idle;
-}
+// Whether the table has one of our triggers (our name AND our function: a user's trigger
+// that merely borrows the name is not ours to drop) and no stage reads it.
+bool is_idle(Oid table) { return !tables_with_idle_capture(table).empty(); }
 
 bool lock_table(Oid table, IdleLock lock) {
   bool got = false;
@@ -69,14 +56,7 @@ void drop_our_triggers(Oid table) {
 
 }  // namespace
 
-std::vector<Oid> idle_capture_tables() {
-  std::vector<Oid> out;
-  as_extension_owner([&] {
-    const uint64 n = spi_exec(kIdleTables, {null_arg(OIDOID)}, true);
-    for (uint64 i = 0; i < n; ++i) out.push_back(static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))));
-  });
-  return out;
-}
+std::vector<Oid> idle_capture_tables() { return tables_with_idle_capture(std::nullopt); }
 
 int drop_capture_if_idle(const std::vector<Oid>& tables, IdleLock lock) {
   bool in_block = false;

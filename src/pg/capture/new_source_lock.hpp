@@ -2,6 +2,7 @@
 #pragma once
 #include <vector>
 
+#include "pg/catalog/source_rows.hpp"  // sources_of: the `read_before` of a stage
 #include "pg/support/pg_headers.hpp"
 
 namespace incview::pg {
@@ -17,8 +18,5 @@ namespace incview::pg {
 // Readers are not blocked. Taken without a privilege check, like CREATE TRIGGER's (the
 // owner's TRIGGER privilege was checked). No-op for a table in `read_before`.
 void lock_new_source(Oid source, const std::vector<Oid>& read_before);
-
-// The tables a stage reads now (its incview.stage_source rows), for lock_new_source.
-std::vector<Oid> sources_of(int32 stage_id);
 
 }  // namespace incview::pg

@@ -5,6 +5,7 @@
 // REPLICA), which fires exactly where the statement triggers do not (install_capture; later
 // sources get it there too). This is the ddl_command_end trigger of CREATE SUBSCRIPTION.
 #include "pg/capture/capture.hpp"
+#include "pg/catalog/source_rows.hpp"
 #include "pg/ddl/ddl_event.hpp"
 #include "pg/support/guard.hpp"
 #include "pg/support/role.hpp"
@@ -22,18 +23,8 @@ Datum incview_on_subscription_ddl(PG_FUNCTION_ARGS) {
   return entry_guard([&]() -> Datum {
     (void)event_data(fcinfo);
     spi_connect();
-    std::vector<Oid> sources;
-    as_extension_owner([&] {
-      const uint64 n = spi_exec(
-          "SELECT DISTINCT ss.source::oid::text FROM incview.stage_source ss "
-          "JOIN pg_catalog.pg_class c ON c.oid = ss.source AND c.relkind = 'r' "
-          "WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = ss.source "
-          "                  AND t.tgname = 'incview_capture_row')",
-          {}, true);
-      for (uint64 i = 0; i < n; ++i) sources.push_back(static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))));
-    });
     // CREATE SUBSCRIPTION is a superuser's: its creator may put triggers on any table.
-    for (Oid s : sources) install_capture(s);
+    for (Oid s : sources_without_replica_trigger()) install_capture(s);
     spi_finish();
     return static_cast<Datum>(0);
   });

@@ -94,7 +94,9 @@ void register_sources(const StageRecord& stage, const std::vector<Oid>& relation
     });
     lock_new_source(rel, read_before);
     install_capture(rel);
-    if (added > 0 && !missing.empty())
+    // (Not for a stage declared engine delta: it captures each source's change itself, as
+    // per-group partials through the join or UNION ALL, and never through this mapping.)
+    if (added > 0 && !missing.empty() && stage.engine != Engine::Delta)
       notice("source " + source_name + " of stage \"" + stage.name + "\" has no column " + missing +
                  ": any change to it dirties every scope",
              "map it with incview.map_source('" + stage.name + "', '" + source_name +

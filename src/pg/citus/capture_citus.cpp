@@ -10,6 +10,7 @@
 //  - TRUNCATE fires on the table where it was issued: on the coordinator, "every scope" for
 //    each stage reading it; on a worker (no pg_incview catalog there), refused.
 #include "core/sql_text.hpp"
+#include "pg/catalog/queue_markers.hpp"
 #include "pg/citus/citus.hpp"
 #include "pg/support/guard.hpp"
 #include "pg/support/role.hpp"
@@ -113,15 +114,7 @@ std::optional<Oid> table_of_shard(Oid rel) {
 
 // One "every scope" marker for each stage reading `source` (coordinator only).
 void mark_every_scope(Oid source) {
-  as_extension_owner([&] {
-    spi_exec(
-        "INSERT INTO incview.dirty_scope (stage_id, key) "
-        "SELECT ss.stage_id, NULL FROM incview.stage_source ss WHERE ss.source OPERATOR(pg_catalog.=) "
-        "$1::pg_catalog.oid "
-        "AND NOT EXISTS (SELECT 1 FROM incview.dirty_scope q WHERE q.stage_id OPERATOR(pg_catalog.=) ss.stage_id "
-        "                AND q.key IS NULL)",
-        {oid_arg(source)});
-  });
+  queue_every_scope_once_for_readers_of(source);
   note_dirty_in_transaction();
 }
 

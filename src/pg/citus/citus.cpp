@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "core/sql_text.hpp"
+#include "pg/catalog/citus_rows.hpp"
+#include "pg/catalog/queue_markers.hpp"
 #include "pg/support/role.hpp"
 #include "pg/support/spi.hpp"
 
@@ -174,9 +176,7 @@ void install_citus_capture(Oid source) {
   if (!t->reference) {
     args = "('distributed', " + quote_literal(queue_name) + ", " + quote_literal(t->dist_column) + ")";
     as_extension_owner([&] {
-      if (spi_scalar("SELECT 1 FROM incview.citus_source WHERE source OPERATOR(pg_catalog.=) $1::pg_catalog.oid",
-                     {oid_arg(source)}))
-        return;
+      if (citus_source_registered(source)) return;
       const std::string type = *spi_scalar("SELECT pg_catalog.format_type($1, NULL)", {oid_arg(t->dist_type)});
       const std::string queue = "incview_citus." + quote_ident(queue_name);
       // The queue holds keys, not rows: duplicates are fine (the drain deduplicates), so
@@ -184,18 +184,10 @@ void install_citus_capture(Oid source) {
       spi_exec("CREATE TABLE " + queue + " (key " + type + " NOT NULL)");
       spi_exec("SELECT pg_catalog.create_distributed_table($1::pg_catalog.regclass, 'key', colocate_with => $2)",
                {text_arg(queue), text_arg(t->name)});
-      spi_exec(
-          "INSERT INTO incview.citus_source (source, kind, queue, key_column) "
-          "VALUES ($1::pg_catalog.oid, 'distributed', $2::pg_catalog.regclass, $3)",
-          {oid_arg(source), text_arg(queue), text_arg(t->dist_column)});
+      save_distributed_citus_source(source, queue, t->dist_column);
     });
   } else {
-    as_extension_owner([&] {
-      spi_exec(
-          "INSERT INTO incview.citus_source (source, kind) VALUES ($1::pg_catalog.oid, 'reference') "
-          "ON CONFLICT (source) DO NOTHING",
-          {oid_arg(source)});
-    });
+    save_reference_citus_source(source);
   }
   static const char* const kClauses[] = {
       " AFTER INSERT ON %s REFERENCING NEW TABLE AS incview_new",
@@ -217,14 +209,7 @@ void install_citus_capture(Oid source) {
 void forget_unused_citus_sources() {
   if (!catalog_is_0_2() || !citus_present()) return;
   as_extension_owner([&] {
-    const uint64 n = spi_exec(
-        "DELETE FROM incview.citus_source c WHERE NOT EXISTS "
-        "(SELECT 1 FROM incview.stage_source ss WHERE ss.source OPERATOR(pg_catalog.=) c.source) "
-        "RETURNING c.queue::pg_catalog.text");
-    std::vector<std::string> queues;
-    for (uint64 i = 0; i < n; ++i)
-      if (auto q = spi_text(i, 1)) queues.push_back(*q);
-    for (const auto& q : queues) spi_exec("DROP TABLE IF EXISTS " + q);
+    for (const auto& q : forget_unread_citus_sources()) spi_exec("DROP TABLE IF EXISTS " + q);
   });
 }
 
@@ -232,26 +217,14 @@ int64 drain_citus_queues() {
   if (!catalog_is_0_2()) return 0;
   int64 moved = 0;
   as_extension_owner([&] {
-    const uint64 n = spi_exec(
-        "SELECT source::pg_catalog.oid::pg_catalog.text, queue::pg_catalog.text FROM incview.citus_source "
-        "WHERE kind OPERATOR(pg_catalog.=) 'distributed' AND queue IS NOT NULL ORDER BY source",
-        {}, true);
-    std::vector<std::pair<Oid, std::string>> queues;
-    for (uint64 i = 0; i < n; ++i)
-      queues.push_back({static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))), spi_text_or(i, 2, "")});
-    for (const auto& [source, queue] : queues) {
+    for (const auto& [source, queue] : citus_key_queues()) {
       // One distributed statement per source: each shard's keys are deleted on its node, and
       // come back (as the stage's queue form, jsonb arrays) deduplicated.
       const auto keys = spi_scalar("WITH d AS (DELETE FROM " + queue +
                                    " RETURNING key) "
                                    "SELECT pg_catalog.jsonb_agg(DISTINCT pg_catalog.jsonb_build_array(d.key)) FROM d");
       if (!keys) continue;
-      moved +=
-          static_cast<int64>(spi_exec("INSERT INTO incview.dirty_scope (stage_id, key) "
-                                      "SELECT ss.stage_id, e.k FROM incview.stage_source ss, "
-                                      "pg_catalog.jsonb_array_elements($2::pg_catalog.jsonb) e(k) "
-                                      "WHERE ss.source OPERATOR(pg_catalog.=) $1::pg_catalog.oid",
-                                      {oid_arg(source), text_arg(*keys)}));
+      moved += queue_keys_for_readers_of(source, *keys);
     }
   });
   return moved;

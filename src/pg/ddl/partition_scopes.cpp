@@ -3,6 +3,8 @@
 #include "core/capture_sql.hpp"
 #include "core/sql_text.hpp"
 #include "pg/catalog/catalog.hpp"
+#include "pg/catalog/queue_markers.hpp"
+#include "pg/catalog/source_rows.hpp"
 #include "pg/support/guard.hpp"
 #include "pg/support/role.hpp"
 #include "pg/support/settings.hpp"
@@ -21,21 +23,8 @@ namespace {
 // 100 scopes at its last build): a bound on the memory one DDL statement can cost.
 constexpr int64 kSmallStageKeyCap = 100000;
 
-struct Reader {
-  int32 stage_id;
-  std::string stage;
-  std::string kind;  // same | lookup | all
-  std::string mapping;
-  int64 scopes;
-};
-
-void queue_marker(int32 stage_id) {
-  as_extension_owner(
-      [&] { spi_exec("INSERT INTO incview.dirty_scope (stage_id, key) VALUES ($1, NULL)", {int4_arg(stage_id)}); });
-}
-
 // The keys of `table`'s rows for one stage; false when only a marker will do.
-bool queue_partition_keys(const Reader& r, Oid table) {
+bool queue_partition_keys(const PartitionReader& r, Oid table) {
   if (r.kind != "same" && r.kind != "lookup") return false;
   const std::optional<StageRecord> stage = find_stage(r.stage);
   if (!stage) return false;
@@ -63,32 +52,18 @@ bool queue_partition_keys(const Reader& r, Oid table) {
   });
   if (read > cap) return false;
   if (!keys) return true;  // an empty partition: nothing moves
-  as_extension_owner([&] { spi_exec(queue_keys_statement(), {int4_arg(r.stage_id), int8_arg(cap), text_arg(*keys)}); });
+  queue_keys(r.stage_id, cap, *keys);
   return true;
 }
 
 }  // namespace
 
 void dirty_scopes_of_partition(Oid table, Oid anchor) {
-  std::vector<Reader> readers;
-  as_extension_owner([&] {
-    const uint64 n = spi_exec(
-        "SELECT DISTINCT ON (ss.stage_id) ss.stage_id, s.name, ss.mapping_kind, coalesce(ss.mapping, ''), "
-        "       coalesce(st.scope_count, 0) "
-        "FROM pg_catalog.pg_partition_ancestors($1) WITH ORDINALITY AS a(anc, lvl) "
-        "JOIN incview.stage_source ss ON ss.source = a.anc JOIN incview.stage s ON s.id = ss.stage_id "
-        "LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
-        "ORDER BY ss.stage_id, a.lvl",
-        {oid_arg(anchor)}, true);
-    for (uint64 i = 0; i < n; ++i)
-      readers.push_back({static_cast<int32>(spi_int8(i, 1)), spi_text_or(i, 2, ""), spi_text_or(i, 3, "all"),
-                         spi_text_or(i, 4, ""), spi_int8(i, 5)});
-  });
-  for (const auto& r : readers) {
+  for (const auto& r : partition_readers(anchor)) {
     bool keyed = false;
     // Any failure (no privilege on the partition, a mapping that errors) costs only precision.
     auto error = in_subtransaction([&] { keyed = queue_partition_keys(r, table); });
-    if (error || !keyed) queue_marker(r.stage_id);
+    if (error || !keyed) queue_every_scope(r.stage_id);
   }
 }
 

@@ -21,8 +21,11 @@
 #include "pg/ddl/ddl_event.hpp"
 #include "pg/support/guard.hpp"
 #include "pg/capture/idle_capture.hpp"
+#include "pg/catalog/queue_markers.hpp"
+#include "pg/catalog/source_rows.hpp"
 #include "pg/ddl/partition_scopes.hpp"
 #include "pg/support/role.hpp"
+#include "pg/refresh/delta_engine.hpp"
 #include "pg/support/spi.hpp"
 #include "pg/support/subxact.hpp"
 
@@ -39,32 +42,10 @@ using namespace incview::pg;
 
 namespace {
 
-bool any_source() {
-  bool any = false;
-  as_extension_owner([&] { any = spi_scalar("SELECT 1 FROM incview.stage_source LIMIT 1").has_value(); });
-  return any;
-}
-
 void warn(const std::string& what, const std::string& error) {
   const std::string msg = "pg_incview: " + what + ": " + error;
   const char* m = msg.c_str();
   pg_call([&] { ereport(WARNING, (errmsg("%s", m))); });
-}
-
-// "Every scope" markers for the stages reading any of these relations (or their ancestors).
-void dirty_stages_of(const std::vector<Oid>& rels) {
-  if (rels.empty()) return;
-  std::string oids = "{";
-  for (size_t i = 0; i < rels.size(); ++i) oids += (i ? "," : "") + std::to_string(rels[i]);
-  oids += "}";
-  as_extension_owner([&] {
-    spi_exec(
-        "INSERT INTO incview.dirty_scope (stage_id, key) "
-        "SELECT DISTINCT ss.stage_id, NULL::jsonb FROM incview.stage_source ss "
-        "WHERE ss.source IN (SELECT a.anc FROM unnest($1::oid[]) AS r(rel), "
-        "                    LATERAL pg_catalog.pg_partition_ancestors(r.rel) AS a(anc))",
-        {text_arg(oids)});
-  });
 }
 
 // Runs body in its own subtransaction when any stage has a source (a WARNING naming `what`
@@ -114,6 +95,7 @@ Datum incview_on_ddl_start(PG_FUNCTION_ARGS) {
         spi_connect();
         auto error = in_subtransaction([&] { (void)drop_all_idle_capture(IdleLock::Wait); });
         if (error) warn("could not drop idle capture triggers", error->message);
+        drop_all_delta_queues();  // not members (pg_dump dumps them): gone with the extension
         spi_finish();
       }
       return static_cast<Datum>(0);
@@ -134,7 +116,7 @@ Datum incview_on_ddl_start(PG_FUNCTION_ARGS) {
     }
     if (!touched.empty() || !moving.empty())
       if_sources("could not mark the stages reading the changed partitions", [&] {
-        dirty_stages_of(touched);
+        queue_every_scope_for_readers_of(touched);  // or their ancestors
         for (const auto& [table, anchor] : moving) dirty_scopes_of_partition(table, anchor);
       });
     return static_cast<Datum>(0);
@@ -150,39 +132,8 @@ Datum incview_on_ddl_end(PG_FUNCTION_ARGS) {
       spi_finish();
       return static_cast<Datum>(0);
     }
-    struct NewSource {
-      int32 stage_id;
-      Oid rel;
-      std::string kind;
-      std::optional<std::string> mapping;
-    };
-    std::vector<NewSource> found;
-    as_extension_owner([&] {
-      const uint64 n = spi_exec(
-          "SELECT DISTINCT ON (ss.stage_id, t.relid) ss.stage_id, t.relid::oid::text, ss.mapping_kind, ss.mapping "
-          "FROM pg_catalog.pg_event_trigger_ddl_commands() AS c "
-          "CROSS JOIN LATERAL pg_catalog.pg_partition_tree(c.objid) AS t "
-          "CROSS JOIN LATERAL pg_catalog.pg_partition_ancestors(t.relid) WITH ORDINALITY AS a(anc, lvl) "
-          "JOIN incview.stage_source ss ON ss.source = a.anc "
-          "WHERE c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.objsubid = 0 "
-          "  AND NOT EXISTS (SELECT 1 FROM incview.stage_source x WHERE x.stage_id = ss.stage_id AND x.source = "
-          "t.relid) "
-          "ORDER BY ss.stage_id, t.relid, a.lvl",
-          {}, true);
-      for (uint64 i = 0; i < n; ++i)
-        found.push_back({static_cast<int32>(spi_int8(i, 1)), static_cast<Oid>(std::stoul(spi_text_or(i, 2, "0"))),
-                         spi_text_or(i, 3, "all"), spi_text(i, 4)});
-    });
-    for (const auto& s : found) {
-      auto error = in_subtransaction([&] {
-        as_extension_owner([&] {
-          spi_exec(
-              "INSERT INTO incview.stage_source (stage_id, source, mapping_kind, mapping) VALUES ($1, $2, $3, $4) "
-              "ON CONFLICT (stage_id, source) DO NOTHING",
-              {int4_arg(s.stage_id), oid_arg(s.rel), text_arg(s.kind),
-               s.mapping ? text_arg(*s.mapping) : null_arg(TEXTOID)});
-        });
-      });
+    for (const auto& s : new_partition_sources()) {
+      auto error = in_subtransaction([&] { save_partition_source(s); });
       if (error) {
         warn("could not register a new partition as a source", error->message);
         continue;
@@ -202,14 +153,7 @@ Datum incview_on_ddl_end(PG_FUNCTION_ARGS) {
 Datum incview_on_sql_drop(PG_FUNCTION_ARGS) {
   return entry_guard([&]() -> Datum {
     (void)event_data(fcinfo);
-    if_sources("could not forget dropped sources", [&] {
-      as_extension_owner([&] {
-        spi_exec(
-            "DELETE FROM incview.stage_source ss USING pg_catalog.pg_event_trigger_dropped_objects() AS d "
-            "WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0 "
-            "  AND ss.source = d.objid");
-      });
-    });
+    if_sources("could not forget dropped sources", [&] { forget_dropped_sources(); });
     return static_cast<Datum>(0);
   });
 }

@@ -26,7 +26,9 @@
 #include "pg/support/guard.hpp"
 #include "pg/support/role.hpp"
 #include "pg/support/spi.hpp"
+#include "pg/catalog/source_rows.hpp"
 #include "pg/catalog/stage_definition.hpp"
+#include "pg/catalog/stage_rows.hpp"
 #include "pg/catalog/stage_sources.hpp"
 #include "pg/support/subxact.hpp"
 
@@ -41,12 +43,6 @@ using namespace incview;
 using namespace incview::pg;
 
 namespace {
-
-bool any_stage() {
-  bool any = false;
-  as_extension_owner([&] { any = spi_scalar("SELECT 1 FROM incview.stage LIMIT 1").has_value(); });
-  return any;
-}
 
 void notice(const std::string& message) {
   const char* m = message.c_str();
@@ -90,63 +86,18 @@ std::vector<ColumnChange> column_changes(Node* stmt) {
 // The stored query of each stage whose definition view depends on an object this command
 // renamed or moved becomes the view's current definition (a schema: every stage).
 void follow_renames() {
-  struct Affected {
-    int32 id;
-    Oid view;
-    std::string search_path;
-  };
-  std::vector<Affected> affected;
-  as_extension_owner([&] {
-    const uint64 n = spi_exec(
-        "SELECT DISTINCT s.id, s.definition::oid::text, s.search_path FROM incview.stage s "
-        "CROSS JOIN pg_catalog.pg_event_trigger_ddl_commands() AS c "
-        "WHERE s.definition IS NOT NULL "
-        "  AND (c.classid = 'pg_catalog.pg_namespace'::pg_catalog.regclass "
-        "       OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid "
-        "                  WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass "
-        "                    AND r.ev_class = s.definition AND d.refclassid = c.classid AND d.refobjid = c.objid))",
-        {}, true);
-    for (uint64 i = 0; i < n; ++i)
-      affected.push_back({static_cast<int32>(spi_int8(i, 1)), static_cast<Oid>(std::stoul(spi_text_or(i, 2, "0"))),
-                          spi_text_or(i, 3, "")});
-  });
-  for (const auto& a : affected) {
+  for (const auto& a : stages_with_renamed_inputs()) {
     const std::string text = definition_text(a.view, a.search_path);
     if (text.empty()) continue;
-    as_extension_owner([&] {
-      spi_exec("UPDATE incview.stage SET query = $2 WHERE id = $1 AND query IS DISTINCT FROM $2",
-               {int4_arg(a.id), text_arg(text)});
-    });
+    save_stage_query(a.id, text);
   }
 }
 
 // A scope column of a 'same' source renamed: the source is read through a lookup mapping
 // naming the column's new name (what 'same' meant, under the new name).
 void rename_same_captures(const ColumnChange& c) {
-  struct Source {
-    int32 stage_id;
-    std::vector<std::string> scope;
-  };
-  std::vector<Source> found;
-  as_extension_owner([&] {
-    const uint64 n = spi_exec(
-        "SELECT ss.stage_id, u.col FROM incview.stage_source ss JOIN incview.stage s ON s.id = ss.stage_id "
-        "CROSS JOIN LATERAL unnest(s.scope) WITH ORDINALITY AS u(col, ord) "
-        "WHERE ss.source = $1 AND ss.mapping_kind = 'same' AND $2 = ANY (s.scope) ORDER BY ss.stage_id, u.ord",
-        {oid_arg(c.rel), text_arg(c.column)}, true);
-    for (uint64 i = 0; i < n; ++i) {
-      const int32 id = static_cast<int32>(spi_int8(i, 1));
-      if (found.empty() || found.back().stage_id != id) found.push_back({id, {}});
-      found.back().scope.push_back(spi_text_or(i, 2, ""));
-    }
-  });
-  for (const auto& f : found) {
-    const std::string mapping = renamed_same_mapping(f.scope, c.column, c.new_name);
-    as_extension_owner([&] {
-      spi_exec(
-          "UPDATE incview.stage_source SET mapping_kind = 'lookup', mapping = $3 WHERE stage_id = $1 AND source = $2",
-          {int4_arg(f.stage_id), oid_arg(c.rel), text_arg(mapping)});
-    });
+  for (const auto& f : same_sources_with_scope_column(c.rel, c.column)) {
+    save_lookup_mapping(f.stage_id, c.rel, renamed_same_mapping(f.scope, c.column, c.new_name));
     invalidate_capture(c.rel);
   }
 }
@@ -155,60 +106,15 @@ void rename_same_captures(const ColumnChange& c) {
 // column, a lookup mapping that no longer prepares as the stage's owner) dirties every
 // scope from now on: correct, if slower, until the owner maps the source again.
 void check_captures() {
-  struct Capture {
-    int32 stage_id;
-    std::string stage;
-    Oid owner;
-    std::string search_path;
-    Oid source;
-    std::string source_name;
-    std::string kind;
-    std::string mapping;
-    std::vector<std::string> scope;
-    std::string missing;  // 'same': scope columns the source lacks
-  };
-  std::vector<Capture> captures;
-  as_extension_owner([&] {
-    const uint64 n = spi_exec(
-        "SELECT ss.stage_id, s.name, s.owner::oid::text, s.search_path, ss.source::oid::text, ss.source::text, "
-        "       ss.mapping_kind, coalesce(ss.mapping, ''), pg_catalog.array_to_json(s.scope)::text, "
-        "       (SELECT pg_catalog.string_agg(w, ', ') FROM unnest(s.scope) AS w "
-        "        WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = ss.source "
-        "                          AND a.attname = w AND a.attnum > 0 AND NOT a.attisdropped)) "
-        "FROM incview.stage_source ss JOIN incview.stage s ON s.id = ss.stage_id "
-        "JOIN pg_catalog.pg_class c ON c.oid = ss.source AND c.relkind IN ('r', 'p') "
-        "WHERE ss.mapping_kind IN ('same', 'lookup') ORDER BY ss.stage_id, ss.source",
-        {}, true);
-    for (uint64 i = 0; i < n; ++i) {
-      Capture c;
-      c.stage_id = static_cast<int32>(spi_int8(i, 1));
-      c.stage = spi_text_or(i, 2, "");
-      c.owner = static_cast<Oid>(std::stoul(spi_text_or(i, 3, "0")));
-      c.search_path = spi_text_or(i, 4, "");
-      c.source = static_cast<Oid>(std::stoul(spi_text_or(i, 5, "0")));
-      c.source_name = spi_text_or(i, 6, "");
-      c.kind = spi_text_or(i, 7, "");
-      c.mapping = spi_text_or(i, 8, "");
-      c.missing = spi_text_or(i, 10, "");
-      captures.push_back(std::move(c));
-    }
-  });
-  for (auto& c : captures) {
+  for (const auto& c : mapped_captures()) {
     std::string problem;
     if (c.kind == "same") {
       if (c.missing.empty()) continue;
       problem = "it has no column " + c.missing + " any more";
     } else {
-      as_extension_owner([&] {
-        const uint64 n = spi_exec(
-            "SELECT u FROM incview.stage s, unnest(s.scope) WITH ORDINALITY AS x(u, o) "
-            "WHERE s.id = $1 ORDER BY o",
-            {int4_arg(c.stage_id)}, true);
-        for (uint64 i = 0; i < n; ++i) c.scope.push_back(spi_text_or(i, 1, ""));
-      });
       CaptureSpec spec;
       spec.kind = MappingKind::Lookup;
-      spec.scope = c.scope;
+      spec.scope = stage_scope_columns(c.stage_id);
       spec.mapping = c.mapping;
       const std::string check = lookup_check_statement(spec, c.source_name);
       auto error = in_subtransaction([&] {
@@ -223,11 +129,7 @@ void check_captures() {
       if (!error) continue;
       problem = "its mapping fails: " + error->message;
     }
-    as_extension_owner([&] {
-      spi_exec(
-          "UPDATE incview.stage_source SET mapping_kind = 'all', mapping = NULL WHERE stage_id = $1 AND source = $2",
-          {int4_arg(c.stage_id), oid_arg(c.source)});
-    });
+    save_every_scope_mapping(c.stage_id, c.source);
     invalidate_capture(c.source);
     warn("pg_incview: capture of " + c.source_name + " for stage \"" + c.stage + "\" no longer fits it (" + problem +
              "): any change to " + c.source_name + " now dirties every scope",
@@ -248,16 +150,10 @@ Datum incview_on_stage_ddl_start(PG_FUNCTION_ARGS) {
     spi_connect();
     for (const auto& c : changes) {
       if (!OidIsValid(c.rel)) continue;
-      std::optional<std::string> stage, table;
-      as_extension_owner([&] {
-        spi_exec("SELECT s.name, s.target::text FROM incview.stage s WHERE s.target = $1 AND $2 = ANY (s.columns)",
-                 {oid_arg(c.rel), text_arg(c.column)}, true);
-        if (SPI_processed > 0) {
-          stage = spi_text(0, 1);
-          table = spi_text(0, 2);
-        }
-      });
-      if (!stage) continue;
+      const std::optional<StageColumn> column_of = stage_with_column(c.rel, c.column);
+      if (!column_of || !column_of->stage) continue;
+      const std::optional<std::string>& stage = column_of->stage;
+      const std::optional<std::string>& table = column_of->table;
       throw Error(std::string(c.verb) == std::string("drop") ? sqlstate::kDependentObjectsStillExist
                                                              : sqlstate::kFeatureNotSupported,
                   std::string("cannot ") + c.verb + " column \"" + c.column + "\" of table " + *table +
@@ -298,17 +194,7 @@ Datum incview_on_stage_drop(PG_FUNCTION_ARGS) {
     (void)event_data(fcinfo);
     if (in_own_stage_ddl()) return static_cast<Datum>(0);
     spi_connect();
-    std::vector<std::string> names;
-    as_extension_owner([&] {
-      const uint64 n = spi_exec(
-          "SELECT DISTINCT s.id, s.name FROM incview.stage s "
-          "JOIN pg_catalog.pg_event_trigger_dropped_objects() AS d "
-          "  ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0 "
-          " AND (d.objid = s.definition::oid OR d.objid = s.target::oid) ORDER BY s.id",
-          {}, true);
-      for (uint64 i = 0; i < n; ++i) names.push_back(spi_text_or(i, 2, ""));
-    });
-    for (const auto& name : names) {
+    for (const auto& name : stages_with_dropped_relations()) {
       const auto stage = find_stage(name);
       if (!stage) continue;  // went with an upstream stage already
       notice("drop cascades to stage \"" + name + "\"");

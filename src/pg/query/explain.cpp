@@ -10,6 +10,8 @@
 #include "pg/support/spi.hpp"
 #include "pg/query/query_check.hpp"
 #include "pg/query/independence.hpp"
+#include "pg/catalog/index_rows.hpp"
+#include "pg/catalog/source_rows.hpp"
 #include "pg/catalog/stage_graph_catalog.hpp"
 
 namespace incview::pg {
@@ -17,30 +19,6 @@ namespace incview::pg {
 namespace {
 
 constexpr int64 kSampleKeys = 100;
-
-struct SourceInfo {
-  std::string name;     // as regclass prints it
-  std::string relname;  // as EXPLAIN prints it
-  std::string kind;     // same | lookup | all
-  std::string mapping;
-};
-
-std::vector<SourceInfo> stage_sources(const StageRecord& stage) {
-  std::vector<SourceInfo> sources;
-  // Names as the stage's search path prints them; rows as the extension owner (row security).
-  const std::string path = stage_search_path(stage.search_path);
-  AsRole role(extension_owner());
-  with_session_settings(path, [&] {
-    const uint64 n = spi_exec(
-        "SELECT ss.source::pg_catalog.text, c.relname, ss.mapping_kind, coalesce(ss.mapping, '') "
-        "FROM incview.stage_source ss JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) ss.source "
-        "WHERE ss.stage_id OPERATOR(pg_catalog.=) $1 ORDER BY 1",
-        {int4_arg(stage.id)});
-    for (uint64 i = 0; i < n; ++i)
-      sources.push_back({spi_text_or(i, 1, ""), spi_text_or(i, 2, ""), spi_text_or(i, 3, ""), spi_text_or(i, 4, "")});
-  });
-  return sources;
-}
 
 struct SamplePlan {
   int64 keys = 0;
@@ -93,7 +71,7 @@ std::string explain_stage(const StageRecord& stage) {
   if (!stage.shape.retention_column.empty())
     out += "  retention: " + stage.shape.retention_column + " within " + stage.shape.retention_keep + "\n";
 
-  const auto sources = stage_sources(stage);
+  const auto sources = source_rows_as_printed(stage);
   out += "sources:\n";
   for (const auto& s : sources) {
     out += "  " + s.name + ": ";
@@ -147,7 +125,7 @@ std::optional<std::string> independence_verdict(const StageRecord& stage) {
   const auto sample = plan_sample_batch(stage);
   if (!sample) return std::nullopt;
   std::vector<std::string> unreached;
-  for (const auto& s : stage_sources(stage))
+  for (const auto& s : source_rows_as_printed(stage))
     if (s.kind == "same" &&
         scope_reach(sample->lines, s.relname, scope_names(stage), sample->literals) == ScopeReach::NotReached)
       unreached.push_back(s.name);
@@ -188,18 +166,7 @@ std::string explain_read_query(const StageRecord& stage, const std::string& read
 
   // Every index on the table; a partitioned index is used when any of its partitions'
   // indexes (pg_partition_tree) appears in the plan.
-  const uint64 n = spi_exec(
-      "SELECT x.indexrelid::regclass::text, "
-      "       coalesce(d.definition, CASE WHEN x.indisunique THEN 'unique key' ELSE 'scope' END), "
-      "       (SELECT string_agg(c.relname, ' ') FROM pg_catalog.pg_partition_tree(x.indexrelid) t "
-      "        JOIN pg_catalog.pg_class c ON c.oid = t.relid) "
-      "FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class ic ON ic.oid = x.indexrelid "
-      "LEFT JOIN incview.stage_index d ON d.stage_id = $2 AND d.index_name = ic.relname "
-      "WHERE x.indrelid = $1 ORDER BY 1",
-      {oid_arg(stage.target), int4_arg(stage.id)});
-  std::vector<std::array<std::string, 3>> indexes;
-  for (uint64 i = 0; i < n; ++i)
-    indexes.push_back({spi_text_or(i, 1, ""), spi_text_or(i, 2, ""), spi_text_or(i, 3, "")});
+  const std::vector<std::array<std::string, 3>> indexes = stage_table_indexes(stage);
   out += "indexes:\n";
   for (const auto& [name, what, members] : indexes) {
     bool used = false;

@@ -7,6 +7,7 @@
 #include "pg/refresh/refresher.hpp"
 #include "pg/refresh/stage_refresh.hpp"
 #include "pg/support/guard.hpp"
+#include "pg/support/settings.hpp"
 #include "pg/support/spi.hpp"
 
 namespace incview::pg {
@@ -25,6 +26,18 @@ void refuse_storage(const StageRecord& stage) {
   if (is_citus_table(stage.target)) no("its table is a Citus table");
 }
 
+// Drops a queue table, as the extension owner (the caller switched).
+void drop_queue_table(const std::string& queue) {
+  if (!spi_scalar("SELECT pg_catalog.to_regclass($1)::pg_catalog.text", {text_arg(queue)})) return;
+  // A queue made by an earlier 0.2 build was a member of the extension.
+  if (spi_scalar("SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid OPERATOR(pg_catalog.=) "
+                 "'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid OPERATOR(pg_catalog.=) "
+                 "$1::pg_catalog.regclass AND d.deptype OPERATOR(pg_catalog.=) 'e'",
+                 {text_arg(queue)}))
+    spi_exec("ALTER EXTENSION pg_incview DROP TABLE " + queue);
+  spi_exec("DROP TABLE " + queue);
+}
+
 }  // namespace
 
 void enable_delta(const StageRecord& stage, const std::string& engine) {
@@ -36,28 +49,51 @@ void enable_delta(const StageRecord& stage, const std::string& engine) {
   }
   refuse_storage(stage);
   // The query as the owner (its constants' input functions run while analyzing).
-  DeltaQueryDescription description;
-  as_owner_of(stage, [&] { description = describe_for_delta(stage.shape.query); });
-  const DeltaPlan plan = DeltaPlan::qualify(description);
+  DeltaPlan plan;
+  as_owner_of(stage, [&] { plan = delta_plan_for(stage.shape.query); });
   const std::string queue = queue_name(stage.id);
   std::vector<std::string> hidden;
   for (const auto& h : plan.hidden_columns()) hidden.push_back(h.first);
   as_extension_owner([&] {
     spi_exec(plan.create_queue(queue));
     // The stage owner's code writes the queue (capture, as that owner) and consumes it
-    // (refresh): it may touch only its own stage's queue. A member of the extension, so
-    // DROP EXTENSION removes it and pg_dump leaves the transient queue out.
+    // (refresh): it may touch only its own stage's queue. NOT a member of the extension:
+    // pg_dump dumps it (definition, grants and the deltas queued at dump time) like the
+    // stage's table, and incview.delta_stage is a configuration table, so a restored stage
+    // is a delta stage again with nothing lost (test/scenario/dump_restore.sh). A member
+    // would be left out of the dump, and a restore cannot add one back. DROP EXTENSION is
+    // refused while it exists, as it is for the stages' triggers and views; CASCADE drops it.
     spi_exec("GRANT SELECT, INSERT, DELETE ON " + queue + " TO " +
              *spi_scalar("SELECT $1::pg_catalog.regrole::pg_catalog.text", {oid_arg(stage.owner)}));
-    spi_exec("ALTER EXTENSION pg_incview ADD TABLE " + queue);
     spi_exec(
-        "INSERT INTO incview.delta_stage (stage_id, queue, table_query, hidden_columns, capture_insert, "
-        "capture_update, "
-        "capture_delete, fold) VALUES ($1, $2::pg_catalog.regclass, $3, "
-        "ARRAY(SELECT pg_catalog.jsonb_array_elements_text($4::pg_catalog.jsonb)), $5, $6, $7, $8)",
+        "INSERT INTO incview.delta_stage (stage_id, queue, table_query, hidden_columns, fold, rederive) "
+        "VALUES ($1, $2::pg_catalog.regclass, $3, "
+        "ARRAY(SELECT pg_catalog.jsonb_array_elements_text($4::pg_catalog.jsonb)), $5, $6)",
         {int4_arg(stage.id), text_arg(queue), text_arg(plan.table_query()), text_arg(json_string_array(hidden)),
-         text_arg(plan.capture(queue, false, true)), text_arg(plan.capture(queue, true, true)),
-         text_arg(plan.capture(queue, true, false)), text_arg(plan.fold(stage.shape.target, queue))});
+         text_arg(plan.fold(stage.shape.target, queue)),
+         plan.has_float_sums() ? text_arg(plan.rederive(stage.shape.target, queue)) : null_arg(TEXTOID)});
+    // One set of capture statements per source. A join's side reads the other sides as they
+    // are when its statement's trigger fires: `pending_check` lists them, and a statement
+    // whose trigger fires while one of them has a statement of its own pending (a cascade,
+    // a data-modifying WITH writing both) would read them too late and queues a rebuild.
+    // Writers of different sides in parallel would each read the other's rows as they were
+    // before it: the sides but the first wait for each other's and the first side's writers
+    // in flight (waits_for_writers, capture.cpp).
+    const std::vector<std::string>& sources = plan.sources();
+    for (const auto& source : sources) {
+      std::vector<std::string> others;
+      if (plan.joins())
+        for (const auto& o : sources)
+          if (o != source) others.push_back(o);
+      spi_exec(
+          "INSERT INTO incview.delta_capture (stage_id, source, capture_insert, capture_update, capture_delete, "
+          "pending_check, waits_for_writers) VALUES ($1, $2::pg_catalog.regclass, $3, $4, $5, "
+          "ARRAY(SELECT pg_catalog.jsonb_array_elements_text($6::pg_catalog.jsonb)::pg_catalog.regclass), $7::pg_catalog.bool)",
+          {int4_arg(stage.id), text_arg(source), text_arg(plan.capture_source(queue, source, false, true)),
+           text_arg(plan.capture_source(queue, source, true, true)),
+           text_arg(plan.capture_source(queue, source, true, false)), text_arg(json_string_array(others)),
+           text_arg(plan.joins() && source != sources.front() ? "true" : "false")});
+    }
     spi_exec("UPDATE incview.stage SET engine = $2 WHERE id = $1", {int4_arg(stage.id), text_arg(engine)});
   });
   as_owner_of(stage, [&] {
@@ -88,9 +124,18 @@ void drop_delta_queue(const StageRecord& stage) {
   if (!delta_active(stage)) return;
   as_extension_owner([&] {
     spi_exec("DELETE FROM incview.delta_stage WHERE stage_id = $1", {int4_arg(stage.id)});
-    if (!spi_scalar("SELECT pg_catalog.to_regclass($1)::pg_catalog.text", {text_arg(stage.delta_queue)})) return;
-    spi_exec("ALTER EXTENSION pg_incview DROP TABLE " + stage.delta_queue);
-    spi_exec("DROP TABLE " + stage.delta_queue);
+    drop_queue_table(stage.delta_queue);
+  });
+}
+
+void drop_all_delta_queues() {
+  as_extension_owner([&] {
+    if (!spi_scalar("SELECT pg_catalog.to_regclass('incview.delta_stage')::pg_catalog.text")) return;  // catalog 0.1
+    std::vector<std::string> queues;
+    const uint64 n = spi_exec("SELECT d.queue::pg_catalog.text FROM incview.delta_stage d ORDER BY d.stage_id");
+    for (uint64 i = 0; i < n; ++i) queues.push_back(spi_text_or(i, 1, ""));
+    for (const auto& q : queues)
+      if (!q.empty()) drop_queue_table(q);
   });
 }
 
@@ -120,6 +165,79 @@ void settle_delta_queue(const StageRecord& stage, bool fold) {
     spi_exec("DELETE FROM " + stage.delta_queue);
 }
 
+namespace {
+
+// The fold that also re-derives folded groups (DeltaPlan::rederive); nullopt when the stage
+// is not a delta stage or has no float sum/avg (nothing drifts). Read as the extension
+// owner: it embeds the stage's definition.
+std::optional<std::string> rederive_statement(const StageRecord& stage) {
+  if (!delta_active(stage)) return std::nullopt;
+  std::optional<std::string> sql;
+  as_extension_owner(
+      [&] { sql = spi_scalar("SELECT rederive FROM incview.delta_stage WHERE stage_id = $1", {int4_arg(stage.id)}); });
+  return sql;
+}
+
+}  // namespace
+
+bool rederives(const StageRecord& stage) { return rederive_statement(stage).has_value(); }
+
+int64 rederive_batch(const StageRecord& stage, int64 limit) {
+  const auto sql = rederive_statement(stage);
+  if (!sql) return 0;
+  lock_stage(stage.id);  // one fold of the stage at a time, as a refresh
+  RefreshStats stats;
+  stats.engine = "delta";
+  int64 groups = 0;
+  const double t0 = monotonic_seconds();
+  as_owner_of(stage, [&] {
+    with_session_settings(stage.search_path, [&] {
+      spi_exec(*sql, {int8_arg(limit)});
+      stats.deleted = spi_int8(0, 1);
+      stats.inserted = spi_int8(0, 2);
+      stats.updated = spi_int8(0, 3);
+      stats.scopes = spi_int8(0, 4);
+      groups = spi_int8(0, 5);
+    });
+  });
+  // In incview.refresh_log like any fold: it consumed the queue and rewrote groups.
+  if (stats.scopes > 0) log_refresh(stage, stats, monotonic_seconds() - t0, std::nullopt);
+  return groups;
+}
+
+int64 folded_groups(const StageRecord& stage) {
+  if (!rederives(stage)) return 0;
+  int64 n = 0;
+  as_owner_of(stage, [&] {
+    n = std::stoll(
+        spi_scalar("SELECT pg_catalog.count(*) FROM " + stage.shape.target + " AS t WHERE t.\"__incview_folded\"")
+            .value_or("0"));
+  });
+  return n;
+}
+
+void mark_rederived(const StageRecord& stage) {
+  as_extension_owner([&] {
+    spi_exec("UPDATE incview.delta_stage SET last_rederive = now() WHERE stage_id = $1", {int4_arg(stage.id)});
+  });
+}
+
+int64 rederive_folded(const StageRecord& stage) {
+  if (!rederives(stage)) return 0;
+  // Bounded by the groups folded when it starts: writers keep queueing deltas, and each
+  // batch folds them (marking their groups again), so "until none is left" might not end.
+  const int64 limit = std::max(settings.batch_size, 1);
+  int64 todo = folded_groups(stage), total = 0;
+  while (todo > 0) {
+    const int64 n = rederive_batch(stage, limit);
+    total += n;
+    todo -= limit;
+    if (n < limit) break;
+  }
+  mark_rederived(stage);
+  return total;
+}
+
 bool auto_prefers_delta(const StageRecord& stage) {
   if (stage.partition.partitioned() || !stage.shape.retention_column.empty() || is_citus_table(stage.target))
     return false;
@@ -130,13 +248,14 @@ bool auto_prefers_delta(const StageRecord& stage) {
   } catch (const Error&) {
     return false;
   }
-  const std::string source = description.source;
+  // Source rows: all sources' together (a UNION ALL's branches, a join's sides).
   double rows = 0, scopes = 0;
   as_extension_owner([&] {
     const auto r = spi_scalar(
-        "SELECT GREATEST(c.reltuples, 0)::pg_catalog.text FROM pg_catalog.pg_class c "
-        "WHERE c.oid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
-        {text_arg(source)});
+        "SELECT GREATEST(pg_catalog.sum(c.reltuples), 0)::pg_catalog.text FROM pg_catalog.pg_class c "
+        "WHERE c.oid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT pg_catalog.jsonb_array_elements_text("
+        "$1::pg_catalog.jsonb)::pg_catalog.regclass))",
+        {text_arg(json_string_array(description.sources))});
     const auto s = spi_scalar("SELECT scope_count::pg_catalog.text FROM incview.stage_state WHERE stage_id = $1",
                               {int4_arg(stage.id)});
     rows = r ? std::stod(*r) : 0;

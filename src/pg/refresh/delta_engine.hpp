@@ -29,6 +29,12 @@ void disable_delta(const StageRecord& stage);
 // Drops the queue table (drop_stage), as the extension owner.
 void drop_delta_queue(const StageRecord& stage);
 
+// DROP EXTENSION pg_incview (its event trigger): the queue tables are not members of the
+// extension (pg_dump must dump them) and the extension's schema outlives it (the control
+// file's schema): without this they would be left behind, and a new CREATE EXTENSION's
+// stage ids would collide with them. Transactional: a DROP refused later undoes it.
+void drop_all_delta_queues();
+
 // Folds the queued deltas into the table (one statement). As the stage owner.
 RefreshStats fold_deltas(const StageRecord& stage);
 
@@ -36,6 +42,25 @@ RefreshStats fold_deltas(const StageRecord& stage);
 // writers with deltas in flight, keeps new ones out until commit, and folds (fold = true)
 // or discards (before a full rebuild) what is queued.
 void settle_delta_queue(const StageRecord& stage, bool fold);
+
+// Float drift (docs/engines.md, "Exactness"): a delta stage with sum/avg over real/double
+// precision marks every group a fold writes (__incview_folded); re-deriving a marked group
+// from the source repairs whatever rounding the folds accumulated. Each batch is one fold
+// statement that also re-derives the groups (DeltaPlan::rederive): writers never wait.
+//
+// Whether the stage can drift (a delta stage with a float sum/avg).
+bool rederives(const StageRecord& stage);
+// Groups marked now (as the stage owner).
+int64 folded_groups(const StageRecord& stage);
+// One batch: folds the queue and re-derives at most `limit` marked groups, under the
+// stage's lock; logs it like a refresh. Returns the groups re-derived (0: none, or the
+// stage cannot drift). Caller: any role, the stage's SQL runs as its owner.
+int64 rederive_batch(const StageRecord& stage, int64 limit);
+// Records the time of a complete re-derive (incview.delta_stage.last_rederive).
+void mark_rederived(const StageRecord& stage);
+// Every group marked when it starts, in batches of incview.batch_size groups, in the
+// current transaction (incview.rederive); then mark_rederived. Returns groups re-derived.
+int64 rederive_folded(const StageRecord& stage);
 
 // engine auto: whether the delta engine pays off for this stage (it qualifies and its
 // scopes are large enough); as the stage owner.

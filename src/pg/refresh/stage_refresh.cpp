@@ -145,11 +145,17 @@ RefreshStats rebuild_as_owner(const StageRecord& stage) {
   lock_stage(stage.id);
   const double t0 = monotonic_seconds();
   consume_all_dirty(stage);
+  // The query may be new (alter_stage), or the table was empty: its independence is checked
+  // again (a plan of a sample batch, keys taken from the table). Before the rebuild when the
+  // table has rows: after a storage swap, everything up to the commit runs under the swap's
+  // ACCESS EXCLUSIVE lock, which readers wait for (bench/rebuild.md).
+  const bool had_rows = spi_scalar("SELECT 1 FROM " + stage.shape.target + " LIMIT 1").has_value();
+  if (had_rows) record_independence(stage);
   RefreshStats stats = rebuild_stage(stage);
   progress_phase(ProgressPhase::RecordingScopes);
   stats.scopes = stats.scope_count >= 0 ? stats.scope_count : record_scope_count(stage);
   log_refresh(stage, stats, monotonic_seconds() - t0, std::nullopt);
-  record_independence(stage);  // the query may be new (alter_stage), or the table was empty
+  if (!had_rows) record_independence(stage);
   return stats;
 }
 

@@ -3,6 +3,7 @@
 #include "core/sql_text.hpp"
 #include "pg/support/guard.hpp"
 #include "pg/support/role.hpp"
+#include "pg/catalog/queue_markers.hpp"
 #include "pg/catalog/stage_definition.hpp"
 
 namespace incview::pg {
@@ -43,14 +44,7 @@ std::string bucket_lower(const StageRecord& stage, const std::string& col) {
 
 // Partition DDL fires no row or statement triggers: stages reading this table get an
 // "every scope" marker instead.
-void dirty_downstream_everywhere(const StageRecord& stage) {
-  as_extension_owner([&] {
-    spi_exec(
-        "INSERT INTO incview.dirty_scope (stage_id, key) "
-        "SELECT DISTINCT ss.stage_id, NULL::jsonb FROM incview.stage_source ss WHERE ss.source = $1",
-        {oid_arg(stage.target)});
-  });
-}
+void dirty_downstream_everywhere(const StageRecord& stage) { queue_every_scope_for_readers_of(stage.target); }
 
 void create_partition(const StageRecord& stage, const std::string& suffix, const std::string& bound) {
   const std::string name = quote_qualified(stage.target_schema, partition_name(stage.target_table, suffix));

@@ -1,5 +1,6 @@
 #include "pg/storage/retention.hpp"
 
+#include "pg/catalog/state_rows.hpp"
 #include "pg/storage/partitions.hpp"
 #include "pg/support/spi.hpp"
 
@@ -17,11 +18,7 @@ int64 delete_expired_batch(const StageRecord& stage) {
   return n;
 }
 
-void mark_retention_applied(const StageRecord& stage) {
-  as_extension_owner([&] {
-    spi_exec("UPDATE incview.stage_state SET last_retention = now() WHERE stage_id = $1", {int4_arg(stage.id)});
-  });
-}
+void mark_retention_applied(const StageRecord& stage) { save_retention_time(stage.id); }
 
 int64 apply_retention(const StageRecord& stage) {
   if (stage.shape.retention_column.empty()) return 0;

@@ -1,6 +1,7 @@
 #include "pg/storage/stage_indexes.hpp"
 
 #include "core/sql_text.hpp"
+#include "pg/catalog/index_rows.hpp"
 #include "pg/support/guard.hpp"
 #include "pg/support/role.hpp"
 #include "pg/support/spi.hpp"
@@ -39,39 +40,21 @@ std::string add_declared_index(const StageRecord& stage, const std::string& defi
   check_definition(definition);
   const std::string hash = *spi_scalar("SELECT substr(md5($1), 1, 8)", {text_arg(definition)});
   const std::string name = stage.target_table.substr(0, 50) + "_" + hash + "_idx";
-  bool exists = false;
-  as_extension_owner([&] {
-    exists = spi_scalar("SELECT 1 FROM incview.stage_index WHERE stage_id = $1 AND index_name = $2",
-                        {int4_arg(stage.id), text_arg(name)})
-                 .has_value();
-  });
-  if (exists)
+  if (declared_index_exists(stage.id, name))
     throw Error(sqlstate::kDuplicateObject, "stage \"" + stage.name + "\" already has the index " + definition);
   spi_exec(StageSql(stage.shape).create_declared_index(name, definition));
-  as_extension_owner([&] {
-    spi_exec("INSERT INTO incview.stage_index (stage_id, index_name, definition) VALUES ($1, $2, $3)",
-             {int4_arg(stage.id), text_arg(name), text_arg(definition)});
-  });
+  save_declared_index(stage.id, name, definition);
   return name;
 }
 
 void drop_declared_index(const StageRecord& stage, const std::string& index_name) {
   // Accept the name or the definition it was declared with.
-  std::optional<std::string> name;
-  as_extension_owner([&] {
-    name = spi_scalar(
-        "SELECT index_name FROM incview.stage_index WHERE stage_id = $1 "
-        "AND (index_name = $2 OR definition = $2)",
-        {int4_arg(stage.id), text_arg(index_name)});
-  });
+  const std::optional<std::string> name = find_declared_index(stage.id, index_name);
   if (!name)
     throw Error(sqlstate::kUndefinedObject, "stage \"" + stage.name + "\" has no declared index \"" + index_name + "\"",
-                "", "see SELECT * FROM incview.stage_index");
+                "", "see SELECT * FROM incview.stage_index");  // not SQL: a hint to the user
   spi_exec("DROP INDEX IF EXISTS " + quote_qualified(stage.target_schema, *name));
-  as_extension_owner([&] {
-    spi_exec("DELETE FROM incview.stage_index WHERE stage_id = $1 AND index_name = $2",
-             {int4_arg(stage.id), text_arg(*name)});
-  });
+  forget_declared_index(stage.id, *name);
 }
 
 }  // namespace incview::pg

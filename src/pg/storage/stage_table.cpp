@@ -33,7 +33,10 @@ Oid create_stage_table(const std::string& schema, const std::string& target, con
 }
 
 void create_key_indexes(const StageSql& sql, bool has_unique_key) {
-  spi_exec(sql.create_scope_index());
+  // A unique index leading with the scope columns finds a scope's rows as well as an index
+  // on the scope alone: that one is not built (every build and every rebuild would sort the
+  // table once more for it, and every write would maintain it).
+  if (!(has_unique_key && sql.unique_index_leads_with_scope())) spi_exec(sql.create_scope_index());
   if (has_unique_key) spi_exec(sql.create_unique_index());
 }
 

@@ -19,7 +19,8 @@ Oid create_stage_table(const std::string& schema, const std::string& target, con
                        const StagePartitioning& partition = {},
                        const std::function<void(Oid shape)>& check_shape = nullptr);
 
-// The indexes every stage has: on the scope columns, and unique on the unique key (if any).
+// The indexes every stage has: unique on the unique key (if any), and on the scope columns
+// unless that unique index leads with them.
 void create_key_indexes(const StageSql& sql, bool has_unique_key);
 
 }  // namespace incview::pg

@@ -1,5 +1,7 @@
 #include "pg/storage/storage_swap.hpp"
 
+#include "pg/storage/swap_lock_log.hpp"
+
 #include "core/sql_text.hpp"
 #include "pg/background/progress.hpp"
 #include "pg/catalog/dirty_queue.hpp"
@@ -69,6 +71,31 @@ struct HeapFill {
   int64 unreported;
 };
 
+// The incview.progress count: one atomic store per 4096 rows, not per row.
+inline void count_row(HeapFill* st) {
+  ++st->rows;
+  if (++st->unreported == 4096) {
+    progress_rows(st->unreported);
+    st->unreported = 0;
+  }
+}
+
+// The query's columns are the table's, in order (create_stage's new table, a rebuild of a
+// table with no dropped columns): the query's row goes in as it is, as CREATE TABLE AS
+// inserts it (no deforming and re-forming into a second slot).
+bool fill_receive_identical(TupleTableSlot* slot, DestReceiver* self) {
+  auto* st = reinterpret_cast<HeapFill*>(self);
+  for (int a = 0; a < st->ncols; ++a)
+    if (st->not_null[a] && slot_attisnull(slot, a + 1))
+      ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION),
+                      errmsg("null value in column \"%s\" of relation \"%s\" violates not-null constraint",
+                             NameStr(TupleDescAttr(RelationGetDescr(st->rel), a)->attname),
+                             RelationGetRelationName(st->rel))));
+  table_tuple_insert(st->rel, slot, st->cid, st->options, st->bistate);
+  count_row(st);
+  return true;
+}
+
 bool fill_receive(TupleTableSlot* slot, DestReceiver* self) {
   auto* st = reinterpret_cast<HeapFill*>(self);
   TupleTableSlot* out = st->out;
@@ -92,12 +119,7 @@ bool fill_receive(TupleTableSlot* slot, DestReceiver* self) {
                       NameStr(TupleDescAttr(out->tts_tupleDescriptor, a)->attname), RelationGetRelationName(st->rel))));
   ExecStoreVirtualTuple(out);
   table_tuple_insert(st->rel, out, st->cid, st->options, st->bistate);
-  ++st->rows;
-  // incview.progress: one atomic store per 4096 rows, not per row.
-  if (++st->unreported == 4096) {
-    progress_rows(st->unreported);
-    st->unreported = 0;
-  }
+  count_row(st);
   return true;
 }
 
@@ -155,11 +177,14 @@ ColumnMap map_columns(Oid table, TupleDesc result) {
 }
 
 // Prepares the query (its plan's result descriptor tells its columns). Kept for this call.
+// Parallel plans allowed, as CREATE TABLE AS and REFRESH MATERIALIZED VIEW plan theirs:
+// the rows are inserted by this (leader) backend, which PostgreSQL permits in parallel
+// mode; the planner keeps a query serial when it calls anything not parallel safe.
 SPIPlanPtr prepare_query(const std::string& select_sql, TupleDesc* result) {
   SPIPlanPtr plan = nullptr;
   const char* src = select_sql.c_str();
   pg_call([&] {
-    plan = SPI_prepare(src, 0, nullptr);
+    plan = SPI_prepare_cursor(src, 0, nullptr, CURSOR_OPT_PARALLEL_OK);
     if (!plan) elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
     List* sources = SPI_plan_get_plan_sources(plan);
     if (list_length(sources) != 1) elog(ERROR, "the stage query is not one statement");
@@ -184,6 +209,11 @@ int64 fill_heap(Oid heap, SPIPlanPtr plan, const ColumnMap& cols, bool frozen) {
   HeapFill* s = &st;
   pg_call([&] {
     s->rel = table_open(heap, AccessExclusiveLock);
+    // Same attributes in the same order (types were checked by map_columns): the heap tuple
+    // the query's slot makes has the table's layout.
+    bool identical = RelationGetDescr(s->rel)->natts == s->ncols;
+    for (int i = 0; identical && i < s->ncols; ++i) identical = s->map[i] == i + 1;
+    if (identical) s->pub.receiveSlot = fill_receive_identical;
     s->out = MakeSingleTupleTableSlot(RelationGetDescr(s->rel), &TTSOpsVirtual);
     s->bistate = GetBulkInsertState();
     s->cid = GetCurrentCommandId(true);
@@ -453,10 +483,14 @@ SwapResult swap_rebuild(const StageRecord& stage, const std::string& select_sql)
   pg_call([&] {
     if (!XLogRecPtrIsInvalid(XactLastRecEnd)) XLogFlush(XactLastRecEnd);
   });
+  const auto wait_start = std::chrono::steady_clock::now();
   out.swapped = lock_for_swap(table);
-  if (out.swapped)
+  if (out.swapped) {
+    swap_lock_taken(stage.name, stage.shape.target,
+                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - wait_start).count());
     swap_in(table, heap, indexes);
-  else
+    swap_lock_swapped();
+  } else
     out.replaced = copy_in(stage, heap);
   return out;
 }

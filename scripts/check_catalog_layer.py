@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""The catalog layer's rule (docs/design.md, "The catalog layer"): only src/pg/catalog/
+reads or writes pg_incview's tables.
+
+Scans every C++ file under src/pg outside src/pg/catalog/ for string literals (comments
+stripped, adjacent literals joined, raw strings included) that name one of our tables
+schema-qualified (incview.stage, incview.dirty_scope, ...: the pinned search path
+pg_catalog, pg_temp makes the qualification mandatory in our SQL). Fails listing each
+offender (file:line, table) that is not on the allow-list below.
+
+A literal that names a table without being SQL on it (an error's hint telling the user
+where to look) is let through by a comment "not SQL:" (saying what it is) on the line the
+literal starts on.
+
+The allow-list holds the files not yet moved into catalog/ (issue 15): shrink it, never
+grow it. A listed file that names no table any more is reported (a note, not a failure:
+the files are being changed on other branches) so that it leaves the list.
+
+Usage: check_catalog_layer.py [repo root]   (exit 0: clean, 1: offenders, 2: usage)
+       check_catalog_layer.py --count [root] (per table, the files outside catalog/ naming it)
+       check_catalog_layer.py --self-test    (the check finds what it must, on a made-up tree)
+Run by CTest (CMakeLists.txt: catalog_layer, catalog_layer_self_test), so by
+scripts/test.sh ctest.
+"""
+import os
+import re
+import sys
+
+# Our tables: every `CREATE TABLE incview.<name>` of the extension's scripts (so a table a
+# branch adds is covered without editing this file), at least these (the self-test's tree
+# has no scripts).
+BASE_TABLES = ("stage", "stage_state", "stage_source", "dirty_scope", "stage_index",
+               "citus_source", "refresh_log", "delta_stage")
+TABLES = BASE_TABLES
+TABLE_RE = None
+
+
+def use_tables_of(root):
+    global TABLES, TABLE_RE
+    names = set(BASE_TABLES)
+    sql_dir = os.path.join(root, "sql")
+    if os.path.isdir(sql_dir):
+        for name in sorted(os.listdir(sql_dir)):
+            if name.startswith("pg_incview--") and name.endswith(".sql"):
+                with open(os.path.join(sql_dir, name), encoding="utf-8") as f:
+                    names.update(re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?incview\.(\w+)", f.read()))
+    TABLES = tuple(sorted(names))
+    TABLE_RE = re.compile(r"\bincview\.(" + "|".join(TABLES) + r")\b")
+
+# Files outside catalog/ still holding SQL on our tables: the ones other engineers were
+# changing in the session that introduced this check (storage_swap.cpp names no table
+# today; it is listed because it was out of reach too). Move their SQL into catalog/ and
+# delete the line.
+ALLOWED = {
+    "src/pg/api/api_graph.cpp",
+    "src/pg/api/api_refresh.cpp",
+    "src/pg/api/api_stage.cpp",
+    "src/pg/api/api_storage.cpp",
+    "src/pg/background/scheduler.cpp",
+    "src/pg/capture/capture.cpp",
+    "src/pg/refresh/delta_engine.cpp",
+    "src/pg/refresh/refresher.cpp",
+    "src/pg/refresh/stage_refresh.cpp",
+    "src/pg/storage/storage_swap.cpp",
+}
+
+NOT_SQL = "not SQL:"
+
+LITERAL = re.compile(
+    r'//[^\n]*'                                   # line comment
+    r'|/\*.*?\*/'                                 # block comment
+    r'|(?:u8|[uUL])?R"(?P<delim>[^()\\\s]{0,16})\((?P<raw>.*?)\)(?P=delim)"'  # raw string
+    r'|(?:u8|[uUL])?"(?P<str>(?:[^"\\\n]|\\.)*)"'  # ordinary string
+    r"|'(?:[^'\\\n]|\\.)*'",                      # character literal
+    re.S)
+
+
+def literals(text):
+    """(line, text) of each string literal; adjacent literals (only whitespace or comments
+    between them) are joined, as the compiler joins them. Literals starting on a line with
+    a "not SQL:" comment are left out."""
+    lines = text.split("\n")
+    out = []
+    last_end = None
+    for m in LITERAL.finditer(text):
+        body = m.group("raw") if m.group("raw") is not None else m.group("str")
+        if body is None:  # a comment or a character literal
+            if m.group(0).startswith("'"):
+                last_end = None
+            continue
+        line = text.count("\n", 0, m.start()) + 1
+        if NOT_SQL in lines[line - 1].split("//", 1)[-1] and "//" in lines[line - 1]:
+            last_end = None
+            continue
+        gap = text[last_end:m.start()] if last_end is not None else None
+        if out and gap is not None and not re.sub(r"//[^\n]*|/\*.*?\*/", "", gap, flags=re.S).strip():
+            out[-1] = (out[-1][0], out[-1][1] + body)
+        else:
+            out.append((line, body))
+        last_end = m.end()
+    return out
+
+
+def scan(root):
+    """{relative path: [(line, table), ...]} for files under src/pg outside catalog/."""
+    use_tables_of(root)
+    found = {}
+    base = os.path.join(root, "src", "pg")
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames.sort()
+        rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        if rel_dir == "src/pg/catalog" or rel_dir.startswith("src/pg/catalog/"):
+            continue
+        for name in sorted(filenames):
+            if not name.endswith((".cpp", ".hpp", ".h", ".cc")):
+                continue
+            path = os.path.join(dirpath, name)
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+            hits = [(line, t) for line, body in literals(text) for t in TABLE_RE.findall(body)]
+            if hits:
+                found[rel_dir + "/" + name] = hits
+    return found
+
+
+def report(found, allowed):
+    """Prints offenders and stale allow-list entries; the offenders as (path, line, table)."""
+    offenders = [(p, line, t) for p, hits in sorted(found.items()) if p not in allowed for line, t in hits]
+    stale = sorted(p for p in allowed if p not in found)
+    for p, line, t in offenders:
+        print(f"{p}:{line}: SQL on incview.{t} outside src/pg/catalog/")
+    for p in stale:
+        print(f"note: {p} is on the allow-list of scripts/check_catalog_layer.py but names none of "
+              "our tables: delete it from the list once no branch in flight adds SQL there")
+    if offenders:
+        print("Only src/pg/catalog/ reads or writes pg_incview's tables (docs/design.md): move the "
+              "statements into a function there and call it.")
+    return offenders, stale
+
+
+SELF_TEST_FILES = {
+    "src/pg/catalog/rows.cpp": 'spi_exec("DELETE FROM incview.dirty_scope WHERE stage_id = $1");\n',
+    "src/pg/allowed/old.cpp": 'spi_exec("SELECT 1 FROM incview.stage");\n',
+    "src/pg/x/bad.cpp": (
+        '// reads incview.stage in a comment: fine\n'                        # 1
+        '/* incview.stage_state in a block comment: fine */\n'               # 2
+        'spi_exec("SELECT 1 FROM incview.stage_state WHERE x = \'\\"\'");\n'  # 3: offender
+        'spi_exec("INSERT INTO incview."\n'                                 # 4: offender (joined)
+        '         "dirty_scope (stage_id) VALUES (1)");\n'                  # 5
+        'auto q = R"SQL(\nDELETE FROM incview.stage_index\n)SQL";\n'        # 6: offender (raw)
+        'hint("see SELECT * FROM incview.citus_source");  // not SQL: a hint\n'  # 9
+        'spi_exec("SELECT * FROM incview.stages");  // a view: not a table\n'   # 10
+        "char c = '\"'; spi_exec(\"UPDATE incview.refresh_log SET x = 1\");\n"  # 11: offender
+    ),
+    "src/pg/x/bad.hpp": 'constexpr const char* kSql = "SELECT source FROM incview.stage_source";\n',
+}
+SELF_TEST_EXPECTED = [
+    ("src/pg/x/bad.cpp", 3, "stage_state"),
+    ("src/pg/x/bad.cpp", 4, "dirty_scope"),
+    ("src/pg/x/bad.cpp", 6, "stage_index"),
+    ("src/pg/x/bad.cpp", 11, "refresh_log"),
+    ("src/pg/x/bad.hpp", 1, "stage_source"),
+]
+
+
+def self_test():
+    import tempfile
+    with tempfile.TemporaryDirectory() as root:
+        for rel, text in SELF_TEST_FILES.items():
+            os.makedirs(os.path.join(root, os.path.dirname(rel)), exist_ok=True)
+            with open(os.path.join(root, rel), "w", encoding="utf-8") as f:
+                f.write(text)
+        offenders, stale = report(scan(root), {"src/pg/allowed/old.cpp", "src/pg/allowed/moved.cpp"})
+    ok = offenders == SELF_TEST_EXPECTED and stale == ["src/pg/allowed/moved.cpp"]
+    print("self-test: " + ("ok" if ok else f"FAILED: found {offenders}, stale {stale}; "
+                                            f"expected {SELF_TEST_EXPECTED}, stale ['src/pg/allowed/moved.cpp']"))
+    return 0 if ok else 1
+
+
+def main(argv):
+    if argv[1:] == ["--self-test"]:
+        return self_test()
+    count = "--count" in argv
+    args = [a for a in argv[1:] if a != "--count"]
+    if len(args) > 1:
+        print(__doc__, file=sys.stderr)
+        return 2
+    root = args[0] if args else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    found = scan(root)
+    if count:
+        for t in TABLES:
+            files = sorted(p for p, hits in found.items() if any(h[1] == t for h in hits))
+            print(f"incview.{t}: {len(files)} file(s)" + ("".join("\n  " + p for p in files)))
+        print(f"files outside src/pg/catalog/ with SQL on our tables: {len(found)}")
+        return 0
+    offenders, stale = report(found, ALLOWED)
+    if offenders:
+        return 1
+    print(f"catalog layer: ok ({len(ALLOWED) - len(stale)} file(s) on the allow-list still to move)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

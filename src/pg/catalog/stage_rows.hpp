@@ -1,0 +1,51 @@
+// incview.stage rows outside loading a stage (catalog.hpp): what the DDL triggers and
+// set_policy read and write. Every function runs as the extension owner under the safe
+// search path (docs/design.md, "The catalog layer").
+#pragma once
+#include <optional>
+#include <vector>
+
+#include "pg/catalog/catalog.hpp"
+#include "pg/support/spi.hpp"
+
+namespace incview::pg {
+
+// Reads: whether any stage exists (the DDL triggers' cheap way out).
+bool any_stage();
+
+// A stage whose definition view depends on an object the running ddl_command_end trigger's
+// command renamed or moved (every stage with a view, for a schema).
+struct RenamedDefinition {
+  int32 id;
+  Oid view;  // incview.stage.definition
+  std::string search_path;
+};
+
+// Reads (pg_event_trigger_ddl_commands(), pg_depend, pg_rewrite).
+std::vector<RenamedDefinition> stages_with_renamed_inputs();
+
+// Writes: the stage's stored query (nothing when it is already this text).
+void save_stage_query(int32 stage_id, const std::string& query);
+
+// A stage whose table has a column of this name.
+struct StageColumn {
+  std::optional<std::string> stage;  // its name
+  std::optional<std::string> table;  // its target, as regclass prints it
+};
+
+// Reads: the stage whose target is `target` and whose columns include `column`.
+std::optional<StageColumn> stage_with_column(Oid target, const std::string& column);
+
+// Reads: the names of the stages whose definition view or table the running sql_drop
+// trigger's command dropped (pg_event_trigger_dropped_objects()), by id.
+std::vector<std::string> stages_with_dropped_relations();
+
+// Reads: the stage's scope columns in order.
+std::vector<std::string> stage_scope_columns(int32 stage_id);
+
+// Writes: the stage's refresh policy (mode, every, at, max_lag as given to set_policy),
+// and clears incview.stage_state.next_attempt: a new policy is a fresh start for a
+// failing stage.
+void save_policy(int32 stage_id, const std::string& mode, const SpiArg& every, const SpiArg& at, const SpiArg& max_lag);
+
+}  // namespace incview::pg
