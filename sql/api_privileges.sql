@@ -33,8 +33,9 @@ RESET ROLE;
 SET ROLE incview_writer;
 INSERT INTO events (account_id, amount) VALUES (3, 30);
 RESET ROLE;
-SELECT key FROM incview.dirty_scope UNION ALL
-SELECT unnest(keys) FROM incview.source_change c JOIN incview.stage s ON s.id = ANY (c.stage_ids) AND s.name = 'balances'
+-- (balances' keys only: a scheduler pass may have just collected a record for a stage an
+-- earlier test dropped, leaving an orphan key for a moment; test/scenario/orphan_keys.sh)
+SELECT DISTINCT q.key FROM incview.queued_keys q JOIN incview.stage s ON s.id = q.stage_id AND s.name = 'balances'
 ORDER BY key;
 
 SET ROLE incview_owner;
