@@ -1,4 +1,5 @@
-// The dirty queue incview.dirty_scope, seen from the refresher. Consistency rule
+// The dirty queue incview.dirty_scope, seen from the refresher (and the scheduler's
+// removal of keys no stage will consume, at the end). Consistency rule
 // (docs/design.md): a queued key commits with the change it describes, so a refresher that
 // deletes the key and then runs the stage query in a later statement sees the change.
 #pragma once

@@ -1,6 +1,8 @@
 // When stages are due, read from the catalog: the stages a scheduler pass refreshes now,
 // the markers that make polled stages due, and when something will next be due (left for
-// the launcher by a scheduler about to exit). The rule itself is SQL, once:
+// the launcher by a scheduler about to exit), and the scheduler's other reads (stages due
+// for retention or a re-derive, Citus polling, a refresh worker's stage). Every function
+// runs as the scheduler, not as the extension owner. The rule itself is SQL, once:
 // incview.period_start and incview.due_at (sql/pg_incview--0.1--0.2.sql; docs/design.md).
 #pragma once
 #include <optional>
