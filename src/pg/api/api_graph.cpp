@@ -11,6 +11,8 @@
 #include "pg/citus/citus.hpp"
 #include "pg/catalog/catalog.hpp"
 #include "pg/catalog/dirty_queue.hpp"
+#include "pg/catalog/index_rows.hpp"
+#include "pg/catalog/source_rows.hpp"
 #include "pg/support/guard.hpp"
 #include "pg/refresh/delta_engine.hpp"
 #include "pg/capture/new_source_lock.hpp"
@@ -87,10 +89,7 @@ void swap_in_rebuilt_table(const StageRecord& stage, const std::string& old_targ
     if (spi_scalar("SELECT pg_catalog.to_regclass($1)::text", {text_arg(qualified)})) continue;  // name taken
     spi_exec("ALTER INDEX " + quote_ident(stage.target_schema) + "." + quote_ident(index) + " RENAME TO " +
              quote_ident(renamed));
-    as_extension_owner([&] {
-      spi_exec("UPDATE incview.stage_index SET index_name = $3 WHERE stage_id = $1 AND index_name = $2",
-               {int4_arg(stage.id), text_arg(index), text_arg(renamed)});
-    });
+    rename_declared_index(stage.id, index, renamed);
   }
 }
 
@@ -174,14 +173,7 @@ Datum incview_alter_stage(PG_FUNCTION_ARGS) {
         target = create_stage_table(old.target_schema, shape.target, checked.text);
         create_key_indexes(StageSql(shape), !shape.unique_key.empty());
         // Declared indexes went with the old table: declare them again on the new one.
-        std::vector<std::string> defs;
-        as_extension_owner([&] {
-          spi_exec("SELECT definition FROM incview.stage_index WHERE stage_id = $1 ORDER BY index_name",
-                   {int4_arg(old.id)});
-          for (uint64 i = 0; i < SPI_processed; ++i) defs.push_back(spi_text_or(i, 1, ""));
-          spi_exec("DELETE FROM incview.stage_index WHERE stage_id = $1", {int4_arg(old.id)});
-        });
-        declared_indexes = defs;
+        declared_indexes = take_declared_index_definitions(old.id);
       }
 
       // Sources: drop what is no longer read (declared mappings of still-read sources stay).
@@ -197,30 +189,14 @@ Datum incview_alter_stage(PG_FUNCTION_ARGS) {
       for (size_t i = 0; i < checked.relations.size(); ++i)
         oids += (i ? "," : "") + std::to_string(checked.relations[i]);
       oids += "}";
-      as_extension_owner([&] {
-        spi_exec(
-            "DELETE FROM incview.stage_source WHERE stage_id = $1 AND (NOT declared OR NOT source = ANY($2::oid[]))",
-            {int4_arg(old.id), text_arg(oids)});
-        spi_exec(
-            "UPDATE incview.stage SET query = $2, columns = ARRAY(SELECT jsonb_array_elements_text($3::jsonb)), "
-            "target = $4::oid::regclass, search_path = $5 WHERE id = $1",
-            {int4_arg(old.id), text_arg(checked.text), text_arg(json_string_array(next_names)), oid_arg(target),
-             text_arg(search_path)});
-      });
+      save_redefinition(old.id, oids, checked.text, json_string_array(next_names), target, search_path);
       drop_definition_view(old.id);
       create_definition_view(old.id, name, checked.text, old.owner, search_path);
       const StageRecord stage = load_stage(name);
       for (const auto& d : declared_indexes) add_declared_index(stage, d);
       register_sources(stage, checked.relations, read_before);
       register_inputs(stage, inputs, read_before);
-      std::vector<Oid> declared;
-      as_extension_owner([&] {
-        spi_exec("SELECT source::oid::text FROM incview.stage_source WHERE stage_id = $1 AND declared",
-                 {int4_arg(stage.id)});
-        for (uint64 i = 0; i < SPI_processed; ++i)
-          declared.push_back(static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))));
-      });
-      for (Oid d : declared) install_capture(d);
+      for (Oid d : declared_source_oids(stage.id)) install_capture(d);
 
       rebuild_and_log(stage);
       if (!swap_from.empty()) swap_in_rebuilt_table(stage, swap_from, swap_name, old.target_table);
@@ -237,21 +213,7 @@ Datum incview_graph_dot(PG_FUNCTION_ARGS) {
     spi_connect();
     std::vector<DotStage> stages;
     std::vector<DotSource> sources;
-    as_extension_owner([&] {
-      uint64 n = spi_exec(
-          "SELECT s.name, s.target::text, array_to_string(s.scope, ', '), s.policy, "
-          "       v.dirty_scopes, v.all_dirty "
-          "FROM incview.stage s JOIN incview.stages v ON v.name = s.name ORDER BY s.name");
-      for (uint64 i = 0; i < n; ++i)
-        stages.push_back({spi_text_or(i, 1, ""), spi_text_or(i, 2, ""), spi_text_or(i, 3, ""), spi_text_or(i, 4, ""),
-                          spi_int8(i, 5), spi_bool(i, 6)});
-      n = spi_exec(
-          "SELECT d.name, ss.source::text, ss.mapping_kind, coalesce(u.name, '') "
-          "FROM incview.stage_source ss JOIN incview.stage d ON d.id = ss.stage_id "
-          "LEFT JOIN incview.stage u ON u.target = ss.source ORDER BY 1, 2");
-      for (uint64 i = 0; i < n; ++i)
-        sources.push_back({spi_text_or(i, 1, ""), spi_text_or(i, 2, ""), spi_text_or(i, 3, ""), spi_text_or(i, 4, "")});
-    });
+    load_graph_dot(stages, sources);
     spi_finish();
     return text_result(graph_dot(stages, sources));
   });

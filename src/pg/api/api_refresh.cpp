@@ -8,6 +8,8 @@
 #include "pg/catalog/catalog.hpp"
 #include "pg/citus/citus.hpp"
 #include "pg/catalog/dirty_queue.hpp"
+#include "pg/catalog/source_rows.hpp"
+#include "pg/catalog/stage_rows.hpp"
 #include "pg/query/explain.hpp"
 #include "pg/background/progress.hpp"
 #include "pg/support/guard.hpp"
@@ -98,24 +100,10 @@ void report_drift_risks(const StageRecord& stage) {
 // without loading the stage or switching roles. True only when none is queued and the caller may refresh the
 // stage; anything else (another shape, a dirty key, no privilege) takes the full path.
 bool clean_at_a_glance(const std::string& name, Datum keys) {
-  std::optional<std::string> id, owner, kind;  // kind: 'text' or the integer type's maximum
-  as_extension_owner([&] {
-    spi_exec(
-        "SELECT s.id::pg_catalog.text, s.owner::pg_catalog.oid::pg_catalog.text, "
-        "       CASE a.atttypid WHEN 'pg_catalog.int2'::pg_catalog.regtype THEN '32767' "
-        "                       WHEN 'pg_catalog.int4'::pg_catalog.regtype THEN '2147483647' "
-        "                       WHEN 'pg_catalog.int8'::pg_catalog.regtype THEN '9223372036854775807' "
-        "                       WHEN 'pg_catalog.text'::pg_catalog.regtype THEN 'text' END "
-        "FROM incview.stage s JOIN pg_catalog.pg_attribute a "
-        "  ON a.attrelid = s.target AND a.attname OPERATOR(pg_catalog.=) s.scope[1] AND NOT a.attisdropped "
-        "WHERE s.name OPERATOR(pg_catalog.=) $1 AND pg_catalog.cardinality(s.scope) OPERATOR(pg_catalog.=) 1 ",
-        {text_arg(name)}, true);
-    if (SPI_processed == 1) {
-      id = spi_text(0, 1);
-      owner = spi_text(0, 2);
-      kind = spi_text(0, 3);
-    }
-  });
+  const SingleScopeStage glance = single_scope_stage(name);
+  const std::optional<std::string>& id = glance.id;
+  const std::optional<std::string>& owner = glance.owner;
+  const std::optional<std::string>& kind = glance.kind;
   if (!id || !owner || !kind) return false;
   bool allowed = false;
   const Oid owner_oid = static_cast<Oid>(std::stoul(*owner));
@@ -274,14 +262,8 @@ Datum incview_check(PG_FUNCTION_ARGS) {
     std::vector<std::pair<std::string, std::string>> risks;
     std::optional<std::string> off;
     std::vector<std::string> declared;
-    as_extension_owner([&] {
-      off = spi_scalar("SELECT incview.capture_off($1)", {int4_arg(stage.id)});
-      const uint64 n = spi_exec(
-          "SELECT source::text FROM incview.stage_source WHERE stage_id = $1 AND declared "
-          "ORDER BY 1",
-          {int4_arg(stage.id)});
-      for (uint64 i = 0; i < n; ++i) declared.push_back(spi_text_or(i, 1, ""));
-    });
+    as_extension_owner([&] { off = spi_scalar("SELECT incview.capture_off($1)", {int4_arg(stage.id)}); });
+    declared = declared_sources(stage.id);
     if (off)
       risks.push_back({"capture off", "pg_incview's triggers on " + *off +
                                           " are disabled or missing: their "

@@ -7,6 +7,7 @@
 #include "pg/api/args.hpp"
 #include "pg/catalog/catalog.hpp"
 #include "pg/catalog/dirty_queue.hpp"
+#include "pg/catalog/stage_rows.hpp"
 #include "pg/query/explain.hpp"
 #include "pg/support/guard.hpp"
 #include "pg/refresh/delta_engine.hpp"
@@ -154,8 +155,8 @@ class StepTimes {
     last_ = now;
   }
   void report(const std::string& stage) const {
-    const std::string msg = "create_stage \"" + stage + "\": " + std::to_string(ms(monotonic_seconds() - start_)) +
-                            " ms (" + text_ + ")";
+    const std::string msg =
+        "create_stage \"" + stage + "\": " + std::to_string(ms(monotonic_seconds() - start_)) + " ms (" + text_ + ")";
     const char* m = msg.c_str();
     pg_call([&] { ereport(DEBUG1, (errmsg("%s", m))); });
   }
@@ -291,25 +292,11 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
                           engine == Engine::Diff || (engine == Engine::Auto && !citus.used()) ||
                               !shape.unique_key.empty());
 
-      int32 stage_id = 0;
-      as_extension_owner([&] {
-        spi_exec(
-            "INSERT INTO incview.stage (name, query, scope, unique_key, columns, target, engine, owner, search_path, "
-            "                           policy, partition_by) "
-            "VALUES ($1, $2, ARRAY(SELECT jsonb_array_elements_text($3::jsonb)), "
-            "        CASE WHEN $4::jsonb = '[]' THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text($4::jsonb)) END, "
-            "        ARRAY(SELECT jsonb_array_elements_text($5::jsonb)), $6::oid::regclass, $7, $8::oid::regrole, $9, "
-            "$10, $11) "
-            "RETURNING id",
-            {text_arg(name), text_arg(checked.text), text_arg(json_string_array(scope)),
-             text_arg(json_string_array(shape.unique_key)), text_arg(json_string_array(shape.columns)),
-             oid_arg(target_oid), text_arg(to_string(engine)), oid_arg(caller), text_arg(search_path), text_arg(policy),
-             partition_by.empty() ? null_arg(TEXTOID) : text_arg(partition_by)});
-        stage_id = static_cast<int32>(spi_int8(0, 1));
-        spi_exec("INSERT INTO incview.stage_state (stage_id) VALUES ($1)", {int4_arg(stage_id)});
-        // Its change-record mark (captured_changes.hpp), so that two first collections take turns.
-        if (catalog_is_0_2()) spi_exec("INSERT INTO incview.capture_mark (stage_id) VALUES ($1)", {int4_arg(stage_id)});
-      });
+      const int32 stage_id =
+          insert_stage({text_arg(name), text_arg(checked.text), text_arg(json_string_array(scope)),
+                        text_arg(json_string_array(shape.unique_key)), text_arg(json_string_array(shape.columns)),
+                        oid_arg(target_oid), text_arg(to_string(engine)), oid_arg(caller), text_arg(search_path),
+                        text_arg(policy), partition_by.empty() ? null_arg(TEXTOID) : text_arg(partition_by)});
       create_definition_view(stage_id, name, checked.text, caller, search_path);
       StageRecord stage = load_stage(name);
       register_sources(stage, checked.relations);
@@ -402,10 +389,7 @@ Datum incview_set_engine(PG_FUNCTION_ARGS) {
       enable_delta(stage, to_string(engine));
     } else {
       disable_delta(stage);
-      as_extension_owner([&] {
-        spi_exec("UPDATE incview.stage SET engine = $2 WHERE id = $1",
-                 {int4_arg(stage.id), text_arg(to_string(engine))});
-      });
+      save_engine(stage.id, to_string(engine));
     }
     spi_finish();
     PG_RETURN_VOID();
@@ -421,10 +405,7 @@ Datum incview_declare_independent(PG_FUNCTION_ARGS) {
     const bool independent = arg_bool(fcinfo, 1, true);
     spi_connect();
     const StageRecord stage = load_owned_stage(name, "change it");
-    as_extension_owner([&] {
-      spi_exec("UPDATE incview.stage SET declared_independent = $2 WHERE id = $1",
-               {int4_arg(stage.id), {BOOLOID, BoolGetDatum(independent), false}});
-    });
+    save_declared_independent(stage.id, independent);
     std::string msg;
     int level = NOTICE;
     if (independent && !stage.independence_problem.empty()) {

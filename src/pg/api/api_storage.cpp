@@ -4,6 +4,7 @@
 #include "pg/api/args.hpp"
 #include "pg/catalog/catalog.hpp"
 #include "pg/catalog/dirty_queue.hpp"
+#include "pg/catalog/stage_rows.hpp"
 #include "pg/support/guard.hpp"
 #include "pg/storage/partitions.hpp"
 #include "pg/refresh/refresher.hpp"
@@ -68,17 +69,7 @@ Datum incview_set_retention(PG_FUNCTION_ARGS) {
         throw Error(sqlstate::kInvalidParameterValue,
                     "retention column \"" + *column + "\" has type " + *type + "; it must be a date or timestamp");
     }
-    as_extension_owner([&] {
-      // A wider window (or none) brings rows back that retention removed: rebuild at the
-      // next refresh. A narrower one only needs apply_retention.
-      spi_exec(
-          "INSERT INTO incview.dirty_scope (stage_id, key) "
-          "SELECT s.id, NULL FROM incview.stage s WHERE s.id = $1 AND s.retention_column IS NOT NULL "
-          "AND ($3::interval IS NULL OR s.retention_column <> $2 OR $3::interval > s.retention_keep)",
-          {int4_arg(stage.id), keep.isnull ? null_arg(TEXTOID) : text_arg(*column), keep});
-      spi_exec("UPDATE incview.stage SET retention_column = $2, retention_keep = $3 WHERE id = $1",
-               {int4_arg(stage.id), keep.isnull ? null_arg(TEXTOID) : text_arg(*column), keep});
-    });
+    save_retention(stage.id, keep.isnull ? null_arg(TEXTOID) : text_arg(*column), keep);
     spi_finish();
     PG_RETURN_VOID();
   });
@@ -112,10 +103,7 @@ Datum incview_rebuild_partition(PG_FUNCTION_ARGS) {
       size_t pos = 0;
       for (size_t i = 0; i < stage.shape.scope.size(); ++i)
         if (stage.shape.scope[i].name == stage.partition.column) pos = i;
-      as_extension_owner([&] {
-        spi_exec("DELETE FROM incview.dirty_scope WHERE stage_id = $1 AND key ->> " + std::to_string(pos) + " = $2",
-                 {int4_arg(stage.id), text_arg(value)});
-      });
+      consume_partition_keys(stage, pos, value);
       RefreshStats stats;
       stats.engine = "partition";
       stats.inserted = rebuild_list_partition(stage, value);

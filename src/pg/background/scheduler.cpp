@@ -8,6 +8,7 @@
 #include <csignal>
 
 #include "pg/catalog/catalog.hpp"
+#include "pg/catalog/dirty_queue.hpp"
 #include "pg/citus/citus.hpp"
 #include "pg/support/guard.hpp"
 #include "pg/capture/idle_capture.hpp"
@@ -517,13 +518,7 @@ void refresh_level_in_parallel(const std::vector<DueStage>& level) {
 // now, as the stage owner, committing every batch.
 bool apply_due_retention() {
   std::vector<std::string> names;
-  in_transaction([&] {
-    const uint64 n = spi_exec(
-        "SELECT s.name FROM incview.stage s LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
-        "WHERE s.retention_column IS NOT NULL AND (st.last_retention IS NULL "
-        "      OR st.last_retention < now() - interval '1 minute') ORDER BY s.name");
-    for (uint64 i = 0; i < n; ++i) names.push_back(spi_text_or(i, 1, ""));
-  });
+  in_transaction([&] { names = stages_due_for_retention(); });
   for (const auto& name : names) {
     report_activity("pg_incview: removing expired rows of stage \"" + name + "\"");
     // One transaction per step, each loading the stage and switching to its owner anew
@@ -557,11 +552,7 @@ bool apply_due_rederive() {
   std::vector<std::string> names;
   in_transaction([&] {
     if (!catalog_is_0_2()) return;
-    const uint64 n = spi_exec(
-        "SELECT s.name FROM incview.delta_stage d JOIN incview.stage s ON s.id = d.stage_id "
-        "WHERE d.rederive_every IS NOT NULL AND d.rederive IS NOT NULL "
-        "AND (d.last_rederive IS NULL OR d.last_rederive < now() - d.rederive_every) ORDER BY s.name");
-    for (uint64 i = 0; i < n; ++i) names.push_back(spi_text_or(i, 1, ""));
+    names = stages_due_for_rederive();
   });
   const int64 limit = std::max(settings.batch_size, 1);
   for (const auto& name : names) {
@@ -592,22 +583,6 @@ bool apply_due_rederive() {
     }
   }
   return !names.empty();
-}
-
-// Keys queued for stages that no longer exist. drop_stage deletes its stage's keys, but a
-// writer whose transaction was open on a source another stage still reads (drop_stage
-// does not wait for those: no DROP TRIGGER) queued keys for it that commit after the drop,
-// and nothing would ever consume them (test/scenario/orphan_keys.sh). A loose index scan
-// over dirty_scope (stage_id, key): one probe per stage with queued keys.
-void forget_keys_of_dropped_stages() {
-  spi_exec(
-      "WITH RECURSIVE ids(id) AS ("
-      "  (SELECT d.stage_id FROM incview.dirty_scope d ORDER BY d.stage_id LIMIT 1) "
-      "  UNION ALL "
-      "  SELECT (SELECT d.stage_id FROM incview.dirty_scope d WHERE d.stage_id > ids.id ORDER BY d.stage_id LIMIT 1) "
-      "  FROM ids WHERE ids.id IS NOT NULL) "
-      "DELETE FROM incview.dirty_scope q USING ids "
-      "WHERE q.stage_id = ids.id AND NOT EXISTS (SELECT 1 FROM incview.stage s WHERE s.id = ids.id)");
 }
 
 // Idle capture triggers left by drop_stage/alter_stage (idle_capture.hpp): every ten seconds
@@ -650,12 +625,7 @@ bool scheduler_pass() {
     // For the same reason such a database is never idle while a stage that is not manual
     // reads a distributed source: the scheduler stays to collect (the budget's fair slice
     // still makes it yield to waiting databases).
-    polls_shards = catalog_is_0_2() &&
-                   spi_scalar(
-                       "SELECT 1 FROM incview.citus_source c JOIN incview.stage_source ss ON ss.source = c.source "
-                       "JOIN incview.stage s ON s.id = ss.stage_id "
-                       "WHERE c.kind = 'distributed' AND s.policy <> 'manual' LIMIT 1")
-                       .has_value();
+    polls_shards = catalog_is_0_2() && reads_distributed_sources();
     queue_polled_periods();
     due = read_due_stages();
   });
@@ -788,7 +758,7 @@ void incview_refresh_worker_main(Datum arg) {
   const int32 stage_id = static_cast<int32>(strtol(MyBgworkerEntry->bgw_extra, nullptr, 10));
   guarded_iteration([stage_id] {
     std::optional<std::string> name;
-    in_transaction([&] { name = spi_scalar("SELECT name FROM incview.stage WHERE id = $1", {int4_arg(stage_id)}); });
+    in_transaction([&] { name = stage_name_of(stage_id); });
     if (name) refresh_in_worker(*name, 0);
   });
   proc_exit(0);

@@ -9,7 +9,9 @@
 #include "pg/capture/change_record.hpp"
 #include "pg/citus/citus.hpp"
 #include "pg/support/guard.hpp"
+#include "pg/catalog/capture_list.hpp"
 #include "pg/catalog/catalog.hpp"
+#include "pg/catalog/source_rows.hpp"
 #include "pg/support/role.hpp"
 #include "pg/support/settings.hpp"
 #include "pg/background/shared_state.hpp"
@@ -141,47 +143,6 @@ bool scope_types_builtin(TupleDesc desc, const std::vector<std::string>& scope) 
     if (type == InvalidOid || base >= FirstNormalObjectId) return false;
   }
   return true;
-}
-
-// The stages capturing `relid`, read with the latest snapshot rather than the writer's
-// transaction snapshot, as PostgreSQL reads its own catalogs: a writer in REPEATABLE READ
-// or SERIALIZABLE whose snapshot predates a stage created since would otherwise queue
-// nothing for it, and its rows, committed after the stage's build, are not in the build
-// either (specs/new_source_race.spec). Leaves the rows in SPI_tuptable.
-uint64 read_capture_list(Oid relid) {
-  // (incview.delta_capture is in catalog 0.2: the 0.1 one reads NULLs.)
-  static const char* const kSql[2] = {
-      "SELECT s.id, s.owner::oid::text, ss.mapping_kind, ss.mapping, s.search_path, "
-      "       coalesce(st.scope_count, 0), u.col, s.policy = 'continuous', NULL::text, NULL::text, NULL::text, "
-      "       NULL::text, NULL::boolean, NULL::text "
-      "FROM incview.stage_source ss JOIN incview.stage s ON s.id = ss.stage_id "
-      "LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
-      "CROSS JOIN LATERAL unnest(s.scope) WITH ORDINALITY AS u(col, ord) "
-      "WHERE ss.source = $1 ORDER BY s.id, u.ord",
-      "SELECT s.id, s.owner::oid::text, ss.mapping_kind, ss.mapping, s.search_path, "
-      "       coalesce(st.scope_count, 0), u.col, s.policy = 'continuous', "
-      "       d.capture_insert, d.capture_update, d.capture_delete, d.pending_check::pg_catalog.oid[]::text, "
-      "       d.waits_for_writers, (SELECT q.queue::pg_catalog.oid::text FROM incview.delta_stage q "
-      "                             WHERE q.stage_id = s.id) "
-      "FROM incview.stage_source ss JOIN incview.stage s ON s.id = ss.stage_id "
-      "LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
-      "LEFT JOIN incview.delta_capture d ON d.stage_id = s.id AND d.source = ss.source "
-      "CROSS JOIN LATERAL unnest(s.scope) WITH ORDINALITY AS u(col, ord) "
-      "WHERE ss.source = $1 ORDER BY s.id, u.ord"};
-  const char* sql = kSql[catalog_is_0_2() ? 1 : 0];
-  uint64 n = 0;
-  int rc = 0;
-  pg_call([&] {
-    Oid types[1] = {OIDOID};
-    Datum values[1] = {ObjectIdGetDatum(relid)};
-    SPIPlanPtr plan = SPI_prepare(sql, 1, types);
-    if (plan == nullptr) elog(ERROR, "pg_incview: could not prepare the capture list query");
-    rc = SPI_execute_snapshot(plan, values, nullptr, GetLatestSnapshot(), InvalidSnapshot, true, false, 0);
-    n = SPI_processed;
-    SPI_freeplan(plan);
-  });
-  if (rc != SPI_OK_SELECT) throw Error(sqlstate::kInternalError, "pg_incview: could not read the capture list");
-  return n;
 }
 
 // The source's columns named like the scope, when all have types whose keys
@@ -540,13 +501,7 @@ void invalidate_capture(Oid source) {
 }
 
 void invalidate_stage_capture(int32 stage_id) {
-  std::vector<Oid> sources;
-  as_extension_owner([&] {
-    const uint64 n =
-        spi_exec("SELECT source::oid::text FROM incview.stage_source WHERE stage_id = $1", {int4_arg(stage_id)}, true);
-    for (uint64 i = 0; i < n; ++i) sources.push_back(static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))));
-  });
-  for (Oid s : sources) invalidate_capture(s);
+  for (Oid s : sources_of(stage_id)) invalidate_capture(s);
 }
 
 void install_capture(Oid source) {
@@ -606,18 +561,7 @@ bool database_has_subscription() {
   return spi_scalar("SELECT 1 FROM pg_catalog.pg_subscription WHERE subdbid = $1", {oid_arg(MyDatabaseId)}).has_value();
 }
 
-std::vector<Oid> trigger_sources(int32 stage_id) {
-  std::vector<Oid> sources;
-  as_extension_owner([&] {
-    const uint64 n = spi_exec(
-        "SELECT ss.source::oid::text FROM incview.stage_source ss "
-        "JOIN pg_catalog.pg_class c ON c.oid = ss.source "
-        "WHERE ss.stage_id = $1 AND c.relkind IN ('r', 'p')",
-        {int4_arg(stage_id)}, true);
-    for (uint64 i = 0; i < n; ++i) sources.push_back(static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))));
-  });
-  return sources;
-}
+std::vector<Oid> trigger_sources(int32 stage_id) { return table_sources_of(stage_id); }
 
 void reinstall_missing_capture(const StageRecord& stage) {
   for (Oid s : trigger_sources(stage.id)) install_capture(s);

@@ -10,4 +10,56 @@ void save_rederive_every(int32 stage_id, const SpiArg& every) {
   });
 }
 
+void save_delta_stage(int32 stage_id, const std::string& queue, const std::string& table_query,
+                      const std::string& hidden_json, const std::string& fold, const SpiArg& rederive) {
+  as_extension_owner([&] {
+    spi_exec(
+        "INSERT INTO incview.delta_stage (stage_id, queue, table_query, hidden_columns, fold, rederive) "
+        "VALUES ($1, $2::pg_catalog.regclass, $3, "
+        "ARRAY(SELECT pg_catalog.jsonb_array_elements_text($4::pg_catalog.jsonb)), $5, $6)",
+        {int4_arg(stage_id), text_arg(queue), text_arg(table_query), text_arg(hidden_json), text_arg(fold), rederive});
+  });
+}
+
+void save_delta_capture(int32 stage_id, const std::string& source, const std::string& capture_insert,
+                        const std::string& capture_update, const std::string& capture_delete,
+                        const std::string& pending_check_json, bool waits_for_writers) {
+  as_extension_owner([&] {
+    spi_exec(
+        "INSERT INTO incview.delta_capture (stage_id, source, capture_insert, capture_update, capture_delete, "
+        "pending_check, waits_for_writers) VALUES ($1, $2::pg_catalog.regclass, $3, $4, $5, "
+        "ARRAY(SELECT pg_catalog.jsonb_array_elements_text($6::pg_catalog.jsonb)::pg_catalog.regclass), "
+        "$7::pg_catalog.bool)",
+        {int4_arg(stage_id), text_arg(source), text_arg(capture_insert), text_arg(capture_update),
+         text_arg(capture_delete), text_arg(pending_check_json), text_arg(waits_for_writers ? "true" : "false")});
+  });
+}
+
+void forget_delta_stage(int32 stage_id) {
+  as_extension_owner([&] { spi_exec("DELETE FROM incview.delta_stage WHERE stage_id = $1", {int4_arg(stage_id)}); });
+}
+
+std::vector<std::string> all_delta_queues() {
+  std::vector<std::string> queues;
+  as_extension_owner([&] {
+    if (!spi_scalar("SELECT pg_catalog.to_regclass('incview.delta_stage')::pg_catalog.text")) return;  // catalog 0.1
+    const uint64 n = spi_exec("SELECT d.queue::pg_catalog.text FROM incview.delta_stage d ORDER BY d.stage_id");
+    for (uint64 i = 0; i < n; ++i) queues.push_back(spi_text_or(i, 1, ""));
+  });
+  return queues;
+}
+
+std::optional<std::string> rederive_sql(int32 stage_id) {
+  std::optional<std::string> sql;
+  as_extension_owner(
+      [&] { sql = spi_scalar("SELECT rederive FROM incview.delta_stage WHERE stage_id = $1", {int4_arg(stage_id)}); });
+  return sql;
+}
+
+void save_rederive_time(int32 stage_id) {
+  as_extension_owner([&] {
+    spi_exec("UPDATE incview.delta_stage SET last_rederive = now() WHERE stage_id = $1", {int4_arg(stage_id)});
+  });
+}
+
 }  // namespace incview::pg

@@ -174,4 +174,23 @@ void consume_all_dirty(const StageRecord& stage, bool collected) {
   as_extension_owner([&] { spi_exec("DELETE FROM incview.dirty_scope WHERE stage_id = $1", {int4_arg(stage.id)}); });
 }
 
+void consume_partition_keys(const StageRecord& stage, size_t pos, const std::string& value) {
+  as_extension_owner([&] {
+    spi_exec("DELETE FROM incview.dirty_scope WHERE stage_id = $1 AND key ->> " + std::to_string(pos) + " = $2",
+             {int4_arg(stage.id), text_arg(value)});
+  });
+}
+
+// A loose index scan over dirty_scope (stage_id, key): one probe per stage with queued keys.
+void forget_keys_of_dropped_stages() {
+  spi_exec(
+      "WITH RECURSIVE ids(id) AS ("
+      "  (SELECT d.stage_id FROM incview.dirty_scope d ORDER BY d.stage_id LIMIT 1) "
+      "  UNION ALL "
+      "  SELECT (SELECT d.stage_id FROM incview.dirty_scope d WHERE d.stage_id > ids.id ORDER BY d.stage_id LIMIT 1) "
+      "  FROM ids WHERE ids.id IS NOT NULL) "
+      "DELETE FROM incview.dirty_scope q USING ids "
+      "WHERE q.stage_id = ids.id AND NOT EXISTS (SELECT 1 FROM incview.stage s WHERE s.id = ids.id)");
+}
+
 }  // namespace incview::pg

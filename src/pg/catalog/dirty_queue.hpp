@@ -1,4 +1,5 @@
-// The dirty queue incview.dirty_scope, seen from the refresher. Consistency rule
+// The dirty queue incview.dirty_scope, seen from the refresher (and the scheduler's
+// removal of keys no stage will consume, at the end). Consistency rule
 // (docs/design.md): a queued key commits with the change it describes, so a refresher that
 // deletes the key and then runs the stage query in a later statement sees the change.
 #pragma once
@@ -37,5 +38,17 @@ void consume_dirty_keys(const StageRecord& stage, const KeyBatch& batch);
 // change records first unless the caller just did (collected = true: a refresh run's first
 // step, in the same transaction; records committed since wait for the next collection).
 void consume_all_dirty(const StageRecord& stage, bool collected = false);
+
+// Removes the queued keys whose scope column at `pos` (its place in the stage's scope)
+// is `value` (as text): rebuild_partition makes that list partition fresh. Does not
+// collect change records (the caller does).
+void consume_partition_keys(const StageRecord& stage, size_t pos, const std::string& value);
+
+// Writes: deletes the keys queued for stages that no longer exist. drop_stage deletes its
+// stage's keys, but a writer whose transaction was open on a source another stage still
+// reads (drop_stage does not wait for those: no DROP TRIGGER) queued keys for it that
+// commit after the drop, and nothing would ever consume them (test/scenario/orphan_keys.sh).
+// Runs as the caller, the scheduler (next_due.hpp's context), not as the extension owner.
+void forget_keys_of_dropped_stages();
 
 }  // namespace incview::pg

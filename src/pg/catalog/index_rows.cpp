@@ -56,4 +56,22 @@ std::vector<std::array<std::string, 3>> stage_table_indexes(const StageRecord& s
   return indexes;
 }
 
+void rename_declared_index(int32 stage_id, const std::string& index_name, const std::string& renamed) {
+  as_extension_owner([&] {
+    spi_exec("UPDATE incview.stage_index SET index_name = $3 WHERE stage_id = $1 AND index_name = $2",
+             {int4_arg(stage_id), text_arg(index_name), text_arg(renamed)});
+  });
+}
+
+std::vector<std::string> take_declared_index_definitions(int32 stage_id) {
+  std::vector<std::string> defs;
+  as_extension_owner([&] {
+    spi_exec("SELECT definition FROM incview.stage_index WHERE stage_id = $1 ORDER BY index_name",
+             {int4_arg(stage_id)});
+    for (uint64 i = 0; i < SPI_processed; ++i) defs.push_back(spi_text_or(i, 1, ""));
+    spi_exec("DELETE FROM incview.stage_index WHERE stage_id = $1", {int4_arg(stage_id)});
+  });
+  return defs;
+}
+
 }  // namespace incview::pg

@@ -30,4 +30,11 @@ void forget_declared_index(int32 stage_id, const std::string& index_name);
 // calls it as the stage's owner, who sees its own stage_index rows.
 std::vector<std::array<std::string, 3>> stage_table_indexes(const StageRecord& stage);
 
+// Writes: the declared index's new name (alter_stage renamed it after the rebuilt table).
+void rename_declared_index(int32 stage_id, const std::string& index_name, const std::string& renamed);
+
+// Reads and writes: the definitions of the stage's declared indexes, by name, forgetting
+// them (alter_stage re-created the table without them and declares them again).
+std::vector<std::string> take_declared_index_definitions(int32 stage_id);
+
 }  // namespace incview::pg

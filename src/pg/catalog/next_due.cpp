@@ -119,4 +119,36 @@ NextDue read_next_due() {
   return out;
 }
 
+std::vector<std::string> stages_due_for_retention() {
+  std::vector<std::string> names;
+  const uint64 n = spi_exec(
+      "SELECT s.name FROM incview.stage s LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
+      "WHERE s.retention_column IS NOT NULL AND (st.last_retention IS NULL "
+      "      OR st.last_retention < now() - interval '1 minute') ORDER BY s.name");
+  for (uint64 i = 0; i < n; ++i) names.push_back(spi_text_or(i, 1, ""));
+  return names;
+}
+
+std::vector<std::string> stages_due_for_rederive() {
+  std::vector<std::string> names;
+  const uint64 n = spi_exec(
+      "SELECT s.name FROM incview.delta_stage d JOIN incview.stage s ON s.id = d.stage_id "
+      "WHERE d.rederive_every IS NOT NULL AND d.rederive IS NOT NULL "
+      "AND (d.last_rederive IS NULL OR d.last_rederive < now() - d.rederive_every) ORDER BY s.name");
+  for (uint64 i = 0; i < n; ++i) names.push_back(spi_text_or(i, 1, ""));
+  return names;
+}
+
+bool reads_distributed_sources() {
+  return spi_scalar(
+             "SELECT 1 FROM incview.citus_source c JOIN incview.stage_source ss ON ss.source = c.source "
+             "JOIN incview.stage s ON s.id = ss.stage_id "
+             "WHERE c.kind = 'distributed' AND s.policy <> 'manual' LIMIT 1")
+      .has_value();
+}
+
+std::optional<std::string> stage_name_of(int32 stage_id) {
+  return spi_scalar("SELECT name FROM incview.stage WHERE id = $1", {int4_arg(stage_id)});
+}
+
 }  // namespace incview::pg

@@ -204,4 +204,39 @@ std::vector<SourceRow> source_rows_as_printed(const StageRecord& stage) {
   return sources;
 }
 
+std::vector<std::string> declared_sources(int32 stage_id) {
+  std::vector<std::string> declared;
+  as_extension_owner([&] {
+    const uint64 n = spi_exec(
+        "SELECT source::text FROM incview.stage_source WHERE stage_id = $1 AND declared "
+        "ORDER BY 1",
+        {int4_arg(stage_id)});
+    for (uint64 i = 0; i < n; ++i) declared.push_back(spi_text_or(i, 1, ""));
+  });
+  return declared;
+}
+
+std::vector<Oid> declared_source_oids(int32 stage_id) {
+  std::vector<Oid> declared;
+  as_extension_owner([&] {
+    spi_exec("SELECT source::oid::text FROM incview.stage_source WHERE stage_id = $1 AND declared",
+             {int4_arg(stage_id)});
+    for (uint64 i = 0; i < SPI_processed; ++i) declared.push_back(static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))));
+  });
+  return declared;
+}
+
+std::vector<Oid> table_sources_of(int32 stage_id) {
+  std::vector<Oid> sources;
+  as_extension_owner([&] {
+    const uint64 n = spi_exec(
+        "SELECT ss.source::oid::text FROM incview.stage_source ss "
+        "JOIN pg_catalog.pg_class c ON c.oid = ss.source "
+        "WHERE ss.stage_id = $1 AND c.relkind IN ('r', 'p')",
+        {int4_arg(stage_id)}, true);
+    for (uint64 i = 0; i < n; ++i) sources.push_back(static_cast<Oid>(std::stoul(spi_text_or(i, 1, "0"))));
+  });
+  return sources;
+}
+
 }  // namespace incview::pg

@@ -14,7 +14,8 @@ namespace incview::pg {
 // Reads: whether any stage reads any table (the DDL triggers' cheap way out).
 bool any_source();
 
-// Reads: the tables a stage reads now (its rows), for lock_new_source.
+// Reads: the tables a stage reads now (its rows), for lock_new_source and
+// invalidate_stage_capture.
 std::vector<Oid> sources_of(int32 stage_id);
 
 // Writes: registers `source` as declared by incview.map_source, with its mapping (kind
@@ -104,5 +105,16 @@ struct SourceRow {
 // under the stage's search path so the names print as its owner writes them; not a kept
 // plan (the search path varies by stage).
 std::vector<SourceRow> source_rows_as_printed(const StageRecord& stage);
+
+// Reads: the stage's declared sources (map_source's declared = true), as regclass prints
+// them, sorted: check()'s risk list.
+std::vector<std::string> declared_sources(int32 stage_id);
+
+// Reads: the stage's declared sources (alter_stage installs their capture again).
+std::vector<Oid> declared_source_oids(int32 stage_id);
+
+// Reads: the stage's sources that are tables (plain or partitioned: those that carry
+// capture triggers), for trigger_sources (capture.hpp).
+std::vector<Oid> table_sources_of(int32 stage_id);
 
 }  // namespace incview::pg

@@ -46,4 +46,22 @@ void refuse_cycle(StageGraph& graph, const std::string& reader, const std::vecto
       }
 }
 
+void load_graph_dot(std::vector<DotStage>& stages, std::vector<DotSource>& sources) {
+  as_extension_owner([&] {
+    uint64 n = spi_exec(
+        "SELECT s.name, s.target::text, array_to_string(s.scope, ', '), s.policy, "
+        "       v.dirty_scopes, v.all_dirty "
+        "FROM incview.stage s JOIN incview.stages v ON v.name = s.name ORDER BY s.name");
+    for (uint64 i = 0; i < n; ++i)
+      stages.push_back({spi_text_or(i, 1, ""), spi_text_or(i, 2, ""), spi_text_or(i, 3, ""), spi_text_or(i, 4, ""),
+                        spi_int8(i, 5), spi_bool(i, 6)});
+    n = spi_exec(
+        "SELECT d.name, ss.source::text, ss.mapping_kind, coalesce(u.name, '') "
+        "FROM incview.stage_source ss JOIN incview.stage d ON d.id = ss.stage_id "
+        "LEFT JOIN incview.stage u ON u.target = ss.source ORDER BY 1, 2");
+    for (uint64 i = 0; i < n; ++i)
+      sources.push_back({spi_text_or(i, 1, ""), spi_text_or(i, 2, ""), spi_text_or(i, 3, ""), spi_text_or(i, 4, "")});
+  });
+}
+
 }  // namespace incview::pg

@@ -3,6 +3,7 @@
 #pragma once
 #include "pg/support/pg_headers.hpp"
 
+#include "core/graph_dot.hpp"
 #include "core/stage_graph.hpp"
 
 namespace incview::pg {
@@ -16,5 +17,9 @@ StageGraph load_stage_graph(const std::string& ignore_upstreams_of = {});
 // map_source/add_source (a declared source is an edge like a read one).
 void refuse_cycle(StageGraph& graph, const std::string& reader, const std::vector<Oid>& relations,
                   const std::string& what);
+
+// Reads: graph_dot's stages (incview.stage with the incview.stages view's queue counts)
+// and edges (incview.stage_source, with the stage whose table a source is), by name.
+void load_graph_dot(std::vector<DotStage>& stages, std::vector<DotSource>& sources);
 
 }  // namespace incview::pg

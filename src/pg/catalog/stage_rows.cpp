@@ -81,4 +81,71 @@ void save_policy(int32 stage_id, const std::string& mode, const SpiArg& every, c
   });
 }
 
+void save_retention(int32 stage_id, const SpiArg& column, const SpiArg& keep) {
+  as_extension_owner([&] {
+    spi_exec(
+        "INSERT INTO incview.dirty_scope (stage_id, key) "
+        "SELECT s.id, NULL FROM incview.stage s WHERE s.id = $1 AND s.retention_column IS NOT NULL "
+        "AND ($3::interval IS NULL OR s.retention_column <> $2 OR $3::interval > s.retention_keep)",
+        {int4_arg(stage_id), column, keep});
+    spi_exec("UPDATE incview.stage SET retention_column = $2, retention_keep = $3 WHERE id = $1",
+             {int4_arg(stage_id), column, keep});
+  });
+}
+
+SingleScopeStage single_scope_stage(const std::string& name) {
+  SingleScopeStage glance;
+  as_extension_owner([&] {
+    spi_exec(
+        "SELECT s.id::pg_catalog.text, s.owner::pg_catalog.oid::pg_catalog.text, "
+        "       CASE a.atttypid WHEN 'pg_catalog.int2'::pg_catalog.regtype THEN '32767' "
+        "                       WHEN 'pg_catalog.int4'::pg_catalog.regtype THEN '2147483647' "
+        "                       WHEN 'pg_catalog.int8'::pg_catalog.regtype THEN '9223372036854775807' "
+        "                       WHEN 'pg_catalog.text'::pg_catalog.regtype THEN 'text' END "
+        "FROM incview.stage s JOIN pg_catalog.pg_attribute a "
+        "  ON a.attrelid = s.target AND a.attname OPERATOR(pg_catalog.=) s.scope[1] AND NOT a.attisdropped "
+        "WHERE s.name OPERATOR(pg_catalog.=) $1 AND pg_catalog.cardinality(s.scope) OPERATOR(pg_catalog.=) 1 ",
+        {text_arg(name)}, true);
+    if (SPI_processed == 1) {
+      glance.id = spi_text(0, 1);
+      glance.owner = spi_text(0, 2);
+      glance.kind = spi_text(0, 3);
+    }
+  });
+  return glance;
+}
+
+int32 insert_stage(const std::vector<SpiArg>& row) {
+  int32 stage_id = 0;
+  as_extension_owner([&] {
+    spi_exec(
+        "INSERT INTO incview.stage (name, query, scope, unique_key, columns, target, engine, owner, search_path, "
+        "                           policy, partition_by) "
+        "VALUES ($1, $2, ARRAY(SELECT jsonb_array_elements_text($3::jsonb)), "
+        "        CASE WHEN $4::jsonb = '[]' THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text($4::jsonb)) END, "
+        "        ARRAY(SELECT jsonb_array_elements_text($5::jsonb)), $6::oid::regclass, $7, $8::oid::regrole, $9, "
+        "$10, $11) "
+        "RETURNING id",
+        row);
+    stage_id = static_cast<int32>(spi_int8(0, 1));
+    spi_exec("INSERT INTO incview.stage_state (stage_id) VALUES ($1)", {int4_arg(stage_id)});
+    // Its change-record mark (captured_changes.hpp), so that two first collections take turns.
+    if (catalog_is_0_2()) spi_exec("INSERT INTO incview.capture_mark (stage_id) VALUES ($1)", {int4_arg(stage_id)});
+  });
+  return stage_id;
+}
+
+void save_engine(int32 stage_id, const std::string& engine) {
+  as_extension_owner([&] {
+    spi_exec("UPDATE incview.stage SET engine = $2 WHERE id = $1", {int4_arg(stage_id), text_arg(engine)});
+  });
+}
+
+void save_declared_independent(int32 stage_id, bool independent) {
+  as_extension_owner([&] {
+    spi_exec("UPDATE incview.stage SET declared_independent = $2 WHERE id = $1",
+             {int4_arg(stage_id), {BOOLOID, BoolGetDatum(independent), false}});
+  });
+}
+
 }  // namespace incview::pg

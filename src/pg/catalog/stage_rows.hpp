@@ -48,4 +48,35 @@ std::vector<std::string> stage_scope_columns(int32 stage_id);
 // failing stage.
 void save_policy(int32 stage_id, const std::string& mode, const SpiArg& every, const SpiArg& at, const SpiArg& max_lag);
 
+// Writes: the stage's retention (column text or NULL, keep interval or NULL, as given to
+// set_retention), and an "every scope" marker into incview.dirty_scope when the new window
+// is wider than the old one (or gone): rows retention removed come back only by a rebuild
+// at the next refresh; a narrower window only needs apply_retention.
+void save_retention(int32 stage_id, const SpiArg& column, const SpiArg& keep);
+
+// ensure_fresh's glance (api_refresh.cpp, clean_at_a_glance): a stage with exactly one
+// scope column, as text; all nullopt when `name` is no such stage.
+struct SingleScopeStage {
+  std::optional<std::string> id;
+  std::optional<std::string> owner;  // its oid
+  std::optional<std::string> kind;   // 'text' or the integer type's maximum; nullopt for another type
+};
+
+// Reads: the stage named `name` if it has a single scope column (incview.stage,
+// pg_attribute). Read-only, with kept plans: it runs before every read ensure_fresh guards.
+SingleScopeStage single_scope_stage(const std::string& name);
+
+// Writes: a new stage's incview.stage row, its incview.stage_state row and (0.2 catalog)
+// its incview.capture_mark row (so that two first collections take turns,
+// captured_changes.hpp); returns its id. `row` is create_stage's values in the order of
+// the INSERT: name, query, scope (JSON array), unique_key (JSON array, [] for none),
+// columns (JSON array), target, engine, owner, search_path, policy, partition_by.
+int32 insert_stage(const std::vector<SpiArg>& row);
+
+// Writes: the stage's engine (set_engine, when the delta engine is off).
+void save_engine(int32 stage_id, const std::string& engine);
+
+// Writes: the owner's override of the independence analysis (declare_independent).
+void save_declared_independent(int32 stage_id, bool independent);
+
 }  // namespace incview::pg

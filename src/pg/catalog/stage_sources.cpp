@@ -222,4 +222,16 @@ void drop_stage_cascade(const StageRecord& stage, bool cascade, bool check_owner
   forget_unused_citus_sources();  // key queues of Citus sources no stage reads any more
 }
 
+void save_redefinition(int32 stage_id, const std::string& still_read, const std::string& query,
+                       const std::string& columns_json, Oid target, const std::string& search_path) {
+  as_extension_owner([&] {
+    spi_exec("DELETE FROM incview.stage_source WHERE stage_id = $1 AND (NOT declared OR NOT source = ANY($2::oid[]))",
+             {int4_arg(stage_id), text_arg(still_read)});
+    spi_exec(
+        "UPDATE incview.stage SET query = $2, columns = ARRAY(SELECT jsonb_array_elements_text($3::jsonb)), "
+        "target = $4::oid::regclass, search_path = $5 WHERE id = $1",
+        {int4_arg(stage_id), text_arg(query), text_arg(columns_json), oid_arg(target), text_arg(search_path)});
+  });
+}
+
 }  // namespace incview::pg

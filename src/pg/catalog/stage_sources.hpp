@@ -44,4 +44,11 @@ void refuse_uncapturable(const StageInputs& inputs);
 // sql_drop event trigger): like the objects PostgreSQL cascades to, any owner's stage goes.
 void drop_stage_cascade(const StageRecord& stage, bool cascade, bool check_owners = true);
 
+// alter_stage's new definition. Writes: drops the stage's incview.stage_source rows except
+// the declared mappings of sources in `still_read` (an oid[] literal: register_sources
+// re-adds the rest), and sets the stage's query, columns (`columns_json`, a JSON array of
+// names), target and search_path.
+void save_redefinition(int32 stage_id, const std::string& still_read, const std::string& query,
+                       const std::string& columns_json, Oid target, const std::string& search_path);
+
 }  // namespace incview::pg

@@ -11,4 +11,13 @@ void save_retention_time(int32 stage_id) {
   });
 }
 
+std::optional<std::string> stored_scope_count(int32 stage_id) {
+  std::optional<std::string> count;
+  as_extension_owner([&] {
+    count = spi_scalar("SELECT scope_count::pg_catalog.text FROM incview.stage_state WHERE stage_id = $1",
+                       {int4_arg(stage_id)});
+  });
+  return count;
+}
+
 }  // namespace incview::pg

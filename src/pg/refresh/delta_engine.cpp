@@ -1,6 +1,9 @@
 #include "pg/refresh/delta_engine.hpp"
 
 #include "core/sql_text.hpp"
+#include "pg/catalog/delta_rows.hpp"
+#include "pg/catalog/stage_rows.hpp"
+#include "pg/catalog/state_rows.hpp"
 #include "pg/capture/capture.hpp"
 #include "pg/citus/citus.hpp"
 #include "pg/query/delta_query.hpp"
@@ -42,9 +45,7 @@ void drop_queue_table(const std::string& queue) {
 
 void enable_delta(const StageRecord& stage, const std::string& engine) {
   if (delta_active(stage)) {
-    as_extension_owner([&] {
-      spi_exec("UPDATE incview.stage SET engine = $2 WHERE id = $1", {int4_arg(stage.id), text_arg(engine)});
-    });
+    save_engine(stage.id, engine);
     return;
   }
   refuse_storage(stage);
@@ -65,13 +66,9 @@ void enable_delta(const StageRecord& stage, const std::string& engine) {
     // refused while it exists, as it is for the stages' triggers and views; CASCADE drops it.
     spi_exec("GRANT SELECT, INSERT, DELETE ON " + queue + " TO " +
              *spi_scalar("SELECT $1::pg_catalog.regrole::pg_catalog.text", {oid_arg(stage.owner)}));
-    spi_exec(
-        "INSERT INTO incview.delta_stage (stage_id, queue, table_query, hidden_columns, fold, rederive) "
-        "VALUES ($1, $2::pg_catalog.regclass, $3, "
-        "ARRAY(SELECT pg_catalog.jsonb_array_elements_text($4::pg_catalog.jsonb)), $5, $6)",
-        {int4_arg(stage.id), text_arg(queue), text_arg(plan.table_query()), text_arg(json_string_array(hidden)),
-         text_arg(plan.fold(stage.shape.target, queue)),
-         plan.has_float_sums() ? text_arg(plan.rederive(stage.shape.target, queue)) : null_arg(TEXTOID)});
+    save_delta_stage(stage.id, queue, plan.table_query(), json_string_array(hidden),
+                     plan.fold(stage.shape.target, queue),
+                     plan.has_float_sums() ? text_arg(plan.rederive(stage.shape.target, queue)) : null_arg(TEXTOID));
     // One set of capture statements per source. A join's side reads the other sides as they
     // are when its statement's trigger fires: `pending_check` lists them, and a statement
     // whose trigger fires while one of them has a statement of its own pending (a cascade,
@@ -85,16 +82,12 @@ void enable_delta(const StageRecord& stage, const std::string& engine) {
       if (plan.joins())
         for (const auto& o : sources)
           if (o != source) others.push_back(o);
-      spi_exec(
-          "INSERT INTO incview.delta_capture (stage_id, source, capture_insert, capture_update, capture_delete, "
-          "pending_check, waits_for_writers) VALUES ($1, $2::pg_catalog.regclass, $3, $4, $5, "
-          "ARRAY(SELECT pg_catalog.jsonb_array_elements_text($6::pg_catalog.jsonb)::pg_catalog.regclass), $7::pg_catalog.bool)",
-          {int4_arg(stage.id), text_arg(source), text_arg(plan.capture_source(queue, source, false, true)),
-           text_arg(plan.capture_source(queue, source, true, true)),
-           text_arg(plan.capture_source(queue, source, true, false)), text_arg(json_string_array(others)),
-           text_arg(plan.joins() && source != sources.front() ? "true" : "false")});
+      save_delta_capture(stage.id, source, plan.capture_source(queue, source, false, true),
+                         plan.capture_source(queue, source, true, true),
+                         plan.capture_source(queue, source, true, false), json_string_array(others),
+                         plan.joins() && source != sources.front());
     }
-    spi_exec("UPDATE incview.stage SET engine = $2 WHERE id = $1", {int4_arg(stage.id), text_arg(engine)});
+    save_engine(stage.id, engine);
   });
   as_owner_of(stage, [&] {
     std::vector<std::string> adds;
@@ -123,17 +116,14 @@ void disable_delta(const StageRecord& stage) {
 void drop_delta_queue(const StageRecord& stage) {
   if (!delta_active(stage)) return;
   as_extension_owner([&] {
-    spi_exec("DELETE FROM incview.delta_stage WHERE stage_id = $1", {int4_arg(stage.id)});
+    forget_delta_stage(stage.id);
     drop_queue_table(stage.delta_queue);
   });
 }
 
 void drop_all_delta_queues() {
   as_extension_owner([&] {
-    if (!spi_scalar("SELECT pg_catalog.to_regclass('incview.delta_stage')::pg_catalog.text")) return;  // catalog 0.1
-    std::vector<std::string> queues;
-    const uint64 n = spi_exec("SELECT d.queue::pg_catalog.text FROM incview.delta_stage d ORDER BY d.stage_id");
-    for (uint64 i = 0; i < n; ++i) queues.push_back(spi_text_or(i, 1, ""));
+    const std::vector<std::string> queues = all_delta_queues();
     for (const auto& q : queues)
       if (!q.empty()) drop_queue_table(q);
   });
@@ -172,10 +162,7 @@ namespace {
 // owner: it embeds the stage's definition.
 std::optional<std::string> rederive_statement(const StageRecord& stage) {
   if (!delta_active(stage)) return std::nullopt;
-  std::optional<std::string> sql;
-  as_extension_owner(
-      [&] { sql = spi_scalar("SELECT rederive FROM incview.delta_stage WHERE stage_id = $1", {int4_arg(stage.id)}); });
-  return sql;
+  return rederive_sql(stage.id);
 }
 
 }  // namespace
@@ -216,11 +203,7 @@ int64 folded_groups(const StageRecord& stage) {
   return n;
 }
 
-void mark_rederived(const StageRecord& stage) {
-  as_extension_owner([&] {
-    spi_exec("UPDATE incview.delta_stage SET last_rederive = now() WHERE stage_id = $1", {int4_arg(stage.id)});
-  });
-}
+void mark_rederived(const StageRecord& stage) { save_rederive_time(stage.id); }
 
 int64 rederive_folded(const StageRecord& stage) {
   if (!rederives(stage)) return 0;
@@ -256,8 +239,7 @@ bool auto_prefers_delta(const StageRecord& stage) {
         "WHERE c.oid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT pg_catalog.jsonb_array_elements_text("
         "$1::pg_catalog.jsonb)::pg_catalog.regclass))",
         {text_arg(json_string_array(description.sources))});
-    const auto s = spi_scalar("SELECT scope_count::pg_catalog.text FROM incview.stage_state WHERE stage_id = $1",
-                              {int4_arg(stage.id)});
+    const auto s = stored_scope_count(stage.id);
     rows = r ? std::stod(*r) : 0;
     scopes = s ? std::stod(*s) : 0;
   });

@@ -8,6 +8,7 @@
 #include "pg/support/guard.hpp"
 #include "pg/refresh/delta_engine.hpp"
 #include "pg/catalog/catalog.hpp"
+#include "pg/catalog/queue_markers.hpp"
 #include "pg/storage/partitions.hpp"
 #include "pg/storage/storage_swap.hpp"
 #include "pg/background/progress.hpp"
@@ -99,14 +100,7 @@ std::string report_rebuild(const StageRecord& stage) {
 // A swapped-in table fires no capture trigger: the stages reading it are told that every
 // scope may have changed (what the DELETE + INSERT of every row would have queued, in one
 // marker per stage instead of a key per scope).
-void queue_every_scope_downstream(const StageRecord& stage) {
-  as_extension_owner([&] {
-    spi_exec(
-        "INSERT INTO incview.dirty_scope (stage_id, key) SELECT DISTINCT ss.stage_id, NULL::pg_catalog.jsonb "
-        "FROM incview.stage_source ss WHERE ss.source::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
-        {oid_arg(stage.target)});
-  });
-}
+void queue_every_scope_downstream(const StageRecord& stage) { queue_every_scope_for_readers_of_swapped(stage.target); }
 
 // Why a rebuild writes rows instead of swapping storage: visible with client_min_messages
 // = debug1, and in docs/rebuild.md.

@@ -21,8 +21,10 @@ namespace {
 void warn_failure(const StageRecord& stage, const std::string& error) {
   const std::string msg = "refresh of stage \"" + stage.name + "\" failed: " + error;
   const char* m = msg.c_str();
-  pg_call(
-      [&] { ereport(WARNING, (errmsg("%s", m), errdetail("its dirty scopes stay queued; see incview.refresh_log"))); });
+  pg_call([&] {
+    ereport(WARNING, (errmsg("%s", m),
+                      errdetail("its dirty scopes stay queued; see incview.refresh_log")));  // not SQL: a hint
+  });
 }
 
 StepResult step_as_owner(const StageRecord& stage, const std::optional<std::string>& after, bool run_failed);
