@@ -47,6 +47,15 @@ SELECT is((SELECT lag FROM incview.stages WHERE name = 'rb'),
           now() - (SELECT min(dirtied_at) FROM incview.queued_keys WHERE stage_id = pg_temp.stage_id('rb')),
           'lag counts from the writer''s transaction');
 
+-- Records every stage named in them has collected, with a mark taken after the writer ended
+-- (its xid below every mark's xmin): these the cleanup must have dropped.
+CREATE FUNCTION pg_temp.collected_records() RETURNS SETOF incview.source_change LANGUAGE sql AS $$
+  SELECT r.* FROM incview.source_change r
+  WHERE r.xid < (SELECT min(pg_catalog.pg_snapshot_xmin(m.seen)) FROM incview.capture_mark m
+                 WHERE m.stage_id = ANY (r.stage_ids))
+    AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(r.stage_ids) i(id)
+                    WHERE NOT EXISTS (SELECT 1 FROM incview.capture_mark m WHERE m.stage_id = i.id AND m.seen IS NOT NULL))
+$$;
 -- Each stage collects for itself; the record stays until all three have.
 SELECT is(incview.refresh('ra'), 2::bigint, 'ra refreshes the two scopes');
 SELECT is((SELECT array_agg(name || '=' || dirty_scopes ORDER BY name) FROM incview.stages WHERE name IN ('ra', 'rb', 'rc')),
@@ -56,11 +65,14 @@ SELECT is((SELECT count(*) FROM incview.queued_keys WHERE stage_id = pg_temp.sta
           'rb still has both keys (in the record, or collected into its queue by the scheduler)');
 SELECT is(incview.refresh('rb'), 2::bigint, 'rb refreshes its two scopes');
 SELECT is(incview.refresh('rc'), 2::bigint, 'rc too');
-SELECT is((SELECT count(*) FROM incview.source_change WHERE pg_temp.stage_id('ra') = ANY (stage_ids)), 0::bigint,
-          'collected by all three: the record is gone');
+-- The record goes once the three have collected it, unless a transaction older than its
+-- writer still ran when one of them took its mark (the scheduler's pass, under load): then a
+-- later collection drops it (docs/capture.md). Asserting "gone" outright failed in a loaded run.
+SELECT is((SELECT count(*) FROM pg_temp.collected_records() r WHERE pg_temp.stage_id('ra') = ANY (r.stage_ids)), 0::bigint,
+          'collected by all three: the record is gone (or waits only for an older transaction)');
 SELECT is(incview.refresh('rt'), 2::bigint, 'rt refreshes its two scopes');
 SELECT is(incview.refresh('rr'), 2::bigint, 'rr its two regions');
-SELECT is((SELECT count(*) FROM incview.source_change), 0::bigint, 'no record left');
+SELECT is((SELECT count(*) FROM pg_temp.collected_records()), 0::bigint, 'no record left (but behind an older transaction)');
 
 -- ensure_fresh sees keys that are still in a record, at a glance and through the full path.
 UPDATE src SET v = v + 1 WHERE id = 1;   -- k = 1
