@@ -21,7 +21,7 @@ SELECT incview.create_stage('q', 'SELECT stage_id, count(*) AS n FROM incview.di
 SELECT incview.alter_stage('up', 'SELECT grp, count(*) AS n FROM src WHERE grp NOT IN (SELECT stage_id FROM incview.dirty_scope) GROUP BY grp');
 SELECT pg_temp.sources();
 UPDATE src SET grp = grp WHERE id = 1;   -- a write still just queues its key
-SELECT (SELECT count(*) FROM incview.dirty_scope) + (SELECT count(*) FROM incview.source_change) AS queued;
+SELECT count(DISTINCT (stage_id, key)) AS queued FROM incview.queued_keys;
 
 -- 2. A declared source closes no cycle: a stage's own table, or a table downstream of it
 --    (map_source took both; refreshes then re-dirtied the stage forever).
