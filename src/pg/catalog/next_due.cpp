@@ -29,16 +29,20 @@ std::string period_started() {
 // One row: the three facts of NextDue, from incview.due_at per stage (polled stages and
 // max_lag included), retention every minute. Erring early only costs a scheduler start
 // that finds nothing to do.
-constexpr const char* kNextDueSql = R"SQL(
+// A delta stage (delta_engine.hpp) has work when its queue holds deltas: they are not in
+// the key queue. Both queries below ask it of stage `s` (catalog 0.2).
+constexpr const char* kDeltaQueued =
+    "EXISTS (SELECT 1 FROM incview.delta_stage d WHERE d.stage_id = s.id AND incview.delta_queued(d.queue))";
+
+const std::string kNextDueSql = std::string(R"SQL(
 WITH s AS (
   SELECT s.policy, s.max_lag, s.retention_column, st.next_attempt, st.last_retention,
          incview.period_start(s.policy, s.policy_every, s.policy_at, st.last_refresh) AS period,
          incview.due_at(s.policy, s.policy_every, s.policy_at, s.max_lag, st.last_refresh, st.next_attempt,
                         -- queued keys: its queue and the change records it has not collected (issue 18)
                         coalesce((SELECT min(q.dirtied_at) FROM incview.queued_keys q WHERE q.stage_id = s.id),
-                                 -- delta stages (delta_engine.hpp) have work when their queue holds deltas
-                                 CASE WHEN EXISTS (SELECT 1 FROM incview.delta_stage d WHERE d.stage_id = s.id
-                                                   AND incview.delta_queued(d.queue)) THEN now() END),
+                                 CASE WHEN )SQL") +
+                                kDeltaQueued + R"SQL( THEN now() END),
                         EXISTS (SELECT 1 FROM incview.stage_source ss JOIN pg_catalog.pg_class c ON c.oid = ss.source
                                 WHERE ss.stage_id = s.id AND c.relkind IN ('f', 'm'))) AS work_at
   FROM incview.stage s LEFT JOIN incview.stage_state st ON st.stage_id = s.id
@@ -77,10 +81,7 @@ std::vector<DueStage> read_due_stages() {
   // anything reads their queue, the queue is searched for a key older than max_lag only
   // when the period has not started, and the key count is taken for due stages alone.
   // Delta stages (delta_engine.hpp) are due with deltas queued too (catalog 0.2).
-  const std::string delta_queued = catalog_is_0_2()
-                                       ? " OR EXISTS (SELECT 1 FROM incview.delta_stage d WHERE d.stage_id = s.id "
-                                         "AND incview.delta_queued(d.queue))"
-                                       : "";
+  const std::string delta_queued = catalog_is_0_2() ? std::string(" OR ") + kDeltaQueued : "";
   const uint64 n = spi_exec(
       "SELECT s.name, (SELECT count(*) FROM incview.dirty_scope q WHERE q.stage_id = s.id), s.id "
       "FROM incview.stage s LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
