@@ -33,7 +33,7 @@ STAGES=(account_balance region_totals account_extremes device_hourly)
 mkdir -p "$OUT"
 LOG=$OUT/soak.log; : >"$LOG"
 CSV=$OUT/samples.csv
-echo "elapsed_s,dirty_rows,dirty_keys,scheduler_rss_kb,scheduler_private_kb,refresh_rss_kb,refresh_private_kb,refresh_workers" >"$CSV"
+echo "elapsed_s,dirty_rows,dirty_keys,scheduler_rss_kb,scheduler_private_kb,refresh_rss_kb,refresh_private_kb,refresh_workers,change_records,queue_kb" >"$CSV"
 log() { printf '[%s %5ds] %s\n' "$(date +%H:%M:%S)" "$SECONDS" "$*" | tee -a "$LOG"; }
 PSQL=("$PGBIN/psql" -X -q -At -h /tmp -p "$PORT" -U postgres -v ON_ERROR_STOP=1)
 sql() { "${PSQL[@]}" -d "$DB" -c "$1" 2>>"$LOG"; }
@@ -76,15 +76,21 @@ memory() {
 sample_loop() {
   while true; do
     local q
+    local q c
     q=$(sql "SELECT count(*) || ',' || count(DISTINCT (stage_id, key)) FROM incview.dirty_scope" || echo ",")
-    echo "$SECONDS,$q,$(memory)" >>"$CSV"
+    # The queue is two tables since capture writes one change record per statement (issue 18):
+    # records not yet collected or not yet dropped, and the stages' own keys; their size on disk.
+    c=$(sql "SELECT (SELECT count(*) FROM incview.source_change) || ',' ||
+                    (pg_total_relation_size('incview.source_change') + pg_total_relation_size('incview.dirty_scope')) / 1024" || echo ",")
+    echo "$SECONDS,$q,$(memory),$c" >>"$CSV"
     sleep "$SAMPLE"
   done
 }
-# Waits until no stage has dirty keys (the scheduler caught up); fails after 300 s.
+# Waits until no stage has a queued key, in its own keys or in change records it has not
+# collected yet (incview.queued_keys): the scheduler caught up. Fails after 300 s.
 drain() {
   local deadline=$((SECONDS + 300))
-  until [[ $(sql "SELECT count(*) = 0 FROM incview.dirty_scope") == t ]]; do
+  until [[ $(sql "SELECT NOT EXISTS (SELECT 1 FROM incview.queued_keys)") == t ]]; do
     (( SECONDS > deadline )) && { log "the queue did not drain in 300 s: $(sql "SELECT string_agg(name || '=' || dirty_scopes || '/' || status, ' ') FROM incview.stages")"; return 1; }
     sleep 0.5
   done
@@ -131,6 +137,8 @@ kill "$SAMPLER" 2>/dev/null || true; SAMPLER=
 # ---------------------------------------------------------------- summary
 read -r QMAX QEND < <(awk -F, 'NR > 1 && $2 != "" { if ($2 > m) m = $2; last = $2 } END { print m + 0, last + 0 }' "$CSV")
 read -r KMAX < <(awk -F, 'NR > 1 && $3 != "" { if ($3 > m) m = $3 } END { print m + 0 }' "$CSV")
+read -r CMAX CEND BMAX BEND < <(awk -F, 'NR > 1 && $9 != "" { if ($9 > c) c = $9; lc = $9; if ($10 > b) b = $10; lb = $10 }
+                                         END { print c + 0, lc + 0, b + 0, lb + 0 }' "$CSV")
 # Refresh workers come and go: their first, last and largest sample with one alive.
 read -r RFIRST RLAST RMAX < <(awk -F, 'NR > 1 && $8 > 0 { if (f == "") f = $6 "/" $7; l = $6 "/" $7; if ($6 > m) m = $6 }
                                        END { print (f == "" ? "-" : f), (l == "" ? "-" : l), m + 0 }' "$CSV")
@@ -151,6 +159,8 @@ IFS=, read -r S1 P1 _ <<<"$END_MEM"
   echo "|---|---|"
   echo "| verify after each round (queue drained first) | $((VERIFY_RUNS - VERIFY_FAILS)) of $VERIFY_RUNS runs 0 missing / 0 extra |"
   echo "| dirty_scope rows: max / at the end | $QMAX / $QEND (distinct keys max $KMAX) |"
+  echo "| change records (source_change): max / at the end | $CMAX / $CEND |"
+  echo "| queue on disk (source_change + dirty_scope, with indexes and TOAST): max / at the end | $BMAX kB / $BEND kB |"
   echo "| scheduler RSS: start / end | ${S0} kB / ${S1} kB |"
   echo "| scheduler private memory: start / end | ${P0} kB / ${P1} kB |"
   echo "| refresh workers (short-lived) RSS/private kB: first sample / last sample / max RSS | $RFIRST / $RLAST / ${RMAX} |"
