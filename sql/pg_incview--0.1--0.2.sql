@@ -525,8 +525,8 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION incview.delta_queued(regclass) FROM PUBLIC;
 -- ==== Architecture pass (issue 15) ====
--- One definition of when a stage is due, shared by the scheduler (scheduler.cpp), the time
--- it leaves for the launcher (next_due.cpp) and incview.stages.next_run (docs/design.md,
+-- One definition of when a stage is due, shared by the scheduler's due-stage query, the time
+-- it leaves for the launcher (both catalog/next_due.cpp) and incview.stages.next_run (docs/design.md,
 -- "When a stage is due"). SQL-standard bodies: parsed once here, so the caller's
 -- search_path never changes what they mean; simple enough for the planner to inline.
 
@@ -551,7 +551,7 @@ END;
 -- them change) of an interval/daily policy at every period, keys or not; never before the
 -- back-off of a failing stage (next_attempt). The scheduler's due-stage query tests
 -- `due_at(...) <= now()` in an equivalent form that reads the queue only when the period
--- has not started (scheduler.cpp, scheduler_pass).
+-- has not started (catalog/next_due.cpp, read_due_stages).
 CREATE FUNCTION incview.due_at(policy text, policy_every interval, policy_at time, max_lag interval,
                                last_refresh timestamptz, next_attempt timestamptz,
                                oldest_key timestamptz, polled boolean)
