@@ -21,12 +21,14 @@ using namespace incview::pg;
 namespace {
 
 // The run as refresh_all carries it: {"after": <last key>, "failed": <bool>}; NULL is the
-// start. Read with pg_catalog's operators only (the caller's search path is not pinned).
+// start. Read with pg_catalog's operators only, schema-qualified (the caller's search path is
+// not pinned; NULLIF would look up = through it).
 StepRun run_from_json(FunctionCallInfo fcinfo) {
   StepRun run;
   if (PG_ARGISNULL(1)) return run;
   spi_exec(
-      "SELECT pg_catalog.nullif(($1 OPERATOR(pg_catalog.->) 'after')::pg_catalog.text, 'null'), "
+      "SELECT CASE WHEN pg_catalog.jsonb_typeof($1 OPERATOR(pg_catalog.->) 'after') OPERATOR(pg_catalog.=) 'null' "
+      "       THEN NULL ELSE ($1 OPERATOR(pg_catalog.->) 'after')::pg_catalog.text END, "
       "       coalesce(($1 OPERATOR(pg_catalog.->>) 'failed') OPERATOR(pg_catalog.=) 'true', false)::pg_catalog.text",
       {{JSONBOID, PG_GETARG_DATUM(1), false}}, true);
   if (auto after = spi_text(0, 1)) run.after = *after;
