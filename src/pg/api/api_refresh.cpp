@@ -97,8 +97,9 @@ void report_drift_risks(const StageRecord& stage) {
 // as the full path does, gives jsonb_build_array(value) again (jsonb numbers compare by
 // value), so the full path's question — is one of these keys, or a marker, queued? — is
 // here a question about jsonb alone, answered as the extension owner with kept plans,
-// without loading the stage or switching roles (catalog/stage_rows.hpp). True only when none is queued and the caller may refresh the
-// stage; anything else (another shape, a dirty key, no privilege) takes the full path.
+// without loading the stage or switching roles (catalog/stage_rows.hpp). True only when
+// none is queued and the caller may refresh the stage; anything else (another shape, a
+// dirty key, no privilege) takes the full path.
 bool clean_at_a_glance(const std::string& name, Datum keys) {
   const SingleScopeStage glance = single_scope_stage(name);
   const std::optional<std::string>& id = glance.id;
