@@ -3,14 +3,15 @@
 reads or writes pg_incview's tables.
 
 Scans every C++ file under src/pg outside src/pg/catalog/ for string literals (comments
-stripped, adjacent literals joined, raw strings included) that name one of our tables
-schema-qualified (incview.stage, incview.dirty_scope, ...: the pinned search path
+stripped, adjacent literals joined, raw strings included) that name one of our tables or
+views schema-qualified (incview.stage, incview.dirty_scope, incview.queued_keys, ...: a
+view over our tables is reading them just the same; the pinned search path
 pg_catalog, pg_temp makes the qualification mandatory in our SQL). Fails listing each
 offender (file:line, table) that is not on the allow-list below.
 
 A literal that names a table without being SQL on it (an error's hint telling the user
 where to look) is let through by a comment "not SQL:" (saying what it is) on the line the
-literal starts on.
+literal starts on; literals joined to it (adjacent, as the compiler joins them) go with it.
 
 The allow-list held the files not yet moved into catalog/ (issue 15); it is empty now and
 stays so. A listed file that names no table any more is reported (a note, not a failure)
@@ -26,11 +27,11 @@ import os
 import re
 import sys
 
-# Our tables: every `CREATE TABLE incview.<name>` of the extension's scripts (so a table a
-# branch adds is covered without editing this file), at least these (the self-test's tree
-# has no scripts).
+# Our tables and views: every `CREATE TABLE incview.<name>` and `CREATE [OR REPLACE] VIEW
+# incview.<name>` of the extension's scripts (so one a branch adds is covered without
+# editing this file), at least these (the self-test's tree has no scripts).
 BASE_TABLES = ("stage", "stage_state", "stage_source", "dirty_scope", "stage_index",
-               "citus_source", "refresh_log", "delta_stage")
+               "citus_source", "refresh_log", "delta_stage", "queued_keys", "stages")
 TABLES = BASE_TABLES
 TABLE_RE = None
 
@@ -43,7 +44,9 @@ def use_tables_of(root):
         for name in sorted(os.listdir(sql_dir)):
             if name.startswith("pg_incview--") and name.endswith(".sql"):
                 with open(os.path.join(sql_dir, name), encoding="utf-8") as f:
-                    names.update(re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?incview\.(\w+)", f.read()))
+                    text = f.read()
+                    names.update(re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?incview\.(\w+)", text))
+                    names.update(re.findall(r"CREATE (?:OR REPLACE )?VIEW incview\.(\w+)", text))
     TABLES = tuple(sorted(names))
     TABLE_RE = re.compile(r"\bincview\.(" + "|".join(TABLES) + r")\b")
 
@@ -66,10 +69,11 @@ LITERAL = re.compile(
 def literals(text):
     """(line, text) of each string literal; adjacent literals (only whitespace or comments
     between them) are joined, as the compiler joins them. Literals starting on a line with
-    a "not SQL:" comment are left out."""
+    a "not SQL:" comment are left out, with the literals joined to them."""
     lines = text.split("\n")
     out = []
     last_end = None
+    skipping = False  # the literal before was left out: so is one joined to it
     for m in LITERAL.finditer(text):
         body = m.group("raw") if m.group("raw") is not None else m.group("str")
         if body is None:  # a comment or a character literal
@@ -77,11 +81,14 @@ def literals(text):
                 last_end = None
             continue
         line = text.count("\n", 0, m.start()) + 1
-        if NOT_SQL in lines[line - 1].split("//", 1)[-1] and "//" in lines[line - 1]:
-            last_end = None
-            continue
         gap = text[last_end:m.start()] if last_end is not None else None
-        if out and gap is not None and not re.sub(r"//[^\n]*|/\*.*?\*/", "", gap, flags=re.S).strip():
+        joined = gap is not None and not re.sub(r"//[^\n]*|/\*.*?\*/", "", gap, flags=re.S).strip()
+        if (joined and skipping) or (NOT_SQL in lines[line - 1].split("//", 1)[-1] and "//" in lines[line - 1]):
+            skipping = True
+            last_end = m.end()
+            continue
+        skipping = False
+        if out and joined:
             out[-1] = (out[-1][0], out[-1][1] + body)
         else:
             out.append((line, body))
@@ -137,8 +144,11 @@ SELF_TEST_FILES = {
         '         "dirty_scope (stage_id) VALUES (1)");\n'                  # 5
         'auto q = R"SQL(\nDELETE FROM incview.stage_index\n)SQL";\n'        # 6: offender (raw)
         'hint("see SELECT * FROM incview.citus_source");  // not SQL: a hint\n'  # 9
-        'spi_exec("SELECT * FROM incview.stages");  // a view: not a table\n'   # 10
+        'spi_exec("SELECT * FROM incview.stages");  // a view over our tables\n'   # 10: offender
         "char c = '\"'; spi_exec(\"UPDATE incview.refresh_log SET x = 1\");\n"  # 11: offender
+        'hint("see the view "  // not SQL: a hint, joined to the next line\n'    # 12
+        '     "incview.stages");\n'                                           # 13
+        'spi_exec("DELETE FROM incview.stage");\n'                          # 14: offender
     ),
     "src/pg/x/bad.hpp": 'constexpr const char* kSql = "SELECT source FROM incview.stage_source";\n',
 }
@@ -146,7 +156,9 @@ SELF_TEST_EXPECTED = [
     ("src/pg/x/bad.cpp", 3, "stage_state"),
     ("src/pg/x/bad.cpp", 4, "dirty_scope"),
     ("src/pg/x/bad.cpp", 6, "stage_index"),
+    ("src/pg/x/bad.cpp", 10, "stages"),
     ("src/pg/x/bad.cpp", 11, "refresh_log"),
+    ("src/pg/x/bad.cpp", 14, "stage"),
     ("src/pg/x/bad.hpp", 1, "stage_source"),
 ]
 

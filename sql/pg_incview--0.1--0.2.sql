@@ -525,8 +525,8 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION incview.delta_queued(regclass) FROM PUBLIC;
 -- ==== Architecture pass (issue 15) ====
--- One definition of when a stage is due, shared by the scheduler (scheduler.cpp), the time
--- it leaves for the launcher (next_due.cpp) and incview.stages.next_run (docs/design.md,
+-- One definition of when a stage is due, shared by the scheduler's due-stage query, the time
+-- it leaves for the launcher (both catalog/next_due.cpp) and incview.stages.next_run (docs/design.md,
 -- "When a stage is due"). SQL-standard bodies: parsed once here, so the caller's
 -- search_path never changes what they mean; simple enough for the planner to inline.
 
@@ -551,7 +551,7 @@ END;
 -- them change) of an interval/daily policy at every period, keys or not; never before the
 -- back-off of a failing stage (next_attempt). The scheduler's due-stage query tests
 -- `due_at(...) <= now()` in an equivalent form that reads the queue only when the period
--- has not started (scheduler.cpp, scheduler_pass).
+-- has not started (catalog/next_due.cpp, read_due_stages).
 CREATE FUNCTION incview.due_at(policy text, policy_every interval, policy_at time, max_lag interval,
                                last_refresh timestamptz, next_attempt timestamptz,
                                oldest_key timestamptz, polled boolean)
@@ -804,3 +804,35 @@ COMMENT ON FUNCTION incview.set_rederive(text, interval) IS
   'Delta stages with sum/avg over real or double precision: background schedulers re-derive the groups folds wrote (float drift) every `every`; NULL turns it off (docs/engines.md). Returns nothing.';
 COMMENT ON FUNCTION incview.rederive(text) IS
   'Re-derives now, from the source, every group of a delta stage folds wrote since it was derived (float drift); returns how many (docs/engines.md).';
+
+-- ==== Architecture pass: one rule for the step loop (issue 15) ====
+-- refresh_all COMMITs after every step, so its loop stays in PL/pgSQL; what a step does,
+-- where the next one continues, whether an earlier failure stays visible and when the run
+-- is over come from the C++ that incview.refresh and the scheduler's workers use
+-- (src/pg/api/api_refresh_all.cpp, core/refresh_steps.hpp). The loop only carries the run
+-- (NULL at the start, NULL again when it is over) from one transaction to the next.
+CREATE FUNCTION incview._refresh_all_step(stage text, run jsonb DEFAULT NULL)
+RETURNS jsonb LANGUAGE c AS 'MODULE_PATHNAME', 'incview_refresh_all_step';
+COMMENT ON FUNCTION incview._refresh_all_step(text, jsonb) IS
+  'Internal to refresh_all: one step of a refresh run of the stage (the caller must be allowed to refresh it); run is NULL at the start, returns the run to pass next, NULL when the run is over.';
+
+CREATE OR REPLACE PROCEDURE incview.refresh_all()
+LANGUAGE plpgsql AS $$
+DECLARE
+  s pg_catalog.text;
+  run pg_catalog.jsonb;
+BEGIN
+  FOREACH s IN ARRAY incview.refresh_order() LOOP
+    CONTINUE WHEN NOT EXISTS (SELECT 1 FROM incview.stage st
+                              WHERE st.name OPERATOR(pg_catalog.=) s
+                                AND pg_catalog.pg_has_role(st.owner, 'USAGE'));
+    run := NULL;
+    LOOP
+      run := incview._refresh_all_step(s, run);
+      COMMIT;
+      EXIT WHEN run IS NULL;
+    END LOOP;
+  END LOOP;
+END
+$$;
+-- ==== end of one rule for the step loop ====

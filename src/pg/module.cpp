@@ -2,7 +2,7 @@
 #include "core/refresh_planner.hpp"
 #include "pg/api/args.hpp"
 #include "pg/capture/capture.hpp"
-#include "pg/background/scheduler.hpp"
+#include "pg/background/launcher.hpp"
 #include "pg/background/shared_state.hpp"
 #include "pg/background/worker_budget.hpp"
 

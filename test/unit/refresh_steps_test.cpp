@@ -64,3 +64,32 @@ TEST(RunSteps, StopsEarlyWhenAStepSaysSo) {
   EXPECT_EQ(run_steps(std::ref(s)), 4);
   EXPECT_EQ(s.calls.size(), 2u);
 }
+
+// StepRun is what incview.refresh_all carries between its transactions: the same rule, one
+// step at a time.
+TEST(StepRun, AdvancesLikeRunSteps) {
+  StepRun run;
+  EXPECT_TRUE(run.advance(step(5, "[5]")));
+  EXPECT_EQ(run.after, std::optional<std::string>("[5]"));
+  EXPECT_FALSE(run.failed);
+  EXPECT_TRUE(run.advance(step(0, "[9]", true)));
+  EXPECT_TRUE(run.failed);
+  EXPECT_TRUE(run.advance(step(3, "[12]")));
+  EXPECT_TRUE(run.failed) << "a failure stays with the run";
+  EXPECT_FALSE(run.advance(step(-1, std::nullopt)));
+  EXPECT_FALSE(run.after.has_value());
+  EXPECT_EQ(run.scopes, 8);
+}
+
+TEST(StepRun, StopsWhereRunStepsStops) {
+  Script s{{step(1, "[1]"), step(2, "[2]", true), step(0, std::nullopt)}, {}};
+  const std::int64_t total = run_steps(std::ref(s));
+  StepRun run;
+  std::size_t calls = 0;
+  for (const auto& r : s.results) {
+    ++calls;
+    if (!run.advance(*r)) break;
+  }
+  EXPECT_EQ(calls, s.calls.size());
+  EXPECT_EQ(run.scopes, total);
+}

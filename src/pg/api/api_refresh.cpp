@@ -97,8 +97,9 @@ void report_drift_risks(const StageRecord& stage) {
 // as the full path does, gives jsonb_build_array(value) again (jsonb numbers compare by
 // value), so the full path's question — is one of these keys, or a marker, queued? — is
 // here a question about jsonb alone, answered as the extension owner with kept plans,
-// without loading the stage or switching roles. True only when none is queued and the caller may refresh the
-// stage; anything else (another shape, a dirty key, no privilege) takes the full path.
+// without loading the stage or switching roles (catalog/stage_rows.hpp). True only when
+// none is queued and the caller may refresh the stage; anything else (another shape, a
+// dirty key, no privilege) takes the full path.
 bool clean_at_a_glance(const std::string& name, Datum keys) {
   const SingleScopeStage glance = single_scope_stage(name);
   const std::optional<std::string>& id = glance.id;
@@ -109,25 +110,7 @@ bool clean_at_a_glance(const std::string& name, Datum keys) {
   const Oid owner_oid = static_cast<Oid>(std::stoul(*owner));
   pg_call([&] { allowed = has_privs_of_role(GetUserId(), owner_oid); });
   if (!allowed) return false;  // the full path reports it
-  std::optional<std::string> clean;
-  as_extension_owner([&] {
-    clean = spi_scalar(
-        "SELECT CASE WHEN pg_catalog.jsonb_typeof($2) OPERATOR(pg_catalog.<>) 'array' THEN NULL "
-        // text: strings; integers: numbers spelled as integers within the type's range (the
-        // full path casts the text of the number: 11.0 and 1e3 are errors there)
-        "  WHEN (SELECT pg_catalog.bool_and(CASE WHEN $3 OPERATOR(pg_catalog.=) 'text' "
-        "          THEN pg_catalog.jsonb_typeof(e) OPERATOR(pg_catalog.=) 'string' "
-        "          ELSE pg_catalog.jsonb_typeof(e) OPERATOR(pg_catalog.=) 'number' "
-        "               AND (e OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~) '^-?[0-9]+$' "
-        "               AND pg_catalog.abs(e::pg_catalog.numeric) OPERATOR(pg_catalog.<=) $3::pg_catalog.numeric END) "
-        "        FROM pg_catalog.jsonb_array_elements($2) AS e) IS NOT TRUE THEN NULL "
-        "  ELSE NOT EXISTS (SELECT 1 FROM incview.queued_keys q WHERE q.stage_id OPERATOR(pg_catalog.=) $1 "
-        "    AND (q.key IS NULL OR q.key OPERATOR(pg_catalog.=) ANY (SELECT pg_catalog.jsonb_build_array(x) "
-        "                                                         FROM pg_catalog.jsonb_array_elements($2) AS x))) "
-        "END",
-        {int4_arg(static_cast<int32>(std::stol(*id))), SpiArg{JSONBOID, keys, false}, text_arg(*kind)});
-  });
-  return clean && *clean == "t";
+  return no_key_queued_at_a_glance(static_cast<int32>(std::stol(*id)), keys, *kind);
 }
 
 // refresh_scopes(stage, keys) and ensure_fresh(stage, keys): these scopes, now; with
@@ -262,7 +245,7 @@ Datum incview_check(PG_FUNCTION_ARGS) {
     std::vector<std::pair<std::string, std::string>> risks;
     std::optional<std::string> off;
     std::vector<std::string> declared;
-    as_extension_owner([&] { off = spi_scalar("SELECT incview.capture_off($1)", {int4_arg(stage.id)}); });
+    off = source_with_capture_off(stage.id);
     declared = declared_sources(stage.id);
     if (off)
       risks.push_back({"capture off", "pg_incview's triggers on " + *off +

@@ -18,6 +18,7 @@
 #include "pg/support/settings.hpp"
 #include "pg/support/spi.hpp"
 #include "pg/catalog/stage_sources.hpp"
+#include "pg/storage/stage_drop.hpp"
 #include "pg/storage/partitions.hpp"
 #include "pg/storage/storage_swap.hpp"
 #include "pg/background/progress.hpp"
@@ -420,11 +421,10 @@ Datum incview_declare_independent(PG_FUNCTION_ARGS) {
             (stage.independence_problem.empty() ? "" : ": its refreshes rebuild it in full");
     }
     const char* m = msg.c_str();
-    pg_call([&] {
-      ereport(level, (errmsg("%s", m),
-                      errhint("incview.verify compares the table with the query; incview.stages.independence shows "
-                              "the declaration")));
-    });
+    const char* hint =
+        "incview.verify compares the table with the query; "  // not SQL: a hint
+        "incview.stages.independence shows the declaration";
+    pg_call([&] { ereport(level, (errmsg("%s", m), errhint("%s", hint))); });
     spi_finish();
     PG_RETURN_VOID();
   });

@@ -226,6 +226,15 @@ std::vector<Oid> declared_source_oids(int32 stage_id) {
   return declared;
 }
 
+std::optional<std::string> source_with_capture_off(int32 stage_id) {
+  std::optional<std::string> off;
+  as_extension_owner([&] {
+    if (!catalog_is_0_2()) return;
+    off = spi_scalar("SELECT incview.capture_off($1)", {int4_arg(stage_id)});
+  });
+  return off;
+}
+
 std::vector<Oid> table_sources_of(int32 stage_id) {
   std::vector<Oid> sources;
   as_extension_owner([&] {

@@ -117,4 +117,11 @@ std::vector<Oid> declared_source_oids(int32 stage_id);
 // capture triggers), for trigger_sources (capture.hpp).
 std::vector<Oid> table_sources_of(int32 stage_id);
 
+// Reads: the stage's sources whose capture triggers are disabled or missing, as regclass
+// prints them, comma-separated (incview.capture_off over stage_source and pg_trigger);
+// nullopt when every
+// source is captured, or on a 0.1 catalog (which cannot tell). check()'s "capture off"
+// risk and the WARNING of verify/rebuild.
+std::optional<std::string> source_with_capture_off(int32 stage_id);
+
 }  // namespace incview::pg

@@ -1,5 +1,7 @@
 #include "pg/catalog/stage_rows.hpp"
 
+#include "pg/catalog/captured_changes.hpp"
+
 #include "pg/support/role.hpp"
 
 namespace incview::pg {
@@ -113,6 +115,52 @@ SingleScopeStage single_scope_stage(const std::string& name) {
     }
   });
   return glance;
+}
+
+bool no_key_queued_at_a_glance(int32 stage_id, Datum keys, const std::string& kind) {
+  std::optional<std::string> clean;
+  as_extension_owner([&] {
+    clean = spi_scalar(
+        "SELECT CASE WHEN pg_catalog.jsonb_typeof($2) OPERATOR(pg_catalog.<>) 'array' THEN NULL "
+        // text: strings; integers: numbers spelled as integers within the type's range (the
+        // full path casts the text of the number: 11.0 and 1e3 are errors there)
+        "  WHEN (SELECT pg_catalog.bool_and(CASE WHEN $3 OPERATOR(pg_catalog.=) 'text' "
+        "          THEN pg_catalog.jsonb_typeof(e) OPERATOR(pg_catalog.=) 'string' "
+        "          ELSE pg_catalog.jsonb_typeof(e) OPERATOR(pg_catalog.=) 'number' "
+        "               AND (e OPERATOR(pg_catalog.#>>) '{}') OPERATOR(pg_catalog.~) '^-?[0-9]+$' "
+        "               AND pg_catalog.abs(e::pg_catalog.numeric) OPERATOR(pg_catalog.<=) $3::pg_catalog.numeric END) "
+        "        FROM pg_catalog.jsonb_array_elements($2) AS e) IS NOT TRUE THEN NULL "
+        "  ELSE NOT EXISTS (SELECT 1 FROM incview.queued_keys q WHERE q.stage_id OPERATOR(pg_catalog.=) $1 "
+        "    AND (q.key IS NULL OR q.key OPERATOR(pg_catalog.=) ANY (SELECT pg_catalog.jsonb_build_array(x) "
+        "                                                         FROM pg_catalog.jsonb_array_elements($2) AS x))) "
+        "END",
+        {int4_arg(stage_id), SpiArg{JSONBOID, keys, false}, text_arg(kind)});
+  });
+  return clean && *clean == "t";
+}
+
+std::vector<std::string> stages_reading_table_of(const StageRecord& stage) {
+  std::vector<std::string> dependents;
+  as_extension_owner([&] {
+    const uint64 n = spi_exec(
+        "SELECT s.name FROM incview.stage_source ss JOIN incview.stage s ON s.id = ss.stage_id "
+        "WHERE ss.source = $1 AND ss.stage_id <> $2 ORDER BY s.name",
+        {oid_arg(stage.target), int4_arg(stage.id)}, true);
+    for (uint64 i = 0; i < n; ++i) dependents.push_back(spi_text_or(i, 1, ""));
+  });
+  return dependents;
+}
+
+void delete_queued_keys(int32 stage_id) {
+  as_extension_owner([&] { spi_exec("DELETE FROM incview.dirty_scope WHERE stage_id = $1", {int4_arg(stage_id)}); });
+}
+
+void delete_stage_rows(int32 stage_id) {
+  as_extension_owner([&] {
+    spi_exec("DELETE FROM incview.stage_source WHERE stage_id = $1", {int4_arg(stage_id)});
+    spi_exec("DELETE FROM incview.stage WHERE id = $1", {int4_arg(stage_id)});
+    if (catalog_is_0_2()) forget_collected_records();
+  });
 }
 
 int32 insert_stage(const std::vector<SpiArg>& row) {

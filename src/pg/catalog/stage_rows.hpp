@@ -66,12 +66,33 @@ struct SingleScopeStage {
 // pg_attribute). Read-only, with kept plans: it runs before every read ensure_fresh guards.
 SingleScopeStage single_scope_stage(const std::string& name);
 
+// Reads: the other half of ensure_fresh's glance at such a stage (`kind` from
+// single_scope_stage): true when keys (jsonb) is a JSON array whose every element has the
+// stage's clean shape — for 'text' a string, else a number spelled as an integer within
+// the type's maximum — and neither one of them (as jsonb_build_array(key), the queue's
+// form of a one-column key) nor an "every scope" marker is queued for the stage
+// (incview.queued_keys: dirty_scope and the change records not yet collected). False for
+// anything else: the caller then takes the full path, which casts and reports. Read-only,
+// with kept plans.
+bool no_key_queued_at_a_glance(int32 stage_id, Datum keys, const std::string& kind);
+
 // Writes: a new stage's incview.stage row, its incview.stage_state row and (0.2 catalog)
 // its incview.capture_mark row (so that two first collections take turns,
 // captured_changes.hpp); returns its id. `row` is create_stage's values in the order of
 // the INSERT: name, query, scope (JSON array), unique_key (JSON array, [] for none),
 // columns (JSON array), target, engine, owner, search_path, policy, partition_by.
 int32 insert_stage(const std::vector<SpiArg>& row);
+
+// Reads: the names of the other stages that read this stage's table, sorted (drop_stage
+// refuses or cascades to them: storage/stage_drop.hpp).
+std::vector<std::string> stages_reading_table_of(const StageRecord& stage);
+
+// Writes: deletes the stage's queued keys (incview.dirty_scope); the first step of dropping it.
+void delete_queued_keys(int32 stage_id);
+
+// Writes: deletes the stage's incview.stage_source and incview.stage rows, then (0.2
+// catalog) the change records only this stage still needed (captured_changes.hpp).
+void delete_stage_rows(int32 stage_id);
 
 // Writes: the stage's engine (set_engine, when the delta engine is off).
 void save_engine(int32 stage_id, const std::string& engine);

@@ -1,17 +1,11 @@
 #include "pg/catalog/stage_sources.hpp"
 
-#include "pg/catalog/captured_changes.hpp"
-
 #include "core/sql_text.hpp"
 #include "pg/capture/capture.hpp"
-#include "pg/capture/idle_capture.hpp"
-#include "pg/citus/citus.hpp"
 #include "pg/support/guard.hpp"
-#include "pg/refresh/delta_engine.hpp"
 #include "pg/capture/new_source_lock.hpp"
 #include "pg/support/role.hpp"
 #include "pg/support/spi.hpp"
-#include "pg/catalog/stage_definition.hpp"
 
 namespace incview::pg {
 
@@ -172,54 +166,6 @@ void register_inputs(const StageRecord& stage, StageInputs inputs, const std::ve
   for (const auto& f : inputs.time_functions)
     warn("stage \"" + stage.name + "\" uses " + f + ": its rows depend on when their scope was last refreshed",
          "scopes nobody changes keep the values of their last refresh; incview.rebuild re-derives them all");
-}
-
-void drop_stage_cascade(const StageRecord& stage, bool cascade, bool check_owners) {
-  std::vector<std::string> dependents;
-  as_extension_owner([&] {
-    const uint64 n = spi_exec(
-        "SELECT s.name FROM incview.stage_source ss JOIN incview.stage s ON s.id = ss.stage_id "
-        "WHERE ss.source = $1 AND ss.stage_id <> $2 ORDER BY s.name",
-        {oid_arg(stage.target), int4_arg(stage.id)}, true);
-    for (uint64 i = 0; i < n; ++i) dependents.push_back(spi_text_or(i, 1, ""));
-  });
-  if (!dependents.empty() && !cascade)
-    throw Error(sqlstate::kDependentObjectsStillExist,
-                "cannot drop stage \"" + stage.name + "\" because other stages depend on it",
-                "stages reading " + stage.shape.target + ": " + join(dependents, ", "),
-                "use incview.drop_stage('" + stage.name + "', cascade => true) to drop them too");
-  for (const auto& d : dependents) {
-    auto dep = find_stage(d);
-    if (!dep) continue;  // already dropped through another path of the cascade
-    if (check_owners) check_stage_owner(*dep, "drop it");
-    if (!check_owners) {
-      const std::string m = "drop cascades to stage \"" + d + "\"";
-      const char* text = m.c_str();
-      pg_call([&] { ereport(NOTICE, (errmsg("%s", text))); });
-    }
-    drop_stage_cascade(*dep, true, check_owners);
-  }
-  // The stage's trigger-carrying sources, to drop triggers no stage needs once it is gone.
-  const std::vector<Oid> sources = trigger_sources(stage.id);
-  // The catalog rows go first: the event triggers that see our DROPs below then find no
-  // stage to act on (and OwnStageDdl tells them it is us).
-  as_extension_owner([&] { spi_exec("DELETE FROM incview.dirty_scope WHERE stage_id = $1", {int4_arg(stage.id)}); });
-  drop_delta_queue(stage);
-  drop_definition_view(stage.id);
-  as_extension_owner([&] {
-    spi_exec("DELETE FROM incview.stage_source WHERE stage_id = $1", {int4_arg(stage.id)});
-    spi_exec("DELETE FROM incview.stage WHERE id = $1", {int4_arg(stage.id)});
-    // Change records only this stage still needed (captured_changes.hpp).
-    if (catalog_is_0_2()) forget_collected_records();
-  });
-  OwnStageDdl own;
-  if (!stage.shape.target.empty() &&
-      spi_scalar("SELECT pg_catalog.to_regclass($1)::text", {text_arg(stage.shape.target)}))
-    spi_exec("DROP TABLE " + stage.shape.target);
-  // Last, so a lock it takes lasts only until commit; never waits (idle_capture.hpp).
-  for (Oid s : sources) invalidate_capture(s);
-  (void)drop_capture_if_idle(sources, IdleLock::IfFree);
-  forget_unused_citus_sources();  // key queues of Citus sources no stage reads any more
 }
 
 void save_redefinition(int32 stage_id, const std::string& still_read, const std::string& query,

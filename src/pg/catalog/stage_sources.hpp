@@ -38,12 +38,6 @@ void register_inputs(const StageRecord& stage, StageInputs inputs, const std::ve
 // capture them: a distributed table, say).
 void refuse_uncapturable(const StageInputs& inputs);
 
-// Drops the stage: refuses while other stages read its table unless cascade, in which
-// case those go first. Removes its table, its definition view, its catalog rows and its
-// queued keys. check_owners = false when PostgreSQL's own DROP ... CASCADE decided it (the
-// sql_drop event trigger): like the objects PostgreSQL cascades to, any owner's stage goes.
-void drop_stage_cascade(const StageRecord& stage, bool cascade, bool check_owners = true);
-
 // alter_stage's new definition. Writes: drops the stage's incview.stage_source rows except
 // the declared mappings of sources in `still_read` (an oid[] literal: register_sources
 // re-adds the rest), and sets the stage's query, columns (`columns_json`, a JSON array of

@@ -30,6 +30,7 @@
 #include "pg/catalog/stage_definition.hpp"
 #include "pg/catalog/stage_rows.hpp"
 #include "pg/catalog/stage_sources.hpp"
+#include "pg/storage/stage_drop.hpp"
 #include "pg/support/subxact.hpp"
 
 extern "C" {
