@@ -177,7 +177,13 @@ for round in $(seq 1 "$ROUNDS"); do
     done
     sql "$l" "SELECT incview.refresh('$STAGE')" >/dev/null  # the floor's keys
     sql "$l" "VACUUM medications, incview.dirty_scope, $STAGE, ppd_floor" >/dev/null
-    if (( DELTA_ROWS > 0 )); then sql "$l" "VACUUM events, by_tag_delta, by_tag_floor" >/dev/null; fi
+    if (( DELTA_ROWS > 0 )); then
+      # the floor's deltas (queued, never folded by it), then the queue's dead rows: each
+      # round starts from an empty queue, as the scoped stage's rounds do
+      sql "$l" "SELECT incview.refresh('by_tag_delta')" >/dev/null
+      q=$(sql "$l" "SELECT queue FROM incview.delta_stage d JOIN incview.stage s ON s.id = d.stage_id WHERE s.name = 'by_tag_delta'")
+      sql "$l" "VACUUM events, by_tag_delta, by_tag_floor, $q" >/dev/null
+    fi
   done
 done
 for l in "${LABELS[@]}"; do
