@@ -17,6 +17,12 @@
 #    that patient's rows from a copy of the stage (same two indexes) and INSERT them from
 #    the stage's query.
 #    k = 1 and floor are timed from after the INSERT to the end of the commit.
+#    The same for a delta stage (FC_DELTA_ROWS rows, default 1,000,000; 0: none):
+#    `SELECT tag, count(*) AS n, sum(v) AS s FROM events GROUP BY tag` with engine delta;
+#    dk0, dk1 (one INSERT into events, then incview.refresh) and dfloor (the same INSERT,
+#    then the algebraic floor: one UPDATE of that group of a copy of the stage, by hand),
+#    in sessions with synchronous_commit = off as in bench/delta.sh (a WAL flush per commit
+#    would otherwise be most of both).
 # 2. Freshness lag, scheduler on, policy continuous: pgbench inserts medications of random
 #    patients at LAG_RATES inserts/s (its own sessions with synchronous_commit = off, so the
 #    rate is reachable on a small machine; the probes commit with it on) while probes
@@ -34,6 +40,7 @@ PORT=${BENCH_PGPORT:-${INCVIEW_PGPORT:-54332}}
 DATA=${BENCH_PGDATA:-${INCVIEW_PGDATA:-/tmp/pg_incview_fixed_cost}}
 SECONDS_PER=${FC_SECONDS:-10}
 ROUNDS=${FC_ROUNDS:-3}
+DELTA_ROWS=${FC_DELTA_ROWS:-1000000}
 LAG_RATES=${LAG_RATES:-"100 1000 2000"}
 LAG_PROBES=${LAG_PROBES:-300}          # at most, per rate and build
 LAG_SECONDS=${LAG_SECONDS:-40}         # per rate and build
@@ -89,6 +96,20 @@ for l in "${LABELS[@]}"; do
   sql "$l" "CREATE TABLE ppd_floor AS SELECT * FROM $STAGE" >/dev/null
   sql "$l" "CREATE INDEX ON ppd_floor (patient_id)" >/dev/null
   sql "$l" "CREATE UNIQUE INDEX ON ppd_floor (patient_id, product_id) NULLS NOT DISTINCT" >/dev/null
+  if (( DELTA_ROWS > 0 )); then
+    psql_ "$l" -d "$DB" >/dev/null 2>>"$LOG" <<EOF
+SET client_min_messages = warning;
+CREATE TABLE events (id bigserial PRIMARY KEY, tag text NOT NULL, v int NOT NULL);
+INSERT INTO events (tag, v) SELECT 'tag' || (i % 10), i % 1000 FROM generate_series(1, $DELTA_ROWS) i;
+CREATE INDEX ON events (tag);
+VACUUM ANALYZE events;
+SELECT incview.create_stage('by_tag_delta', 'SELECT tag, count(*) AS n, sum(v) AS s FROM events GROUP BY tag',
+                            ARRAY['tag'], engine => 'delta');
+SELECT incview.set_policy('by_tag_delta', 'manual');
+CREATE TABLE by_tag_floor AS SELECT tag, count(*) AS n, sum(v) AS s FROM events GROUP BY tag;
+CREATE UNIQUE INDEX ON by_tag_floor (tag);
+EOF
+  fi
   sql "$l" "VACUUM ANALYZE" >/dev/null
 done
 N_PATIENTS=$(sql after "SELECT n_patients FROM bench.meta")
@@ -112,15 +133,34 @@ INSERT INTO medications (patient_id, product_id, given_at) VALUES (:p, 1 + :p % 
 BEGIN \\; DELETE FROM ppd_floor WHERE patient_id = :p \\; INSERT INTO ppd_floor SELECT * FROM ($QUERY) s WHERE s.patient_id = :p \\; COMMIT;
 EOF
 
+VARIANTS=(k0 k1 floor)
+if (( DELTA_ROWS > 0 )); then
+  VARIANTS+=(dk0 dk1 dfloor)
+  cat > "$OUT/dk0.pgbench" <<EOF
+SELECT incview.refresh('by_tag_delta');
+EOF
+  cat > "$OUT/dk1.pgbench" <<EOF
+\\set v random(1, 1000)
+INSERT INTO events (tag, v) VALUES ('tag3', :v);
+SELECT incview.refresh('by_tag_delta');
+EOF
+  cat > "$OUT/dfloor.pgbench" <<EOF
+\\set v random(1, 1000)
+INSERT INTO events (tag, v) VALUES ('tag3', :v);
+UPDATE by_tag_floor SET n = n + 1, s = s + :v WHERE tag = 'tag3';
+EOF
+fi
+
 # Per-statement latencies (ms) of a pgbench -r run: "k0" the refresh line, "k1" the refresh
 # line, "floor" the sum of the lines after the INSERT into medications.
 per_call() {  # label variant
-  local l=$1 v=$2 f=$OUT/pgbench-$1-$2.log
-  "${BIN[$l]}/pgbench" -n -h /tmp -p "${PRT[$l]}" -U postgres -T "$SECONDS_PER" -r -f "$OUT/$v.pgbench" "$DB" > "$f" 2>&1
+  local l=$1 v=$2 f=$OUT/pgbench-$1-$2.log opts=
+  [[ $v == d* ]] && opts="-c synchronous_commit=off"
+  PGOPTIONS=$opts "${BIN[$l]}/pgbench" -n -h /tmp -p "${PRT[$l]}" -U postgres -T "$SECONDS_PER" -r -f "$OUT/$v.pgbench" "$DB" > "$f" 2>&1
   awk -v v="$v" '
     /statement latencies/ { s = 1; next }
     s && $3 ~ /^\\set$/ { next }
-    s && /INSERT INTO medications/ { next }
+    s && /INSERT INTO (medications|events)/ { next }
     s && NF >= 3 { t += $1 }
     END { printf "%.3f\n", t }' "$f"
 }
@@ -130,19 +170,31 @@ for round in $(seq 1 "$ROUNDS"); do
   order=("${LABELS[@]}")
   (( round % 2 == 0 )) && order=($(printf '%s\n' "${LABELS[@]}" | tac))
   for l in "${order[@]}"; do
-    for v in k0 k1 floor; do
+    for v in "${VARIANTS[@]}"; do
       ms=$(per_call "$l" "$v")
       echo "$l,per_call,$v,$round,$ms" >> "$RAW"
       log "round $round $l $v: $ms ms"
     done
     sql "$l" "SELECT incview.refresh('$STAGE')" >/dev/null  # the floor's keys
     sql "$l" "VACUUM medications, incview.dirty_scope, $STAGE, ppd_floor" >/dev/null
+    if (( DELTA_ROWS > 0 )); then
+      # the floor's deltas (queued, never folded by it), then the queue's dead rows: each
+      # round starts from an empty queue, as the scoped stage's rounds do
+      sql "$l" "SELECT incview.refresh('by_tag_delta')" >/dev/null
+      q=$(sql "$l" "SELECT queue FROM incview.delta_stage d JOIN incview.stage s ON s.id = d.stage_id WHERE s.name = 'by_tag_delta'")
+      sql "$l" "VACUUM events, by_tag_delta, by_tag_floor, $q" >/dev/null
+    fi
   done
 done
 for l in "${LABELS[@]}"; do
   v=$(sql "$l" "SELECT missing || ',' || extra FROM incview.verify('$STAGE')")
   log "$l: verify after the per-call rounds (missing,extra) = ($v)"
   echo "$l,verify,per_call,0,\"$v\"" >> "$RAW"
+  if (( DELTA_ROWS > 0 )); then
+    v=$(sql "$l" "SELECT missing || ',' || extra FROM incview.verify('by_tag_delta')")
+    log "$l: verify(by_tag_delta) after the per-call rounds (missing,extra) = ($v)"
+    echo "$l,verify,delta,0,\"$v\"" >> "$RAW"
+  fi
 done
 
 # 2. freshness lag ----------------------------------------------------------------------
@@ -247,6 +299,17 @@ for l in labels:
     per_round = [a / b for a, b in zip(vals(l, 'per_call', 'k1'), vals(l, 'per_call', 'floor'))]
     rounds = ", ".join(f"{x:.2f}" for x in per_round)
     print(f"| {l} | {k0:.2f} | {k1:.2f} | {fl:.2f} | {k1 / fl:.2f}x | {rounds} | {k1 - fl:.2f} |")
+if vals(labels[0], 'per_call', 'dk0'):
+    print()
+    print("Delta stage (`SELECT tag, count(*), sum(v) FROM events GROUP BY tag`, synchronous_commit off):")
+    print()
+    print("| build | k = 0 refresh (ms) | k = 1 refresh (ms) | floor (ms) | k = 1 / floor (medians) | k = 1 / floor per round |")
+    print("|---|---|---|---|---|---|")
+    for l in labels:
+        k0, k1, fl = (statistics.median(vals(l, 'per_call', v)) for v in ('dk0', 'dk1', 'dfloor'))
+        per_round = [a / b for a, b in zip(vals(l, 'per_call', 'dk1'), vals(l, 'per_call', 'dfloor'))]
+        rounds = ", ".join(f"{x:.2f}" for x in per_round)
+        print(f"| {l} | {k0:.2f} | {k1:.2f} | {fl:.2f} | {k1 / fl:.2f}x | {rounds} |")
 print()
 print("| build | target rate (inserts/s) | achieved | probes | p50 (ms) | p95 (ms) | p99 (ms) | max (ms) | keys queued at the end |")
 print("|---|---|---|---|---|---|---|---|---|")

@@ -480,7 +480,12 @@ std::string DeltaPlan::fold_sql(const std::string& target, const std::string& qu
   sql += "j AS (SELECT " + join(j_cols, ", ") + " FROM a LEFT JOIN LATERAL (SELECT t.ctid, t.* FROM " + target +
          " AS t WHERE " + join(match, " AND ") + ") AS t ON true),\n";
   sql += "v AS (SELECT " + join(v_cols, ", ") + " FROM j),\n";
-  sql += "fresh AS (SELECT s.* FROM (\n" + table_query() + "\n) AS s WHERE " + join(fresh_filter, " AND ") + "),\n";
+  // No group can need re-deriving (no HAVING, extreme, scale or forced re-derive): the fold
+  // leaves the source query out. Planning it and starting its executor nodes was most of a
+  // one-row fold's cost, for a branch that returns nothing (issue 12 item 4, bench/delta.md).
+  const bool can_rederive = !rederive.empty();
+  if (can_rederive)
+    sql += "fresh AS (SELECT s.* FROM (\n" + table_query() + "\n) AS s WHERE " + join(fresh_filter, " AND ") + "),\n";
   sql += "del AS (DELETE FROM " + target +
          " AS t USING v WHERE t.ctid = v.\"__incview_tid\" AND (v.\"__incview_rederive\" "
          "OR v.\"__incview_new_count\" <= 0) RETURNING 1),\n";
@@ -488,8 +493,8 @@ std::string DeltaPlan::fold_sql(const std::string& target, const std::string& qu
          " FROM v WHERE t.ctid = v.\"__incview_tid\" AND " + live + " AND ROW(" + join(old_vals, ", ") +
          ") IS DISTINCT FROM ROW(" + join(new_vals, ", ") + ") RETURNING 1),\n";
   sql += "ins AS (INSERT INTO " + target + " (" + join(all_cols, ", ") + ") SELECT " + join(all_vals, ", ") +
-         " FROM v WHERE v.\"__incview_tid\" IS NULL AND " + live + " UNION ALL SELECT " + fresh_cols +
-         " FROM fresh AS f RETURNING 1)\n";
+         " FROM v WHERE v.\"__incview_tid\" IS NULL AND " + live +
+         (can_rederive ? " UNION ALL SELECT " + fresh_cols + " FROM fresh AS f" : std::string()) + " RETURNING 1)\n";
   sql +=
       "SELECT (SELECT pg_catalog.count(*) FROM del), (SELECT pg_catalog.count(*) FROM ins), "
       "(SELECT pg_catalog.count(*) FROM upd), (SELECT pg_catalog.count(*) FROM a)";

@@ -233,8 +233,14 @@ TEST(DeltaPlan, MultiHiddenAggregatesNameTheirArgumentByPosition) {
   EXPECT_EQ(h[3], std::make_pair(std::string("__incview_sum_4"), std::string("pg_catalog.sum(($4)::bigint)")));
   p.set_table_query("SELECT deparsed");
   EXPECT_EQ(p.table_query(), "SELECT deparsed");
-  // the fold re-derives through it
-  EXPECT_TRUE(contains(p.fold("\"public\".\"t\"", "\"incview\".\"delta_1\""), "SELECT deparsed"));
+  // count, sum, avg of integers: no group is re-derived, the fold does not read the sources
+  EXPECT_FALSE(contains(p.fold("\"public\".\"t\"", "\"incview\".\"delta_1\""), "SELECT deparsed"));
+  // with HAVING every touched group is, through the table query
+  auto d = multi_map();
+  d.having = "(count(*) > 1)";
+  DeltaPlan h_plan = DeltaPlan::qualify(d);
+  h_plan.set_table_query("SELECT deparsed");
+  EXPECT_TRUE(contains(h_plan.fold("\"public\".\"t\"", "\"incview\".\"delta_1\""), "SELECT deparsed"));
 }
 
 TEST(DeltaPlan, MultiRefusalsNameTheColumn) {
@@ -275,4 +281,30 @@ TEST(DeltaPlan, FloatSumsMarkFoldedGroups) {
       << r;
   EXPECT_TRUE(contains(r, "j.\"__incview_force\"")) << r;
   EXPECT_TRUE(contains(r, "(SELECT pg_catalog.count(*) FROM r)")) << r;
+}
+
+// count/sum without HAVING: no group is ever re-derived, so the fold does not carry the
+// source query (planning it was most of a one-row fold's cost); min, HAVING and the forced
+// re-derive of float sums keep it.
+TEST(DeltaPlan, FoldReadsTheSourceOnlyWhenAGroupCanBeRederived) {
+  const std::string plain = DeltaPlan::qualify(count_by_tag()).fold("\"public\".\"t\"", "\"incview\".\"delta_1\"");
+  EXPECT_FALSE(contains(plain, "fresh")) << plain;
+  EXPECT_FALSE(contains(plain, "\"public\".\"events\"")) << plain;
+  EXPECT_TRUE(contains(plain, "false AS \"__incview_rederive\"")) << plain;
+  EXPECT_TRUE(contains(plain, "> 0 RETURNING 1)")) << plain;
+
+  auto with_min = count_by_tag();
+  with_min.outputs.push_back(agg("lo", "min", "v", "integer", "integer"));
+  auto with_having = count_by_tag();
+  with_having.having = "(count(*) > 1)";
+  for (const auto& d : {with_min, with_having}) {
+    const std::string f = DeltaPlan::qualify(d).fold("\"public\".\"t\"", "\"incview\".\"delta_1\"");
+    EXPECT_TRUE(contains(f, "fresh AS (SELECT s.* FROM (")) << f;
+    EXPECT_TRUE(contains(f, " UNION ALL SELECT f.")) << f;
+  }
+  auto floats = count_by_tag();
+  floats.outputs.push_back(agg("sf", "sum", "x", "double precision", "double precision"));
+  const DeltaPlan p = DeltaPlan::qualify(floats);
+  EXPECT_FALSE(contains(p.fold("\"public\".\"t\"", "\"incview\".\"delta_1\""), "fresh"));
+  EXPECT_TRUE(contains(p.rederive("\"public\".\"t\"", "\"incview\".\"delta_1\""), "fresh AS (SELECT s.* FROM ("));
 }

@@ -114,6 +114,23 @@ uint64 spi_exec(const std::string& sql, const std::vector<SpiArg>& args, bool re
   return processed;
 }
 
+uint64 spi_exec_kept(const std::string& sql) {
+  std::vector<Oid> types;
+  SPIPlanPtr plan = kept_plan(sql, types);
+  if (!plan) return spi_exec(sql);  // the kept plans are being replaced: plan this once
+  Executing running;
+  int rc = 0;
+  uint64 processed = 0;
+  pg_call([&] {
+    rc = SPI_execute_plan(plan, nullptr, nullptr, false, 0);
+    processed = SPI_processed;
+  });
+  if (rc < 0)
+    throw Error(sqlstate::kInternalError,
+                std::string("pg_incview: SPI failed (") + SPI_result_code_string(rc) + ") running: " + sql);
+  return processed;
+}
+
 std::optional<std::string> spi_text(uint64 row, int col) {
   char* v = nullptr;
   pg_call([&] { v = SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col); });

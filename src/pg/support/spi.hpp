@@ -41,6 +41,14 @@ void spi_finish();
 uint64 spi_exec(const std::string& sql, const std::vector<SpiArg>& args = {}, bool read_only = false,
                 long max_rows = 0);
 
+// spi_exec with the statement's plan kept for the life of the backend whatever the scope:
+// for statements pg_incview generated once and stored, without parameters, whose plan does
+// not depend on a batch (the delta engine's fold, delta_engine.cpp). The caller chooses the
+// role and search path as for spi_exec; the plan cache replans when a table, the role's row
+// security or the search path the plan depends on changes, and privileges are checked on
+// every execution.
+uint64 spi_exec_kept(const std::string& sql);
+
 // Values of the current SPI_tuptable (0-based row, 1-based column as in SPI).
 std::optional<std::string> spi_text(uint64 row, int col);
 std::string spi_text_or(uint64 row, int col, const std::string& fallback);
