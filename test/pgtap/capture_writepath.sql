@@ -6,7 +6,7 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_incview;
 SET incview.default_policy = manual;
-SELECT plan(18);
+SELECT plan(20);
 
 CREATE DOMAIN pos AS int CHECK (VALUE >= -2147483648);
 CREATE TABLE ints (id serial PRIMARY KEY, a int2, b int4, c int8, d pos, v int);
@@ -107,5 +107,32 @@ SELECT is((SELECT count(*) FROM incview.dirty_scope WHERE stage_id = (SELECT id 
 TRUNCATE other;
 SELECT is((SELECT count(*) FROM incview.dirty_scope WHERE stage_id = (SELECT id FROM incview.stage WHERE name = 'by_f')
            AND key IS NULL), 1::bigint, 'TRUNCATE: its every-scope marker');
+
+-- A backend exits with prepared capture statements in its cache after some were released by
+-- an invalidation (and freed at its next capture): the exit must not touch the released-plan
+-- list after the library's statics are gone (it did once: "double free detected", the whole
+-- server restarted, this session with it).
+CREATE EXTENSION IF NOT EXISTS dblink;
+SELECT dblink_connect('w', 'dbname=' || current_database() || ' host=/tmp port=' || current_setting('port') ||
+                      ' user=postgres');
+SELECT dblink_exec('w', 'INSERT INTO other (f) VALUES (1)');
+SELECT dblink_exec('w', 'CREATE INDEX ON other (v)');  -- a relcache message: the plan is released
+SELECT dblink_exec('w', 'INSERT INTO other (f) VALUES (2)');  -- freed here; new plans below
+SELECT dblink_exec('w', 'UPDATE other SET f = 3 WHERE f = 2');
+SELECT dblink_exec('w', 'DELETE FROM other WHERE f = 3');
+SELECT dblink_exec('w', 'INSERT INTO other (f) SELECT g FROM generate_series(1, 5) g');
+CREATE TEMP TABLE w AS SELECT pid FROM dblink('w', 'SELECT pg_backend_pid()') AS t(pid int);
+SELECT dblink_disconnect('w');
+DO $$
+BEGIN
+  FOR i IN 1 .. 200 LOOP
+    EXIT WHEN NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = (SELECT pid FROM w));
+    PERFORM pg_sleep(0.05);
+  END LOOP;
+END $$;
+SELECT is((SELECT count(*) FROM pg_stat_activity WHERE pid = (SELECT pid FROM w)), 0::bigint,
+          'a writer with cached capture statements exits (and the server, this session included, lives on)');
+SELECT is((SELECT count(*) FROM incview.dirty_scope WHERE stage_id = (SELECT id FROM incview.stage WHERE name = 'by_f')
+           AND key IS NOT NULL), 12::bigint + 1 + 1 + 2 + 1 + 5, 'and its keys were queued');
 
 SELECT * FROM finish();

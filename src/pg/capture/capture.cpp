@@ -7,6 +7,7 @@
 #include "core/capture_sql.hpp"
 #include "core/sql_text.hpp"
 #include "pg/capture/change_record.hpp"
+#include "pg/capture/stage_capture.hpp"
 #include "pg/citus/citus.hpp"
 #include "pg/support/guard.hpp"
 #include "pg/catalog/capture_list.hpp"
@@ -37,37 +38,6 @@ namespace {
 
 constexpr const char* kOldTable = "incview_old";
 constexpr const char* kNewTable = "incview_new";
-
-// Raw keys a lookup mapping may produce for one statement before it counts as "every
-// scope": at least this many, more for big statements (a bulk write mapping one key per
-// row is not a fan-out), so a mapping that explodes one row into millions of keys is cut
-// short instead of collected.
-constexpr int64 kLookupRawKeyFloor = 100000;
-constexpr int64 kLookupRawKeysPerRow = 16;
-
-// What one stage captures from one source, with its prepared statements per event.
-struct StageCapture {
-  int32 stage_id = 0;
-  Oid stage_owner = InvalidOid;
-  std::string search_path;  // the stage's, for running its lookup mapping
-  int64 scopes = 0;         // scopes in the stage at its last full build
-  bool wakes = false;       // policy continuous: its commit wakes the scheduler
-  // Same mapping over scope columns whose types are built in (or domains over them):
-  // their equality, hashing and jsonb conversion run no user code, so the extension owner
-  // may derive the keys in one statement. Otherwise keys are derived as the owner.
-  bool builtin_types = true;
-  CaptureSpec spec;
-  StageKeyQueue queue;         // its statements on incview.dirty_scope (catalog/dirty_rows.hpp)
-  KeptPlans<4> owner_plans;    // by event: phase 1 of a two-phase capture, or the delta
-                               // statement, prepared as the stage owner
-  // Engine delta (delta_engine.hpp): the statements queueing per-group partials for INSERT,
-  // UPDATE and DELETE; empty when the stage captures keys. A join's other sides: a statement
-  // pending on one of them when this capture runs makes its delta inexact (capture_delta).
-  std::string delta[3];
-  std::vector<Oid> delta_pending_check;
-  bool delta_waits_for_writers = false;  // a join's side but the first: see capture_delta
-  Oid delta_queue = InvalidOid;
-};
 
 // What a source's statements capture: one change record per key group (change_record.hpp),
 // whatever the number of stages in it, and a statement of its own for each stage whose keys
@@ -135,8 +105,6 @@ std::vector<AttrNumber> key_columns(TupleDesc desc, const std::vector<std::strin
   return cols;
 }
 
-int64 marker_threshold(const StageCapture& sc);
-
 // Puts each stage into the key group of its columns, or keeps it on a statement of its own.
 void group_stages(TupleDesc desc, std::vector<std::unique_ptr<StageCapture>> stages, StageList* out) {
   for (auto& sc : stages) {
@@ -165,7 +133,7 @@ void group_stages(TupleDesc desc, std::vector<std::unique_ptr<StageCapture>> sta
     }
     g->stage_ids.push_back(sc->stage_id);
     g->max_scopes = std::max(g->max_scopes, sc->scopes);
-    g->never_marker = g->never_marker || marker_threshold(*sc) == INT64_MAX;
+    g->never_marker = g->never_marker || marker_threshold(sc->scopes) == INT64_MAX;
     out->groups_wake = out->groups_wake || sc->wakes;
   }
 }
@@ -225,14 +193,8 @@ std::shared_ptr<StageList> load(Oid relid, TupleDesc desc) {
   return stages;
 }
 
-// More distinct keys than this in one statement queue one "every scope" marker.
-// Unknown or tiny stages never collapse: their keys are cheap.
-int64 marker_threshold(int64 scopes) {
-  if (scopes < 100) return INT64_MAX;
-  return static_cast<int64>(settings.capture_all_ratio * static_cast<double>(scopes));
-}
-int64 marker_threshold(const StageCapture& sc) { return marker_threshold(sc.scopes); }
-int64 marker_threshold(const KeyGroup& g) { return g.never_marker ? INT64_MAX : marker_threshold(g.max_scopes); }
+// A key group's threshold: the largest of its stages' (a smaller stage rebuilds rather than batches anyway).
+int64 group_threshold(const KeyGroup& g) { return g.never_marker ? INT64_MAX : marker_threshold(g.max_scopes); }
 
 // Rows in the statement's transition tables (the larger of old and new for an UPDATE).
 int64 changed_row_count(const TriggerData* td) {
@@ -242,108 +204,6 @@ int64 changed_row_count(const TriggerData* td) {
     if (td->tg_oldtable) n = std::max<int64>(n, tuplestore_tuple_count(td->tg_oldtable));
   });
   return n;
-}
-
-CaptureSize size_for(int64 rows, int64 threshold) {
-  if (rows <= 1) return CaptureSize::One;
-  if (rows <= threshold) return CaptureSize::Few;  // distinct keys <= rows: never a marker
-  return CaptureSize::Many;
-}
-
-// Phase 1 as the stage owner (restricted, its GUC changes rolled back), phase 2 as us.
-void capture_as_owner(StageCapture& sc, CaptureEvent event, int64 rows, int64 threshold) {
-  const int e = static_cast<int>(event);
-  const bool lookup = sc.spec.kind == MappingKind::Lookup;
-  const int64 cap = std::max(kLookupRawKeyFloor, rows * kLookupRawKeysPerRow);
-  Datum args[1] = {Int64GetDatum(cap + 1)};
-  Datum keys = 0;
-  bool isnull = true;
-  int64 raw = 0;
-  as_stage_owner(sc.stage_owner, sc.search_path, [&] {
-    if (!sc.owner_plans.plan[e]) {
-      Oid types[1] = {INT8OID};
-      sc.owner_plans.plan[e] =
-          prepare_kept(lookup ? lookup_keys_statement(sc.spec, event) : owner_keys_statement(sc.spec, event), 1, types);
-    }
-    run_kept(sc.owner_plans.plan[e], args, nullptr);
-    keys = spi_datum(0, 1, &isnull);
-    raw = spi_int8(0, 2);
-  });
-  if (lookup && raw > cap) {
-    sc.queue.queue_marker(event, sc.stage_id, threshold);
-    return;
-  }
-  if (isnull) return;  // no key
-  sc.queue.queue_keys(event, sc.stage_id, threshold, keys);
-}
-
-// Engine delta: the statement's partials per group into the stage's queue, in one
-// statement run as the stage owner (restricted, GUCs rolled back), like a lookup mapping:
-// the WHERE clause and the aggregates' arguments are the owner's SQL. TRUNCATE, and rows
-// row-level security would hide from the owner, queue an "every scope" marker instead.
-//
-// A join's side: Δ(A⋈B) = ΔA⋈B holds with B as it is right after A's statement, which is what
-// the trigger reads when statements and their triggers alternate. When B has a statement of
-// its own whose AFTER trigger has not fired yet (a foreign-key cascade from A's statement, a
-// data-modifying WITH writing both, a user trigger on A writing B), B already holds that
-// statement's rows and one of the two deltas would be computed against the wrong state: such
-// a statement queues an "every scope" marker (a rebuild that discards the queued deltas).
-//
-// Writers of two sides in parallel: each would read the other side without the other's
-// uncommitted rows, and neither delta would cover the pair (a fact inserted for a tag whose
-// name another transaction is changing). So the sides order themselves on the stage's queue:
-// the first table in FROM (the facts, usually) captures under the ROW EXCLUSIVE lock its
-// queue INSERT takes, the other sides first take SHARE ROW EXCLUSIVE, which conflicts with
-// both: a capture waits for the other sides' writers that have captured to commit, and its
-// statement's snapshot, taken after the wait (READ COMMITTED), sees their rows. Writers of the
-// first side still run in parallel with each other. A transaction snapshot (REPEATABLE READ,
-// SERIALIZABLE) cannot see what it waited for: such a writer queues a marker.
-void capture_delta(StageCapture& sc, Oid relid, CaptureEvent event, int64 threshold) {
-  int rls = RLS_NONE;
-  const Oid owner = sc.stage_owner;
-  if (event != CaptureEvent::Truncate) pg_call([&] { rls = check_enable_rls(relid, owner, true); });
-  const bool joined = !sc.delta_pending_check.empty();
-  bool interleaved = joined && IsolationUsesXactSnapshot();
-  for (Oid other : sc.delta_pending_check)
-    pg_call([&] { interleaved = interleaved || AfterTriggerPendingOnRel(other); });
-  if (!interleaved && event != CaptureEvent::Truncate && sc.delta_waits_for_writers && OidIsValid(sc.delta_queue)) {
-    const Oid queue = sc.delta_queue;
-    pg_call([&] { LockRelationOid(queue, ShareRowExclusiveLock); });
-  }
-  if (event == CaptureEvent::Truncate || rls == RLS_ENABLED || interleaved) {
-    sc.queue.queue_marker(event, sc.stage_id, threshold);
-    return;
-  }
-  const int e = static_cast<int>(event);
-  as_stage_owner(sc.stage_owner, sc.search_path, [&] {
-    if (!sc.owner_plans.plan[e]) sc.owner_plans.plan[e] = prepare_kept(sc.delta[e], 0, nullptr);
-    run_kept(sc.owner_plans.plan[e], nullptr, nullptr);
-  });
-}
-
-void capture_stage(StageCapture& sc, Oid relid, CaptureEvent event, int64 rows) {
-  const int64 threshold = marker_threshold(sc);
-  if (!sc.delta[0].empty()) {
-    capture_delta(sc, relid, event, threshold);
-    return;
-  }
-  const bool owner_code = event != CaptureEvent::Truncate && (sc.spec.kind == MappingKind::Lookup ||
-                                                              (sc.spec.kind == MappingKind::Same && !sc.builtin_types));
-  if (owner_code) {
-    // The owner's code would see every changed row, including rows row-level security
-    // hides from the owner: then it does not run, and the statement dirties every scope
-    // (the refresh reads the source as the owner, under the same policies).
-    int rls = RLS_NONE;
-    const Oid owner = sc.stage_owner;
-    pg_call([&] { rls = check_enable_rls(relid, owner, true); });
-    if (rls == RLS_ENABLED)
-      sc.queue.queue_marker(event, sc.stage_id, threshold);
-    else
-      capture_as_owner(sc, event, rows, threshold);
-    return;
-  }
-  const CaptureSize size = sc.spec.kind == MappingKind::Same ? size_for(rows, threshold) : CaptureSize::Many;
-  sc.queue.queue_changed_keys(sc.spec, event, size, sc.stage_id, threshold);
 }
 
 // incview.capture() runs pg_incview's SQL as the extension owner over the statement's
@@ -467,7 +327,7 @@ Datum incview_capture(PG_FUNCTION_ARGS) {
     ++capture_depth;
     try {
       for (const auto& g : stages->groups)
-        capture_group(stages->record_table, g, data, event, rows, marker_threshold(g));
+        capture_group(stages->record_table, g, data, event, rows, group_threshold(g));
       if (!stages->own.empty()) {
         if (!connected) spi_connect();
         connected = true;

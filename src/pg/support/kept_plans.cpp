@@ -8,7 +8,14 @@
 namespace incview::pg {
 
 namespace {
-std::vector<SPIPlanPtr> released;
+// Never destroyed: the caches holding KeptPlans are statics of other files, destroyed at
+// backend exit in an order no file controls, and each releases its plans here then. A list
+// destroyed before them would be written after its end (a glibc "double free" that took the
+// whole server down: test/pgtap/capture_writepath.sql).
+std::vector<SPIPlanPtr>& released_list() {
+  static auto* list = new std::vector<SPIPlanPtr>();
+  return *list;
+}
 }  // namespace
 
 SPIPlanPtr prepare_kept(const std::string& sql, int nargs, Oid* types) {
@@ -30,12 +37,13 @@ void run_kept(SPIPlanPtr plan, Datum* values, const char* nulls) {
 
 void release_plan(SPIPlanPtr plan) noexcept {
   try {
-    released.push_back(plan);
+    released_list().push_back(plan);
   } catch (...) {  // out of memory: leak the plan rather than fail here
   }
 }
 
 void free_released_plans() {
+  std::vector<SPIPlanPtr>& released = released_list();
   while (!released.empty()) {
     SPIPlanPtr p = released.back();
     released.pop_back();
