@@ -47,6 +47,7 @@ RAW="$OUT/raw.csv"
 LIBS="after"
 [[ -n $BEFORE_PGBIN ]] && LIBS="before after"
 WRITE_LIBS=${FANOUT_WRITE_LIBS:-$LIBS}  # the builds part 3 measures
+WRITE_MODES=${FANOUT_WRITE_MODES:-"2,on 8,on 2,off"}  # part 3's pgbench runs: clients,synchronous_commit
 bin_of() { if [[ $1 == after ]]; then echo "$AFTER_PGBIN"; else echo "$BEFORE_PGBIN"; fi; }
 port_of() { if [[ $1 == after ]]; then echo "$PORT"; else echo $((PORT + 1)); fi; }
 data_of() { echo "${DATA}_$1"; }
@@ -176,8 +177,8 @@ done
 LIBS_ALL=$LIBS
 LIBS=$WRITE_LIBS
 for lib in $LIBS; do set_stages "$lib" 1; done
-for mode in "2 on" "8 on" "2 off"; do
-  read -r clients sync <<<"$mode"
+for mode in $WRITE_MODES; do
+  IFS=, read -r clients sync <<<"$mode"
   for ((r = 1; r <= ROUNDS; r++)); do
     for lib in $(order "$r"); do
       for cap in $( ((r % 2)) && echo "off on" || echo "on off"); do
@@ -285,7 +286,7 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print
   echo
   echo "| measurement | build | capture off | capture on | on/off |"
   echo "|---|---|---|---|---|"
-  for kind in write_tps_c2_sync_on write_tps_c8_sync_on write_tps_c2_sync_off write_bulk500k_ms; do
+  for kind in $(for m in $WRITE_MODES; do echo "write_tps_c${m%,*}_sync_${m#*,}"; done) write_bulk500k_ms; do
     for lib in $WRITE_LIBS; do
       off=$(median "$kind" "$lib" off); on=$(median "$kind" "$lib" on)
       echo "| $kind | $lib | ${off:-–} | ${on:-–} | $(ratio "$on" "$off") |"
@@ -297,7 +298,8 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print
   echo
   echo "| measurement | build | capture off | capture on | on/off | off/on |"
   echo "|---|---|---|---|---|---|"
-  for kind in write_cpu_c2_sync_on write_cpu_c8_sync_on write_cpu_c2_sync_off; do
+  for mode in $WRITE_MODES; do
+    kind="write_cpu_c${mode%,*}_sync_${mode#*,}"
     for lib in $WRITE_LIBS; do
       off=$(median "$kind" "$lib" off); on=$(median "$kind" "$lib" on)
       echo "| $kind | $lib | ${off:-–} | ${on:-–} | $(ratio "$on" "$off") | $(ratio "$off" "$on") |"
