@@ -14,7 +14,10 @@
 # 2. refresh_all with 50 stages and one dirty key each (FANOUT_ROUNDS runs);
 # 3. write path with 1 stage (builds FANOUT_WRITE_LIBS, default both): capture on vs off
 #    (capture triggers disabled), alternating, FANOUT_ROUNDS rounds each: 2 and 8 clients with synchronous_commit on, 2 clients with
-#    it off (CPU-bound), and a 500k-row INSERT ... SELECT;
+#    it off (CPU-bound), and a 500k-row INSERT ... SELECT; for each pgbench round also the CPU
+#    time the cluster's processes (backends, WAL writer, autovacuum, ...; not pgbench) spent
+#    per transaction, from /proc: a measure that other work on a shared machine disturbs far
+#    less than TPS (it still inflates under contention: compare within a round);
 # 4. (FANOUT_SOAK_SECONDS > 0, "after" only) the queue under a sustained write load
 #    (pgbench -R FANOUT_SOAK_RATE) with the 50 stages continuous and the scheduler running:
 #    sizes of incview.source_change and incview.dirty_scope every 30 s.
@@ -44,6 +47,7 @@ RAW="$OUT/raw.csv"
 LIBS="after"
 [[ -n $BEFORE_PGBIN ]] && LIBS="before after"
 WRITE_LIBS=${FANOUT_WRITE_LIBS:-$LIBS}  # the builds part 3 measures
+WRITE_MODES=${FANOUT_WRITE_MODES:-"2,on 8,on 2,off"}  # part 3's pgbench runs: clients,synchronous_commit
 bin_of() { if [[ $1 == after ]]; then echo "$AFTER_PGBIN"; else echo "$BEFORE_PGBIN"; fi; }
 port_of() { if [[ $1 == after ]]; then echo "$PORT"; else echo $((PORT + 1)); fi; }
 data_of() { echo "${DATA}_$1"; }
@@ -75,6 +79,29 @@ pgb() {  # lib, clients, extra PGOPTIONS -> tps
     sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1
 }
 record() { echo "$*" | tr ' ' ',' >>"$RAW"; }
+cluster_ticks() {  # lib -> CPU clock ticks of the cluster: the postmaster (with its reaped children) + live children
+  local pm t p
+  pm=$(head -1 "$(data_of "$1")/postmaster.pid")
+  read -r -a f < <(sed 's/^.*) //' "/proc/$pm/stat")
+  t=$((f[11] + f[12] + f[13] + f[14]))
+  for p in $(cat "/proc/$pm/task/$pm/children"); do
+    read -r -a f < <(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null) || continue
+    t=$((t + f[11] + f[12]))
+  done
+  echo "$t"
+}
+pgb_cpu() {  # lib, clients, extra PGOPTIONS -> "tps cpu_us_per_transaction"
+  local lib=$1 clients=$2 opts=${3:-} t0 t1 out tps tx
+  t0=$(cluster_ticks "$lib")
+  out=$(PGOPTIONS="$opts" "$AFTER_PGBIN/pgbench" -n -h /tmp -p "$(port_of "$lib")" -U postgres -c "$clients" \
+    -j "$clients" -T "$SECS" -f "$OUT/insert.sql" fanout 2>>"$OUT/pgbench.log")
+  sleep 0.5  # the backends' exit: their time moves to the postmaster's reaped children
+  t1=$(cluster_ticks "$lib")
+  tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out" | head -1)
+  tx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
+  awk -v tps="$tps" -v tx="$tx" -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { if (tx > 0) printf "%s %.1f\n", tps, 1e6 * d / hz / tx; else print tps, "" }'
+}
 clear_queues() {  # lib
   q "$1" -c "DELETE FROM incview.dirty_scope" -c "DO \$\$ BEGIN IF to_regclass('incview.source_change') IS NOT NULL
     THEN DELETE FROM incview.source_change; DELETE FROM incview.capture_mark; END IF; END \$\$" \
@@ -150,13 +177,15 @@ done
 LIBS_ALL=$LIBS
 LIBS=$WRITE_LIBS
 for lib in $LIBS; do set_stages "$lib" 1; done
-for mode in "2 on" "8 on" "2 off"; do
-  read -r clients sync <<<"$mode"
+for mode in $WRITE_MODES; do
+  IFS=, read -r clients sync <<<"$mode"
   for ((r = 1; r <= ROUNDS; r++)); do
     for lib in $(order "$r"); do
       for cap in $( ((r % 2)) && echo "off on" || echo "on off"); do
         capture "$lib" "$cap"
-        record "write_tps_c${clients}_sync_${sync}" "$lib" "$cap" "$r" "$(pgb "$lib" "$clients" "-c synchronous_commit=$sync")"
+        read -r tps cpu <<<"$(pgb_cpu "$lib" "$clients" "-c synchronous_commit=$sync")"
+        record "write_tps_c${clients}_sync_${sync}" "$lib" "$cap" "$r" "$tps"
+        record "write_cpu_c${clients}_sync_${sync}" "$lib" "$cap" "$r" "$cpu"
       done
       capture "$lib" on
       clear_queues "$lib"
@@ -257,10 +286,23 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print
   echo
   echo "| measurement | build | capture off | capture on | on/off |"
   echo "|---|---|---|---|---|"
-  for kind in write_tps_c2_sync_on write_tps_c8_sync_on write_tps_c2_sync_off write_bulk500k_ms; do
+  for kind in $(for m in $WRITE_MODES; do echo "write_tps_c${m%,*}_sync_${m#*,}"; done) write_bulk500k_ms; do
     for lib in $WRITE_LIBS; do
       off=$(median "$kind" "$lib" off); on=$(median "$kind" "$lib" on)
       echo "| $kind | $lib | ${off:-–} | ${on:-–} | $(ratio "$on" "$off") |"
+    done
+  done
+  echo
+  echo "CPU time of the cluster's processes per transaction (µs, medians; on/off > 1: capture's cost;"
+  echo "off/on is the TPS ratio a CPU-bound server would see):"
+  echo
+  echo "| measurement | build | capture off | capture on | on/off | off/on |"
+  echo "|---|---|---|---|---|---|"
+  for mode in $WRITE_MODES; do
+    kind="write_cpu_c${mode%,*}_sync_${mode#*,}"
+    for lib in $WRITE_LIBS; do
+      off=$(median "$kind" "$lib" off); on=$(median "$kind" "$lib" on)
+      echo "| $kind | $lib | ${off:-–} | ${on:-–} | $(ratio "$on" "$off") | $(ratio "$off" "$on") |"
     done
   done
   if [[ -n $SOAK ]]; then

@@ -9,6 +9,13 @@ view over our tables is reading them just the same; the pinned search path
 pg_catalog, pg_temp makes the qualification mandatory in our SQL). Fails listing each
 offender (file:line, table) that is not on the allow-list below.
 
+Two more ways of reaching a table without naming it schema-qualified are caught too:
+- a literal that is a table's bare name and nothing else ("source_change", as passed to
+  get_relname_relid to open the relation for a direct heap insert; names with an underscore:
+  "stage" is also every function's argument name);
+- a call to one of the src/core functions that build SQL on our tables (CORE_TABLE_SQL:
+  capture_sql's queue statements), whose text no literal here shows.
+
 A literal that names a table without being SQL on it (an error's hint telling the user
 where to look) is let through by a comment "not SQL:" (saying what it is) on the line the
 literal starts on; literals joined to it (adjacent, as the compiler joins them) go with it.
@@ -31,9 +38,11 @@ import sys
 # incview.<name>` of the extension's scripts (so one a branch adds is covered without
 # editing this file), at least these (the self-test's tree has no scripts).
 BASE_TABLES = ("stage", "stage_state", "stage_source", "dirty_scope", "stage_index",
-               "citus_source", "refresh_log", "delta_stage", "queued_keys", "stages")
+               "citus_source", "refresh_log", "delta_stage", "delta_capture", "source_change",
+               "capture_mark", "queued_keys", "stages")
 TABLES = BASE_TABLES
 TABLE_RE = None
+BARE_NAMES = set()
 
 
 def use_tables_of(root):
@@ -49,6 +58,11 @@ def use_tables_of(root):
                     names.update(re.findall(r"CREATE (?:OR REPLACE )?VIEW incview\.(\w+)", text))
     TABLES = tuple(sorted(names))
     TABLE_RE = re.compile(r"\bincview\.(" + "|".join(TABLES) + r")\b")
+
+# src/core functions whose result is SQL on our tables (src/core/capture_sql.hpp): only
+# catalog/ may call them.
+CORE_TABLE_SQL = ("capture_statement", "queue_keys_statement")
+CORE_CALL_RE = re.compile(r"\b(" + "|".join(CORE_TABLE_SQL) + r")\s*\(")
 
 # Files outside catalog/ allowed to hold SQL on our tables: none since issue 15 was
 # finished (every statement moved into catalog/). Keep it empty: a new statement on our
@@ -96,9 +110,28 @@ def literals(text):
     return out
 
 
+def bare_names():
+    """The table names distinctive enough to be flagged as a whole literal: not "stage",
+    which is also every SQL function's argument name."""
+    return {t for t in TABLES if "_" in t}
+
+
+def core_calls(text):
+    """(line, function) of each call to a CORE_TABLE_SQL function, outside comments and
+    literals (a declaration in a header is a call too, for this check: none is needed
+    outside catalog/)."""
+    out = []
+    code = LITERAL.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
+    for m in CORE_CALL_RE.finditer(code):
+        out.append((text.count("\n", 0, m.start()) + 1, m.group(1)))
+    return out
+
+
 def scan(root):
     """{relative path: [(line, table), ...]} for files under src/pg outside catalog/."""
     use_tables_of(root)
+    global BARE_NAMES
+    BARE_NAMES = bare_names()
     found = {}
     base = os.path.join(root, "src", "pg")
     for dirpath, dirnames, filenames in os.walk(base):
@@ -113,6 +146,9 @@ def scan(root):
             with open(path, encoding="utf-8") as f:
                 text = f.read()
             hits = [(line, t) for line, body in literals(text) for t in TABLE_RE.findall(body)]
+            hits += [(line, body + " (by name)") for line, body in literals(text) if body in BARE_NAMES]
+            hits += [(line, name + "()") for line, name in core_calls(text)]
+            hits.sort()
             if hits:
                 found[rel_dir + "/" + name] = hits
     return found
@@ -123,7 +159,8 @@ def report(found, allowed):
     offenders = [(p, line, t) for p, hits in sorted(found.items()) if p not in allowed for line, t in hits]
     stale = sorted(p for p in allowed if p not in found)
     for p, line, t in offenders:
-        print(f"{p}:{line}: SQL on incview.{t} outside src/pg/catalog/")
+        what = f"a call to core's {t}, SQL on our tables," if t.endswith("()") else f"SQL on incview.{t}"
+        print(f"{p}:{line}: {what} outside src/pg/catalog/")
     for p in stale:
         print(f"note: {p} is on the allow-list of scripts/check_catalog_layer.py but names none of "
               "our tables: delete it from the list once no branch in flight adds SQL there")
@@ -149,7 +186,11 @@ SELF_TEST_FILES = {
         'hint("see the view "  // not SQL: a hint, joined to the next line\n'    # 12
         '     "incview.stages");\n'                                           # 13
         'spi_exec("DELETE FROM incview.stage");\n'                          # 14: offender
+        'Oid rel = get_relname_relid("source_change", ns);\n'              # 15: offender (bare name)
+        'auto s = capture_statement(spec, event);  // capture_statement( in a comment: fine\n'  # 16: offender
+        'log("stage_state of a stage");  // a literal with more than the name: fine\n'  # 17
     ),
+    "src/pg/catalog/queue.cpp": 'spi_exec(queue_keys_statement(), args);\n',
     "src/pg/x/bad.hpp": 'constexpr const char* kSql = "SELECT source FROM incview.stage_source";\n',
 }
 SELF_TEST_EXPECTED = [
@@ -159,6 +200,8 @@ SELF_TEST_EXPECTED = [
     ("src/pg/x/bad.cpp", 10, "stages"),
     ("src/pg/x/bad.cpp", 11, "refresh_log"),
     ("src/pg/x/bad.cpp", 14, "stage"),
+    ("src/pg/x/bad.cpp", 15, "source_change (by name)"),
+    ("src/pg/x/bad.cpp", 16, "capture_statement()"),
     ("src/pg/x/bad.hpp", 1, "stage_source"),
 ]
 
@@ -189,7 +232,7 @@ def main(argv):
     found = scan(root)
     if count:
         for t in TABLES:
-            files = sorted(p for p, hits in found.items() if any(h[1] == t for h in hits))
+            files = sorted(p for p, hits in found.items() if any(h[1].split(" ")[0] == t for h in hits))
             print(f"incview.{t}: {len(files)} file(s)" + ("".join("\n  " + p for p in files)))
         print(f"files outside src/pg/catalog/ with SQL on our tables: {len(found)}")
         return 0

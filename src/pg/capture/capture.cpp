@@ -7,15 +7,19 @@
 #include "core/capture_sql.hpp"
 #include "core/sql_text.hpp"
 #include "pg/capture/change_record.hpp"
+#include "pg/capture/stage_capture.hpp"
 #include "pg/citus/citus.hpp"
 #include "pg/support/guard.hpp"
 #include "pg/catalog/capture_list.hpp"
 #include "pg/catalog/catalog.hpp"
+#include "pg/catalog/change_rows.hpp"
+#include "pg/catalog/dirty_rows.hpp"
 #include "pg/catalog/source_rows.hpp"
 #include "pg/support/role.hpp"
 #include "pg/support/settings.hpp"
 #include "pg/background/shared_state.hpp"
 #include "pg/background/worker_budget.hpp"
+#include "pg/support/kept_plans.hpp"
 #include "pg/support/spi.hpp"
 
 extern "C" {
@@ -34,60 +38,6 @@ namespace {
 
 constexpr const char* kOldTable = "incview_old";
 constexpr const char* kNewTable = "incview_new";
-
-// Raw keys a lookup mapping may produce for one statement before it counts as "every
-// scope": at least this many, more for big statements (a bulk write mapping one key per
-// row is not a fan-out), so a mapping that explodes one row into millions of keys is cut
-// short instead of collected.
-constexpr int64 kLookupRawKeyFloor = 100000;
-constexpr int64 kLookupRawKeysPerRow = 16;
-
-std::vector<SPIPlanPtr> plans_to_free;
-
-constexpr int kSizes = 3;  // CaptureSize variants
-
-// Prepared statements per event and size. Freed lazily: a relcache callback may drop an entry
-// while a capture is using it, so the plans only move to plans_to_free here, and are
-// freed when no capture is running.
-struct PlanSet {
-  SPIPlanPtr plan[4 * kSizes] = {};
-  PlanSet() = default;
-  PlanSet(const PlanSet&) = delete;
-  PlanSet& operator=(const PlanSet&) = delete;
-  ~PlanSet() {
-    for (SPIPlanPtr p : plan)
-      if (p) {
-        try {
-          plans_to_free.push_back(p);
-        } catch (...) {  // out of memory: leak the plan rather than fail here
-        }
-      }
-  }
-};
-
-// What one stage captures from one source, with its prepared statements per event.
-struct StageCapture {
-  int32 stage_id = 0;
-  Oid stage_owner = InvalidOid;
-  std::string search_path;  // the stage's, for running its lookup mapping
-  int64 scopes = 0;         // scopes in the stage at its last full build
-  bool wakes = false;       // policy continuous: its commit wakes the scheduler
-  // Same mapping over scope columns whose types are built in (or domains over them):
-  // their equality, hashing and jsonb conversion run no user code, so the extension owner
-  // may derive the keys in one statement. Otherwise keys are derived as the owner.
-  bool builtin_types = true;
-  CaptureSpec spec;
-  PlanSet plans;
-  PlanSet owner_plans;   // phase 1 of a two-phase capture, prepared as the stage owner
-  PlanSet marker_plans;  // "every scope" when the owner may not see the changed rows
-  // Engine delta (delta_engine.hpp): the statements queueing per-group partials for INSERT,
-  // UPDATE and DELETE; empty when the stage captures keys. A join's other sides: a statement
-  // pending on one of them when this capture runs makes its delta inexact (capture_delta).
-  std::string delta[3];
-  std::vector<Oid> delta_pending_check;
-  bool delta_waits_for_writers = false;  // a join's side but the first: see capture_delta
-  Oid delta_queue = InvalidOid;
-};
 
 // What a source's statements capture: one change record per key group (change_record.hpp),
 // whatever the number of stages in it, and a statement of its own for each stage whose keys
@@ -119,15 +69,6 @@ void relcache_callback(Datum, Oid relid) {
   }
   auto it = cache.find(relid);
   if (it != cache.end()) forget(it->second);
-}
-
-void free_pending_plans() {
-  if (capture_depth > 0) return;
-  while (!plans_to_free.empty()) {
-    SPIPlanPtr p = plans_to_free.back();
-    plans_to_free.pop_back();
-    pg_call([&] { SPI_freeplan(p); });
-  }
 }
 
 // True when every scope column of the source has a built-in type (through domains).
@@ -164,8 +105,6 @@ std::vector<AttrNumber> key_columns(TupleDesc desc, const std::vector<std::strin
   return cols;
 }
 
-int64 marker_threshold(const StageCapture& sc);
-
 // Puts each stage into the key group of its columns, or keeps it on a statement of its own.
 void group_stages(TupleDesc desc, std::vector<std::unique_ptr<StageCapture>> stages, StageList* out) {
   for (auto& sc : stages) {
@@ -189,12 +128,12 @@ void group_stages(TupleDesc desc, std::vector<std::unique_ptr<StageCapture>> sta
     auto g = std::find_if(out->groups.begin(), out->groups.end(),
                           [&](const KeyGroup& k) { return k.columns == cols && k.types == types; });
     if (g == out->groups.end()) {
-      out->groups.push_back(KeyGroup{{}, cols, types});
+      out->groups.push_back(KeyGroup{{}, cols, types, integer_bases(types)});
       g = out->groups.end() - 1;
     }
     g->stage_ids.push_back(sc->stage_id);
     g->max_scopes = std::max(g->max_scopes, sc->scopes);
-    g->never_marker = g->never_marker || marker_threshold(*sc) == INT64_MAX;
+    g->never_marker = g->never_marker || marker_threshold(sc->scopes) == INT64_MAX;
     out->groups_wake = out->groups_wake || sc->wakes;
   }
 }
@@ -254,31 +193,8 @@ std::shared_ptr<StageList> load(Oid relid, TupleDesc desc) {
   return stages;
 }
 
-// More distinct keys than this in one statement queue one "every scope" marker.
-// Unknown or tiny stages never collapse: their keys are cheap.
-int64 marker_threshold(int64 scopes) {
-  if (scopes < 100) return INT64_MAX;
-  return static_cast<int64>(settings.capture_all_ratio * static_cast<double>(scopes));
-}
-int64 marker_threshold(const StageCapture& sc) { return marker_threshold(sc.scopes); }
-int64 marker_threshold(const KeyGroup& g) { return g.never_marker ? INT64_MAX : marker_threshold(g.max_scopes); }
-
-SPIPlanPtr prepare_kept(const std::string& sql, int nargs, Oid* types) {
-  SPIPlanPtr plan = nullptr;
-  const char* text = sql.c_str();
-  pg_call([&] {
-    plan = SPI_prepare(text, nargs, types);
-    if (plan) SPI_keepplan(plan);
-  });
-  if (!plan) throw Error(sqlstate::kInternalError, "pg_incview: could not prepare capture statement");
-  return plan;
-}
-
-void run_plan(SPIPlanPtr plan, Datum* values, const char* nulls) {
-  int rc = 0;
-  pg_call([&] { rc = SPI_execute_plan(plan, values, nulls, false, 0); });
-  if (rc < 0) throw Error(sqlstate::kInternalError, "pg_incview: capture statement failed");
-}
+// A key group's threshold: the largest of its stages' (a smaller stage rebuilds rather than batches anyway).
+int64 group_threshold(const KeyGroup& g) { return g.never_marker ? INT64_MAX : marker_threshold(g.max_scopes); }
 
 // Rows in the statement's transition tables (the larger of old and new for an UPDATE).
 int64 changed_row_count(const TriggerData* td) {
@@ -288,137 +204,6 @@ int64 changed_row_count(const TriggerData* td) {
     if (td->tg_oldtable) n = std::max<int64>(n, tuplestore_tuple_count(td->tg_oldtable));
   });
   return n;
-}
-
-CaptureSize size_for(int64 rows, int64 threshold) {
-  if (rows <= 1) return CaptureSize::One;
-  if (rows <= threshold) return CaptureSize::Few;  // distinct keys <= rows: never a marker
-  return CaptureSize::Many;
-}
-
-// Queues one "every scope" marker when the statement changed any row.
-void capture_marker(StageCapture& sc, CaptureEvent event, Datum* values) {
-  const int slot = static_cast<int>(event);
-  as_extension_owner([&] {
-    if (!sc.marker_plans.plan[slot]) {
-      Oid types[2] = {INT4OID, INT8OID};
-      sc.marker_plans.plan[slot] =
-          prepare_kept(capture_statement(CaptureSpec{MappingKind::All, {}, ""}, event), 2, types);
-    }
-    run_plan(sc.marker_plans.plan[slot], values, nullptr);
-  });
-}
-
-// Phase 1 as the stage owner (restricted, its GUC changes rolled back), phase 2 as us.
-void capture_as_owner(StageCapture& sc, CaptureEvent event, int64 rows, Datum* values) {
-  const int e = static_cast<int>(event) * kSizes;
-  const bool lookup = sc.spec.kind == MappingKind::Lookup;
-  const int64 cap = std::max(kLookupRawKeyFloor, rows * kLookupRawKeysPerRow);
-  Datum args[1] = {Int64GetDatum(cap + 1)};
-  Datum keys = 0;
-  bool isnull = true;
-  int64 raw = 0;
-  as_stage_owner(sc.stage_owner, sc.search_path, [&] {
-    if (!sc.owner_plans.plan[e]) {
-      Oid types[1] = {INT8OID};
-      sc.owner_plans.plan[e] =
-          prepare_kept(lookup ? lookup_keys_statement(sc.spec, event) : owner_keys_statement(sc.spec, event), 1, types);
-    }
-    run_plan(sc.owner_plans.plan[e], args, nullptr);
-    keys = spi_datum(0, 1, &isnull);
-    raw = spi_int8(0, 2);
-  });
-  if (lookup && raw > cap) {
-    capture_marker(sc, event, values);
-    return;
-  }
-  if (isnull) return;  // no key
-  values[2] = keys;
-  as_extension_owner([&] {
-    if (!sc.plans.plan[e]) {
-      Oid types[3] = {INT4OID, INT8OID, JSONBARRAYOID};
-      sc.plans.plan[e] = prepare_kept(queue_keys_statement(), 3, types);
-    }
-    run_plan(sc.plans.plan[e], values, nullptr);
-  });
-}
-
-// Engine delta: the statement's partials per group into the stage's queue, in one
-// statement run as the stage owner (restricted, GUCs rolled back), like a lookup mapping:
-// the WHERE clause and the aggregates' arguments are the owner's SQL. TRUNCATE, and rows
-// row-level security would hide from the owner, queue an "every scope" marker instead.
-//
-// A join's side: Δ(A⋈B) = ΔA⋈B holds with B as it is right after A's statement, which is what
-// the trigger reads when statements and their triggers alternate. When B has a statement of
-// its own whose AFTER trigger has not fired yet (a foreign-key cascade from A's statement, a
-// data-modifying WITH writing both, a user trigger on A writing B), B already holds that
-// statement's rows and one of the two deltas would be computed against the wrong state: such
-// a statement queues an "every scope" marker (a rebuild that discards the queued deltas).
-//
-// Writers of two sides in parallel: each would read the other side without the other's
-// uncommitted rows, and neither delta would cover the pair (a fact inserted for a tag whose
-// name another transaction is changing). So the sides order themselves on the stage's queue:
-// the first table in FROM (the facts, usually) captures under the ROW EXCLUSIVE lock its
-// queue INSERT takes, the other sides first take SHARE ROW EXCLUSIVE, which conflicts with
-// both: a capture waits for the other sides' writers that have captured to commit, and its
-// statement's snapshot, taken after the wait (READ COMMITTED), sees their rows. Writers of the
-// first side still run in parallel with each other. A transaction snapshot (REPEATABLE READ,
-// SERIALIZABLE) cannot see what it waited for: such a writer queues a marker.
-void capture_delta(StageCapture& sc, Oid relid, CaptureEvent event, Datum* values) {
-  int rls = RLS_NONE;
-  const Oid owner = sc.stage_owner;
-  if (event != CaptureEvent::Truncate) pg_call([&] { rls = check_enable_rls(relid, owner, true); });
-  const bool joined = !sc.delta_pending_check.empty();
-  bool interleaved = joined && IsolationUsesXactSnapshot();
-  for (Oid other : sc.delta_pending_check)
-    pg_call([&] { interleaved = interleaved || AfterTriggerPendingOnRel(other); });
-  if (!interleaved && event != CaptureEvent::Truncate && sc.delta_waits_for_writers && OidIsValid(sc.delta_queue)) {
-    const Oid queue = sc.delta_queue;
-    pg_call([&] { LockRelationOid(queue, ShareRowExclusiveLock); });
-  }
-  if (event == CaptureEvent::Truncate || rls == RLS_ENABLED || interleaved) {
-    capture_marker(sc, event, values);
-    return;
-  }
-  const int e = static_cast<int>(event);
-  as_stage_owner(sc.stage_owner, sc.search_path, [&] {
-    if (!sc.owner_plans.plan[e * kSizes]) sc.owner_plans.plan[e * kSizes] = prepare_kept(sc.delta[e], 0, nullptr);
-    run_plan(sc.owner_plans.plan[e * kSizes], nullptr, nullptr);
-  });
-}
-
-void capture_stage(StageCapture& sc, Oid relid, CaptureEvent event, int64 rows) {
-  const int64 threshold = marker_threshold(sc);
-  Datum values[3] = {Int32GetDatum(sc.stage_id), Int64GetDatum(threshold), 0};
-  if (!sc.delta[0].empty()) {
-    capture_delta(sc, relid, event, values);
-    return;
-  }
-  const bool owner_code = event != CaptureEvent::Truncate && (sc.spec.kind == MappingKind::Lookup ||
-                                                              (sc.spec.kind == MappingKind::Same && !sc.builtin_types));
-  if (owner_code) {
-    // The owner's code would see every changed row, including rows row-level security
-    // hides from the owner: then it does not run, and the statement dirties every scope
-    // (the refresh reads the source as the owner, under the same policies).
-    int rls = RLS_NONE;
-    const Oid owner = sc.stage_owner;
-    pg_call([&] { rls = check_enable_rls(relid, owner, true); });
-    if (rls == RLS_ENABLED)
-      capture_marker(sc, event, values);
-    else
-      capture_as_owner(sc, event, rows, values);
-    return;
-  }
-  const int e = static_cast<int>(event) * kSizes;  // first plan slot of this event
-  const CaptureSize size = sc.spec.kind == MappingKind::Same ? size_for(rows, threshold) : CaptureSize::Many;
-  const int slot = e + static_cast<int>(size);
-  as_extension_owner([&] {
-    if (!sc.plans.plan[slot]) {
-      Oid types[2] = {INT4OID, INT8OID};
-      sc.plans.plan[slot] = prepare_kept(capture_statement(sc.spec, event, size), 2, types);
-    }
-    run_plan(sc.plans.plan[slot], values, nullptr);
-  });
 }
 
 // incview.capture() runs pg_incview's SQL as the extension owner over the statement's
@@ -504,88 +289,6 @@ void invalidate_stage_capture(int32 stage_id) {
   for (Oid s : sources_of(stage_id)) invalidate_capture(s);
 }
 
-void install_capture(Oid source) {
-  // Citus tables: triggers propagated to their shards, keys queued there (citus.hpp).
-  if (is_citus_table(source)) {
-    install_citus_capture(source);
-    return;
-  }
-  // Each trigger that is missing (never made, or dropped by the table's owner since).
-  static const char* const kClauses[] = {
-      " AFTER INSERT ON %s REFERENCING NEW TABLE AS incview_new FOR EACH STATEMENT",
-      " AFTER UPDATE ON %s REFERENCING OLD TABLE AS incview_old NEW TABLE AS incview_new FOR EACH STATEMENT",
-      " AFTER DELETE ON %s REFERENCING OLD TABLE AS incview_old FOR EACH STATEMENT",
-      " AFTER TRUNCATE ON %s FOR EACH STATEMENT", " AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW"};
-  // How each fires: the statement triggers ALWAYS (in every session, replica role too; the
-  // apply worker fires the TRUNCATE one), the row trigger REPLICA (only in replica-role
-  // sessions, where it acts for the apply worker alone).
-  static const char* const kEnable[] = {"ALWAYS", "ALWAYS", "ALWAYS", "ALWAYS", "REPLICA"};
-  const char* names[] = {kTriggerNames[0], kTriggerNames[1], kTriggerNames[2], kTriggerNames[3], kRowTrigger};
-  // The row trigger goes on plain tables (on a partitioned table it would be cloned onto
-  // its partitions, which are sources with triggers of their own) of a database with a
-  // subscription, the only place it acts: elsewhere it would be one more trigger queued per
-  // changed row for nothing (bench/row_trigger_cost.md measures that cost). CREATE
-  // SUBSCRIPTION adds it to every source (replica_capture.cpp).
-  const bool plain =
-      spi_scalar("SELECT 1 FROM pg_catalog.pg_class WHERE oid = $1 AND relkind = 'r'", {oid_arg(source)}).has_value() &&
-      database_has_subscription();
-  // A lock the idle-trigger removal (idle_capture.cpp) conflicts with, taken before looking at
-  // pg_trigger: either that removal has committed and we see its triggers gone, or it cannot
-  // start until we commit (and then sees this table read again).
-  pg_call([&] { LockRelationOid(source, AccessShareLock); });
-  std::string table;
-  std::vector<int> made;
-  for (int i = 0; i < 5; ++i) {
-    if (i == 4 && !plain) continue;
-    if (spi_scalar("SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = $1 AND tgname = $2",
-                   {oid_arg(source), text_arg(names[i])}))
-      continue;
-    if (table.empty()) table = *spi_scalar("SELECT $1::pg_catalog.regclass::pg_catalog.text", {oid_arg(source)});
-    std::string clause = kClauses[i];
-    clause.replace(clause.find("%s"), 2, table);
-    spi_exec("CREATE TRIGGER " + quote_ident(names[i]) + clause + " EXECUTE FUNCTION incview.capture()");
-    if (kEnable[i]) made.push_back(i);
-  }
-  // ALTER TABLE ... ENABLE needs ownership of the table, which a stage owner with the
-  // TRIGGER privilege lacks: it is ours to set, as the extension owner (it runs no user code).
-  if (!made.empty())
-    as_extension_owner([&] {
-      const std::string qualified = *spi_scalar("SELECT $1::pg_catalog.regclass::pg_catalog.text", {oid_arg(source)});
-      for (int i : made)
-        spi_exec("ALTER TABLE " + qualified + " ENABLE " + kEnable[i] + " TRIGGER " + quote_ident(names[i]));
-    });
-  invalidate_capture(source);
-}
-
-bool database_has_subscription() {
-  return spi_scalar("SELECT 1 FROM pg_catalog.pg_subscription WHERE subdbid = $1", {oid_arg(MyDatabaseId)}).has_value();
-}
-
-std::vector<Oid> trigger_sources(int32 stage_id) { return table_sources_of(stage_id); }
-
-void reinstall_missing_capture(const StageRecord& stage) {
-  for (Oid s : trigger_sources(stage.id)) install_capture(s);
-}
-
-void warn_if_capture_off(const StageRecord& stage) {
-  std::optional<std::string> off;
-  as_extension_owner([&] {
-    if (!catalog_is_0_2()) return;  // catalog 0.1: its stages view cannot tell
-    off = spi_scalar("SELECT incview.capture_off($1)", {int4_arg(stage.id)});
-  });
-  if (!off) return;
-  const std::string msg = "stage \"" + stage.name + "\" is stale: pg_incview's capture triggers on " + *off +
-                          " are disabled or missing, so changes to it are not seen";
-  const char* m = msg.c_str();
-  pg_call([&] {
-    ereport(WARNING, (errmsg("%s", m),
-                      errhint("re-enable them (ALTER TABLE ... ENABLE ALWAYS TRIGGER incview_capture_ins, "
-                              "incview_capture_upd, incview_capture_del, incview_capture_trunc; ENABLE REPLICA TRIGGER "
-                              "incview_capture_row), or call "
-                              "incview.rebuild to re-create missing ones")));
-  });
-}
-
 }  // namespace incview::pg
 
 // The trigger function behind every capture trigger.
@@ -608,7 +311,7 @@ Datum incview_capture(PG_FUNCTION_ARGS) {
       row_as_statement(td, event, &one_row);
       data = &one_row.data;
     }
-    free_pending_plans();
+    if (capture_depth == 0) free_released_plans();  // a capture running below us may use them
     // SPI only to read the capture list after an invalidation, and for stages on statements
     // of their own: a source whose stages all sit in key groups captures without it.
     auto cached = cache.find(relid);
@@ -624,7 +327,7 @@ Datum incview_capture(PG_FUNCTION_ARGS) {
     ++capture_depth;
     try {
       for (const auto& g : stages->groups)
-        capture_group(stages->record_table, g, data, event, rows, marker_threshold(g));
+        capture_group(stages->record_table, g, data, event, rows, group_threshold(g));
       if (!stages->own.empty()) {
         if (!connected) spi_connect();
         connected = true;

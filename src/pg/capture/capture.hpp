@@ -1,47 +1,19 @@
 // Dirty-scope capture: statement-level AFTER triggers with transition tables on every
-// source, one set per source table shared by all stages that read it.
+// source, one set per source table shared by all stages that read it. The trigger function
+// (capture.cpp) keeps per backend what each source's statements capture, and decides what to
+// write: change records (change_record.hpp, catalog/change_rows.hpp) and per-stage
+// statements (catalog/dirty_rows.hpp). The triggers themselves: capture_triggers.hpp.
 #pragma once
+#include "pg/capture/capture_triggers.hpp"
 #include "pg/catalog/catalog.hpp"
 
 namespace incview::pg {
-
-// Creates the capture triggers on `source` unless they exist (as the caller, who needs
-// the TRIGGER privilege on it), and tells every backend to reload its capture plans.
-void install_capture(Oid source);
-
-// Whether this database has a logical-replication subscription: then plain-table sources
-// also get the row trigger incview_capture_row (ENABLE REPLICA), the only kind of trigger
-// the apply worker fires.
-bool database_has_subscription();
-
-// The stage's sources that carry capture triggers (tables and partitioned tables; foreign
-// tables and materialized views are polled).
-std::vector<Oid> trigger_sources(int32 stage_id);
-
-// install_capture for every source of the stage (incview.rebuild: a table owner may have
-// dropped our triggers, leaving the stage stale).
-void reinstall_missing_capture(const StageRecord& stage);
-
-// The names of pg_incview's capture triggers, by event (insert, update, delete, truncate).
-inline constexpr const char* kTriggerNames[] = {"incview_capture_ins", "incview_capture_upd", "incview_capture_del",
-                                                "incview_capture_trunc"};
-// The statement triggers are ENABLE ALWAYS: a session under session_replication_role =
-// replica (a bulk load skipping triggers, another replication tool) must not change a
-// source unseen. The apply worker of a logical-replication subscription fires no statement
-// triggers for INSERT/UPDATE/DELETE, only row triggers: this one (ENABLE REPLICA, on plain
-// tables of a database with a subscription) captures there, and only there (it returns at
-// once in any other replica-role session, whose statement triggers fire).
-inline constexpr const char* kRowTrigger = "incview_capture_row";
 
 // Every backend reloads what it captures for this source at its next write to it.
 void invalidate_capture(Oid source);
 
 // invalidate_capture for every source of the stage (its policy or scope count changed).
 void invalidate_stage_capture(int32 stage_id);
-
-// WARNING when some source of the stage has pg_incview's capture triggers disabled or
-// dropped (incview.capture_off(), also behind incview.stages: the stage is then 'stale').
-void warn_if_capture_off(const StageRecord& stage);
 
 // Registers the relcache callback that drops cached capture plans (from _PG_init).
 void register_capture_invalidation();

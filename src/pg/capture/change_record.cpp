@@ -3,96 +3,53 @@
 #include <string>
 #include <unordered_set>
 
+#include "pg/catalog/change_rows.hpp"
 #include "pg/support/guard.hpp"
 
 extern "C" {
-#include "access/heapam.h"
-#include "access/table.h"
-#include "catalog/pg_am.h"
-#include "catalog/pg_trigger.h"
 #include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "nodes/makefuncs.h"
 #include "utils/fmgroids.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
-#include "utils/rel.h"
-#include "utils/timestamp.h"
+#include "utils/numeric.h"
 #include "utils/tuplestore.h"
-#include "utils/xid8.h"
 }
 
 namespace incview::pg {
 
 namespace {
 
-// incview.source_change's columns, in order (sql/pg_incview--0.1--0.2.sql).
-constexpr int kColumns = 5;
-const Oid kColumnTypes[kColumns] = {INT4ARRAYOID, XID8OID, JSONBARRAYOID, TIMESTAMPTZOID, INT8OID};
-
-// The table's triggers are none, or only our script's BEFORE INSERT row trigger that turns a
-// restored record into one of the restoring transaction (it is meant not to fire here: a
-// direct heap insert fires nothing). Any other trigger would silently miss our rows.
-bool only_restore_trigger(Relation rel) {
-  const TriggerDesc* td = rel->trigdesc;
-  if (td == nullptr) return true;
-  if (td->numtriggers != 1) return false;
-  const Trigger& t = td->triggers[0];
-  if (strcmp(t.tgname, "incview_restored") != 0 || !TRIGGER_FOR_ROW(t.tgtype) || !TRIGGER_FOR_BEFORE(t.tgtype) ||
-      !TRIGGER_FOR_INSERT(t.tgtype) || TRIGGER_FOR_UPDATE(t.tgtype) || TRIGGER_FOR_DELETE(t.tgtype) ||
-      t.tgqual != nullptr)
-    return false;
-  char* fn = get_func_name(t.tgfoid);
-  const bool ours = fn != nullptr && strcmp(fn, "source_change_restored") == 0 &&
-                    get_func_namespace(t.tgfoid) == RelationGetNamespace(rel);
-  if (fn) pfree(fn);
-  return ours;
-}
-
-// Appends one record. `keys` null: every scope.
-void write_record(Oid table, const std::vector<int32>& stage_ids, const std::vector<Datum>* keys) {
-  std::vector<Datum> ids(stage_ids.size());
-  for (size_t i = 0; i < stage_ids.size(); ++i) ids[i] = Int32GetDatum(stage_ids[i]);
-  const Datum* id_data = ids.data();
-  const int nids = static_cast<int>(ids.size());
-  const Datum* key_data = keys ? keys->data() : nullptr;
-  const int nkeys = keys ? static_cast<int>(keys->size()) : 0;
-  pg_call([&] {
-    Relation rel = table_open(table, RowExclusiveLock);
-    TupleDesc desc = RelationGetDescr(rel);
-    // A direct heap insert maintains no index and fires nothing: refuse a table that is not
-    // the one our script made (an index added by hand would silently miss our rows).
-    bool ours = rel->rd_rel->relkind == RELKIND_RELATION && rel->rd_rel->relam == HEAP_TABLE_AM_OID &&
-                RelationGetIndexList(rel) == NIL && only_restore_trigger(rel) && desc->natts == kColumns;
-    for (int i = 0; ours && i < kColumns; ++i)
-      ours = !TupleDescAttr(desc, i)->attisdropped && TupleDescAttr(desc, i)->atttypid == kColumnTypes[i];
-    if (!ours)
-      ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                      errmsg("incview.source_change is not the table pg_incview made"),  // not SQL: message
-                      errdetail("capture appends to it without the executor: it must keep its five columns and have "
-                                "no index and no trigger"),
-                      errhint("drop what was added to incview.source_change")));  // not SQL: hint
-    Datum values[kColumns];
-    bool nulls[kColumns] = {false, false, keys == nullptr, false, false};
-    values[0] = PointerGetDatum(construct_array(const_cast<Datum*>(id_data), nids, INT4OID, 4, true, TYPALIGN_INT));
-    values[1] = FullTransactionIdGetDatum(GetTopFullTransactionId());
-    values[2] =
-        keys ? PointerGetDatum(construct_array(const_cast<Datum*>(key_data), nkeys, JSONBOID, -1, false, TYPALIGN_INT))
-             : Datum(0);
-    // now(), as dirty_scope.dirtied_at's default: lag counts from the writer's transaction.
-    values[3] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-    // The writing statement's command id: a collection earlier in this transaction did not
-    // see this record (captured_changes.hpp).
-    values[4] = Int64GetDatum(static_cast<int64>(GetCurrentCommandId(true)));
-    HeapTuple tuple = heap_form_tuple(desc, values, nulls);
-    simple_heap_insert(rel, tuple);
-    table_close(rel, NoLock);
-  });
+// jsonb_build_array(v1, ...) of integer values (the group's integer_bases): the array
+// jsonb_build_array builds from them, one numeric per value (it makes that numeric from the
+// value's text form: the same number, so the same bytes) and null for NULL, without its
+// per-call type lookups and text round trip (1.4 % of a one-row writer's CPU, of the 3.4 %
+// its key derivation took, in the profile of bench/capture_fanout.md). Inside pg_call.
+Datum integer_key(const std::vector<Datum>& values, const std::vector<bool>& nulls, const std::vector<Oid>& bases) {
+  JsonbParseState* state = nullptr;
+  pushJsonbValue(&state, WJB_BEGIN_ARRAY, nullptr);
+  for (size_t i = 0; i < values.size(); ++i) {
+    JsonbValue v;
+    if (nulls[i]) {
+      v.type = jbvNull;
+    } else {
+      const int64 x = bases[i] == INT2OID   ? DatumGetInt16(values[i])
+                      : bases[i] == INT4OID ? DatumGetInt32(values[i])
+                                            : DatumGetInt64(values[i]);
+      v.type = jbvNumeric;
+      v.val.numeric = int64_to_numeric(x);
+    }
+    pushJsonbValue(&state, WJB_ELEM, &v);
+  }
+  JsonbValue* array = pushJsonbValue(&state, WJB_END_ARRAY, nullptr);
+  return JsonbPGetDatum(JsonbValueToJsonb(array));
 }
 
 // The distinct keys of the changed rows. Rows are deduplicated on the raw bytes of their
 // key columns first (binary-equal values are equal), and jsonb is built once per distinct
-// value by PostgreSQL's own jsonb_build_array, so a key reads exactly as the SQL capture
-// and the refresher build it.
+// value by PostgreSQL's own jsonb_build_array (integer keys: integer_key), so a key reads
+// exactly as the SQL capture and the refresher build it.
 class KeyCollector {
  public:
   KeyCollector(const KeyGroup& group, TupleDesc desc, int64 threshold)
@@ -100,6 +57,8 @@ class KeyCollector {
     const int n = static_cast<int>(group.columns.size());
     values_.resize(n);
     nulls_.resize(n);
+    pg_call([&] { slot_ = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple); });
+    if (!group.integer_bases.empty()) return;
     pg_call([&] {
       List* args = NIL;
       for (Oid t : group.types) args = lappend(args, makeNullConst(t, -1, InvalidOid));
@@ -110,7 +69,6 @@ class KeyCollector {
       fmgr_info_set_expr(reinterpret_cast<Node*>(expr), flinfo_);
       fcinfo_ = static_cast<FunctionCallInfo>(palloc0(SizeForFunctionCallInfo(n)));
       InitFunctionCallInfoData(*fcinfo_, flinfo_, n, InvalidOid, nullptr, nullptr);
-      slot_ = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
     });
   }
   ~KeyCollector() {
@@ -142,10 +100,14 @@ class KeyCollector {
       if (!got) return true;
       raw.clear();
       for (size_t i = 0; i < group_.columns.size(); ++i) append_raw(i, raw);
-      if (!seen_.insert(raw).second) continue;
-      if (static_cast<int64>(seen_.size()) > threshold_) return false;
+      if (!first_sight(raw)) continue;
+      if (distinct_ > threshold_) return false;
       Datum key = 0;
       pg_call([&] {
+        if (!group_.integer_bases.empty()) {
+          key = integer_key(values_, nulls_, group_.integer_bases);
+          return;
+        }
         for (size_t i = 0; i < values_.size(); ++i) {
           fcinfo_->args[i].value = values_[i];
           fcinfo_->args[i].isnull = nulls_[i];
@@ -160,6 +122,26 @@ class KeyCollector {
   const std::vector<Datum>& keys() const { return keys_; }
 
  private:
+  // Whether this key's bytes are new, counting it. A statement's first few keys (a
+  // single-row write has one, an UPDATE's old and new two) are compared in a short list:
+  // no hashing, no node allocations, which were most of the cost of a one-row capture's
+  // deduplication; beyond that, a hash set.
+  bool first_sight(const std::string& raw) {
+    if (seen_.empty()) {
+      for (const auto& k : few_)
+        if (k == raw) return false;
+      if (few_.size() < kFew) {
+        few_.push_back(raw);
+        ++distinct_;
+        return true;
+      }
+      seen_.insert(few_.begin(), few_.end());
+    }
+    if (!seen_.insert(raw).second) return false;
+    ++distinct_;
+    return true;
+  }
+
   // The column's value (kept for jsonb) and its bytes, null flag first.
   void append_raw(size_t i, std::string& raw) {
     const AttrNumber att = group_.columns[i];
@@ -194,7 +176,10 @@ class KeyCollector {
   TupleTableSlot* slot_ = nullptr;
   std::vector<Datum> values_;
   std::vector<bool> nulls_;
+  static constexpr size_t kFew = 8;
+  std::vector<std::string> few_;
   std::unordered_set<std::string> seen_;
+  int64 distinct_ = 0;
   std::vector<Datum> keys_;
 };
 
@@ -218,35 +203,35 @@ bool builtin_key_type(Oid type) {
   }
 }
 
-Oid change_record_table() {
-  Oid rel = InvalidOid;
-  pg_call([&] {
-    const Oid ns = get_namespace_oid("incview", true);
-    if (OidIsValid(ns)) rel = get_relname_relid("source_change", ns);
-  });
-  return rel;
+std::vector<Oid> integer_bases(const std::vector<Oid>& types) {
+  std::vector<Oid> bases;
+  for (Oid t : types) {
+    Oid base = InvalidOid;
+    pg_call([&] { base = getBaseType(t); });
+    if (base != INT2OID && base != INT4OID && base != INT8OID) return {};
+    bases.push_back(base);
+  }
+  return bases;
 }
-
-void write_marker_record(Oid table, const std::vector<int32>& stage_ids) { write_record(table, stage_ids, nullptr); }
 
 void capture_group(Oid table, const KeyGroup& group, const TriggerData* td, CaptureEvent event, int64 rows,
                    int64 threshold) {
   if (event == CaptureEvent::Truncate) {
-    write_record(table, group.stage_ids, nullptr);
+    append_change_record(table, group.stage_ids, nullptr);
     return;
   }
   if (rows == 0) return;
   if (group.columns.empty()) {
-    write_record(table, group.stage_ids, nullptr);
+    append_change_record(table, group.stage_ids, nullptr);
     return;
   }
   KeyCollector keys(group, td->tg_relation->rd_att, threshold);
   const bool fits = keys.add_rows(event == CaptureEvent::Delete ? nullptr : td->tg_newtable) &&
                     keys.add_rows(event == CaptureEvent::Insert ? nullptr : td->tg_oldtable);
   if (!fits)
-    write_record(table, group.stage_ids, nullptr);
+    append_change_record(table, group.stage_ids, nullptr);
   else if (!keys.keys().empty())
-    write_record(table, group.stage_ids, &keys.keys());
+    append_change_record(table, group.stage_ids, &keys.keys());
 }
 
 }  // namespace incview::pg

@@ -17,6 +17,9 @@ struct KeyGroup {
   // values, in the stages' scope order, are the key.
   std::vector<AttrNumber> columns;
   std::vector<Oid> types;  // the columns' declared types (domains kept: jsonb looks through them)
+  // Their base types when every one is int2, int4 or int8 (integer_bases), else empty: such
+  // keys are built without jsonb_build_array's lookups (change_record.cpp, integer_key).
+  std::vector<Oid> integer_bases;
   // The largest scope count of the group's stages, and whether one of them is too small (or
   // unknown) to ever collapse into a marker: the statement's marker threshold follows from
   // these and incview.capture_all_ratio, read per statement (the largest of the stages'
@@ -30,8 +33,8 @@ struct KeyGroup {
 // those stay with the per-stage statements, which pin them).
 bool builtin_key_type(Oid type);
 
-// The relation incview.source_change, or InvalidOid under catalog 0.1 (no records there).
-Oid change_record_table();
+// The base types of `types` when all are int2, int4 or int8 (through domains); else empty.
+std::vector<Oid> integer_bases(const std::vector<Oid>& types);
 
 // Derives the group's distinct keys from the statement's transition tables and writes one
 // record (nothing when the statement changed no row; a marker above the threshold, for
@@ -39,8 +42,5 @@ Oid change_record_table();
 // `threshold`: more distinct keys than this make one "every scope" record instead.
 void capture_group(Oid table, const KeyGroup& group, const TriggerData* td, CaptureEvent event, int64 rows,
                    int64 threshold);
-
-// One "every scope" record for these stages.
-void write_marker_record(Oid table, const std::vector<int32>& stage_ids);
 
 }  // namespace incview::pg
