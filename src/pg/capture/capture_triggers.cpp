@@ -75,11 +75,8 @@ void reinstall_missing_capture(const StageRecord& stage) {
 }
 
 void warn_if_capture_off(const StageRecord& stage) {
-  std::optional<std::string> off;
-  as_extension_owner([&] {
-    if (!catalog_is_0_2()) return;  // catalog 0.1: its stages view cannot tell
-    off = spi_scalar("SELECT incview.capture_off($1)", {int4_arg(stage.id)});
-  });
+  // catalog 0.1 cannot tell (source_with_capture_off answers nothing there)
+  const std::optional<std::string> off = source_with_capture_off(stage.id);
   if (!off) return;
   const std::string msg = "stage \"" + stage.name + "\" is stale: pg_incview's capture triggers on " + *off +
                           " are disabled or missing, so changes to it are not seen";
