@@ -8,7 +8,8 @@
 #   - create_stage vs CREATE MATERIALIZED VIEW + its unique index;
 #   - alter_stage with the same columns and with a new column, vs REFRESH;
 #   - refresh after changes to 1, 100 patients and 5/10/50/90 % of them: batches (engine
-#     replace), rebuild (engine full) and auto.
+#     replace), rebuild (engine full) and auto;
+#   - (section downstream) a stage reading the rebuilt stage, refreshed after the rebuild.
 # Results: bench/out/rebuild.csv (one row per measurement) and a summary on stdout; the
 # write-up is bench/rebuild.md.
 #
@@ -17,7 +18,8 @@
 #
 # Environment: BENCH_PGPORT (54335) and BENCH_PGPORT_BEFORE (port + 1), BENCH_PGDATA
 # (/tmp/pg_incview_rebuild; "-before" appended for the other), BENCH_REPS (3),
-# BENCH_SECTIONS ("rebuild sweep": either or both), BENCH_SWEEP_SERVERS (the servers the
+# BENCH_SECTIONS ("rebuild build alter sweep" by default; also "downstream": a stage
+# reading the rebuilt one, refreshed after a rebuild with 1 % of the patients changed), BENCH_SWEEP_SERVERS (the servers the
 # share sweep runs on; default both), BENCH_SWEEP_REPS (BENCH_REPS), BENCH_REUSE=1 (the
 # clusters of an earlier run with BENCH_KEEP=1 are reused as they are: no reload),
 # BENCH_KEEP=1 (leave the clusters running).
@@ -177,6 +179,36 @@ CREATE UNIQUE INDEX ppd_mv_key ON ppd_mv (patient_id, product_id);")
     fi
     sql "$s" "VACUUM ANALYZE $STAGE, ppd_mv" >/dev/null
   done
+done
+
+# 5 (section "downstream"). A stage reading the rebuilt stage: after a full rebuild of
+# patient_product_due with 1 % of the patients changed, the downstream stage's refresh.
+# Before: the swap queued an every-scope marker (a rebuild downstream); after: the scopes
+# whose rows changed (the diff of old and new rows, timed inside the rebuild).
+DOWN=patient_due_summary
+want downstream && for s in "${SERVERS[@]}"; do
+  sql "$s" "SELECT incview.drop_stage('$DOWN')" >/dev/null 2>&1 || true
+  sql "$s" "SELECT incview.create_stage('$DOWN', 'SELECT patient_id, count(*) AS products, min(next_due_at) AS next_due
+    FROM $STAGE GROUP BY patient_id', ARRAY['patient_id'], unique_key => ARRAY['patient_id'])" >/dev/null
+  sql "$s" "SELECT incview.set_policy('$DOWN', 'manual')" >/dev/null
+  sql "$s" "SELECT incview.set_engine('$STAGE', 'full')" >/dev/null
+done
+K_DOWN=$(awk -v n="$N_PATIENTS" 'BEGIN { printf "%d", n * 0.01 }')
+want downstream && for rep in $(seq 1 "$REPS"); do
+  for s in "${SERVERS[@]}"; do
+    ROUND=$((ROUND + 1))
+    ms=$(timed_ms "$s" "VACUUM medications, incview.dirty_scope; SELECT incview.refresh('$DOWN'); SELECT bench.apply_change($K_DOWN, $ROUND);" \
+      "SELECT incview.refresh('$STAGE');")
+    record "$s" downstream upstream_rebuild "$K_DOWN" "$rep" "$ms"
+    q=$(sql "$s" "SELECT count(DISTINCT key) || CASE WHEN bool_or(key IS NULL) THEN ' + every scope' ELSE '' END FROM incview.queued_keys q JOIN incview.stage st ON st.id = q.stage_id WHERE st.name = '$DOWN'")
+    ms2=$(timed_ms "$s" "" "SELECT incview.refresh('$DOWN');")
+    record "$s" downstream downstream_refresh "$K_DOWN" "$rep" "$ms2"
+    log "$s #$rep downstream: upstream rebuild $ms ms, queued for $DOWN: $q, its refresh $ms2 ms; verify $(sql "$s" "SELECT missing || '/' || extra FROM incview.verify('$DOWN')")"
+  done
+done
+want downstream && for s in "${SERVERS[@]}"; do
+  sql "$s" "SELECT incview.drop_stage('$DOWN')" >/dev/null
+  sql "$s" "SELECT incview.set_engine('$STAGE', 'auto')" >/dev/null
 done
 
 # 4. Refresh after changes to k patients: batches, rebuild, auto.

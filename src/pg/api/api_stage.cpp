@@ -322,12 +322,12 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
         ProgressRun run(stage.id, ProgressPhase::Rebuilding, -1, 1);
         const std::string count_rows = catalog_is_0_2() ? kProgressRowFilter : "";
         // Straight into the new table like CREATE TABLE AS (docs/rebuild.md), else INSERT.
-        const std::optional<int64> loaded =
+        const std::optional<LoadResult> loaded =
             stage.partition.partitioned()
                 ? std::nullopt
                 : load_new_table(stage, "SELECT " + column_list(shape.columns, "s") + " FROM " + sql.wrap_query("s"));
         if (loaded)
-          stats.inserted = *loaded;
+          stats.inserted = loaded->rows;
         else
           insert_routed(stage, "SELECT * FROM " + sql.wrap_query("s"), {},
                         [&] { stats.inserted = static_cast<int64>(spi_exec(sql.insert_all(count_rows))); });
@@ -344,8 +344,14 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
           if (std::find(key_columns.begin(), key_columns.end(), k) == key_columns.end()) key_columns.push_back(k);
         spi_exec("ANALYZE " + target + " (" + column_list(key_columns) + ")");
         steps.mark("analyze");
-        record_scope_count(stage);
-        steps.mark("scope count");
+        // Counted during the fill when it could be (no second scan), else by SQL.
+        if (loaded && loaded->scope_count) {
+          record_known_scope_count(stage, *loaded->scope_count);
+          steps.mark("scope count (tallied)");
+        } else {
+          record_scope_count(stage);
+          steps.mark("scope count");
+        }
         log_refresh(stage, stats, monotonic_seconds() - t0, std::nullopt);
       }
       // From the query tree always; with a sample plan when the table has rows.

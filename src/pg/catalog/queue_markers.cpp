@@ -35,15 +35,6 @@ void queue_every_scope_for_readers_of(Oid table) {
   });
 }
 
-void queue_every_scope_for_readers_of_swapped(Oid table) {
-  as_extension_owner([&] {
-    spi_exec(
-        "INSERT INTO incview.dirty_scope (stage_id, key) SELECT DISTINCT ss.stage_id, NULL::pg_catalog.jsonb "
-        "FROM incview.stage_source ss WHERE ss.source::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
-        {oid_arg(table)});
-  });
-}
-
 void queue_every_scope_once_for_readers_of(Oid source) {
   as_extension_owner([&] {
     spi_exec(

@@ -22,10 +22,6 @@ void queue_every_scope_for_readers_of(const std::vector<Oid>& rels);
 // An "every scope" marker for each stage reading `table` itself.
 void queue_every_scope_for_readers_of(Oid table);
 
-// An "every scope" marker for each stage reading `table` itself, after a rebuild swapped
-// the table's storage (refresher.cpp: a swapped-in table fires no capture trigger).
-void queue_every_scope_for_readers_of_swapped(Oid table);
-
 // An "every scope" marker for each stage reading `source` that has none queued yet
 // (Citus: one per statement on a distributed table, however many shards fire).
 void queue_every_scope_once_for_readers_of(Oid source);

@@ -154,6 +154,22 @@ std::vector<PartitionReader> partition_readers(Oid anchor) {
   return readers;
 }
 
+std::vector<PartitionReader> readers_of(Oid table) {
+  std::vector<PartitionReader> readers;
+  as_extension_owner([&] {
+    const uint64 n = spi_exec(
+        "SELECT ss.stage_id, s.name, ss.mapping_kind, coalesce(ss.mapping, ''), coalesce(st.scope_count, 0) "
+        "FROM incview.stage_source ss JOIN incview.stage s ON s.id = ss.stage_id "
+        "LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
+        "WHERE ss.source = $1 ORDER BY ss.stage_id",
+        {oid_arg(table)}, true);
+    for (uint64 i = 0; i < n; ++i)
+      readers.push_back({static_cast<int32>(spi_int8(i, 1)), spi_text_or(i, 2, ""), spi_text_or(i, 3, "all"),
+                         spi_text_or(i, 4, ""), spi_int8(i, 5)});
+  });
+  return readers;
+}
+
 std::vector<Oid> sources_without_replica_trigger() {
   std::vector<Oid> sources;
   as_extension_owner([&] {

@@ -86,6 +86,10 @@ struct PartitionReader {
 // of its partition ancestors.
 std::vector<PartitionReader> partition_readers(Oid anchor);
 
+// Reads (as partition_readers): the stages reading `table` itself (a plain table: a stage's
+// table rebuilt by a storage swap).
+std::vector<PartitionReader> readers_of(Oid table);
+
 // Reads: plain-table sources without the replica row trigger incview_capture_row.
 std::vector<Oid> sources_without_replica_trigger();
 

@@ -97,11 +97,6 @@ std::string report_rebuild(const StageRecord& stage) {
   return kProgressRowFilter;
 }
 
-// A swapped-in table fires no capture trigger: the stages reading it are told that every
-// scope may have changed (what the DELETE + INSERT of every row would have queued, in one
-// marker per stage instead of a key per scope).
-void queue_every_scope_downstream(const StageRecord& stage) { queue_every_scope_for_readers_of_swapped(stage.target); }
-
 // Why a rebuild writes rows instead of swapping storage: visible with client_min_messages
 // = debug1, and in docs/rebuild.md.
 void debug_refusal(const StageRecord& stage, const std::string& refusal) {
@@ -136,8 +131,7 @@ RefreshStats rebuild_stage(const StageRecord& stage) {
         stats.deleted = swapped.replaced;
         stats.inserted = swapped.inserted;
         stats.scope_count = swapped.scope_count;
-        // Copied in (not swapped): the capture triggers saw the rows.
-        if (swapped.swapped) queue_every_scope_downstream(stage);
+        // The stages reading the table got the scopes whose rows changed (swap_downstream.hpp).
       } else {
         debug_refusal(stage, refusal);
         // DELETE rather than TRUNCATE: readers keep seeing the old rows until we commit.

@@ -16,6 +16,10 @@ int64 record_scope_count(const StageRecord& stage, const std::string& relation) 
              (relation.empty() ? stage.shape.target : relation) + ") AS k");
     count = spi_int8(0, 1);
   });
+  return record_known_scope_count(stage, count);
+}
+
+int64 record_known_scope_count(const StageRecord& stage, int64 count) {
   save_scope_count(stage.id, count);
   // Capture reads the count to decide when a statement dirties "every scope".
   as_extension_owner([&] { invalidate_stage_capture(stage.id); });

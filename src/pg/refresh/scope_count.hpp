@@ -12,4 +12,8 @@ namespace incview::pg {
 // not scan the table under the swap's lock).
 int64 record_scope_count(const StageRecord& stage, const std::string& relation = "");
 
+// Stores and tells capture a count already known (counted while the rows were written,
+// storage/scope_tally.hpp); returns it.
+int64 record_known_scope_count(const StageRecord& stage, int64 count);
+
 }  // namespace incview::pg

@@ -1,5 +1,7 @@
 #include "pg/storage/storage_swap.hpp"
 
+#include "pg/storage/scope_tally.hpp"
+#include "pg/storage/swap_downstream.hpp"
 #include "pg/storage/swap_lock_log.hpp"
 
 #include "core/sql_text.hpp"
@@ -69,6 +71,7 @@ struct HeapFill {
   int options;
   int64 rows;
   int64 unreported;
+  ScopeTally* tally;  // the scopes of the rows, counted as they go in
 };
 
 // The incview.progress count: one atomic store per 4096 rows, not per row.
@@ -92,6 +95,7 @@ bool fill_receive_identical(TupleTableSlot* slot, DestReceiver* self) {
                              NameStr(TupleDescAttr(RelationGetDescr(st->rel), a)->attname),
                              RelationGetRelationName(st->rel))));
   table_tuple_insert(st->rel, slot, st->cid, st->options, st->bistate);
+  st->tally->add(slot);
   count_row(st);
   return true;
 }
@@ -119,6 +123,7 @@ bool fill_receive(TupleTableSlot* slot, DestReceiver* self) {
                       NameStr(TupleDescAttr(out->tts_tupleDescriptor, a)->attname), RelationGetRelationName(st->rel))));
   ExecStoreVirtualTuple(out);
   table_tuple_insert(st->rel, out, st->cid, st->options, st->bistate);
+  st->tally->add(slot);
   count_row(st);
   return true;
 }
@@ -194,8 +199,9 @@ SPIPlanPtr prepare_query(const std::string& select_sql, TupleDesc* result) {
   return plan;
 }
 
-int64 fill_heap(Oid heap, SPIPlanPtr plan, const ColumnMap& cols, bool frozen) {
+int64 fill_heap(Oid heap, SPIPlanPtr plan, const ColumnMap& cols, bool frozen, ScopeTally* tally) {
   HeapFill st{};
+  st.tally = tally;
   st.pub.receiveSlot = fill_receive;
   st.pub.rStartup = fill_startup;
   st.pub.rShutdown = fill_shutdown;
@@ -229,6 +235,12 @@ int64 fill_heap(Oid heap, SPIPlanPtr plan, const ColumnMap& cols, bool frozen) {
     table_close(s->rel, NoLock);
   });
   return st.rows;
+}
+
+std::vector<std::string> scope_names(const StageRecord& stage) {
+  std::vector<std::string> names;
+  for (const auto& c : stage.shape.scope) names.push_back(c.name);
+  return names;
 }
 
 // ---- indexes: each of the table's indexes, built again on the new heap ----
@@ -472,11 +484,17 @@ SwapResult swap_rebuild(const StageRecord& stage, const std::string& select_sql)
   SPIPlanPtr plan = prepare_query(select_sql, &result);
   const ColumnMap cols = map_columns(table, result);
   if (!cols.refusal.empty()) throw Error(sqlstate::kInternalError, "storage swap refused: " + cols.refusal);
-  out.inserted = fill_heap(heap, plan, cols, true);  // the heap is new in this subtransaction
+  ScopeTally tally(scope_names(stage), result);
+  out.inserted = fill_heap(heap, plan, cols, true, &tally);  // the heap is new in this subtransaction
   pg_call([&] { CommandCounterIncrement(); });
   const std::vector<IndexPair> indexes = build_indexes(table, heap);
   progress_phase(ProgressPhase::RecordingScopes);
-  out.scope_count = record_scope_count(stage, qualified_name(heap));
+  const std::optional<int64> tallied = tally.count();
+  out.scope_count = tallied ? record_known_scope_count(stage, *tallied) : record_scope_count(stage, qualified_name(heap));
+  // The stages reading the table: the scopes whose rows changed, from the old rows and the
+  // new heap side by side, queued now, before the lock (no capture trigger sees a swap; a
+  // copy-in below queues again through the triggers, which costs a repeat, never a miss).
+  queue_downstream_scopes(changed_downstream_scopes(stage, qualified_name(heap)));
   // The new heap's WAL goes to disk now, not in the commit under the swap's lock. Up to the
   // end of this backend's last record: the insert position itself may lie past a page
   // header no record ends at, which XLogFlush refuses ("flush request ... not satisfied").
@@ -495,7 +513,7 @@ SwapResult swap_rebuild(const StageRecord& stage, const std::string& select_sql)
   return out;
 }
 
-std::optional<int64> load_new_table(const StageRecord& stage, const std::string& select_sql) {
+std::optional<LoadResult> load_new_table(const StageRecord& stage, const std::string& select_sql) {
   if (!swap_refusal(stage, select_sql).empty()) return std::nullopt;
   TupleDesc result = nullptr;
   SPIPlanPtr plan = prepare_query(select_sql, &result);
@@ -511,7 +529,11 @@ std::optional<int64> load_new_table(const StageRecord& stage, const std::string&
     frozen = rel->rd_createSubid == sub || rel->rd_newRelfilenodeSubid == sub;
     table_close(rel, NoLock);
   });
-  return fill_heap(table, plan, cols, frozen);
+  ScopeTally tally(scope_names(stage), result);
+  LoadResult out;
+  out.rows = fill_heap(table, plan, cols, frozen, &tally);
+  out.scope_count = tally.count();
+  return out;
 }
 
 }  // namespace incview::pg

@@ -19,22 +19,28 @@ std::string swap_refusal(const StageRecord& stage, const std::string& select_sql
 struct SwapResult {
   int64 inserted = 0;     // rows of the new contents
   int64 replaced = 0;     // rows the old contents had (pg_class estimate before; exact unknown)
-  int64 scope_count = 0;  // distinct scopes of the new contents, counted before the swap
+  int64 scope_count = 0;  // distinct scopes of the new contents, counted during the fill (or after it)
   bool swapped = false;   // false: a long reader held the table, the rows were copied in
 };
 
 // Runs `select_sql` (the stage query's columns, named as the table's) into a new heap,
-// builds the table's indexes on it, counts its scopes, then swaps the storage in and drops
-// the old one. Run as the stage owner (the query and index expressions are the owner's).
+// builds the table's indexes on it, counts its scopes, queues for the stages reading the
+// table the scopes whose rows changed (swap_downstream.hpp), then swaps the storage in and
+// drops the old one. Run as the stage owner (the query and index expressions are the owner's).
 // The ACCESS EXCLUSIVE lock taken for the swap is held until the transaction ends; when the
 // table's readers do not let go of it within a moment, the rows are copied in instead.
 SwapResult swap_rebuild(const StageRecord& stage, const std::string& select_sql);
 
 // A first build (create_stage): runs `select_sql` straight into `table`, an empty table
 // made by this statement, the way CREATE TABLE AS fills one (no per-row executor INSERT;
-// rows written frozen when the table was created in this subtransaction). Returns the rows,
-// or nullopt without writing anything when the query's columns need a cast or the table
-// has anything a row-by-row INSERT would run (then the caller INSERTs).
-std::optional<int64> load_new_table(const StageRecord& stage, const std::string& select_sql);
+// rows written frozen when the table was created in this subtransaction). Returns the rows
+// and their distinct scopes, counted as they went in (scope_tally.hpp; none when the tally
+// gave up), or nullopt without writing anything when the query's columns need a cast or
+// the table has anything a row-by-row INSERT would run (then the caller INSERTs).
+struct LoadResult {
+  int64 rows = 0;
+  std::optional<int64> scope_count;
+};
+std::optional<LoadResult> load_new_table(const StageRecord& stage, const std::string& select_sql);
 
 }  // namespace incview::pg
