@@ -18,6 +18,11 @@ Engine batch_engine(const EngineFacts& facts) {
   return facts.target_is_citus && facts.target_is_citus() ? Engine::Replace : Engine::Diff;
 }
 
+bool diff_may_run(Engine declared, bool target_is_citus, bool has_unique_key) {
+  if (declared == Engine::Diff || has_unique_key) return true;
+  return declared == Engine::Auto && !target_is_citus;
+}
+
 Engine rebuild_engine(const EngineFacts& facts) { return facts.declared == Engine::Diff ? Engine::Diff : Engine::Full; }
 
 RefreshMode plan_refresh(const RefreshInput& in) {

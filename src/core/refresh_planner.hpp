@@ -31,6 +31,12 @@ struct EngineFacts {
 // a rebuild.
 Engine batch_engine(const EngineFacts& facts);
 
+// Whether the diff statement may ever write a stage created with `declared` (create_stage
+// checks that statement only then): engine diff; auto, which diffs once the stage has
+// readers, except on Citus (batch_engine); any stage with a unique_key, which set_engine
+// may switch to diff later.
+bool diff_may_run(Engine declared, bool target_is_citus, bool has_unique_key);
+
 // How a rebuild writes the table: Diff (one whole-table diff: only changed rows are
 // written, which spares the stages reading it) for a diff stage, else Full (delete all,
 // insert all).

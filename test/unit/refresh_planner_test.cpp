@@ -137,3 +137,14 @@ TEST(PlanRefresh, ModesHaveNames) {
   EXPECT_STREQ(to_string(RefreshMode::Batches), "batches");
   EXPECT_STREQ(to_string(RefreshMode::Full), "full");
 }
+
+TEST(DiffMayRun, DiffAutoOffCitusOrAUniqueKey) {
+  EXPECT_TRUE(diff_may_run(Engine::Diff, false, false));
+  EXPECT_TRUE(diff_may_run(Engine::Diff, true, false));  // refused on Citus later, but checked
+  EXPECT_TRUE(diff_may_run(Engine::Auto, false, false));
+  EXPECT_FALSE(diff_may_run(Engine::Auto, true, false));  // batch_engine: auto never diffs on Citus
+  EXPECT_FALSE(diff_may_run(Engine::Replace, false, false));
+  EXPECT_FALSE(diff_may_run(Engine::Full, false, false));
+  EXPECT_TRUE(diff_may_run(Engine::Replace, false, true));  // set_engine may choose diff later
+  EXPECT_TRUE(diff_may_run(Engine::Auto, true, true));
+}

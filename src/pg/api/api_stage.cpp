@@ -26,6 +26,7 @@
 #include "pg/storage/stage_table.hpp"
 #include "pg/catalog/stage_definition.hpp"
 #include "pg/capture/capture.hpp"
+#include "core/refresh_planner.hpp"
 #include "pg/citus/citus.hpp"
 
 extern "C" {
@@ -287,11 +288,8 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
       }
 
       const StageSql sql(shape);
-      // The diff statement is checked whenever the engine may use it: diff, or auto (not on
-      // Citus, where auto never diffs), or any stage with a unique_key (as before).
-      check_generated_sql(sql, scope_types,
-                          engine == Engine::Diff || (engine == Engine::Auto && !citus.used()) ||
-                              !shape.unique_key.empty());
+      // The diff statement is checked whenever the engine may use it (core/refresh_planner).
+      check_generated_sql(sql, scope_types, diff_may_run(engine, citus.used(), !shape.unique_key.empty()));
 
       const int32 stage_id =
           insert_stage({text_arg(name), text_arg(checked.text), text_arg(json_string_array(scope)),
