@@ -136,17 +136,13 @@ std::vector<MappedCapture> mapped_captures() {
   return captures;
 }
 
-std::vector<PartitionReader> partition_readers(Oid anchor) {
+namespace {
+
+// The stages a statement returns as (stage_id, name, mapping_kind, mapping, scope_count).
+std::vector<PartitionReader> readers_from(const char* sql, Oid rel) {
   std::vector<PartitionReader> readers;
   as_extension_owner([&] {
-    const uint64 n = spi_exec(
-        "SELECT DISTINCT ON (ss.stage_id) ss.stage_id, s.name, ss.mapping_kind, coalesce(ss.mapping, ''), "
-        "       coalesce(st.scope_count, 0) "
-        "FROM pg_catalog.pg_partition_ancestors($1) WITH ORDINALITY AS a(anc, lvl) "
-        "JOIN incview.stage_source ss ON ss.source = a.anc JOIN incview.stage s ON s.id = ss.stage_id "
-        "LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
-        "ORDER BY ss.stage_id, a.lvl",
-        {oid_arg(anchor)}, true);
+    const uint64 n = spi_exec(sql, {oid_arg(rel)}, true);
     for (uint64 i = 0; i < n; ++i)
       readers.push_back({static_cast<int32>(spi_int8(i, 1)), spi_text_or(i, 2, ""), spi_text_or(i, 3, "all"),
                          spi_text_or(i, 4, ""), spi_int8(i, 5)});
@@ -154,20 +150,26 @@ std::vector<PartitionReader> partition_readers(Oid anchor) {
   return readers;
 }
 
+}  // namespace
+
+std::vector<PartitionReader> partition_readers(Oid anchor) {
+  return readers_from(
+      "SELECT DISTINCT ON (ss.stage_id) ss.stage_id, s.name, ss.mapping_kind, coalesce(ss.mapping, ''), "
+      "       coalesce(st.scope_count, 0) "
+      "FROM pg_catalog.pg_partition_ancestors($1) WITH ORDINALITY AS a(anc, lvl) "
+      "JOIN incview.stage_source ss ON ss.source = a.anc JOIN incview.stage s ON s.id = ss.stage_id "
+      "LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
+      "ORDER BY ss.stage_id, a.lvl",
+      anchor);
+}
+
 std::vector<PartitionReader> readers_of(Oid table) {
-  std::vector<PartitionReader> readers;
-  as_extension_owner([&] {
-    const uint64 n = spi_exec(
-        "SELECT ss.stage_id, s.name, ss.mapping_kind, coalesce(ss.mapping, ''), coalesce(st.scope_count, 0) "
-        "FROM incview.stage_source ss JOIN incview.stage s ON s.id = ss.stage_id "
-        "LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
-        "WHERE ss.source = $1 ORDER BY ss.stage_id",
-        {oid_arg(table)}, true);
-    for (uint64 i = 0; i < n; ++i)
-      readers.push_back({static_cast<int32>(spi_int8(i, 1)), spi_text_or(i, 2, ""), spi_text_or(i, 3, "all"),
-                         spi_text_or(i, 4, ""), spi_int8(i, 5)});
-  });
-  return readers;
+  return readers_from(
+      "SELECT ss.stage_id, s.name, ss.mapping_kind, coalesce(ss.mapping, ''), coalesce(st.scope_count, 0) "
+      "FROM incview.stage_source ss JOIN incview.stage s ON s.id = ss.stage_id "
+      "LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
+      "WHERE ss.source = $1 ORDER BY ss.stage_id",
+      table);
 }
 
 std::vector<Oid> sources_without_replica_trigger() {
