@@ -273,7 +273,7 @@ for rate in $LAG_RATES; do
     inserted=$(sql "$l" "SELECT count(*) FROM medications WHERE id > $BASE_MED")
     achieved=$(awk -v n="$inserted" -v t="$elapsed" 'BEGIN { printf "%.0f", n / t }')
     echo "$l,lag_rate,rate=$rate,0,$achieved" >> "$RAW"
-    log "$l lag at rate=$rate: achieved $achieved inserts/s (incl. probes), $probe probes, $timeouts at the ${LAG_TIMEOUT} s timeout, $backlog keys queued at the end"
+    log "$l lag at rate=$rate: achieved $achieved inserts/s (incl. probes), $probe probes, $timeouts at the ${LAG_TIMEOUT} s timeout, $backlog keys queued at the end, load $(cut -d" " -f1-3 /proc/loadavg)"
     scheduler "$l" off
     sql "$l" "SELECT incview.set_policy('$STAGE', 'manual')" >/dev/null
     sql "$l" "SELECT incview.refresh('$STAGE')" >/dev/null
@@ -292,9 +292,10 @@ def vals(l, e, v): return [float(r['value']) for r in rows if r['label'] == l an
 def pct(xs, p):
     xs = sorted(xs); k = (len(xs) - 1) * p; f = int(k); c = min(f + 1, len(xs) - 1)
     return xs[f] + (xs[c] - xs[f]) * (k - f)
-print("| build | k = 0 refresh (ms) | k = 1 refresh (ms) | floor (ms) | k = 1 / floor (medians) | k = 1 / floor per round | fixed cost k = 1 - floor (ms) |")
-print("|---|---|---|---|---|---|---|")
-for l in labels:
+if vals(labels[0], 'per_call', 'k0'):  # FC_ROUNDS=0: the lag alone
+  print("| build | k = 0 refresh (ms) | k = 1 refresh (ms) | floor (ms) | k = 1 / floor (medians) | k = 1 / floor per round | fixed cost k = 1 - floor (ms) |")
+  print("|---|---|---|---|---|---|---|")
+for l in (labels if vals(labels[0], 'per_call', 'k0') else []):
     k0, k1, fl = (statistics.median(vals(l, 'per_call', v)) for v in ('k0', 'k1', 'floor'))
     per_round = [a / b for a, b in zip(vals(l, 'per_call', 'k1'), vals(l, 'per_call', 'floor'))]
     rounds = ", ".join(f"{x:.2f}" for x in per_round)
