@@ -150,8 +150,8 @@ void check_generated_sql(const StageSql& sql, const std::vector<Oid>& scope_type
 // = ANY(1,000 keys)) and the independence check's sample keys are planned with them; without
 // any, PostgreSQL assumes 200 distinct values, so a batch of 100 keys or more is planned as a
 // whole-table read. The smaller sample still plans them by the index (test/pgtap/
-// create_build.sql) and costs a fifth of the default's ANALYZE or less (bench/rebuild.md:
-// 45-66 ms against 220-380 ms at 490,696 rows). An ANALYZE of named columns does not reset
+// create_build.sql) for about a sixth of the default's ANALYZE (bench/rebuild.md: 45-66 ms
+// against 270-384 ms at 490,696 rows). An ANALYZE of named columns does not reset
 // the table's count of changes since the last ANALYZE, so autovacuum still analyzes the new
 // table in full, at the default target, as it does a new materialized view.
 constexpr const char* kFirstStatisticsTarget = "10";
