@@ -20,7 +20,9 @@
 # (/tmp/pg_incview_rebuild; "-before" appended for the other), BENCH_REPS (3),
 # BENCH_SECTIONS ("rebuild build alter sweep" by default; also "downstream": a stage
 # reading the rebuilt one, refreshed after a rebuild with 1 % of the patients changed), BENCH_SWEEP_SERVERS (the servers the
-# share sweep runs on; default both), BENCH_SWEEP_REPS (BENCH_REPS), BENCH_REUSE=1 (the
+# share sweep runs on; default both), BENCH_SWEEP_REPS (BENCH_REPS), BENCH_SWEEP_SHARES
+# (percent of the patients changed; default "1 100 5 10 50 90", where 1 and 100 are the
+# patient counts 1 and 100 of the issue's table, e.g. "20 30 40" to find the crossover), BENCH_REUSE=1 (the
 # clusters of an earlier run with BENCH_KEEP=1 are reused as they are: no reload),
 # BENCH_KEEP=1 (leave the clusters running).
 set -euo pipefail
@@ -212,11 +214,17 @@ want downstream && for s in "${SERVERS[@]}"; do
 done
 
 # 4. Refresh after changes to k patients: batches, rebuild, auto.
-KS=$(awk -v n="$N_PATIENTS" 'BEGIN { printf "1 100 %d %d %d %d", n * 0.05, n * 0.1, n * 0.5, n * 0.9 }')
+# k per share: "1" and "100" are patient counts (the issue's first two columns), the rest percent.
+KS=$(awk -v n="$N_PATIENTS" -v shares="${BENCH_SWEEP_SHARES:-1 100 5 10 50 90}" 'BEGIN {
+  m = split(shares, s, " "); for (i = 1; i <= m; i++) printf "%s%d", (i > 1 ? " " : ""), (s[i] == 1 || s[i] == 100) ? s[i] : n * s[i] / 100 }')
 want sweep && log "share sweep: k in { $KS } of $N_PATIENTS on ${SWEEP_SERVERS[*]}"
 want sweep && for k in $KS; do
   for rep in $(seq 1 "$SWEEP_REPS"); do
-    for method in replace full auto; do
+    # Alternating order: the operation after a rebuild shares the machine with the rebuild's
+    # write-back, so a fixed order would charge that to whichever method always comes third.
+    methods=(replace full auto)
+    (( rep % 2 == 0 )) && methods=(auto full replace)
+    for method in "${methods[@]}"; do
       for s in "${SWEEP_SERVERS[@]}"; do
         ROUND=$((ROUND + 1))
         ms=$(timed_ms "$s" "VACUUM medications, incview.dirty_scope, $STAGE;

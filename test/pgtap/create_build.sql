@@ -6,7 +6,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pg_incview;
 SET LOCAL incview.default_policy = manual;
 SET LOCAL client_min_messages = warning;
-SELECT plan(16);
+SELECT plan(21);
 
 CREATE TABLE cb_src (id int PRIMARY KEY, g int, h int, v text);
 -- Every 400th row carries a value long enough to be stored out of line (TOAST).
@@ -48,6 +48,31 @@ SELECT results_eq($$SELECT missing, extra FROM incview.verify('cb_two')$$, $$VAL
 -- are left to autovacuum, as a materialized view's.
 SELECT is((SELECT array_agg(attname::text ORDER BY attname) FROM pg_stats WHERE tablename = 'cb_lead'),
           ARRAY['g', 'h'], 'create_stage analyzed the scope and unique-key columns');
+
+-- A fresh stage's first refresh, before autovacuum analyzed its table: the statistics come
+-- from create_stage's small sample (3,000 rows, statistics target 10), and a batch of 100
+-- scope keys still finds its rows by the index. The same rows in a table without statistics
+-- (PostgreSQL then assumes 200 distinct values) are read in full: what the sample prevents.
+CREATE TABLE cb_many (id int PRIMARY KEY, s int);
+INSERT INTO cb_many SELECT i, i % 8000 FROM generate_series(1, 40000) i;
+ANALYZE cb_many;
+CREATE FUNCTION pg_temp.batch_plan(t regclass) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE r text; o text := ''; BEGIN
+  FOR r IN EXECUTE format('EXPLAIN DELETE FROM %s AS t WHERE t.s = ANY(%L::int[])', t,
+                          (SELECT array_agg(k * 37 % 8000) FROM generate_series(1, 100) k)) LOOP
+    o := o || r || E'\n'; END LOOP;
+  RETURN o; END $$;
+SELECT incview.create_stage('cb_fresh', 'SELECT s, id FROM cb_many', ARRAY['s'], unique_key => ARRAY['s', 'id']);
+SELECT ok((SELECT n_distinct FROM pg_stats WHERE tablename = 'cb_fresh' AND attname = 's') IS NOT NULL,
+          'a fresh stage has statistics of its scope column');
+SELECT cmp_ok((SELECT array_length(histogram_bounds::text::text[], 1) FROM pg_stats
+                WHERE tablename = 'cb_fresh' AND attname = 'id'), '<=', 11,
+              'from the small sample (statistics target 10: at most 11 histogram bounds)');
+SELECT is(current_setting('default_statistics_target'), '100', 'the caller''s statistics target is untouched');
+SELECT unalike(pg_temp.batch_plan('cb_fresh'), '%Seq Scan%', 'a batch of 100 scopes of a fresh stage is planned by the index');
+CREATE TABLE cb_nostats AS SELECT s, id FROM cb_many;
+CREATE UNIQUE INDEX ON cb_nostats (s, id);
+SELECT alike(pg_temp.batch_plan('cb_nostats'), '%Seq Scan%', 'without statistics the same batch reads the whole table');
 
 -- ------------------------------------------------------------------ a parallel fill
 -- Parallel plans made cheap: the stage query runs with workers and its rows go into the new

@@ -145,6 +145,24 @@ void check_generated_sql(const StageSql& sql, const std::vector<Oid>& scope_type
   }
 }
 
+// Statistics target of create_stage's ANALYZE: a sample of 300 x 10 = 3,000 rows (the
+// default target of 100 samples 30,000). The first refresh's batches (DELETE ... WHERE scope
+// = ANY(1,000 keys)) and the independence check's sample keys are planned with them; without
+// any, PostgreSQL assumes 200 distinct values, so a batch of 100 keys or more is planned as a
+// whole-table read. The smaller sample still plans them by the index (test/pgtap/
+// create_build.sql) for about a sixth of the default's ANALYZE (bench/rebuild.md: 45-66 ms
+// against 270-384 ms at 490,696 rows). An ANALYZE of named columns does not reset
+// the table's count of changes since the last ANALYZE, so autovacuum still analyzes the new
+// table in full, at the default target, as it does a new materialized view.
+constexpr const char* kFirstStatisticsTarget = "10";
+
+// ANALYZE of `columns` of the new table `target` from the small sample. As the owner (who
+// owns the table); the setting goes back with the owner's GUC nest level (as_stage_owner).
+void analyze_sample(const std::string& target, const std::vector<std::string>& columns) {
+  spi_exec("SELECT pg_catalog.set_config('default_statistics_target', $1, true)", {text_arg(kFirstStatisticsTarget)});
+  spi_exec("ANALYZE " + target + " (" + column_list(columns) + ")");
+}
+
 // Wall time of each step of a first build, reported at DEBUG1 at the end (SET
 // client_min_messages = debug1 shows it): where create_stage spends its time next to
 // CREATE MATERIALIZED VIEW + its unique index (issue 12, bench/rebuild.md).
@@ -332,15 +350,15 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
         steps.mark(loaded ? "fill (direct)" : "fill (INSERT)");
         create_indexes();
         steps.mark("indexes");
-        // Statistics on the columns every refresh filters and joins on (scope, unique key):
-        // the scope count below and the sample batch of the independence check are planned
-        // with them (without, their plans read the whole table: +0.5-0.9 s at 490k rows,
-        // more than the ANALYZE). The other columns get theirs from autovacuum, as a
-        // materialized view's do: a full ANALYZE was 10-15 % of a build (bench/rebuild.md).
+        // Statistics on the columns every refresh filters and joins on (scope, unique key),
+        // from a small sample (analyze_sample): the first refresh's batches and the sample
+        // batch of the independence check are planned with them (without, their plans read
+        // the whole table). The other columns get theirs from autovacuum, as a materialized
+        // view's do: a full ANALYZE was 10-15 % of a build (bench/rebuild.md).
         std::vector<std::string> key_columns = scope;
         for (const auto& k : shape.unique_key)
           if (std::find(key_columns.begin(), key_columns.end(), k) == key_columns.end()) key_columns.push_back(k);
-        spi_exec("ANALYZE " + target + " (" + column_list(key_columns) + ")");
+        analyze_sample(target, key_columns);
         steps.mark("analyze");
         // Counted during the fill when it could be (no second scan), else by SQL.
         if (loaded && loaded->scope_count) {
