@@ -21,7 +21,10 @@
 # 4. (FANOUT_SOAK_SECONDS > 0, "after" only) the queue under a sustained write load
 #    (pgbench -R FANOUT_SOAK_RATE) with the 50 stages continuous and the scheduler running:
 #    sizes of incview.source_change and incview.dirty_scope every 30 s.
-# The scheduler is idle in 1-3 (manual stages). Writes bench/capture_fanout.md.
+# The scheduler is idle in 1-3 (manual stages). Stages are created with engine FANOUT_ENGINE
+# (default replace: key-group capture; 'delta' measures the delta engine's per-stage capture),
+# each phase on the same 100,000-row source (rows added by earlier rounds deleted first: 'auto'
+# would choose delta on a grown source) and each round on an empty queue. Writes bench/capture_fanout.md.
 #
 #   AFTER_PGBIN=/opt/pgA/usr/lib/postgresql/15/bin BEFORE_PGBIN=/opt/pgA2/usr/lib/postgresql/15/bin \
 #     BENCH_PGPORT=54411 bench/capture_fanout.sh
@@ -36,6 +39,10 @@ STAGES=${FANOUT_STAGES:-"0 1 5 10 50 200"}
 ROUNDS=${FANOUT_ROUNDS:-5}
 SECS=${FANOUT_SECONDS:-8}
 BULK_ROUNDS=${FANOUT_BULK_ROUNDS:-3}
+# The stages' engine. 'replace' captures through key groups (one record per statement for all
+# of them); 'delta' stages run a capture statement each (engines.md); 'auto' picks delta when
+# scopes average >= 1,000 source rows (this source: 100).
+ENGINE=${FANOUT_ENGINE:-replace}
 SOAK_SECONDS=${FANOUT_SOAK_SECONDS:-300}
 SOAK_RATE=${FANOUT_SOAK_RATE:-500}
 OUT=${BENCH_OUT:-$HERE/out/capture_fanout}
@@ -43,6 +50,7 @@ RESULT=${BENCH_RESULT:-$HERE/capture_fanout.md}
 mkdir -p "$OUT"
 RAW="$OUT/raw.csv"
 : >"$RAW"
+: >"$OUT/engines.txt"
 
 LIBS="after"
 [[ -n $BEFORE_PGBIN ]] && LIBS="before after"
@@ -110,13 +118,24 @@ clear_queues() {  # lib
     q "$1" -c "VACUUM incview.source_change"
   fi
 }
-set_stages() {  # lib, n: stages s1..sn exist, no others
+reset_source() {  # lib: src back to its first 100,000 rows (every phase starts from the same source)
+  q "$1" -c "DELETE FROM src WHERE id > 100000" -c "VACUUM ANALYZE src"
+}
+set_stages() {  # lib, n: stages s1..sn exist (engine FANOUT_ENGINE), no others; source and queues as at the start
   local lib=$1 n=$2
   q "$lib" -c "SELECT incview.drop_stage(name) FROM incview.stage WHERE substr(name, 2)::int > $n" >/dev/null
+  # The source first: engine 'auto' chooses delta from the source's size (1,000 rows per scope),
+  # and the rounds before this phase grew it (an earlier version of this bench measured 49
+  # delta stages against one key-group stage that way).
+  reset_source "$lib"
   q "$lib" -c "SET incview.default_policy = manual" -c "SELECT count(incview.create_stage('s' || i,
-      'SELECT k, sum(v) AS total, count(*) AS n FROM src GROUP BY k', ARRAY['k']))
+      'SELECT k, sum(v) AS total, count(*) AS n FROM src GROUP BY k', ARRAY['k'], engine => '$ENGINE'))
       FROM generate_series(1, $n) i WHERE NOT EXISTS (SELECT 1 FROM incview.stage WHERE name = 's' || i)" >/dev/null
   clear_queues "$lib"
+  echo "$lib $n stages: $(q "$lib" -c "SELECT coalesce(string_agg(e || ' ' || c, ' + '), 'none')
+      FROM (SELECT CASE WHEN EXISTS (SELECT 1 FROM incview.delta_stage d JOIN incview.stage t ON t.id = d.stage_id
+                                     WHERE t.name = s.name) THEN 'delta' ELSE 'keys' END AS e, count(*) AS c
+            FROM incview.stages s GROUP BY 1 ORDER BY 1) x")" >>"$OUT/engines.txt"
 }
 capture() {  # lib, on|off: pg_incview's statement triggers on src
   local how="ENABLE ALWAYS"
@@ -151,6 +170,7 @@ for n in $STAGES; do
     for lib in $(order "$r"); do
       record fanout_tps_on "$lib" "$n" "$r" "$(pgb "$lib" 2)"
       record fanout_tps_off "$lib" "$n" "$r" "$(pgb "$lib" 2 "-c synchronous_commit=off")"
+      clear_queues "$lib"  # every round starts from an empty queue
     done
   done
   for ((r = 1; r <= BULK_ROUNDS; r++)); do
@@ -250,7 +270,11 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print
   echo "\"before\": $([[ -n $BEFORE_PGBIN ]] && echo "the build installed under \`$BEFORE_PGBIN\` (main before issue 18)" || echo "not measured")."
   echo "Source: 100,000 rows, 1,000 scope values; every stage \`SELECT k, sum(v), count(*) … GROUP BY k\`, scope k,"
   echo "manual policy (the scheduler idle). Medians of $ROUNDS pgbench rounds of $SECS s (2 clients, single-row INSERT)"
-  echo "and of $BULK_ROUNDS bulk rounds, builds alternating round by round."
+  echo "and of $BULK_ROUNDS bulk rounds, builds alternating round by round. Stages' engine: \`$ENGINE\`;"
+  echo "every phase (number of stages) starts from the same 100,000-row source and an empty queue, and every round"
+  echo "from an empty queue. The stages as each phase found them (\"keys\": captured through key groups):"
+  echo
+  sed 's/^/- /' "$OUT/engines.txt"
   echo
   echo "## 1. Single-row INSERT (pgbench TPS) and 100k-row INSERT … SELECT against the number of stages"
   echo
