@@ -9,8 +9,10 @@
 #   SELECT k, sum(v) AS total, count(*) AS n FROM src GROUP BY k   (scope k, manual policy)
 # 1. fan-out: for N in FANOUT_STAGES, pgbench single-row INSERTs (2 clients, FANOUT_SECONDS
 #    per round, FANOUT_ROUNDS rounds per build, alternating), with synchronous_commit on and
-#    off (on a shared machine the commit's fsync can hide the capture's CPU cost), and a
-#    100k-row INSERT ... SELECT (FANOUT_BULK_ROUNDS rounds);
+#    off (on a shared machine the commit's fsync can hide the capture's CPU cost), each against
+#    a reference table ref (same shape, one stage) in the same round, alternating: the report's
+#    same-round ratios (phases run minutes apart on a shared machine: comparing them measures
+#    the load); and a 100k-row INSERT ... SELECT (FANOUT_BULK_ROUNDS rounds);
 # 2. refresh_all with 50 stages and one dirty key each (FANOUT_ROUNDS runs);
 # 3. write path with 1 stage (builds FANOUT_WRITE_LIBS, default both): capture on vs off
 #    (capture triggers disabled), alternating, FANOUT_ROUNDS rounds each: 2 and 8 clients with synchronous_commit on, 2 clients with
