@@ -9,8 +9,10 @@
 #   SELECT k, sum(v) AS total, count(*) AS n FROM src GROUP BY k   (scope k, manual policy)
 # 1. fan-out: for N in FANOUT_STAGES, pgbench single-row INSERTs (2 clients, FANOUT_SECONDS
 #    per round, FANOUT_ROUNDS rounds per build, alternating), with synchronous_commit on and
-#    off (on a shared machine the commit's fsync can hide the capture's CPU cost), and a
-#    100k-row INSERT ... SELECT (FANOUT_BULK_ROUNDS rounds);
+#    off (on a shared machine the commit's fsync can hide the capture's CPU cost), each against
+#    a reference table ref (same shape, one stage) in the same round, alternating: the report's
+#    same-round ratios (phases run minutes apart on a shared machine: comparing them measures
+#    the load); and a 100k-row INSERT ... SELECT (FANOUT_BULK_ROUNDS rounds);
 # 2. refresh_all with 50 stages and one dirty key each (FANOUT_ROUNDS runs);
 # 3. write path with 1 stage (builds FANOUT_WRITE_LIBS, default both): capture on vs off
 #    (capture triggers disabled), alternating, FANOUT_ROUNDS rounds each: 2 and 8 clients with synchronous_commit on, 2 clients with
@@ -21,7 +23,10 @@
 # 4. (FANOUT_SOAK_SECONDS > 0, "after" only) the queue under a sustained write load
 #    (pgbench -R FANOUT_SOAK_RATE) with the 50 stages continuous and the scheduler running:
 #    sizes of incview.source_change and incview.dirty_scope every 30 s.
-# The scheduler is idle in 1-3 (manual stages). Writes bench/capture_fanout.md.
+# The scheduler is idle in 1-3 (manual stages). Stages are created with engine FANOUT_ENGINE
+# (default replace: key-group capture; 'delta' measures the delta engine's per-stage capture),
+# each phase on the same 100,000-row source (re-made: rows added by earlier rounds grow it, and 'auto'
+# would choose delta on a grown source) and each round on an empty queue. Writes bench/capture_fanout.md.
 #
 #   AFTER_PGBIN=/opt/pgA/usr/lib/postgresql/15/bin BEFORE_PGBIN=/opt/pgA2/usr/lib/postgresql/15/bin \
 #     BENCH_PGPORT=54411 bench/capture_fanout.sh
@@ -36,6 +41,10 @@ STAGES=${FANOUT_STAGES:-"0 1 5 10 50 200"}
 ROUNDS=${FANOUT_ROUNDS:-5}
 SECS=${FANOUT_SECONDS:-8}
 BULK_ROUNDS=${FANOUT_BULK_ROUNDS:-3}
+# The stages' engine. 'replace' captures through key groups (one record per statement for all
+# of them); 'delta' stages run a capture statement each (engines.md); 'auto' picks delta when
+# scopes average >= 1,000 source rows (this source: 100).
+ENGINE=${FANOUT_ENGINE:-replace}
 SOAK_SECONDS=${FANOUT_SOAK_SECONDS:-300}
 SOAK_RATE=${FANOUT_SOAK_RATE:-500}
 OUT=${BENCH_OUT:-$HERE/out/capture_fanout}
@@ -43,6 +52,7 @@ RESULT=${BENCH_RESULT:-$HERE/capture_fanout.md}
 mkdir -p "$OUT"
 RAW="$OUT/raw.csv"
 : >"$RAW"
+: >"$OUT/engines.txt"
 
 LIBS="after"
 [[ -n $BEFORE_PGBIN ]] && LIBS="before after"
@@ -72,10 +82,10 @@ ms_of() {  # lib, sql: server-side milliseconds of one statement (its own transa
 order() {  # round number -> the libs in alternating order
   if (($1 % 2)); then echo "$LIBS"; else echo "$LIBS" | tr ' ' '\n' | tac | tr '\n' ' '; fi
 }
-pgb() {  # lib, clients, extra PGOPTIONS -> tps
-  local lib=$1 clients=$2 opts=${3:-}
+pgb() {  # lib, clients, extra PGOPTIONS[, script] -> tps
+  local lib=$1 clients=$2 opts=${3:-} script=${4:-insert}
   PGOPTIONS="$opts" "$AFTER_PGBIN/pgbench" -n -h /tmp -p "$(port_of "$lib")" -U postgres -c "$clients" -j "$clients" \
-    -T "$SECS" -f "$OUT/insert.sql" fanout 2>>"$OUT/pgbench.log" |
+    -T "$SECS" -f "$OUT/$script.sql" fanout 2>>"$OUT/pgbench.log" |
     sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1
 }
 record() { echo "$*" | tr ' ' ',' >>"$RAW"; }
@@ -90,11 +100,11 @@ cluster_ticks() {  # lib -> CPU clock ticks of the cluster: the postmaster (with
   done
   echo "$t"
 }
-pgb_cpu() {  # lib, clients, extra PGOPTIONS -> "tps cpu_us_per_transaction"
-  local lib=$1 clients=$2 opts=${3:-} t0 t1 out tps tx
+pgb_cpu() {  # lib, clients, extra PGOPTIONS[, script] -> "tps cpu_us_per_transaction"
+  local lib=$1 clients=$2 opts=${3:-} script=${4:-insert} t0 t1 out tps tx
   t0=$(cluster_ticks "$lib")
   out=$(PGOPTIONS="$opts" "$AFTER_PGBIN/pgbench" -n -h /tmp -p "$(port_of "$lib")" -U postgres -c "$clients" \
-    -j "$clients" -T "$SECS" -f "$OUT/insert.sql" fanout 2>>"$OUT/pgbench.log")
+    -j "$clients" -T "$SECS" -f "$OUT/$script.sql" fanout 2>>"$OUT/pgbench.log")
   sleep 0.5  # the backends' exit: their time moves to the postmaster's reaped children
   t1=$(cluster_ticks "$lib")
   tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out" | head -1)
@@ -105,18 +115,33 @@ pgb_cpu() {  # lib, clients, extra PGOPTIONS -> "tps cpu_us_per_transaction"
 clear_queues() {  # lib
   q "$1" -c "DELETE FROM incview.dirty_scope" -c "DO \$\$ BEGIN IF to_regclass('incview.source_change') IS NOT NULL
     THEN DELETE FROM incview.source_change; DELETE FROM incview.capture_mark; END IF; END \$\$" \
-    -c "VACUUM incview.dirty_scope" -c "VACUUM src"
+    -c "VACUUM incview.dirty_scope" -c "VACUUM src" -c "VACUUM ref"
   if q "$1" -c "SELECT to_regclass('incview.source_change') IS NOT NULL" | grep -q t; then
     q "$1" -c "VACUUM incview.source_change"
   fi
 }
-set_stages() {  # lib, n: stages s1..sn exist, no others
+reset_source() {  # lib: src and ref as the setup made them (every phase starts from the same sources and indexes)
+  local t
+  for t in src ref; do
+    q "$1" -c "TRUNCATE $t RESTART IDENTITY" \
+      -c "INSERT INTO $t (k, v) SELECT 1 + g % 1000, g FROM generate_series(1, 100000) g" -c "VACUUM ANALYZE $t"
+  done
+}
+set_stages() {  # lib, n: stages s1..sn exist (engine FANOUT_ENGINE), no others; source and queues as at the start
   local lib=$1 n=$2
-  q "$lib" -c "SELECT incview.drop_stage(name) FROM incview.stage WHERE substr(name, 2)::int > $n" >/dev/null
+  q "$lib" -c "SELECT incview.drop_stage(name) FROM incview.stage WHERE name LIKE 's%' AND substr(name, 2)::int > $n" >/dev/null
+  # The source first: engine 'auto' chooses delta from the source's size (1,000 rows per scope),
+  # and the rounds before this phase grew it (an earlier version of this bench measured 49
+  # delta stages against one key-group stage that way).
+  reset_source "$lib"
   q "$lib" -c "SET incview.default_policy = manual" -c "SELECT count(incview.create_stage('s' || i,
-      'SELECT k, sum(v) AS total, count(*) AS n FROM src GROUP BY k', ARRAY['k']))
+      'SELECT k, sum(v) AS total, count(*) AS n FROM src GROUP BY k', ARRAY['k'], engine => '$ENGINE'))
       FROM generate_series(1, $n) i WHERE NOT EXISTS (SELECT 1 FROM incview.stage WHERE name = 's' || i)" >/dev/null
   clear_queues "$lib"
+  echo "$lib $n stages: $(q "$lib" -c "SELECT coalesce(string_agg(e || ' ' || c, ' + '), 'none')
+      FROM (SELECT CASE WHEN EXISTS (SELECT 1 FROM incview.delta_stage d JOIN incview.stage t ON t.id = d.stage_id
+                                     WHERE t.name = s.name) THEN 'delta' ELSE 'keys' END AS e, count(*) AS c
+            FROM incview.stages s WHERE s.name LIKE 's%' GROUP BY 1 ORDER BY 1) x")" >>"$OUT/engines.txt"
 }
 capture() {  # lib, on|off: pg_incview's statement triggers on src
   local how="ENABLE ALWAYS"
@@ -126,6 +151,7 @@ capture() {  # lib, on|off: pg_incview's statement triggers on src
 }
 
 printf '\\set k random(1, 1000)\nINSERT INTO src (k, v) VALUES (:k, 1);\n' >"$OUT/insert.sql"
+printf '\\set k random(1, 1000)\nINSERT INTO ref (k, v) VALUES (:k, 1);\n' >"$OUT/insert_ref.sql"
 for lib in $LIBS; do
   INCVIEW_FRESH=1 cluster "$lib" start
   "$AFTER_PGBIN/psql" -X -q -h /tmp -p "$(port_of "$lib")" -U postgres -d postgres -c "CREATE DATABASE fanout"
@@ -136,10 +162,16 @@ CREATE TABLE src (id bigserial PRIMARY KEY, k int NOT NULL, v int NOT NULL);
 INSERT INTO src (k, v) SELECT 1 + g % 1000, g FROM generate_series(1, 100000) g;
 CREATE INDEX ON src (k);
 VACUUM ANALYZE src;
+-- The reference: the same table with one stage, measured in the same rounds as src's N stages.
+CREATE TABLE ref (LIKE src INCLUDING ALL);
+INSERT INTO ref (k, v) SELECT 1 + g % 1000, g FROM generate_series(1, 100000) g;
+VACUUM ANALYZE ref;
 CREATE FUNCTION bench_time(sql text) RETURNS float8 LANGUAGE plpgsql AS $$
 DECLARE t0 timestamptz := clock_timestamp();
 BEGIN EXECUTE sql; RETURN extract(epoch FROM clock_timestamp() - t0) * 1000; END $$;
 SQL
+  q "$lib" -c "SET incview.default_policy = manual" -c "SELECT incview.create_stage('r1',
+      'SELECT k, sum(v) AS total, count(*) AS n FROM ref GROUP BY k', ARRAY['k'], engine => '$ENGINE')" >/dev/null
 done
 echo "$(date -u +%H:%M:%S) setup done; load $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$OUT/run.log"
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -149,8 +181,17 @@ for n in $STAGES; do
   for lib in $LIBS; do set_stages "$lib" "$n"; done
   for ((r = 1; r <= ROUNDS; r++)); do
     for lib in $(order "$r"); do
-      record fanout_tps_on "$lib" "$n" "$r" "$(pgb "$lib" 2)"
-      record fanout_tps_off "$lib" "$n" "$r" "$(pgb "$lib" 2 "-c synchronous_commit=off")"
+      # src with its N stages and ref with one, in alternating order, each from an empty queue
+      for sync in on off; do
+        for tab in $( ((r % 2)) && echo "src ref" || echo "ref src"); do
+          script=insert kind=fanout
+          [[ $tab == ref ]] && script=insert_ref kind=fanout_ref
+          read -r tps cpu <<<"$(pgb_cpu "$lib" 2 "-c synchronous_commit=$sync" "$script")"
+          record "${kind}_tps_$sync" "$lib" "$n" "$r" "$tps"
+          record "${kind}_cpu_$sync" "$lib" "$n" "$r" "$cpu"
+          clear_queues "$lib"
+        done
+      done
     done
   done
   for ((r = 1; r <= BULK_ROUNDS; r++)); do
@@ -239,6 +280,15 @@ median() {  # kind, lib, key -> median of the value column
   awk -F, -v k="$1" -v l="$2" -v n="$3" '$1 == k && $2 == l && $3 == n { print $5 }' "$RAW" | sort -g |
     awk '{ a[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
+rounds() {  # kind, reference kind, lib, n -> "median|r1 r2 ...": per-round ratio kind/reference (same round)
+  awk -F, -v k="$1" -v rk="$2" -v l="$3" -v n="$4" '$2 == l && $3 == n && $1 == k { a[$4] = $5 }
+      $2 == l && $3 == n && $1 == rk { b[$4] = $5 }
+      END { for (r = 1; r in a; r++) if (b[r] > 0) { v[++m] = a[r] / b[r]; s = s sprintf(" %.2f", a[r] / b[r]) }
+            if (m == 0) { print "–|"; exit }
+            for (i = 2; i <= m; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+            med = (m % 2) ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
+            printf "%.2f|%s\n", med, substr(s, 2) }' "$RAW"
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "–"; else printf "%.2f", a / b }'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "–"; else printf "%.0f %%", 100 * a / b }'; }
 {
@@ -250,7 +300,11 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print
   echo "\"before\": $([[ -n $BEFORE_PGBIN ]] && echo "the build installed under \`$BEFORE_PGBIN\` (main before issue 18)" || echo "not measured")."
   echo "Source: 100,000 rows, 1,000 scope values; every stage \`SELECT k, sum(v), count(*) … GROUP BY k\`, scope k,"
   echo "manual policy (the scheduler idle). Medians of $ROUNDS pgbench rounds of $SECS s (2 clients, single-row INSERT)"
-  echo "and of $BULK_ROUNDS bulk rounds, builds alternating round by round."
+  echo "and of $BULK_ROUNDS bulk rounds, builds alternating round by round. Stages' engine: \`$ENGINE\`;"
+  echo "every phase (number of stages) starts from the same 100,000-row source and an empty queue, and every round"
+  echo "from an empty queue. The stages as each phase found them (\"keys\": captured through key groups):"
+  echo
+  sed 's/^/- /' "$OUT/engines.txt"
   echo
   echo "## 1. Single-row INSERT (pgbench TPS) and 100k-row INSERT … SELECT against the number of stages"
   echo
@@ -266,6 +320,21 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print
     done
     echo
   done
+  echo "Same-round ratios to the reference table \`ref\` (the same shape, one stage), measured in the same"
+  echo "rounds in alternating order: TPS of src with N stages / TPS of ref, and CPU time of the cluster per"
+  echo "transaction of ref / of src (what a CPU-bound server would see). Median, then every round:"
+  echo
+  echo "| stages | build | TPS ratio, sync on | per round | TPS ratio, sync off | per round | CPU ratio, sync off | per round |"
+  echo "|---|---|---|---|---|---|---|---|"
+  for n in $STAGES; do
+    for lib in $LIBS; do
+      IFS='|' read -r m1 p1 <<<"$(rounds fanout_tps_on fanout_ref_tps_on "$lib" "$n")"
+      IFS='|' read -r m2 p2 <<<"$(rounds fanout_tps_off fanout_ref_tps_off "$lib" "$n")"
+      IFS='|' read -r m3 p3 <<<"$(rounds fanout_ref_cpu_off fanout_cpu_off "$lib" "$n")"
+      echo "| $n | $lib | $m1 | $p1 | $m2 | $p2 | $m3 | $p3 |"
+    done
+  done
+  echo
   echo "100k-row \`INSERT … SELECT\` (ms):"
   echo
   echo "| stages | before | after | after/before |"
