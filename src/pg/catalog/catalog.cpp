@@ -1,7 +1,14 @@
 #include "pg/catalog/catalog.hpp"
 
 extern "C" {
+#include "access/genam.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_extension.h"
 #include "storage/proc.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
 }
 
 #include "core/error.hpp"
@@ -15,13 +22,42 @@ namespace incview::pg {
 
 std::optional<StageRecord> read_stage(const std::string& name);
 
+namespace {
+
+// pg_extension.extversion of pg_incview, read from the system catalog directly (an index
+// scan, as get_extension_oid does): this runs in every refresh call's transaction, where a
+// statement through SPI (parse, plan, executor start-up) cost more than the rest of it.
+std::optional<std::string> installed_version() {
+  char* version = nullptr;
+  pg_call([&] {
+    Relation rel = table_open(ExtensionRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ, CStringGetDatum("pg_incview"));
+    SysScanDesc scan = systable_beginscan(rel, ExtensionNameIndexId, true, nullptr, 1, &key);
+    HeapTuple tuple = systable_getnext(scan);
+    if (HeapTupleIsValid(tuple)) {
+      bool isnull = true;
+      const Datum d = heap_getattr(tuple, Anum_pg_extension_extversion, RelationGetDescr(rel), &isnull);
+      if (!isnull) version = text_to_cstring(DatumGetTextPP(d));
+    }
+    systable_endscan(scan);
+    table_close(rel, AccessShareLock);
+  });
+  if (!version) return std::nullopt;
+  std::string out(version);
+  pg_call([&] { pfree(version); });
+  return out;
+}
+
+}  // namespace
+
 std::string check_catalog_version() {
   // Read once per transaction (ALTER EXTENSION ... UPDATE is a transaction of its own).
   static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
   static Oid cached_db = InvalidOid;
   static std::string cached;
   if (cached_lxid == MyProc->lxid && cached_db == MyDatabaseId && !cached.empty()) return cached;
-  const auto v = spi_scalar("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_incview'");
+  const auto v = installed_version();
   if (!v) throw Error(sqlstate::kUndefinedObject, "extension \"pg_incview\" is not installed in this database");
   if (*v != kCatalogVersion && *v != "0.1")
     throw Error(sqlstate::kObjectNotInPrerequisiteState,
