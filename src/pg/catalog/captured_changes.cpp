@@ -5,6 +5,10 @@
 #include "pg/support/role.hpp"
 #include "pg/support/spi.hpp"
 
+extern "C" {
+#include "storage/proc.h"
+}
+
 namespace incview::pg {
 
 namespace {
@@ -62,13 +66,41 @@ namespace {
 // probe. The probe takes no lock: the collection's row lock on the mark (and with it a
 // transaction id, i.e. a write and a commit record) only when there is something to collect.
 // A kept-plan scan of a table that holds only records not yet collected by all their stages.
+struct RecordsProbe {
+  int32 stage_id = 0;
+  LocalTransactionId lxid = InvalidLocalTransactionId;
+  CommandId cid = InvalidCommandId;
+  bool any = true;
+};
+RecordsProbe noted;
+
 bool records_name_stage(int32 stage_id) {
+  // The answer of the stage's load moments ago, if nothing of this transaction's own was
+  // written since (a write advances the command counter) and it was not used yet.
+  LocalTransactionId lxid = InvalidLocalTransactionId;
+  CommandId cid = InvalidCommandId;
+  pg_call([&] {
+    lxid = MyProc->lxid;
+    cid = GetCurrentCommandId(false);
+  });
+  const RecordsProbe note = noted;
+  noted = RecordsProbe{};
+  if (note.stage_id == stage_id && note.lxid == lxid && note.cid == cid) return note.any;
   return spi_scalar("SELECT 1 FROM incview.source_change r WHERE $1 OPERATOR(pg_catalog.=) ANY (r.stage_ids) LIMIT 1",
                     {int4_arg(stage_id)})
       .has_value();
 }
 
 }  // namespace
+
+void note_records_probe(int32 stage_id, bool any) {
+  pg_call([&] {
+    noted.lxid = MyProc->lxid;
+    noted.cid = GetCurrentCommandId(false);
+  });
+  noted.stage_id = stage_id;
+  noted.any = any;
+}
 
 void collect_captured(int32 stage_id) {
   as_extension_owner([&] {

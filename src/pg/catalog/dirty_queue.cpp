@@ -100,9 +100,8 @@ DirtySummary dirty_summary(const StageRecord& stage) {
   // same statement: an index-less LIMIT 1 of a table that is empty between folds. A delta
   // committed after this statement's snapshot is folded by the next refresh, as if it had
   // come a moment later; this transaction's own deltas are visible to it.
-  const std::string deltas = stage.delta_queue.empty()
-                                 ? std::string("false")
-                                 : "EXISTS (SELECT 1 FROM " + stage.delta_queue + " LIMIT 1)";
+  const std::string deltas =
+      stage.delta_queue.empty() ? std::string("false") : "EXISTS (SELECT 1 FROM " + stage.delta_queue + " LIMIT 1)";
   as_extension_owner([&] {
     spi_exec(
         "SELECT coalesce(bool_or(d.key IS NULL), false), count(DISTINCT d.key), "
