@@ -59,13 +59,7 @@ void forget_collected_records() {
 
 namespace {
 
-// Whether a record naming the stage is visible now (this transaction's own included): when
-// none is, a collection now would move nothing and write no mark, so it is skipped. A record
-// committed after this probe's snapshot is left for the next collection, as if it had come a
-// moment later; under REPEATABLE READ the collection would read the same snapshot as the
-// probe. The probe takes no lock: the collection's row lock on the mark (and with it a
-// transaction id, i.e. a write and a commit record) only when there is something to collect.
-// A kept-plan scan of a table that holds only records not yet collected by all their stages.
+// The answer of the last stage load's look for records (note_records_probe).
 struct RecordsProbe {
   int32 stage_id = 0;
   LocalTransactionId lxid = InvalidLocalTransactionId;
@@ -74,9 +68,16 @@ struct RecordsProbe {
 };
 RecordsProbe noted;
 
+// Whether a record naming the stage is visible now (this transaction's own included): when
+// none is, a collection now would move nothing and write no mark, so it is skipped. A record
+// committed after this probe's snapshot is left for the next collection, as if it had come a
+// moment later; under REPEATABLE READ the collection would read the same snapshot as the
+// probe. The probe takes no lock: the collection's row lock on the mark (and with it a
+// transaction id, i.e. a write and a commit record) only when there is something to collect.
+// A kept-plan scan of a table that holds only records not yet collected by all their stages.
+// The answer of the stage's load moments ago serves if nothing of this transaction's own was
+// written since (a write advances the command counter) and it was not used yet.
 bool records_name_stage(int32 stage_id) {
-  // The answer of the stage's load moments ago, if nothing of this transaction's own was
-  // written since (a write advances the command counter) and it was not used yet.
   LocalTransactionId lxid = InvalidLocalTransactionId;
   CommandId cid = InvalidCommandId;
   pg_call([&] {
