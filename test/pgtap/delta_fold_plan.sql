@@ -1,6 +1,6 @@
 -- The fixed cost of a delta refresh (issue 12 item 4, issue 13's one-row target): a session
 -- keeps the plan of a stage's fold statement (spi_exec_kept), and a refresh with nothing
--- queued does not run the fold at all (deltas_queued). What could break with a kept plan is
+-- queued does not run the fold at all (the delta probe in dirty_summary). What could break with a kept plan is
 -- a plan of tables that are gone: the queue is dropped and made again under the same name
 -- by set_engine, and a new CREATE EXTENSION gives a new stage the same id, hence the same
 -- queue name and the very same fold text. Everything here runs in one session (and one

@@ -5,6 +5,10 @@
 #include "pg/support/role.hpp"
 #include "pg/support/spi.hpp"
 
+extern "C" {
+#include "storage/proc.h"
+}
+
 namespace incview::pg {
 
 namespace {
@@ -53,9 +57,56 @@ void forget_collected_records() {
       "  FOR UPDATE OF r SKIP LOCKED))");
 }
 
+namespace {
+
+// The answer of the last stage load's look for records (note_records_probe).
+struct RecordsProbe {
+  int32 stage_id = 0;
+  LocalTransactionId lxid = InvalidLocalTransactionId;
+  CommandId cid = InvalidCommandId;
+  bool any = true;
+};
+RecordsProbe noted;
+
+// Whether a record naming the stage is visible now (this transaction's own included): when
+// none is, a collection now would move nothing and write no mark, so it is skipped. A record
+// committed after this probe's snapshot is left for the next collection, as if it had come a
+// moment later; under REPEATABLE READ the collection would read the same snapshot as the
+// probe. The probe takes no lock: the collection's row lock on the mark (and with it a
+// transaction id, i.e. a write and a commit record) only when there is something to collect.
+// A kept-plan scan of a table that holds only records not yet collected by all their stages.
+// The answer of the stage's load moments ago serves if nothing of this transaction's own was
+// written since (a write advances the command counter) and it was not used yet.
+bool records_name_stage(int32 stage_id) {
+  LocalTransactionId lxid = InvalidLocalTransactionId;
+  CommandId cid = InvalidCommandId;
+  pg_call([&] {
+    lxid = MyProc->lxid;
+    cid = GetCurrentCommandId(false);
+  });
+  const RecordsProbe note = noted;
+  noted = RecordsProbe{};
+  if (note.stage_id == stage_id && note.lxid == lxid && note.cid == cid) return note.any;
+  return spi_scalar("SELECT 1 FROM incview.source_change r WHERE $1 OPERATOR(pg_catalog.=) ANY (r.stage_ids) LIMIT 1",
+                    {int4_arg(stage_id)})
+      .has_value();
+}
+
+}  // namespace
+
+void note_records_probe(int32 stage_id, bool any) {
+  pg_call([&] {
+    noted.lxid = MyProc->lxid;
+    noted.cid = GetCurrentCommandId(false);
+  });
+  noted.stage_id = stage_id;
+  noted.any = any;
+}
+
 void collect_captured(int32 stage_id) {
   as_extension_owner([&] {
     if (!catalog_is_0_2()) return;
+    if (!records_name_stage(stage_id)) return;
     // One statement, one snapshot: the records read, the keys moved and the mark written all
     // agree on what "seen" means. The mark row is locked first: two collections for one
     // stage take turns (the second finds the first's mark, or moves a record twice: a

@@ -23,6 +23,12 @@ inline constexpr const char* kRecordIsNew =
     "OR (r.xid OPERATOR(pg_catalog.=) m.seen_own AND r.cid OPERATOR(pg_catalog.>=) m.seen_cid) "
     "OR (r.xid IS DISTINCT FROM m.seen_own AND NOT pg_catalog.pg_visible_in_snapshot(r.xid, m.seen)))";
 
+// Loading a stage (find_stage) probes, in the same statement, whether a record naming it is
+// visible: the answer holds for this stage's next collection in this transaction as long
+// as the transaction's command counter has not moved (no write of its own since, which
+// could be a record), and is used once. Anything else probes again.
+void note_records_probe(int32 stage_id, bool any);
+
 // Moves the records new to this stage into its dirty_scope rows (before reading its queue:
 // a refresh, refresh_scopes, a rebuild). Waits only for another collection for the same stage.
 // Nothing under catalog 0.1.

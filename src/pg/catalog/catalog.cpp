@@ -1,10 +1,18 @@
 #include "pg/catalog/catalog.hpp"
 
 extern "C" {
+#include "access/genam.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_extension.h"
 #include "storage/proc.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
 }
 
 #include "core/error.hpp"
+#include "pg/catalog/captured_changes.hpp"
 #include "pg/catalog/stage_cache.hpp"
 #include "pg/support/guard.hpp"
 #include "pg/support/role.hpp"
@@ -15,13 +23,42 @@ namespace incview::pg {
 
 std::optional<StageRecord> read_stage(const std::string& name);
 
+namespace {
+
+// pg_extension.extversion of pg_incview, read from the system catalog directly (an index
+// scan, as get_extension_oid does): this runs in every refresh call's transaction, where a
+// statement through SPI (parse, plan, executor start-up) cost more than the rest of it.
+std::optional<std::string> installed_version() {
+  char* version = nullptr;
+  pg_call([&] {
+    Relation rel = table_open(ExtensionRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ, CStringGetDatum("pg_incview"));
+    SysScanDesc scan = systable_beginscan(rel, ExtensionNameIndexId, true, nullptr, 1, &key);
+    HeapTuple tuple = systable_getnext(scan);
+    if (HeapTupleIsValid(tuple)) {
+      bool isnull = true;
+      const Datum d = heap_getattr(tuple, Anum_pg_extension_extversion, RelationGetDescr(rel), &isnull);
+      if (!isnull) version = text_to_cstring(DatumGetTextPP(d));
+    }
+    systable_endscan(scan);
+    table_close(rel, AccessShareLock);
+  });
+  if (!version) return std::nullopt;
+  std::string out(version);
+  pg_call([&] { pfree(version); });
+  return out;
+}
+
+}  // namespace
+
 std::string check_catalog_version() {
   // Read once per transaction (ALTER EXTENSION ... UPDATE is a transaction of its own).
   static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
   static Oid cached_db = InvalidOid;
   static std::string cached;
   if (cached_lxid == MyProc->lxid && cached_db == MyDatabaseId && !cached.empty()) return cached;
-  const auto v = spi_scalar("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_incview'");
+  const auto v = installed_version();
   if (!v) throw Error(sqlstate::kUndefinedObject, "extension \"pg_incview\" is not installed in this database");
   if (*v != kCatalogVersion && *v != "0.1")
     throw Error(sqlstate::kObjectNotInPrerequisiteState,
@@ -70,11 +107,17 @@ std::optional<StageRecord> find_stage(const std::string& name) {
   // the safe path gives type names that resolve the same in every session and worker.
   as_extension_owner([&] {
     // One cheap query says which version of the stage row is current (stage_cache.hpp);
-    // the full read only when this backend has not read that version yet.
+    // the full read only when this backend has not read that version yet. The same
+    // statement probes for change records naming the stage (catalog 0.2): a refresh that
+    // follows in this call collects only if there is one (captured_changes.hpp).
+    const bool v02 = catalog_is_0_2();
     const uint64 found = spi_exec(
-        "SELECT s.xmin::text || ':' || s.ctid::text, "
-        "       EXISTS (SELECT 1 FROM incview.stage_source ss WHERE ss.source = s.target AND ss.stage_id <> s.id) "
-        "FROM incview.stage s WHERE s.name = $1",
+        std::string("SELECT s.xmin::text || ':' || s.ctid::text, "
+                    "       EXISTS (SELECT 1 FROM incview.stage_source ss WHERE ss.source = s.target "
+                    "               AND ss.stage_id <> s.id), s.id, ") +
+            (v02 ? "EXISTS (SELECT 1 FROM incview.source_change r WHERE s.id OPERATOR(pg_catalog.=) ANY (r.stage_ids))"
+                 : "false") +
+            " FROM incview.stage s WHERE s.name = $1",
         {text_arg(name)}, true);
     if (found == 0) {
       forget_stage(name);
@@ -83,6 +126,7 @@ std::optional<StageRecord> find_stage(const std::string& name) {
     StageRowVersion now;
     now.version = spi_text_or(0, 1, "");
     now.has_downstream = spi_bool(0, 2);
+    if (v02) note_records_probe(static_cast<int32>(spi_int8(0, 3)), spi_bool(0, 4));
     if ((out = cached_stage(name, now))) return;
     const uint64 epoch = stage_cache_epoch();
     out = read_stage(name);
@@ -202,34 +246,41 @@ void log_refresh(const StageRecord& stage, const RefreshStats& s, double seconds
     const bool with_owner = catalog_is_0_2();
     // The log row and the stage's state in one statement (a data-modifying WITH): one
     // executor start instead of two on every refresh call (issue 12 item 4).
-    spi_exec(
-        std::string("WITH logged AS (") +
-            (with_owner ? "INSERT INTO incview.refresh_log (stage, owner, engine"
-                        : "INSERT INTO incview.refresh_log (stage, engine") +
-            ", scopes, rows_deleted, rows_inserted, rows_updated, started_at, duration, error) " +
-            (with_owner ? "VALUES ($1, $9::oid::regrole, $2, $3" : "VALUES ($1, $2, $3") +
-            ", $4, $5, $6, clock_timestamp() - $7::interval, $7::interval, $8)) "
-            "INSERT INTO incview.stage_state AS st (stage_id, status, last_refresh, last_duration, last_error, "
-            "failures) "
-            "VALUES ($10, CASE WHEN $8::text IS NULL THEN 'idle' ELSE 'failing' END, "
-            "        CASE WHEN $8::text IS NULL THEN clock_timestamp() END, $7::interval, $8, "
-            "        CASE WHEN $8::text IS NULL THEN 0 ELSE 1 END) "
-            "ON CONFLICT (stage_id) DO UPDATE SET "
-            "  status = CASE WHEN $13 THEN st.status ELSE EXCLUDED.status END, "
-            "  last_refresh = coalesce(EXCLUDED.last_refresh, st.last_refresh), "
-            "  last_duration = CASE WHEN $8::text IS NULL THEN EXCLUDED.last_duration ELSE st.last_duration END, "
-            "  last_error = CASE WHEN $13 THEN st.last_error ELSE EXCLUDED.last_error END, "
-            "  failures = CASE WHEN $13 THEN st.failures WHEN $8::text IS NULL THEN 0 ELSE st.failures + 1 END, "
-            // Exponential back-off with jitter (x0.5..1.5), capped: a failing stage is retried
-            // ever more rarely, and many failing stages do not retry in lockstep.
-            "  next_attempt = CASE WHEN $13 THEN st.next_attempt WHEN $8::text IS NULL THEN NULL ELSE "
-            "    clock_timestamp() + least($12::float8, $11::float8 * power(2, least(st.failures, 30))) "
-            "    * (0.5 + random()) * interval '1 millisecond' END",
-        {text_arg(stage.name), text_arg(s.engine), s.scopes < 0 ? null_arg(INT8OID) : int8_arg(s.scopes),
-         int8_arg(s.deleted), int8_arg(s.inserted), int8_arg(s.updated), text_arg(duration),
-         error ? text_arg(*error) : null_arg(TEXTOID), oid_arg(stage.owner), int4_arg(stage.id),
-         int8_arg(settings.retry_base_ms), int8_arg(settings.retry_max_ms),
-         {BOOLOID, BoolGetDatum(keep_failure), false}});
+    spi_exec(std::string("WITH logged AS (") +
+                 (with_owner ? "INSERT INTO incview.refresh_log (stage, owner, engine"
+                             : "INSERT INTO incview.refresh_log (stage, engine") +
+                 ", scopes, rows_deleted, rows_inserted, rows_updated, started_at, duration, error) " +
+                 (with_owner ? "VALUES ($1, $9::oid::regrole, $2, $3" : "VALUES ($1, $2, $3") +
+                 ", $4, $5, $6, clock_timestamp() - $7::interval, $7::interval, $8)) "
+                 "INSERT INTO incview.stage_state AS st (stage_id, status, last_refresh, last_duration, last_error, "
+                 "failures) "
+                 "VALUES ($10, CASE WHEN $8::text IS NULL THEN 'idle' ELSE 'failing' END, "
+                 "        CASE WHEN $8::text IS NULL THEN clock_timestamp() END, $7::interval, $8, "
+                 "        CASE WHEN $8::text IS NULL THEN 0 ELSE 1 END) "
+                 "ON CONFLICT (stage_id) DO UPDATE SET "
+                 "  status = CASE WHEN $13 THEN st.status ELSE EXCLUDED.status END, "
+                 "  last_refresh = coalesce(EXCLUDED.last_refresh, st.last_refresh), "
+                 "  last_duration = CASE WHEN $8::text IS NULL THEN EXCLUDED.last_duration ELSE st.last_duration END, "
+                 "  last_error = CASE WHEN $13 THEN st.last_error ELSE EXCLUDED.last_error END, "
+                 "  failures = CASE WHEN $13 THEN st.failures WHEN $8::text IS NULL THEN 0 ELSE st.failures + 1 END, "
+                 // Exponential back-off with jitter (x0.5..1.5), capped: a failing stage is retried
+                 // ever more rarely, and many failing stages do not retry in lockstep.
+                 "  next_attempt = CASE WHEN $13 THEN st.next_attempt WHEN $8::text IS NULL THEN NULL ELSE "
+                 "    clock_timestamp() + least($12::float8, $11::float8 * power(2, least(st.failures, 30))) "
+                 "    * (0.5 + random()) * interval '1 millisecond' END",
+             {text_arg(stage.name),
+              text_arg(s.engine),
+              s.scopes < 0 ? null_arg(INT8OID) : int8_arg(s.scopes),
+              int8_arg(s.deleted),
+              int8_arg(s.inserted),
+              int8_arg(s.updated),
+              text_arg(duration),
+              error ? text_arg(*error) : null_arg(TEXTOID),
+              oid_arg(stage.owner),
+              int4_arg(stage.id),
+              int8_arg(settings.retry_base_ms),
+              int8_arg(settings.retry_max_ms),
+              {BOOLOID, BoolGetDatum(keep_failure), false}});
   });
 }
 

@@ -96,17 +96,24 @@ std::vector<KeyBatch> typed_batches(const StageRecord& stage, const std::vector<
 }  // namespace
 
 DirtySummary dirty_summary(const StageRecord& stage) {
+  // A delta stage's queue (incview.delta_<id>, owned by the extension owner) is probed in the
+  // same statement: an index-less LIMIT 1 of a table that is empty between folds. A delta
+  // committed after this statement's snapshot is folded by the next refresh, as if it had
+  // come a moment later; this transaction's own deltas are visible to it.
+  const std::string deltas =
+      stage.delta_queue.empty() ? std::string("false") : "EXISTS (SELECT 1 FROM " + stage.delta_queue + " LIMIT 1)";
   as_extension_owner([&] {
     spi_exec(
         "SELECT coalesce(bool_or(d.key IS NULL), false), count(DISTINCT d.key), "
-        "       (SELECT coalesce(st.scope_count, 0) FROM incview.stage_state st WHERE st.stage_id = $1) "
-        "FROM incview.dirty_scope d WHERE d.stage_id = $1",
+        "       (SELECT coalesce(st.scope_count, 0) FROM incview.stage_state st WHERE st.stage_id = $1), " +
+            deltas + " FROM incview.dirty_scope d WHERE d.stage_id = $1",
         {int4_arg(stage.id)}, true);
   });
   DirtySummary s;
   s.every_scope = spi_bool(0, 1);
   s.keys = spi_int8(0, 2);
   s.total_scopes = spi_int8(0, 3);
+  s.deltas_queued = spi_bool(0, 4);
   return s;
 }
 

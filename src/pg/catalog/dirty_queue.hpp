@@ -8,10 +8,14 @@
 
 namespace incview::pg {
 
+// What is queued for the stage, in one statement (one snapshot, one executor start-up: it
+// runs on every refresh call, issue 12 item 4): its keys and markers and, for a delta
+// stage, whether its delta queue holds a row (the probe that spares an empty fold).
 struct DirtySummary {
   bool every_scope = false;
   int64 keys = 0;
-  int64 total_scopes = 0;  // incview.stage_state.scope_count (0 = unknown)
+  int64 total_scopes = 0;      // incview.stage_state.scope_count (0 = unknown)
+  bool deltas_queued = false;  // a delta stage's queue is not empty (always false otherwise)
 };
 DirtySummary dirty_summary(const StageRecord& stage);
 

@@ -129,15 +129,6 @@ void drop_all_delta_queues() {
   });
 }
 
-bool deltas_queued(const StageRecord& stage) {
-  if (!delta_active(stage)) return false;
-  bool queued = false;
-  // As the extension owner (the queue's owner), a kept plan: one index-less probe of a
-  // table that is empty between folds.
-  as_extension_owner([&] { queued = spi_scalar("SELECT 1 FROM " + stage.delta_queue + " LIMIT 1").has_value(); });
-  return queued;
-}
-
 RefreshStats fold_deltas(const StageRecord& stage) {
   RefreshStats stats;
   stats.engine = "delta";

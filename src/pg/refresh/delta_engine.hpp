@@ -35,11 +35,6 @@ void drop_delta_queue(const StageRecord& stage);
 // stage ids would collide with them. Transactional: a DROP refused later undoes it.
 void drop_all_delta_queues();
 
-// Whether the stage's delta queue holds a row (committed, or this transaction's), as the
-// extension owner: a refresh with nothing queued skips the fold. A delta committed after
-// this look is folded by the next refresh, as if it had come a moment later.
-bool deltas_queued(const StageRecord& stage);
-
 // Folds the queued deltas into the table (one statement). As the stage owner.
 RefreshStats fold_deltas(const StageRecord& stage);
 

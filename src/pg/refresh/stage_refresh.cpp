@@ -83,7 +83,7 @@ StepResult step_as_owner(const StageRecord& stage, const std::optional<std::stri
     if (delta_active(stage) && !dirty.every_scope && dirty.keys == 0) {
       stats.engine = "delta";
       // Nothing queued: nothing to fold, log or undo (no subtransaction, no fold statement).
-      if (!deltas_queued(stage)) return result;
+      if (!dirty.deltas_queued) return result;
       auto error = in_subtransaction([&] { stats = fold_deltas(stage); });
       if (error || stats.scopes > 0)
         log_refresh(stage, stats, monotonic_seconds() - t0,
