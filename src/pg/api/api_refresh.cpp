@@ -2,10 +2,12 @@
 // rebuild, verify, explain.
 #include <algorithm>
 
+#include "core/delta_write_cost.hpp"
 #include "core/sql_text.hpp"
 #include "core/stage_sql.hpp"
 #include "pg/api/args.hpp"
 #include "pg/catalog/catalog.hpp"
+#include "pg/catalog/delta_rows.hpp"
 #include "pg/citus/citus.hpp"
 #include "pg/catalog/dirty_queue.hpp"
 #include "pg/catalog/source_rows.hpp"
@@ -271,6 +273,10 @@ Datum incview_check(PG_FUNCTION_ARGS) {
       risks.push_back({"polled input", *spi_scalar("SELECT $1::regclass::text", {oid_arg(rel)}) +
                                            " (foreign table or materialized view) is not captured: rebuilt at every "
                                            "period of an interval or daily policy, otherwise only by incview.rebuild"});
+    // Not a drift, a cost the writers pay (issue 18): said here because auto never makes it.
+    const DeltaLoad load = busiest_delta_source_of(stage.id);
+    if (delta_write_cost_grows(load.stages))
+      risks.push_back({"write cost", delta_write_cost_detail(load.source, load.stages)});
     for (const auto& f : inputs.time_functions)
       risks.push_back({"time-dependent", f + ": rows depend on when their scope was last refreshed"});
     for (Oid rel : inputs.function_tables)

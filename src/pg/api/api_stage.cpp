@@ -377,6 +377,7 @@ Datum incview_create_stage(PG_FUNCTION_ARGS) {
       // qualify); auto: the same when the query qualifies and its scopes are large.
       if (engine == Engine::Delta || (engine == Engine::Auto && populate && auto_prefers_delta(stage)))
         enable_delta(stage, to_string(engine));
+      if (engine == Engine::Delta) warn_delta_write_cost(stage);
       steps.mark("engine");
     });
     steps.report(name);
@@ -410,6 +411,7 @@ Datum incview_set_engine(PG_FUNCTION_ARGS) {
     // The delta engine's one switch: on for delta (or auto choosing it), off otherwise.
     if (engine == Engine::Delta || (engine == Engine::Auto && auto_prefers_delta(stage))) {
       enable_delta(stage, to_string(engine));
+      if (engine == Engine::Delta) warn_delta_write_cost(stage);
     } else {
       disable_delta(stage);
       save_engine(stage.id, to_string(engine));

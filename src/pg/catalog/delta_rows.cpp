@@ -49,6 +49,40 @@ std::vector<std::string> all_delta_queues() {
   return queues;
 }
 
+namespace {
+
+// The busiest of the sources a subquery ($1) lists, not counting stage $2.
+DeltaLoad busiest_of(const std::string& sources_subquery, const std::vector<SpiArg>& args) {
+  DeltaLoad load;
+  as_extension_owner([&] {
+    if (!spi_scalar("SELECT pg_catalog.to_regclass('incview.delta_capture')::pg_catalog.text")) return;  // 0.1
+    const uint64 n = spi_exec(
+        "SELECT c.source::pg_catalog.text, pg_catalog.count(*) FROM incview.delta_capture c "
+        "WHERE c.source OPERATOR(pg_catalog.=) ANY (ARRAY(" +
+            sources_subquery +
+            ")) AND c.stage_id OPERATOR(pg_catalog.<>) $2 "
+            "GROUP BY c.source ORDER BY 2 DESC, 1 LIMIT 1",
+        args);
+    if (n == 0) return;
+    load.source = spi_text_or(0, 1, "");
+    load.stages = spi_int8(0, 2);
+  });
+  return load;
+}
+
+}  // namespace
+
+DeltaLoad busiest_delta_source(const std::string& sources_json, int32 except_stage) {
+  return busiest_of("SELECT pg_catalog.jsonb_array_elements_text($1::pg_catalog.jsonb)::pg_catalog.regclass",
+                    {text_arg(sources_json), int4_arg(except_stage)});
+}
+
+DeltaLoad busiest_delta_source_of(int32 stage_id) {
+  // stage id 0 is never a stage (serial): every delta stage is counted
+  return busiest_of("SELECT s.source FROM incview.stage_source s WHERE s.stage_id OPERATOR(pg_catalog.=) $1",
+                    {int4_arg(stage_id), int4_arg(0)});
+}
+
 std::optional<std::string> rederive_sql(int32 stage_id) {
   std::optional<std::string> sql;
   as_extension_owner(

@@ -39,6 +39,21 @@ std::vector<std::string> all_delta_queues();
 // Reads: the stage's re-derive statement; nullopt when it has none.
 std::optional<std::string> rederive_sql(int32 stage_id);
 
+// A source and how many delta stages capture it (incview.delta_capture rows).
+struct DeltaLoad {
+  std::string source;  // empty: no source has a delta stage
+  long stages = 0;
+};
+
+// Reads: among the relations in `sources_json` (a JSON array of names), the one with the most
+// delta stages other than `except_stage`, and their number (engine auto's write-cost rule,
+// core/delta_write_cost.hpp). {"", 0} when none has one, or with the 0.1 catalog.
+DeltaLoad busiest_delta_source(const std::string& sources_json, int32 except_stage);
+
+// Reads: the same among the stage's own sources (incview.stage_source), every delta stage
+// counted (this one too): incview.check and the WARNING of an explicit delta.
+DeltaLoad busiest_delta_source_of(int32 stage_id);
+
 // Writes: the stage's folded groups were re-derived now (incview.delta_stage.last_rederive).
 void save_rederive_time(int32 stage_id);
 

@@ -1,5 +1,6 @@
 #include "pg/refresh/delta_engine.hpp"
 
+#include "core/delta_write_cost.hpp"
 #include "core/sql_text.hpp"
 #include "pg/catalog/delta_rows.hpp"
 #include "pg/catalog/stage_rows.hpp"
@@ -30,6 +31,12 @@ void refuse_storage(const StageRecord& stage) {
 }
 
 // Drops a queue table, as the extension owner (the caller switched).
+void report(int level, const std::string& message, const std::string& hint) {
+  const char* m = message.c_str();
+  const char* h = hint.c_str();
+  pg_call([&] { ereport(level, (errmsg("%s", m), errhint("%s", h))); });
+}
+
 void drop_queue_table(const std::string& queue) {
   if (!spi_scalar("SELECT pg_catalog.to_regclass($1)::pg_catalog.text", {text_arg(queue)})) return;
   // A queue made by an earlier 0.2 build was a member of the extension.
@@ -245,7 +252,24 @@ bool auto_prefers_delta(const StageRecord& stage) {
     rows = r ? std::stod(*r) : 0;
     scopes = s ? std::stod(*s) : 0;
   });
-  return scopes > 0 && delta_pays_off(rows / scopes);
+  if (scopes <= 0) return false;
+  // The writers' cost (issue 18): each delta stage captures on its own, so auto stops at a
+  // bounded number of them per source, and says so.
+  const DeltaLoad load = busiest_delta_source(json_string_array(description.sources), stage.id);
+  switch (auto_delta_choice(rows / scopes, load.stages)) {
+    case AutoDelta::Delta: return true;
+    case AutoDelta::SourceBusy:
+      report(NOTICE, auto_delta_declined(stage.name, load.source, load.stages), auto_delta_declined_hint(stage.name));
+      return false;
+    case AutoDelta::SmallScopes: break;
+  }
+  return false;
+}
+
+void warn_delta_write_cost(const StageRecord& stage) {
+  const DeltaLoad load = busiest_delta_source_of(stage.id);
+  if (delta_write_cost_grows(load.stages))
+    report(WARNING, forced_delta_warning(stage.name, load.source, load.stages), forced_delta_hint(stage.name));
 }
 
 }  // namespace incview::pg

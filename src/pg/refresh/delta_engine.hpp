@@ -62,8 +62,13 @@ void mark_rederived(const StageRecord& stage);
 // current transaction (incview.rederive); then mark_rederived. Returns groups re-derived.
 int64 rederive_folded(const StageRecord& stage);
 
-// engine auto: whether the delta engine pays off for this stage (it qualifies and its
-// scopes are large enough); as the stage owner.
+// engine auto: whether the delta engine pays off for this stage (it qualifies, its scopes
+// are large enough, and no source of it has kAutoDeltaStagesPerSource delta stages already:
+// then a NOTICE says why not and how to force it; core/delta_write_cost.hpp); as the stage owner.
 bool auto_prefers_delta(const StageRecord& stage);
+
+// After an explicit delta: a WARNING when a source of the stage now has more delta stages
+// than auto allows (each adds a capture statement to every write to it).
+void warn_delta_write_cost(const StageRecord& stage);
 
 }  // namespace incview::pg
