@@ -28,6 +28,7 @@
 # each phase on the same 100,000-row source (re-made: rows added by earlier rounds grow it, and 'auto'
 # would choose delta on a grown source) and each round on an empty queue. Writes bench/capture_fanout.md.
 #
+# Issue 18, default engine on a grown source: FANOUT_ENGINE=auto FANOUT_SOURCE_ROWS=1100000 FANOUT_WRITE=0.
 #   AFTER_PGBIN=/opt/pgA/usr/lib/postgresql/15/bin BEFORE_PGBIN=/opt/pgA2/usr/lib/postgresql/15/bin \
 #     BENCH_PGPORT=54411 bench/capture_fanout.sh
 set -euo pipefail
@@ -45,6 +46,12 @@ BULK_ROUNDS=${FANOUT_BULK_ROUNDS:-3}
 # of them); 'delta' stages run a capture statement each (engines.md); 'auto' picks delta when
 # scopes average >= 1,000 source rows (this source: 100).
 ENGINE=${FANOUT_ENGINE:-replace}
+# Rows of src and ref at the start of every phase (1,000 scope values). With FANOUT_ENGINE=auto
+# and 1,100,000 rows (1,100 a scope) auto has a reason to choose delta (issue 18: what the
+# default engine costs writers on a large source).
+SOURCE_ROWS=${FANOUT_SOURCE_ROWS:-100000}
+# Part 3 (write path, one stage) runs unless FANOUT_WRITE=0.
+WRITE=${FANOUT_WRITE:-1}
 SOAK_SECONDS=${FANOUT_SOAK_SECONDS:-300}
 SOAK_RATE=${FANOUT_SOAK_RATE:-500}
 OUT=${BENCH_OUT:-$HERE/out/capture_fanout}
@@ -116,6 +123,11 @@ clear_queues() {  # lib
   q "$1" -c "DELETE FROM incview.dirty_scope" -c "DO \$\$ BEGIN IF to_regclass('incview.source_change') IS NOT NULL
     THEN DELETE FROM incview.source_change; DELETE FROM incview.capture_mark; END IF; END \$\$" \
     -c "VACUUM incview.dirty_scope" -c "VACUUM src" -c "VACUUM ref"
+  # delta stages' own queues (one row per touched group and statement): empty too
+  local dq
+  for dq in $(q "$1" -c "SELECT d.queue FROM incview.delta_stage d" 2>/dev/null || true); do
+    q "$1" -c "DELETE FROM $dq"
+  done
   if q "$1" -c "SELECT to_regclass('incview.source_change') IS NOT NULL" | grep -q t; then
     q "$1" -c "VACUUM incview.source_change"
   fi
@@ -124,7 +136,7 @@ reset_source() {  # lib: src and ref as the setup made them (every phase starts 
   local t
   for t in src ref; do
     q "$1" -c "TRUNCATE $t RESTART IDENTITY" \
-      -c "INSERT INTO $t (k, v) SELECT 1 + g % 1000, g FROM generate_series(1, 100000) g" -c "VACUUM ANALYZE $t"
+      -c "INSERT INTO $t (k, v) SELECT 1 + g % 1000, g FROM generate_series(1, $SOURCE_ROWS) g" -c "VACUUM ANALYZE $t"
   done
 }
 set_stages() {  # lib, n: stages s1..sn exist (engine FANOUT_ENGINE), no others; source and queues as at the start
@@ -155,16 +167,16 @@ printf '\\set k random(1, 1000)\nINSERT INTO ref (k, v) VALUES (:k, 1);\n' >"$OU
 for lib in $LIBS; do
   INCVIEW_FRESH=1 cluster "$lib" start
   "$AFTER_PGBIN/psql" -X -q -h /tmp -p "$(port_of "$lib")" -U postgres -d postgres -c "CREATE DATABASE fanout"
-  q "$lib" <<'SQL'
+  q "$lib" -v rows="$SOURCE_ROWS" <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION pg_incview;
 CREATE TABLE src (id bigserial PRIMARY KEY, k int NOT NULL, v int NOT NULL);
-INSERT INTO src (k, v) SELECT 1 + g % 1000, g FROM generate_series(1, 100000) g;
+INSERT INTO src (k, v) SELECT 1 + g % 1000, g FROM generate_series(1, :rows) g;
 CREATE INDEX ON src (k);
 VACUUM ANALYZE src;
 -- The reference: the same table with one stage, measured in the same rounds as src's N stages.
 CREATE TABLE ref (LIKE src INCLUDING ALL);
-INSERT INTO ref (k, v) SELECT 1 + g % 1000, g FROM generate_series(1, 100000) g;
+INSERT INTO ref (k, v) SELECT 1 + g % 1000, g FROM generate_series(1, :rows) g;
 VACUUM ANALYZE ref;
 CREATE FUNCTION bench_time(sql text) RETURNS float8 LANGUAGE plpgsql AS $$
 DECLARE t0 timestamptz := clock_timestamp();
@@ -217,7 +229,11 @@ done
 # 3. write path, one stage: capture on vs off
 LIBS_ALL=$LIBS
 LIBS=$WRITE_LIBS
-for lib in $LIBS; do set_stages "$lib" 1; done
+((WRITE)) || WRITE_MODES=""
+WRITE_BULK_ROUNDS=$BULK_ROUNDS
+((WRITE)) || WRITE_BULK_ROUNDS=0
+((WRITE)) || WRITE_LIBS=""
+((WRITE)) && for lib in $LIBS; do set_stages "$lib" 1; done
 for mode in $WRITE_MODES; do
   IFS=, read -r clients sync <<<"$mode"
   for ((r = 1; r <= ROUNDS; r++)); do
@@ -234,7 +250,7 @@ for mode in $WRITE_MODES; do
   done
   echo "$(date -u +%H:%M:%S) write path c=$clients sync=$sync done; load $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/run.log"
 done
-for ((r = 1; r <= BULK_ROUNDS; r++)); do
+for ((r = 1; r <= WRITE_BULK_ROUNDS; r++)); do
   for lib in $(order "$r"); do
     for cap in $( ((r % 2)) && echo "off on" || echo "on off"); do
       capture "$lib" "$cap"
@@ -298,10 +314,10 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print
   echo "$(nproc) CPUs shared with other work (load average at the start $LOAD_START, at the end of part 3 $LOAD_END: expect noise),"
   echo "$("$AFTER_PGBIN/postgres" --version). fsync and synchronous_commit on unless stated; shared_buffers 256MB."
   echo "\"before\": $([[ -n $BEFORE_PGBIN ]] && echo "the build installed under \`$BEFORE_PGBIN\` (main before issue 18)" || echo "not measured")."
-  echo "Source: 100,000 rows, 1,000 scope values; every stage \`SELECT k, sum(v), count(*) … GROUP BY k\`, scope k,"
+  echo "Source: $SOURCE_ROWS rows, 1,000 scope values; every stage \`SELECT k, sum(v), count(*) … GROUP BY k\`, scope k,"
   echo "manual policy (the scheduler idle). Medians of $ROUNDS pgbench rounds of $SECS s (2 clients, single-row INSERT)"
   echo "and of $BULK_ROUNDS bulk rounds, builds alternating round by round. Stages' engine: \`$ENGINE\`;"
-  echo "every phase (number of stages) starts from the same 100,000-row source and an empty queue, and every round"
+  echo "every phase (number of stages) starts from the same $SOURCE_ROWS-row source and an empty queue, and every round"
   echo "from an empty queue. The stages as each phase found them (\"keys\": captured through key groups):"
   echo
   sed 's/^/- /' "$OUT/engines.txt"
