@@ -236,7 +236,10 @@ bool auto_prefers_delta(const StageRecord& stage) {
   DeltaQueryDescription description;
   as_owner_of(stage, [&] { description = describe_for_delta(stage.shape.query); });
   try {  // whether it qualifies is an answer here, not an error (pure C++: nothing to undo)
-    (void)DeltaPlan::qualify(description);
+    // A delta stage qualified when the engine turned on; its recorded query is now the
+    // engine's table query (hidden aggregates), which qualify refuses: set_engine(…, 'auto')
+    // used to turn a delta stage off that way, and on again at the next call.
+    if (!delta_active(stage)) (void)DeltaPlan::qualify(description);
   } catch (const Error&) {
     return false;
   }
