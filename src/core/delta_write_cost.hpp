@@ -12,9 +12,10 @@
 namespace incview {
 
 // auto turns delta on for a stage only while each of its sources has fewer delta stages than
-// this. Measured (bench/capture_fanout.md, 2026-12-02): every delta stage on a source adds
-// a capture statement to each write; with this many the writers keep >= 90 % of the TPS of
-// one stage, the target of issue 18.
+// this. Measured (bench/capture_fanout.md, "The default engine on a grown source"): each
+// delta stage on a source adds about 26 us of server CPU to a single-row insert of about
+// 100 us, so a second one already costs a CPU-bound writer about a fifth of its throughput,
+// beyond issue 18's 10 % (50 stages >= 90 % of the throughput of one).
 inline constexpr long kAutoDeltaStagesPerSource = 1;
 
 // Why auto does or does not choose delta for a stage whose query qualifies.
