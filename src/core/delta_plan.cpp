@@ -409,22 +409,24 @@ std::string DeltaPlan::fold_fast(const std::string& target, const std::string& q
     old_vals.push_back("t." + cols[i]);
   }
   if (has_float_sums()) sets.push_back(quote_ident(kFoldedColumn) + " = true");  // may have drifted
-  std::vector<std::string> match, back_match, returned;
-  for (const auto& g : group_names_) {
+  std::vector<std::string> match;
+  for (const auto& g : group_names_)
     match.push_back("(t." + g + " = a." + g + " OR (t." + g + " IS NULL AND a." + g + " IS NULL))");
-    back_match.push_back("u." + g + " IS NOT DISTINCT FROM a." + g);
-    returned.push_back("t." + g);
-  }
   std::vector<std::string> a_queue;
   for (const auto& c : queue_cols) a_queue.push_back("a." + c);
   std::string sql = "WITH q AS (DELETE FROM " + queue + " RETURNING *),\n";
-  sql += "a AS (SELECT " + join(a_cols, ", ") + " FROM q GROUP BY " + join(group_names_, ", ") + "),\n";
+  // __incview_i numbers the groups: the UPDATE returns the numbers of those it wrote, and
+  // the put-back is a hashed NOT IN over them (an anti-join on the group keys, NULLs
+  // matching NULLs, could only be a nested loop: quadratic in the groups of a batch).
+  sql += "a AS (SELECT " + join(a_cols, ", ") +
+         ", pg_catalog.row_number() OVER () AS \"__incview_i\" FROM q GROUP BY " + join(group_names_, ", ") + "),\n";
   // A group whose values would not change is not written (as fold_sql): it goes back.
   sql += "u AS (UPDATE " + target + " AS t SET " + join(sets, ", ") + " FROM a WHERE " + join(match, " AND ") +
          " AND " + new_count + " > 0 AND ROW(" + join(old_vals, ", ") + ") IS DISTINCT FROM ROW(" + join(vals, ", ") +
-         ") RETURNING " + join(returned, ", ") + "),\n";
+         ") RETURNING a.\"__incview_i\"),\n";
   sql += "b AS (INSERT INTO " + queue + " (" + join(queue_cols, ", ") + ") SELECT " + join(a_queue, ", ") +
-         " FROM a WHERE NOT EXISTS (SELECT 1 FROM u WHERE " + join(back_match, " AND ") + ") RETURNING 1)\n";
+         " FROM a WHERE NOT (a.\"__incview_i\" OPERATOR(pg_catalog.=) ANY (SELECT u.\"__incview_i\" FROM u)) RETURNING "
+         "1)\n";
   // one aggregate for both counts: each Agg node costs its start-up
   sql +=
       "SELECT pg_catalog.count(*) FILTER (WHERE x.k = 1), pg_catalog.count(*) FILTER (WHERE x.k = 2) "
