@@ -795,6 +795,10 @@ SELECT pg_catalog.pg_extension_config_dump('incview.delta_capture', '');
 ALTER TABLE incview.delta_stage ADD COLUMN rederive text;
 ALTER TABLE incview.delta_stage ADD COLUMN rederive_every interval CHECK (rederive_every > interval '0');
 ALTER TABLE incview.delta_stage ADD COLUMN last_rederive timestamptz;
+-- The fold of the usual case (DeltaPlan::fold_fast): one UPDATE of the groups that exist and
+-- stay, the other groups' deltas put back for the full fold in the same statement; NULL for
+-- stages whose groups may need re-deriving (HAVING, min/max, numeric scale).
+ALTER TABLE incview.delta_stage ADD COLUMN fold_fast text;
 
 CREATE FUNCTION incview.set_rederive(stage text, every interval)
 RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'incview_set_rederive';

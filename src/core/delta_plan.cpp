@@ -337,6 +337,103 @@ std::string DeltaPlan::rederive(const std::string& target, const std::string& qu
   return fold_sql(target, queue, true);
 }
 
+std::string DeltaPlan::fold_fast(const std::string& target, const std::string& queue) const {
+  if (has_having()) return "";
+  for (const auto& c : columns_)
+    if (c.agg == DeltaAgg::Min || c.agg == DeltaAgg::Max || c.tracks_scale) return "";
+  const auto col = [](const std::string& prefix, int pos) { return name_of(prefix, pos); };
+  // a: the queued partials combined per group, named and typed as the queue's columns (so
+  // the groups not applied here go back into the queue as they are).
+  std::vector<std::string> queue_cols = group_names_;
+  std::vector<std::string> a_cols = group_names_;
+  queue_cols.push_back("\"__incview_dcount\"");
+  a_cols.push_back("pg_catalog.sum(q.\"__incview_dcount\")::bigint AS \"__incview_dcount\"");
+  for (const auto& c : columns_)
+    for (const auto& p : partials_of(c)) {
+      queue_cols.push_back(p.name);
+      a_cols.push_back(p.combine + "(q." + p.name + ")::" + p.type + " AS " + p.name);
+    }
+  // The group's new values from its row t and its partials a: the expressions of fold_sql
+  // for a group that exists (t's count and counters are never NULL then).
+  const std::string new_count = "(t.\"__incview_count\" + a.\"__incview_dcount\")";
+  std::vector<std::string> cols, vals;
+  for (const auto& c : columns_) {
+    const std::string user = quote_ident(c.out.name);
+    const std::string t = "t." + user;
+    const std::string nn = "(t." + col("__incview_n", c.pos) + " + a." + col("__incview_dn", c.pos) + ")";
+    const std::string ds = "COALESCE(a." + col("__incview_ds", c.pos) + ", 0)";
+    switch (c.agg) {
+      case DeltaAgg::GroupKey: continue;
+      case DeltaAgg::CountStar:
+        cols.push_back(user);
+        vals.push_back(new_count);
+        break;
+      case DeltaAgg::Count:
+        cols.push_back(user);
+        vals.push_back("COALESCE(" + t + ", 0) + a." + col("__incview_dn", c.pos));
+        break;
+      case DeltaAgg::Sum:
+        cols.push_back(user);
+        vals.push_back("CASE WHEN " + nn + " = 0 THEN NULL ELSE (COALESCE(" + t + ", 0) + " + ds +
+                       ")::" + c.partial_type + " END");
+        break;
+      case DeltaAgg::Avg: {
+        const std::string s = "(COALESCE(t." + col("__incview_sum", c.pos) + ", 0) + " + ds + ")";
+        const bool fl = c.partial_type == "double precision";
+        cols.push_back(user);
+        vals.push_back("CASE WHEN " + nn + " = 0 THEN NULL ELSE " +
+                       (fl ? s + " / " + nn + "::double precision" : s + "::numeric / " + nn + "::numeric") + " END");
+        break;
+      }
+      default: break;
+    }
+  }
+  // hidden columns, in hidden_columns() order
+  cols.push_back("\"__incview_count\"");
+  vals.push_back(new_count);
+  for (const auto& c : columns_) {
+    if (c.agg != DeltaAgg::Sum && c.agg != DeltaAgg::Avg) continue;
+    const std::string nn = "(t." + col("__incview_n", c.pos) + " + a." + col("__incview_dn", c.pos) + ")";
+    cols.push_back(col("__incview_n", c.pos));
+    vals.push_back(nn);
+    if (c.agg == DeltaAgg::Avg) {
+      const std::string s =
+          "(COALESCE(t." + col("__incview_sum", c.pos) + ", 0) + COALESCE(a." + col("__incview_ds", c.pos) + ", 0))";
+      cols.push_back(col("__incview_sum", c.pos));
+      vals.push_back("CASE WHEN " + nn + " = 0 THEN NULL ELSE " + s + "::" + c.partial_type + " END");
+    }
+  }
+  std::vector<std::string> sets, old_vals;
+  for (size_t i = 0; i < cols.size(); ++i) {
+    sets.push_back(cols[i] + " = " + vals[i]);
+    old_vals.push_back("t." + cols[i]);
+  }
+  if (has_float_sums()) sets.push_back(quote_ident(kFoldedColumn) + " = true");  // may have drifted
+  std::vector<std::string> match;
+  for (const auto& g : group_names_)
+    match.push_back("(t." + g + " = a." + g + " OR (t." + g + " IS NULL AND a." + g + " IS NULL))");
+  std::vector<std::string> a_queue;
+  for (const auto& c : queue_cols) a_queue.push_back("a." + c);
+  std::string sql = "WITH q AS (DELETE FROM " + queue + " RETURNING *),\n";
+  // __incview_i numbers the groups: the UPDATE returns the numbers of those it wrote, and
+  // the put-back is a hashed NOT IN over them (an anti-join on the group keys, NULLs
+  // matching NULLs, could only be a nested loop: quadratic in the groups of a batch).
+  sql += "a AS (SELECT " + join(a_cols, ", ") +
+         ", pg_catalog.row_number() OVER () AS \"__incview_i\" FROM q GROUP BY " + join(group_names_, ", ") + "),\n";
+  // A group whose values would not change is not written (as fold_sql): it goes back.
+  sql += "u AS (UPDATE " + target + " AS t SET " + join(sets, ", ") + " FROM a WHERE " + join(match, " AND ") +
+         " AND " + new_count + " > 0 AND ROW(" + join(old_vals, ", ") + ") IS DISTINCT FROM ROW(" + join(vals, ", ") +
+         ") RETURNING a.\"__incview_i\"),\n";
+  sql += "b AS (INSERT INTO " + queue + " (" + join(queue_cols, ", ") + ") SELECT " + join(a_queue, ", ") +
+         " FROM a WHERE NOT (a.\"__incview_i\" OPERATOR(pg_catalog.=) ANY (SELECT u.\"__incview_i\" FROM u)) RETURNING "
+         "1)\n";
+  // one aggregate for both counts: each Agg node costs its start-up
+  sql +=
+      "SELECT pg_catalog.count(*) FILTER (WHERE x.k = 1), pg_catalog.count(*) FILTER (WHERE x.k = 2) "
+      "FROM (SELECT 1 AS k FROM u UNION ALL SELECT 2 FROM b) AS x";
+  return sql;
+}
+
 std::string DeltaPlan::fold_sql(const std::string& target, const std::string& queue, bool forced) const {
   const auto col = [](const std::string& prefix, int pos) { return name_of(prefix, pos); };
   const bool folded_flag = has_float_sums();

@@ -308,3 +308,45 @@ TEST(DeltaPlan, FoldReadsTheSourceOnlyWhenAGroupCanBeRederived) {
   EXPECT_FALSE(contains(p.fold("\"public\".\"t\"", "\"incview\".\"delta_1\""), "fresh"));
   EXPECT_TRUE(contains(p.rederive("\"public\".\"t\"", "\"incview\".\"delta_1\""), "fresh AS (SELECT s.* FROM ("));
 }
+
+TEST(DeltaPlan, FastFoldUpdatesExistingGroupsAndPutsTheRestBack) {
+  DeltaPlan p = DeltaPlan::qualify(count_by_tag());
+  const std::string f = p.fold_fast("\"public\".\"t\"", "\"incview\".\"delta_1\"");
+  // consumes the queue, and in the same statement updates and puts back
+  EXPECT_EQ(f.rfind("WITH q AS (DELETE FROM \"incview\".\"delta_1\" RETURNING *)", 0), 0u) << f;
+  EXPECT_TRUE(contains(f, "u AS (UPDATE \"public\".\"t\" AS t SET")) << f;
+  EXPECT_TRUE(contains(f,
+                       "b AS (INSERT INTO \"incview\".\"delta_1\" (\"tag\", \"__incview_dcount\", "
+                       "\"__incview_dn_3\", \"__incview_ds_3\")"))
+      << f;
+  // only groups that exist and keep a count above zero, and whose values change
+  EXPECT_TRUE(contains(f, "(t.\"__incview_count\" + a.\"__incview_dcount\") > 0")) << f;
+  EXPECT_TRUE(contains(f, "IS DISTINCT FROM ROW(")) << f;
+  // everything not updated goes back: a hashed NOT IN over the numbers of the updated groups
+  EXPECT_TRUE(contains(f, "RETURNING a.\"__incview_i\")")) << f;
+  EXPECT_TRUE(contains(f, "WHERE NOT (a.\"__incview_i\" OPERATOR(pg_catalog.=) ANY (SELECT u.\"__incview_i\" FROM u))"))
+      << f;
+  // never deletes or inserts stage rows, never reads the source
+  EXPECT_FALSE(contains(f, "DELETE FROM \"public\".\"t\"")) << f;
+  EXPECT_FALSE(contains(f, "INSERT INTO \"public\".\"t\"")) << f;
+  // sum is NULL when no non-NULL value is left
+  EXPECT_TRUE(contains(f, "CASE WHEN (t.\"__incview_n_3\" + a.\"__incview_dn_3\") = 0 THEN NULL")) << f;
+}
+
+TEST(DeltaPlan, NoFastFoldWhenAGroupMayNeedReDeriving) {
+  auto d = count_by_tag();
+  d.having = "(count(*) > 1)";
+  EXPECT_EQ(DeltaPlan::qualify(d).fold_fast("t", "q"), "");
+  d = count_by_tag();
+  d.outputs.push_back(agg("lo", "min", "v", "integer", "integer"));
+  EXPECT_EQ(DeltaPlan::qualify(d).fold_fast("t", "q"), "");
+  d = count_by_tag();
+  d.outputs.push_back(agg("m", "sum", "x", "numeric", "numeric"));  // no declared scale
+  EXPECT_EQ(DeltaPlan::qualify(d).fold_fast("t", "q"), "");
+  // float sums: the fast fold marks the groups it writes, as the full fold does
+  d = count_by_tag();
+  d.outputs.push_back(agg("f", "avg", "x", "double precision", "double precision"));
+  const std::string f = DeltaPlan::qualify(d).fold_fast("t", "q");
+  EXPECT_TRUE(contains(f, "\"__incview_folded\" = true")) << f;
+  EXPECT_TRUE(contains(f, "\"__incview_sum_4\" = CASE WHEN")) << f;
+}

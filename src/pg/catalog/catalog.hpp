@@ -31,8 +31,9 @@ struct StageRecord {
   std::vector<Oid> scope_types;  // element type of each scope column
   // Engine delta (delta_engine.hpp), when on: shape.query is the query the engine builds the
   // table from and shape.columns ends with its delta_hidden hidden columns.
-  std::string delta_queue;  // quoted queue table; empty when the delta engine is off
-  std::string delta_fold;   // the fold statement
+  std::string delta_queue;      // quoted queue table; empty when the delta engine is off
+  std::string delta_fold;       // the fold statement
+  std::string delta_fold_fast;  // the fold of the usual case (empty: none, fold only)
   size_t delta_hidden = 0;
 };
 

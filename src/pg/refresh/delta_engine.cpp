@@ -1,5 +1,7 @@
 #include "pg/refresh/delta_engine.hpp"
 
+#include <unordered_map>
+
 #include "core/delta_write_cost.hpp"
 #include "core/sql_text.hpp"
 #include "pg/catalog/delta_rows.hpp"
@@ -71,11 +73,13 @@ void enable_delta(const StageRecord& stage, const std::string& engine) {
     // is a delta stage again with nothing lost (test/scenario/dump_restore.sh). A member
     // would be left out of the dump, and a restore cannot add one back. DROP EXTENSION is
     // refused while it exists, as it is for the stages' triggers and views; CASCADE drops it.
+    const std::string fast = plan.fold_fast(stage.shape.target, queue);
     spi_exec("GRANT SELECT, INSERT, DELETE ON " + queue + " TO " +
              *spi_scalar("SELECT $1::pg_catalog.regrole::pg_catalog.text", {oid_arg(stage.owner)}));
     save_delta_stage(stage.id, queue, plan.table_query(), json_string_array(hidden),
                      plan.fold(stage.shape.target, queue),
-                     plan.has_float_sums() ? text_arg(plan.rederive(stage.shape.target, queue)) : null_arg(TEXTOID));
+                     plan.has_float_sums() ? text_arg(plan.rederive(stage.shape.target, queue)) : null_arg(TEXTOID),
+                     fast.empty() ? null_arg(TEXTOID) : text_arg(fast));
     // One set of capture statements per source. A join's side reads the other sides as they
     // are when its statement's trigger fires: `pending_check` lists them, and a statement
     // whose trigger fires while one of them has a statement of its own pending (a cascade,
@@ -136,18 +140,54 @@ void drop_all_delta_queues() {
   });
 }
 
+namespace {
+
+// Stages whose last fold in this backend made a group appear or vanish: their next fold is
+// the full one. When groups come and go often (new keys keep arriving), the fast fold would
+// put them back and the full fold run after it, costing both; one full fold that neither
+// inserts nor deletes a group brings the fast fold back.
+std::unordered_map<int32, bool> groups_came_or_went;
+
+RefreshStats run_fold(const std::string& sql) {
+  RefreshStats stats;
+  spi_exec_kept(sql);
+  stats.deleted = spi_int8(0, 1);
+  stats.inserted = spi_int8(0, 2);
+  stats.updated = spi_int8(0, 3);
+  stats.scopes = spi_int8(0, 4);
+  return stats;
+}
+
+}  // namespace
+
 RefreshStats fold_deltas(const StageRecord& stage) {
   RefreshStats stats;
-  stats.engine = "delta";
   with_session_settings(stage.search_path, [&] {
-    // The fold is fixed per stage and has no parameters: its plan is kept (spi_exec_kept).
-    // Parsing and planning it again on every refresh was most of a one-row fold's cost.
-    spi_exec_kept(stage.delta_fold);
-    stats.deleted = spi_int8(0, 1);
-    stats.inserted = spi_int8(0, 2);
-    stats.updated = spi_int8(0, 3);
-    stats.scopes = spi_int8(0, 4);
+    // The folds are fixed per stage and have no parameters: their plans are kept
+    // (spi_exec_kept). Parsing and planning them again on every refresh was most of a
+    // one-row fold's cost.
+    bool& came_or_went = groups_came_or_went[stage.id];
+    const auto full = [&] {
+      RefreshStats f = run_fold(stage.delta_fold);
+      came_or_went = f.inserted > 0 || f.deleted > 0;
+      return f;
+    };
+    if (stage.delta_fold_fast.empty() || came_or_went) {
+      stats = full();
+      return;
+    }
+    // The usual case first: the groups that exist and stay are updated, and the deltas of
+    // the others are back in the queue, in the same statement (nothing consumed is lost,
+    // nothing is applied twice); the full fold then consumes them (and whatever writers
+    // committed in between), in the same transaction. A group folded by both (a writer's
+    // delta committed in between) counts twice in stats.scopes.
+    spi_exec_kept(stage.delta_fold_fast);
+    const int64 updated = spi_int8(0, 1), put_back = spi_int8(0, 2);
+    if (put_back > 0) stats = full();
+    stats.updated += updated;
+    stats.scopes += updated;
   });
+  stats.engine = "delta";
   return stats;
 }
 
