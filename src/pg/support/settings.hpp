@@ -18,9 +18,15 @@ struct Settings {
   // Background processes under one budget (worker_budget.hpp):
   int worker_budget = 3;        // schedulers + refresh workers at once, cluster-wide (launcher not counted)
   int idle_timeout_ms = 30000;  // a scheduler with nothing due exits after this
+  // synchronous_commit of the background processes' own transactions (worker_common.hpp):
+  // one of kWorkerCommitModes.
+  int worker_synchronous_commit = 0;
 };
 
 extern Settings settings;
+
+// The values of incview.worker_synchronous_commit, as synchronous_commit spells them.
+inline constexpr const char* kWorkerCommitModes[] = {"off", "local", "remote_write", "on", "remote_apply"};
 
 void define_settings();
 
