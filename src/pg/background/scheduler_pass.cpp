@@ -3,7 +3,6 @@
 #include "pg/background/scheduler_pass.hpp"
 
 #include <algorithm>
-#include <optional>
 
 #include "pg/background/maintenance.hpp"
 #include "pg/background/refresh_workers.hpp"
@@ -75,11 +74,7 @@ bool scheduler_pass() {
     mark_no_extension(my_database);
     proc_exit(0);
   }
-  // Level by level: a downstream stage runs after its upstreams' refresh of this pass. The
-  // first level's records were all collected above: its runs do not collect again. A
-  // downstream run collects what its upstreams' refresh of this pass just wrote.
-  std::optional<PassCollected> collected;
-  collected.emplace();
+  // Level by level: a downstream stage runs after its upstreams' refresh of this pass.
   for (const auto& names : levels) {
     std::vector<DueStage> level;
     for (const auto& name : names) {
@@ -90,7 +85,6 @@ bool scheduler_pass() {
       refresh_level_in_parallel(level, woken_during_pass);
     else
       for (const auto& d : level) refresh_in_worker(d.name, expected_batches(d));
-    collected.reset();
   }
   const bool retained = apply_due_retention();
   const bool rederived = apply_due_rederive();
@@ -133,7 +127,6 @@ void incview_scheduler_main(Datum arg) {
   BackgroundWorkerInitializeConnectionByOid(my_database, InvalidOid, 0);
   pgstat_report_appname("pg_incview scheduler");
   pin_search_path();
-  apply_worker_commit_mode();
   if (!claim_slot(my_database)) proc_exit(0);
   before_shmem_exit(release_slot, ObjectIdGetDatum(my_database));
   const TimestampTz started = GetCurrentTimestamp();

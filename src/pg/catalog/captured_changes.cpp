@@ -128,14 +128,6 @@ void collect_captured(int32 stage_id) {
   });
 }
 
-namespace {
-int pass_collected = 0;  // PassCollected objects alive in this process
-}  // namespace
-
-PassCollected::PassCollected() { ++pass_collected; }
-PassCollected::~PassCollected() { --pass_collected; }
-bool collected_by_pass() { return pass_collected > 0; }
-
 int64 collect_all_captured() {
   int64 moved = 0;
   as_extension_owner([&] {

@@ -39,22 +39,6 @@ void collect_captured(int32 stage_id);
 // number of keys moved.
 int64 collect_all_captured();
 
-// While one lives, this process's refresh runs start without collecting: the scheduler's
-// pass collected for every stage moments ago (collect_all_captured, its own transaction),
-// and collecting again at each run's start cost a second look for records, a second
-// forget_collected_records and a mark write per pass. A record committed since is collected
-// by the next pass, which its writer's commit has asked for (wake at commit): it is
-// refreshed one pass later, never lost.
-class PassCollected {
- public:
-  PassCollected();
-  ~PassCollected();
-  PassCollected(const PassCollected&) = delete;
-  PassCollected& operator=(const PassCollected&) = delete;
-};
-// Whether a refresh run starting now may skip its collection (a PassCollected lives).
-bool collected_by_pass();
-
 // Drops the records that every stage named in them (and still existing) has collected
 // (after a drop_stage: the records of its key group may name no other stage). Records
 // locked by another collection's delete are left for the next one: never waits. Run as the

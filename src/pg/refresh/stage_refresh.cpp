@@ -44,9 +44,8 @@ StepResult refresh_step(const StageRecord& stage, const std::optional<std::strin
   StepResult result;
   // A run starts by collecting the keys queued on Citus shards (none without Citus sources).
   if (!after) drain_citus_queues();
-  // ... and the change records of its sources (captured_changes.hpp), unless the scheduler's
-  // pass that runs it has just collected them (PassCollected).
-  if (!after && !collected_by_pass()) collect_captured(stage.id);
+  // ... and the change records of its sources (captured_changes.hpp).
+  if (!after) collect_captured(stage.id);
   if (!after)
     progress_begin(stage.id, ProgressPhase::Planning, -1, -1);
   else if (!progress_running(stage.id))
