@@ -29,7 +29,8 @@ namespace {
 // incview.worker_synchronous_commit: the names of kWorkerCommitModes, by index.
 const config_enum_entry worker_commit_options[] = {{"off", 0, false},          {"local", 1, false},
                                                    {"remote_write", 2, false}, {"on", 3, false},
-                                                   {"remote_apply", 4, false}, {nullptr, 0, false}};
+                                                   {"remote_apply", 4, false}, {"inherit", 5, false},
+                                                   {nullptr, 0, false}};
 }  // namespace
 
 void define_settings() {
@@ -86,7 +87,7 @@ void define_settings() {
                            "A crash may take back their last commits, never a change they have not refreshed: "
                            "consuming a key and writing its rows commit together, so a lost refresh leaves its "
                            "keys queued and they are refreshed again.",
-                           &settings.worker_synchronous_commit, 0, worker_commit_options, PGC_SUSET, 0, nullptr,
+                           &settings.worker_synchronous_commit, 5, worker_commit_options, PGC_SUSET, 0, nullptr,
                            nullptr, nullptr);
   MarkGUCPrefixReserved("incview");
 }

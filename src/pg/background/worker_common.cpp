@@ -44,8 +44,16 @@ void pin_search_path() {
 }
 
 void apply_worker_commit_mode() {
-  const char* mode = kWorkerCommitModes[settings.worker_synchronous_commit];
-  pg_call([&] { SetConfigOption("synchronous_commit", mode, PGC_SUSET, PGC_S_SESSION); });
+  static bool overridden = false;  // a value of ours is in force, not the inherited one
+  const bool inherit = settings.worker_synchronous_commit == kWorkerCommitInherit;
+  if (inherit && !overridden) return;
+  pg_call([&] {
+    // Back to "inherit": the value the server's, database's and role's settings give.
+    const char* mode = inherit ? GetConfigOptionResetString("synchronous_commit")
+                               : kWorkerCommitModes[settings.worker_synchronous_commit];
+    SetConfigOption("synchronous_commit", mode, PGC_SUSET, PGC_S_SESSION);
+  });
+  overridden = !inherit;
 }
 
 void report_activity(const std::string& what) {

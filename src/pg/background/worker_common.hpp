@@ -79,7 +79,8 @@ bool extension_installed();
 void pin_search_path();
 
 // synchronous_commit of this background process's own transactions, from
-// incview.worker_synchronous_commit (default off): set at start and after each reload of
+// incview.worker_synchronous_commit (default inherit: left as configured; measured, `off`
+// did not shorten the freshness lag, bench/fixed_cost.md): set at start and after each reload of
 // the configuration, at session level, so it applies to the refreshes, the collection of
 // captured keys and the housekeeping of this process only, never to a user's session or a
 // user's own incview.refresh(). Safe for exactly-once: a refresh consumes its keys and
