@@ -80,7 +80,7 @@ void define_settings() {
                           nullptr, &settings.idle_timeout_ms, 30000, 0, 24 * 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS,
                           nullptr, nullptr, nullptr);
   // Superuser only (postgresql.conf, ALTER SYSTEM, ALTER DATABASE / ROLE ... SET): it decides
-  // what a crash may take back (docs/background.md).
+  // what a crash may take back (docs/reference.md, "Settings").
   DefineCustomEnumVariable("incview.worker_synchronous_commit",
                            "synchronous_commit of the transactions of pg_incview's background processes "
                            "(refreshes, collection of captured keys, retention).",
