@@ -247,8 +247,15 @@ END
 EOF
 done
 probe_no=0
+cell=0
+# A rate may be listed more than once (LAG_RATES="1000 1000 1000 1000"): its cells' probes
+# are pooled in the summary. The builds' order alternates from cell to cell, so a load that
+# drifts during the run does not always fall on the same build.
 for rate in $LAG_RATES; do
-  for l in "${LABELS[@]}"; do
+  order=("${LABELS[@]}")
+  (( cell % 2 == 1 )) && order=($(printf '%s\n' "${LABELS[@]}" | tac))
+  cell=$((cell + 1))
+  for l in "${order[@]}"; do
     sql "$l" "DELETE FROM medications WHERE id > $BASE_MED" >/dev/null
     sql "$l" "SELECT incview.refresh('$STAGE')" >/dev/null
     sql "$l" "VACUUM medications, incview.dirty_scope" >/dev/null

@@ -25,6 +25,14 @@ namespace incview::pg {
 
 Settings settings;
 
+namespace {
+// incview.worker_synchronous_commit: the names of kWorkerCommitModes, by index.
+const config_enum_entry worker_commit_options[] = {{"off", 0, false},          {"local", 1, false},
+                                                   {"remote_write", 2, false}, {"on", 3, false},
+                                                   {"remote_apply", 4, false}, {"inherit", 5, false},
+                                                   {nullptr, 0, false}};
+}  // namespace
+
 void define_settings() {
   DefineCustomBoolVariable("incview.enabled", "Whether background workers refresh stages.", nullptr, &settings.enabled,
                            true, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
@@ -71,6 +79,16 @@ void define_settings() {
                           "it again when work arrives or falls due).",
                           nullptr, &settings.idle_timeout_ms, 30000, 0, 24 * 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS,
                           nullptr, nullptr, nullptr);
+  // Superuser only (postgresql.conf, ALTER SYSTEM, ALTER DATABASE / ROLE ... SET): it decides
+  // what a crash may take back (docs/reference.md, "Settings").
+  DefineCustomEnumVariable("incview.worker_synchronous_commit",
+                           "synchronous_commit of the transactions of pg_incview's background processes "
+                           "(refreshes, collection of captured keys, retention).",
+                           "A crash may take back their last commits, never a change they have not refreshed: "
+                           "consuming a key and writing its rows commit together, so a lost refresh leaves its "
+                           "keys queued and they are refreshed again.",
+                           &settings.worker_synchronous_commit, 5, worker_commit_options, PGC_SUSET, 0, nullptr,
+                           nullptr, nullptr);
   MarkGUCPrefixReserved("incview");
 }
 

@@ -22,7 +22,8 @@
 # operating system's cache, so skipping fsync loses nothing here (it only matters when the
 # OS or the power goes). synchronous_commit = off, though, lets a commit return before its
 # WAL is written, and a process crash then loses it (PostgreSQL's documented trade-off), so
-# the database (scheduler, refresh workers) and this script's sessions turn it back on.
+# the database (scheduler, refresh workers: incview.worker_synchronous_commit) and this
+# script's sessions turn it back on.
 set -euo pipefail
 : "${PGBIN:=/usr/lib/postgresql/15/bin}"
 : "${INCVIEW_PGDATA:=/tmp/pg_incview_data}"
@@ -67,6 +68,7 @@ expect() {  # expect <what> <got> <want>
 
 psql -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
 psql -d postgres -c "ALTER DATABASE $db SET synchronous_commit = on" \
+                 -c "ALTER DATABASE $db SET incview.worker_synchronous_commit = on" \
                  -c "ALTER DATABASE $db SET incview.batch_size = 10000" >/dev/null  # (a): one large batch
 export PGOPTIONS="-c synchronous_commit=on"
 psql -d postgres -c "ALTER SYSTEM SET incview.naptime = '100ms'" -c "SELECT pg_reload_conf()" >/dev/null

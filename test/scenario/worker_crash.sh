@@ -28,8 +28,11 @@ psql -d postgres -c "ALTER DATABASE $db SET incview.batch_size = 2"
 # test.sh runs the cluster with synchronous_commit = off, where a crash may lose the last
 # commits of *every* session (PostgreSQL's documented trade-off): the data and its dirty keys
 # together, but also this script's set_policy calls. The crash rounds need durable commits,
-# for the scheduler (database setting) and for this script's sessions (PGOPTIONS).
-psql -d postgres -c "ALTER DATABASE $db SET synchronous_commit = on"
+# for the scheduler and its refresh workers (incview.worker_synchronous_commit, default off:
+# their own setting, a database's synchronous_commit does not reach them) and for this
+# script's sessions (database setting, PGOPTIONS).
+psql -d postgres -c "ALTER DATABASE $db SET synchronous_commit = on" \
+                 -c "ALTER DATABASE $db SET incview.worker_synchronous_commit = on"
 export PGOPTIONS="-c synchronous_commit=on"
 psql -d $db <<'SQL'
 SET client_min_messages = warning;

@@ -115,6 +115,7 @@ void incview_refresh_worker_main(Datum arg) {
   BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(arg), InvalidOid, 0);
   pgstat_report_appname("pg_incview refresh");
   pin_search_path();
+  apply_worker_commit_mode();
   const int32 stage_id = static_cast<int32>(strtol(MyBgworkerEntry->bgw_extra, nullptr, 10));
   guarded_iteration([stage_id] {
     std::optional<std::string> name;

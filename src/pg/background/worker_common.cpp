@@ -4,6 +4,7 @@
 #include <csignal>
 
 #include "pg/support/role.hpp"
+#include "pg/support/settings.hpp"
 
 extern "C" {
 #include "pgstat.h"
@@ -28,6 +29,7 @@ void reload_config_if_asked() {
   if (ConfigReloadPending) {
     ConfigReloadPending = false;
     ProcessConfigFile(PGC_SIGHUP);
+    apply_worker_commit_mode();  // incview.worker_synchronous_commit may have changed
   }
 }
 
@@ -39,6 +41,19 @@ bool extension_installed() {
 
 void pin_search_path() {
   pg_call([] { SetConfigOption("search_path", kSafeSearchPath, PGC_SUSET, PGC_S_SESSION); });
+}
+
+void apply_worker_commit_mode() {
+  static bool overridden = false;  // a value of ours is in force, not the inherited one
+  const bool inherit = settings.worker_synchronous_commit == kWorkerCommitInherit;
+  if (inherit && !overridden) return;
+  pg_call([&] {
+    // Back to "inherit": the value the server's, database's and role's settings give.
+    const char* mode = inherit ? GetConfigOptionResetString("synchronous_commit")
+                               : kWorkerCommitModes[settings.worker_synchronous_commit];
+    SetConfigOption("synchronous_commit", mode, PGC_SUSET, PGC_S_SESSION);
+  });
+  overridden = !inherit;
 }
 
 void report_activity(const std::string& what) {

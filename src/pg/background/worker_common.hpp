@@ -78,6 +78,18 @@ bool extension_installed();
 // back after (role.hpp), so a stage cannot change this for the worker's later statements.
 void pin_search_path();
 
+// synchronous_commit of this background process's own transactions, from
+// incview.worker_synchronous_commit (default inherit: left as configured; measured, `off`
+// did not shorten the freshness lag, bench/fixed_cost.md): set at start and after each reload of
+// the configuration, at session level, so it applies to the refreshes, the collection of
+// captured keys and the housekeeping of this process only, never to a user's session or a
+// user's own incview.refresh(). Safe for exactly-once: a refresh consumes its keys and
+// writes its rows in one transaction, so a crash that takes the commit back takes back
+// both, and the keys are refreshed again (docs/reference.md, "Settings"). The stage's SQL
+// runs at a GUC nest level of its own (role.hpp): it cannot change this for later
+// transactions.
+void apply_worker_commit_mode();
+
 // pg_stat_activity's query column of this worker: what it is doing now.
 void report_activity(const std::string& what);
 

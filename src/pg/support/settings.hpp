@@ -18,9 +18,18 @@ struct Settings {
   // Background processes under one budget (worker_budget.hpp):
   int worker_budget = 3;        // schedulers + refresh workers at once, cluster-wide (launcher not counted)
   int idle_timeout_ms = 30000;  // a scheduler with nothing due exits after this
+  // synchronous_commit of the background processes' own transactions (worker_common.hpp):
+  // an index of kWorkerCommitModes (kWorkerCommitInherit: the configured synchronous_commit).
+  int worker_synchronous_commit = 5;
 };
 
 extern Settings settings;
+
+// The values of incview.worker_synchronous_commit, as synchronous_commit spells them, and
+// "inherit" (the default): whatever synchronous_commit the process got from the server's,
+// database's and role's settings.
+inline constexpr const char* kWorkerCommitModes[] = {"off", "local", "remote_write", "on", "remote_apply", "inherit"};
+inline constexpr int kWorkerCommitInherit = 5;
 
 void define_settings();
 
