@@ -134,7 +134,7 @@ fi
 
 # ---------------------------------------------------------------- cluster
 CLUSTER_OK=0
-if want regress || want pgtap; then
+if want regress || want pgtap || want scenario; then
   if [[ $PGXS_OK == 1 ]]; then
     section "cluster (fresh, port $PORT)"
     CLUSTER_STARTED=1
