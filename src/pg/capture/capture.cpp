@@ -326,6 +326,16 @@ Datum incview_capture(PG_FUNCTION_ARGS) {
       connected = true;
       stages = load(relid, td->tg_relation->rd_att);
     }
+    // Delta queues first, before anything is written: a stage dropped while we waited for its
+    // queue resets the capture list (delta_batch.hpp, lock_delta_queues).
+    while (!stages->own.empty() || !stages->delta_batches.empty()) {
+      lock_delta_queues(stages->own, stages->delta_batches, relid, event);
+      cached = cache.find(relid);
+      if (cached != cache.end() && cached->second.stages == stages) break;
+      if (!connected) spi_connect();
+      connected = true;
+      stages = load(relid, td->tg_relation->rd_att);
+    }
     const int64 rows = changed_row_count(data);
     bool wake = stages->groups_wake;
     ++capture_depth;

@@ -3,7 +3,12 @@
 #include <algorithm>
 
 #include "core/shared_delta_capture.hpp"
+#include "pg/support/guard.hpp"
 #include "pg/support/role.hpp"
+
+extern "C" {
+#include "storage/lmgr.h"
+}
 
 namespace incview::pg {
 
@@ -42,6 +47,23 @@ void batch_delta_stages(std::vector<std::unique_ptr<StageCapture>>* own,
       batches->push_back(std::move(b));
   }
   *own = std::move(rest);
+}
+
+void lock_delta_queues(const std::vector<std::unique_ptr<StageCapture>>& own,
+                       const std::vector<std::unique_ptr<DeltaBatch>>& batches, Oid relid, CaptureEvent event) {
+  if (event == CaptureEvent::Truncate) return;  // markers only
+  std::vector<const StageCapture*> delta;
+  for (const auto& sc : own)
+    if (is_delta(*sc)) delta.push_back(sc.get());
+  for (const auto& b : batches)
+    for (const auto& sc : b->stages) delta.push_back(sc.get());
+  for (const StageCapture* sc : delta) {
+    if (!OidIsValid(sc->delta_queue) || delta_interleaved(*sc) || delta_rls_hides_rows(sc->stage_owner, relid))
+      continue;
+    const Oid queue = sc->delta_queue;
+    const LOCKMODE mode = sc->delta_waits_for_writers ? ShareRowExclusiveLock : RowExclusiveLock;
+    pg_call([&] { LockRelationOid(queue, mode); });
+  }
 }
 
 void capture_delta_batch(DeltaBatch& batch, Oid relid, CaptureEvent event, int64 rows) {

@@ -26,6 +26,15 @@ struct DeltaBatch {
 void batch_delta_stages(std::vector<std::unique_ptr<StageCapture>>* own,
                         std::vector<std::unique_ptr<DeltaBatch>>* batches);
 
+// Takes, before the statement writes anything, the lock on the queue of every delta stage (in
+// `own` or a batch) whose capture will run its INSERT: SHARE ROW EXCLUSIVE for a join's side
+// that waits for other writers (capture_delta), ROW EXCLUSIVE otherwise. A drop_stage holding
+// a queue makes this wait; its invalidation is processed once the lock is granted, so the
+// caller sees its capture list reset and reloads it, instead of the kept plan failing on the
+// dropped queue ("relation ... does not exist", the writer's statement lost).
+void lock_delta_queues(const std::vector<std::unique_ptr<StageCapture>>& own,
+                       const std::vector<std::unique_ptr<DeltaBatch>>& batches, Oid relid, CaptureEvent event);
+
 // The statement's capture for every stage of the batch, exactly as capture_stage would make
 // it one stage at a time: a TRUNCATE, rows row-level security hides from the owner, or a
 // join's side with a statement pending on another side (then each stage decides alone, as
