@@ -7,7 +7,7 @@
 #include "core/capture_sql.hpp"
 #include "core/sql_text.hpp"
 #include "pg/capture/change_record.hpp"
-#include "pg/capture/delta_batch.hpp"
+#include "pg/capture/delta_queue_lock.hpp"
 #include "pg/capture/stage_capture.hpp"
 #include "pg/citus/citus.hpp"
 #include "pg/support/guard.hpp"
@@ -44,10 +44,8 @@ constexpr const char* kNewTable = "incview_new";
 // whatever the number of stages in it, and a statement of its own for each stage whose keys
 // need its owner's code (a lookup mapping, scope columns of user types) or a session setting
 // (floats, timestamps), as before change records (and for all of them under catalog 0.1).
-// Delta stages of one owner share one statement (delta_batch.hpp).
 struct StageList {
   std::vector<std::unique_ptr<StageCapture>> own;  // per-stage statements
-  std::vector<std::unique_ptr<DeltaBatch>> delta_batches;
   std::vector<KeyGroup> groups;
   Oid record_table = InvalidOid;
   bool groups_wake = false;  // a continuous stage is in some group
@@ -191,7 +189,6 @@ std::shared_ptr<StageList> load(Oid relid, TupleDesc desc) {
     group_stages(desc, std::move(all), stages.get());
   else
     stages->own = std::move(all);
-  batch_delta_stages(&stages->own, &stages->delta_batches);
   // A relcache message processed while we read may have reset the entry: ours is newer.
   cache[relid].stages = stages;
   return stages;
@@ -327,9 +324,9 @@ Datum incview_capture(PG_FUNCTION_ARGS) {
       stages = load(relid, td->tg_relation->rd_att);
     }
     // Delta queues first, before anything is written: a stage dropped while we waited for its
-    // queue resets the capture list (delta_batch.hpp, lock_delta_queues).
-    while (!stages->own.empty() || !stages->delta_batches.empty()) {
-      lock_delta_queues(stages->own, stages->delta_batches, relid, event);
+    // queue resets the capture list (delta_queue_lock.hpp).
+    while (!stages->own.empty()) {
+      lock_delta_queues(stages->own, relid, event);
       cached = cache.find(relid);
       if (cached != cache.end() && cached->second.stages == stages) break;
       if (!connected) spi_connect();
@@ -342,17 +339,13 @@ Datum incview_capture(PG_FUNCTION_ARGS) {
     try {
       for (const auto& g : stages->groups)
         capture_group(stages->record_table, g, data, event, rows, group_threshold(g));
-      if (!stages->own.empty() || !stages->delta_batches.empty()) {
+      if (!stages->own.empty()) {
         if (!connected) spi_connect();
         connected = true;
         pg_call([&] { SPI_register_trigger_data(data); });
         for (auto& sc : stages->own) {
           capture_stage(*sc, relid, event, rows);
           wake = wake || sc->wakes;
-        }
-        for (auto& batch : stages->delta_batches) {
-          capture_delta_batch(*batch, relid, event, rows);
-          for (const auto& sc : batch->stages) wake = wake || sc->wakes;
         }
       }
     } catch (...) {

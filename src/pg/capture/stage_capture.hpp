@@ -41,8 +41,8 @@ struct StageCapture {
 // (incview.capture_all_ratio of the stage's scope count; INT64_MAX below 100 scopes).
 int64 marker_threshold(int64 scopes);
 
-// Engine delta, the checks behind capture_delta (stage_capture.cpp), shared with the delta
-// stages that capture in one statement (delta_batch.hpp):
+// Engine delta, the checks behind capture_delta (stage_capture.cpp), shared with the lock
+// taken on the queues before a statement's capture (delta_queue_lock.hpp):
 // whether row-level security hides rows of `relid` from `owner` (then the stage queues a marker);
 bool delta_rls_hides_rows(Oid owner, Oid relid);
 // whether a join's other side has a statement pending, or the transaction snapshot cannot see

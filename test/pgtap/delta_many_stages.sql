@@ -1,10 +1,11 @@
--- Delta stages of one source share one capture statement per owner (issue 18,
--- src/pg/capture/delta_batch.hpp): every stage's partials right and queued exactly once,
--- stages of two owners (two statements, each run as its owner), a stage dropped and one
--- added between two statements of one session, a rolled-back subtransaction, a join's side
--- with a statement pending on the other side (that statement falls back to one stage at a
--- time: markers for the join, partials for the others), TRUNCATE and row-level security
--- (markers). Each stage must equal its query after its refresh.
+-- Several delta stages on one source (issue 18): each captures its partials with a statement of
+-- its own, run as its owner (stage_capture.hpp). Every stage's partials right and queued
+-- exactly once, stages of two owners, a writer of neither, a stage dropped and one added
+-- between two statements of one session, a rolled-back subtransaction, a statement writing
+-- both sides of a join (in either order: the join's stage queues a marker, the others their
+-- partials), TRUNCATE and row-level security (markers). Each stage must equal its query after
+-- its refresh. (An experiment sharing one statement between the stages of an owner passed this
+-- test and did not pay: bench/capture_fanout.md, "Delta stages on one source".)
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pg_incview;
 SET LOCAL client_min_messages = error;  -- explicit delta on a busy source WARNs (delta_write_cost.sql)
