@@ -15,6 +15,7 @@
 # per-round report on stdout and in $OUT/report.md; the ratios are against the first table.
 #   CPU_ENGINE=delta CPU_TABLES="d1:1 d10:10 d50:50" AFTER_PGBIN=... BEFORE_PGBIN=... bench/capture_fanout_cpu.sh
 #   CPU_ENGINE=replace CPU_TABLES="k1:1 k50:50 c1:1" CPU_ROUNDS=9 ...   (c1: the 1-vs-1 control)
+#   CPU_TOGETHER=1: the tables' runs at the same time instead of one after the other (below).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
@@ -27,6 +28,8 @@ ENGINE=${CPU_ENGINE:-delta}
 ROUNDS=${CPU_ROUNDS:-5}
 SECS=${CPU_SECONDS:-6}
 SOURCE_ROWS=${CPU_SOURCE_ROWS:-100000}
+TOGETHER=${CPU_TOGETHER:-0}
+CLIENTS=${CPU_CLIENTS:-1}  # CPU_TOGETHER only (one after the other: 2 clients)
 OUT=${BENCH_OUT:-$HERE/out/capture_fanout_cpu_$ENGINE}
 mkdir -p "$OUT"
 RAW="$OUT/raw.csv"
@@ -78,6 +81,41 @@ run() {  # lib, table, sync
   out=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$OUT/pgbench.out" | head -1)
   awk -v tps="$out" -v d=$((t1 - t0)) -v n=$((n1 - n0)) -v hz="$HZ" 'BEGIN { printf "%s %.1f\n", tps, 1e6 * d / hz / n }'
 }
+# CPU_TOGETHER=1: the tables' pgbench runs at the same time (CPU_CLIENTS clients each), so every
+# table sees the same machine load at every moment: the per-round ratios then vary far less
+# than with runs one after the other (the other engineers' load changes within seconds).
+# Prints one "table tps cpu_us_per_tx" line per table.
+run_together() {  # lib, sync
+  local lib=$1 sync=$2 tab pids t0 t1 n0 n1
+  declare -A pgpid p0 c0
+  for tab in $names; do
+    PGAPPNAME="fan_$tab" PGOPTIONS="-c synchronous_commit=$sync" "$AFTER_PGBIN/pgbench" -n -h /tmp \
+      -p "$(port_of "$lib")" -U postgres -c "$CLIENTS" -j "$CLIENTS" -T "$SECS" -f "$OUT/insert_$tab.sql" fanout \
+      >"$OUT/pgbench_$tab.out" 2>>"$OUT/pgbench.log" &
+    pgpid[$tab]=$!
+  done
+  sleep 1
+  for tab in $names; do
+    pids=$(q "$lib" -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'fan_$tab'")
+    p0[$tab]=$pids
+    # shellcheck disable=SC2086
+    c0[$tab]="$(ticks_of $pids) $(q "$lib" -c "SELECT max(id) FROM t$tab")"
+  done
+  sleep $((SECS - 2))
+  for tab in $names; do
+    # shellcheck disable=SC2086
+    t1=$(ticks_of ${p0[$tab]})
+    n1=$(q "$lib" -c "SELECT max(id) FROM t$tab")
+    read -r t0 n0 <<<"${c0[$tab]}"
+    c0[$tab]="$t0 $n0 $t1 $n1"
+  done
+  for tab in $names; do
+    wait "${pgpid[$tab]}"
+    read -r t0 n0 t1 n1 <<<"${c0[$tab]}"
+    awk -v tab="$tab" -v tps="$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$OUT/pgbench_$tab.out" | head -1)" \
+      -v d=$((t1 - t0)) -v n=$((n1 - n0)) -v hz="$HZ" 'BEGIN { printf "%s %s %.1f\n", tab, tps, 1e6 * d / hz / n }'
+  done
+}
 clear_queues() {  # lib
   q "$1" -c "DELETE FROM incview.dirty_scope" -c "DELETE FROM incview.source_change" -c "DELETE FROM incview.capture_mark"
   local dq
@@ -118,6 +156,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
   order="${arr[*]:k} ${arr[*]:0:k}"
   for lib in $libs; do
     for sync in off on; do
+      if ((TOGETHER)); then
+        while read -r tab tps cpu; do echo "w,$lib,$tab,$r,$sync,$tps,$cpu" >>"$RAW"; done < <(run_together "$lib" "$sync")
+        clear_queues "$lib"
+        continue
+      fi
       for tab in $order; do
         read -r tps cpu <<<"$(run "$lib" "$tab" "$sync")"
         echo "w,$lib,$tab,$r,$sync,$tps,$cpu" >>"$RAW"
@@ -133,7 +176,7 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 first=${names%% *}
 {
   echo "git $(git -C "$ROOT" rev-parse --short HEAD), $(date -u '+%Y-%m-%d %H:%M UTC'), engine $ENGINE, tables: $TABLES,"
-  echo "$ROUNDS rounds of $SECS s, load $LOAD_START at the start, $LOAD_END at the end."
+  echo "$ROUNDS rounds of $SECS s (tables $( ((TOGETHER)) && echo "at the same time, $CLIENTS client(s) each" || echo "one after the other, 2 clients")), load $LOAD_START at the start, $LOAD_END at the end."
   echo "Per round: TPS / writer-backend CPU per transaction (µs); ratios to t$first of the same round"
   echo "(TPS: t/t$first; CPU: t/t$first, > 1 costs more). Median of the ratios last."
   for sync in off on; do
