@@ -54,6 +54,8 @@ q() {
   shift
   "$AFTER_PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h /tmp -p "$(port_of "$lib")" -U postgres -d fanout "$@"
 }
+# This run's backends only: one of the previous run may still be exiting.
+FRESH="backend_start > clock_timestamp() - interval '4 seconds'"
 ticks_of() {  # pids -> summed utime + stime
   local t=0 p
   for p in "$@"; do
@@ -69,7 +71,7 @@ run() {  # lib, table, sync
     -c 2 -j 2 -T "$SECS" -f "$OUT/insert_$tab.sql" fanout >"$OUT/pgbench.out" 2>>"$OUT/pgbench.log" &
   local pg=$!
   sleep 1
-  pids=$(q "$lib" -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench' AND datname = 'fanout'")
+  pids=$(q "$lib" -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench' AND datname = 'fanout' AND $FRESH")
   n0=$(q "$lib" -c "SELECT max(id) FROM t$tab")
   # shellcheck disable=SC2086
   t0=$(ticks_of $pids)
@@ -96,7 +98,7 @@ run_together() {  # lib, sync
   done
   sleep 1
   for tab in $names; do
-    pids=$(q "$lib" -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'fan_$tab'")
+    pids=$(q "$lib" -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'fan_$tab' AND $FRESH")
     p0[$tab]=$pids
     # shellcheck disable=SC2086
     c0[$tab]="$(ticks_of $pids) $(q "$lib" -c "SELECT max(id) FROM t$tab")"
