@@ -56,10 +56,10 @@ q() {
 }
 # This run's backends only: one of the previous run may still be exiting.
 FRESH="backend_start > clock_timestamp() - interval '4 seconds'"
-ticks_of() {  # pids -> summed utime + stime
+ticks_of() {  # pids -> summed utime + stime (a pid gone: 0)
   local t=0 p
   for p in "$@"; do
-    read -r -a f < <(sed 's/^.*) //' "/proc/$p/stat")
+    read -r -a f < <(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null) || continue
     t=$((t + f[11] + f[12]))
   done
   echo "$t"
@@ -86,36 +86,41 @@ run() {  # lib, table, sync
 # CPU_TOGETHER=1: the tables' pgbench runs at the same time (CPU_CLIENTS clients each), so every
 # table sees the same machine load at every moment: the per-round ratios then vary far less
 # than with runs one after the other (the other engineers' load changes within seconds).
-# Prints one "table tps cpu_us_per_tx" line per table.
+# Prints one "table tps cpu_us_per_tx" line per table; TPS here is the rows committed over the
+# sampled window (the same window as the CPU), not pgbench's.
 run_together() {  # lib, sync
-  local lib=$1 sync=$2 tab pids t0 t1 n0 n1
-  declare -A pgpid p0 c0
+  local lib=$1 sync=$2 tab p pids n1 t1 d
+  declare -A pgpid p0 n0
   for tab in $names; do
+    # longer than the sampled window: sampling several tables under load takes seconds
     PGAPPNAME="fan_$tab" PGOPTIONS="-c synchronous_commit=$sync" "$AFTER_PGBIN/pgbench" -n -h /tmp \
-      -p "$(port_of "$lib")" -U postgres -c "$CLIENTS" -j "$CLIENTS" -T "$SECS" -f "$OUT/insert_$tab.sql" fanout \
+      -p "$(port_of "$lib")" -U postgres -c "$CLIENTS" -j "$CLIENTS" -T $((SECS + 8)) -f "$OUT/insert_$tab.sql" fanout \
       >"$OUT/pgbench_$tab.out" 2>>"$OUT/pgbench.log" &
     pgpid[$tab]=$!
   done
-  sleep 1
+  sleep 2
   for tab in $names; do
     pids=$(q "$lib" -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'fan_$tab' AND $FRESH")
-    p0[$tab]=$pids
-    # shellcheck disable=SC2086
-    c0[$tab]="$(ticks_of $pids) $(q "$lib" -c "SELECT max(id) FROM t$tab")"
+    p0[$tab]=""
+    for p in $pids; do p0[$tab]+="$p:$(ticks_of "$p") "; done
+    n0[$tab]=$(q "$lib" -c "SELECT max(id) FROM t$tab")
   done
-  sleep $((SECS - 2))
+  sleep "$SECS"
   for tab in $names; do
-    # shellcheck disable=SC2086
-    t1=$(ticks_of ${p0[$tab]})
+    # the same backends; one gone since (pgbench's first connection) counts nothing
+    d=0
+    for p in ${p0[$tab]}; do
+      [[ -r /proc/${p%%:*}/stat ]] || continue
+      t1=$(ticks_of "${p%%:*}")
+      d=$((d + t1 - ${p#*:}))
+    done
     n1=$(q "$lib" -c "SELECT max(id) FROM t$tab")
-    read -r t0 n0 <<<"${c0[$tab]}"
-    c0[$tab]="$t0 $n0 $t1 $n1"
+    p0[$tab]="$d $((n1 - n0[$tab]))"
   done
   for tab in $names; do
     wait "${pgpid[$tab]}"
-    read -r t0 n0 t1 n1 <<<"${c0[$tab]}"
-    awk -v tab="$tab" -v tps="$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$OUT/pgbench_$tab.out" | head -1)" \
-      -v d=$((t1 - t0)) -v n=$((n1 - n0)) -v hz="$HZ" 'BEGIN { printf "%s %s %.1f\n", tab, tps, 1e6 * d / hz / n }'
+    read -r d n1 <<<"${p0[$tab]}"
+    awk -v tab="$tab" -v d="$d" -v n="$n1" -v hz="$HZ" 'BEGIN { printf "%s %.1f %.1f\n", tab, n / '"$SECS"', 1e6 * d / hz / n }'
   done
 }
 clear_queues() {  # lib
