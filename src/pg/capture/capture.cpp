@@ -7,6 +7,7 @@
 #include "core/capture_sql.hpp"
 #include "core/sql_text.hpp"
 #include "pg/capture/change_record.hpp"
+#include "pg/capture/delta_queue_lock.hpp"
 #include "pg/capture/stage_capture.hpp"
 #include "pg/citus/citus.hpp"
 #include "pg/support/guard.hpp"
@@ -319,6 +320,16 @@ Datum incview_capture(PG_FUNCTION_ARGS) {
     bool connected = false;
     if (!stages) {
       spi_connect();
+      connected = true;
+      stages = load(relid, td->tg_relation->rd_att);
+    }
+    // Delta queues first, before anything is written: a stage dropped while we waited for its
+    // queue resets the capture list (delta_queue_lock.hpp).
+    while (!stages->own.empty()) {
+      lock_delta_queues(stages->own, relid, event);
+      cached = cache.find(relid);
+      if (cached != cache.end() && cached->second.stages == stages) break;
+      if (!connected) spi_connect();
       connected = true;
       stages = load(relid, td->tg_relation->rd_att);
     }

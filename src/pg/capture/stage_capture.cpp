@@ -82,18 +82,10 @@ void capture_as_owner(StageCapture& sc, CaptureEvent event, int64 rows, int64 th
 // first side still run in parallel with each other. A transaction snapshot (REPEATABLE READ,
 // SERIALIZABLE) cannot see what it waited for: such a writer queues a marker.
 void capture_delta(StageCapture& sc, Oid relid, CaptureEvent event, int64 threshold) {
-  int rls = RLS_NONE;
-  const Oid owner = sc.stage_owner;
-  if (event != CaptureEvent::Truncate) pg_call([&] { rls = check_enable_rls(relid, owner, true); });
-  const bool joined = !sc.delta_pending_check.empty();
-  bool interleaved = joined && IsolationUsesXactSnapshot();
-  for (Oid other : sc.delta_pending_check)
-    pg_call([&] { interleaved = interleaved || AfterTriggerPendingOnRel(other); });
-  if (!interleaved && event != CaptureEvent::Truncate && sc.delta_waits_for_writers && OidIsValid(sc.delta_queue)) {
-    const Oid queue = sc.delta_queue;
-    pg_call([&] { LockRelationOid(queue, ShareRowExclusiveLock); });
-  }
-  if (event == CaptureEvent::Truncate || rls == RLS_ENABLED || interleaved) {
+  const bool rls = event != CaptureEvent::Truncate && delta_rls_hides_rows(sc.stage_owner, relid);
+  const bool interleaved = delta_interleaved(sc);
+  if (!interleaved && event != CaptureEvent::Truncate) delta_wait_for_writers(sc);
+  if (event == CaptureEvent::Truncate || rls || interleaved) {
     sc.queue.queue_marker(event, sc.stage_id, threshold);
     return;
   }
@@ -105,6 +97,26 @@ void capture_delta(StageCapture& sc, Oid relid, CaptureEvent event, int64 thresh
 }
 
 }  // namespace
+
+bool delta_rls_hides_rows(Oid owner, Oid relid) {
+  int rls = RLS_NONE;
+  pg_call([&] { rls = check_enable_rls(relid, owner, true); });
+  return rls == RLS_ENABLED;
+}
+
+bool delta_interleaved(const StageCapture& sc) {
+  const bool joined = !sc.delta_pending_check.empty();
+  bool interleaved = joined && IsolationUsesXactSnapshot();
+  for (Oid other : sc.delta_pending_check)
+    pg_call([&] { interleaved = interleaved || AfterTriggerPendingOnRel(other); });
+  return interleaved;
+}
+
+void delta_wait_for_writers(const StageCapture& sc) {
+  if (!sc.delta_waits_for_writers || !OidIsValid(sc.delta_queue)) return;
+  const Oid queue = sc.delta_queue;
+  pg_call([&] { LockRelationOid(queue, ShareRowExclusiveLock); });
+}
 
 void capture_stage(StageCapture& sc, Oid relid, CaptureEvent event, int64 rows) {
   const int64 threshold = stage_threshold(sc);

@@ -25,9 +25,9 @@ struct StageCapture {
   // may derive the keys in one statement. Otherwise keys are derived as the owner.
   bool builtin_types = true;
   CaptureSpec spec;
-  StageKeyQueue queue;         // its statements on incview.dirty_scope (catalog/dirty_rows.hpp)
-  KeptPlans<4> owner_plans;    // by event: phase 1 of a two-phase capture, or the delta
-                               // statement, prepared as the stage owner
+  StageKeyQueue queue;       // its statements on incview.dirty_scope (catalog/dirty_rows.hpp)
+  KeptPlans<4> owner_plans;  // by event: phase 1 of a two-phase capture, or the delta
+                             // statement, prepared as the stage owner
   // Engine delta (delta_engine.hpp): the statements queueing per-group partials for INSERT,
   // UPDATE and DELETE; empty when the stage captures keys. A join's other sides: a statement
   // pending on one of them when this capture runs makes its delta inexact (capture_delta).
@@ -40,6 +40,16 @@ struct StageCapture {
 // More distinct keys than this in one statement queue one "every scope" marker
 // (incview.capture_all_ratio of the stage's scope count; INT64_MAX below 100 scopes).
 int64 marker_threshold(int64 scopes);
+
+// Engine delta, the checks behind capture_delta (stage_capture.cpp), shared with the lock
+// taken on the queues before a statement's capture (delta_queue_lock.hpp):
+// whether row-level security hides rows of `relid` from `owner` (then the stage queues a marker);
+bool delta_rls_hides_rows(Oid owner, Oid relid);
+// whether a join's other side has a statement pending, or the transaction snapshot cannot see
+// what the capture waited for (then the stage queues a marker);
+bool delta_interleaved(const StageCapture& sc);
+// a join's side but the first: waits for the other sides' writers (SHARE ROW EXCLUSIVE on the queue).
+void delta_wait_for_writers(const StageCapture& sc);
 
 // Captures the statement's `rows` changed rows (the larger transition table) for the stage.
 void capture_stage(StageCapture& sc, Oid relid, CaptureEvent event, int64 rows);
