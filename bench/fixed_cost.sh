@@ -45,6 +45,8 @@ LAG_RATES=${LAG_RATES-"100 1000 2000"}  # "" skips the lag part
 LAG_PROBES=${LAG_PROBES:-300}          # at most, per rate and build
 LAG_SECONDS=${LAG_SECONDS:-40}         # per rate and build
 LAG_TIMEOUT=${LAG_TIMEOUT:-5}          # seconds a probe waits
+# FC_PGCONF_EXTRA: more postgresql.conf lines for both clusters (profiling: pg_stat_statements,
+# log_min_messages = debug1 for the scheduler's per-pass line); BENCH_KEEP=1 leaves them running.
 OUT=${BENCH_OUT:-$HERE/out/fixed_cost}
 DB=fc
 STAGE=patient_product_due
@@ -71,7 +73,8 @@ cluster() {
     INCVIEW_PGCONF_EXTRA="shared_buffers = '256MB'
 work_mem = '64MB'
 max_wal_size = '4GB'
-incview.enabled = off" bash "$ROOT/scripts/cluster.sh" "$@"
+incview.enabled = off
+${FC_PGCONF_EXTRA:-}" bash "$ROOT/scripts/cluster.sh" "$@"
 }
 cleanup() {
   local rc=$?
