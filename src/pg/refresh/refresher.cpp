@@ -61,17 +61,19 @@ RefreshStats refresh_batches(const StageRecord& stage, const std::vector<KeyBatc
     for (const auto& batch : batches) {
       const auto args = batch_args(batch, stage.scope_types);
       const std::string rows = sql.select_scoped(batch.nulls);
-      // A small batch's statements run kept plans (batch_plans.hpp), a large one's are planned with its keys.
+      // A small batch's statements run kept plans (batch_plans.hpp), a large one's are planned with its keys;
+      // one key gets a filter the kept plan estimates as one scope.
       const int64 n = batch.count;
+      const bool one = n == 1;
       if (engine == Engine::Diff) {
-        insert_routed(stage, rows, args, [&] { spi_exec_batch(sql.diff_scoped(batch.nulls), args, n); });
+        insert_routed(stage, rows, args, [&] { spi_exec_batch(sql.diff_scoped(batch.nulls, one), args, n); });
         stats.deleted += spi_int8(0, 1);
         stats.inserted += spi_int8(0, 2);
         stats.updated += spi_int8(0, 3);
       } else {
-        stats.deleted += static_cast<int64>(spi_exec_batch(sql.delete_scoped(batch.nulls), args, n));
+        stats.deleted += static_cast<int64>(spi_exec_batch(sql.delete_scoped(batch.nulls, one), args, n));
         insert_routed(stage, rows, args, [&] {
-          stats.inserted += static_cast<int64>(spi_exec_batch(sql.insert_scoped(batch.nulls), args, n));
+          stats.inserted += static_cast<int64>(spi_exec_batch(sql.insert_scoped(batch.nulls, one), args, n));
         });
       }
       stats.scopes += batch.count;
