@@ -8,7 +8,7 @@
 -- the owner's SQL still runs restricted, with its settings rolled back.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_incview;
-SELECT plan(24);
+SELECT plan(26);
 SET incview.default_policy = 'manual';
 
 DROP ROLE IF EXISTS kp_owner;
@@ -130,6 +130,15 @@ CREATE OR REPLACE VIEW kp_view AS SELECT k, v FROM kp_vsrc WHERE v > 1000;
 SELECT pg_temp.touch('kp_v', 12);
 SELECT is((SELECT n FROM kp_v WHERE k = 12), (SELECT count(*) FROM kp_vsrc WHERE k = 12 AND v > 1000),
           'after CREATE OR REPLACE VIEW: the new definition');
+
+-- Three keys in one batch (the kept plan of `= ANY($1)`), after the view changed again.
+CREATE OR REPLACE VIEW kp_view AS SELECT k, v FROM kp_vsrc WHERE v > 500;
+INSERT INTO kp_vsrc VALUES (13, 1), (14, 1), (15, 1);
+SELECT is(incview.refresh('kp_v'), 3::bigint, 'three scopes in one batch');
+SELECT is((SELECT array_agg(n ORDER BY k) FROM kp_v WHERE k IN (13, 14, 15)),
+          (SELECT array_agg(c ORDER BY k) FROM (SELECT k, count(*) FILTER (WHERE v > 500) AS c FROM kp_vsrc
+                                                WHERE k IN (13, 14, 15) GROUP BY k) x),
+          'their rows follow the view''s new definition');
 
 -- A large batch (planned with its keys) and small ones after it.
 INSERT INTO kp_vsrc SELECT g, 1 FROM generate_series(0, 199) g;
