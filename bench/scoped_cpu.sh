@@ -95,7 +95,12 @@ measure() {  # label variant
     -T "$SECS" -f "$OUT/$v.pgbench" scpu > "$OUT/pgbench-$l-$v.log" 2>&1 &
   local bench=$!
   sleep 1
-  pid=$(sql "$l" "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench' AND datname = 'scpu'")
+  # this run's session (a busy machine may start it late, or the last run's may still exit)
+  for _ in $(seq 1 50); do
+    pid=$(sql "$l" "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench' AND datname = 'scpu' AND state IS NOT NULL ORDER BY backend_start DESC LIMIT 1")
+    [[ -n $pid && -r /proc/$pid/schedstat ]] && break
+    sleep 0.1
+  done
   c0=$(cut -d' ' -f1 "/proc/$pid/schedstat"); t0=$(ticks "$pid"); s0=$(sql "$l" "SELECT last_value FROM medications_id_seq")
   sleep $((SECS - 2))
   c1=$(cut -d' ' -f1 "/proc/$pid/schedstat"); t1=$(ticks "$pid"); s1=$(sql "$l" "SELECT last_value FROM medications_id_seq")
