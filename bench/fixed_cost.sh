@@ -45,6 +45,8 @@ LAG_RATES=${LAG_RATES-"100 1000 2000"}  # "" skips the lag part
 LAG_PROBES=${LAG_PROBES:-300}          # at most, per rate and build
 LAG_SECONDS=${LAG_SECONDS:-40}         # per rate and build
 LAG_TIMEOUT=${LAG_TIMEOUT:-5}          # seconds a probe waits
+# FC_PGCONF_EXTRA: more postgresql.conf lines for both clusters (profiling: pg_stat_statements,
+# log_min_messages = debug1 for the scheduler's per-pass line); BENCH_KEEP=1 leaves them running.
 OUT=${BENCH_OUT:-$HERE/out/fixed_cost}
 DB=fc
 STAGE=patient_product_due
@@ -71,7 +73,8 @@ cluster() {
     INCVIEW_PGCONF_EXTRA="shared_buffers = '256MB'
 work_mem = '64MB'
 max_wal_size = '4GB'
-incview.enabled = off" bash "$ROOT/scripts/cluster.sh" "$@"
+incview.enabled = off
+${FC_PGCONF_EXTRA:-}" bash "$ROOT/scripts/cluster.sh" "$@"
 }
 cleanup() {
   local rc=$?
@@ -248,6 +251,7 @@ EOF
 done
 probe_no=0
 cell=0
+: > "$OUT/passes.csv"
 # A rate may be listed more than once (LAG_RATES="1000 1000 1000 1000"): its cells' probes
 # are pooled in the summary. The builds' order alternates from cell to cell, so a load that
 # drifts during the run does not always fall on the same build.
@@ -280,6 +284,9 @@ for rate in $LAG_RATES; do
     echo "$l,lag_backlog,rate=$rate,0,$backlog" >> "$RAW"
     kill "$LOAD_PID" 2>/dev/null; wait "$LOAD_PID" 2>/dev/null || true
     LOAD_PID=
+    # The scheduler's passes of this cell, when it logs them (FC_PGCONF_EXTRA with
+    # log_min_messages = debug1): fitted per build and rate in the summary.
+    python3 "$HERE/pass_points.py" "${DIR[$l]}/server.log" "$t_start" "$(date +%s.%N)" "$l" "$rate" >> "$OUT/passes.csv" || true
     elapsed=$(awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
     inserted=$(sql "$l" "SELECT count(*) FROM medications WHERE id > $BASE_MED")
     achieved=$(awk -v n="$inserted" -v t="$elapsed" 'BEGIN { printf "%.0f", n / t }')
@@ -332,4 +339,23 @@ for v in sorted({r['variant'] for r in rows if r['experiment'] == 'lag'}, key=la
         ach = vals(l, 'lag_rate', v)
         bl = vals(l, 'lag_backlog', v)
         print(f"| {l} | {v.split('=')[1]} | {ach[0]:.0f} | {len(xs)} | {pct(xs, .5):.1f} | {pct(xs, .95):.1f} | {pct(xs, .99):.1f} | {max(xs):.1f} | {bl[0]:.0f} |")
+# The scheduler's passes (only with log_min_messages = debug1): least squares
+# total = a + b * keys per build and rate, keys = those queued at the pass's start.
+import os
+passes = os.path.join(os.path.dirname(sys.argv[1]), 'passes.csv')
+pts = [r.strip().split(',') for r in open(passes)] if os.path.exists(passes) else []
+if pts:
+    print()
+    print("| build | rate | passes | keys per pass (mean) | pass (ms, mean) | prelude (ms, mean) | fit: a (ms) | b (ms per key) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for rate in sorted({p[1] for p in pts}, key=int):
+        for l in labels:
+            sel = [(int(p[2]), int(p[3]) / 1000, int(p[4]) / 1000) for p in pts if p[0] == l and p[1] == rate]
+            if len(sel) < 3: continue
+            k = [s[0] for s in sel]; t = [s[2] for s in sel]
+            mk, mt = statistics.mean(k), statistics.mean(t)
+            sxx = sum((x - mk) ** 2 for x in k)
+            b = sum((x - mk) * (y - mt) for x, y in zip(k, t)) / sxx if sxx else float('nan')
+            a = mt - b * mk
+            print(f"| {l} | {rate} | {len(sel)} | {mk:.1f} | {mt:.2f} | {statistics.mean(s[1] for s in sel):.2f} | {a:.2f} | {b:.3f} |")
 EOF

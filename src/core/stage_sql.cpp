@@ -70,9 +70,24 @@ std::string StageSql::scope_filter(const std::string& alias, const NullColumns& 
   return join(parts, " AND ");
 }
 
-std::string StageSql::select_scoped(const NullColumns& nulls) const {
+std::string StageSql::scope_filter_one_key(const std::string& alias, const NullColumns& nulls) const {
+  const auto& scope = shape_.scope;
+  std::vector<std::string> parts;
+  for (size_t i = 0; i < scope.size(); ++i) {
+    const std::string col = alias + "." + quote_ident(scope[i].name);
+    const std::string value = "($" + std::to_string(i + 1) + "::" + scope[i].type + "[])[1]";
+    const bool has_null = i < nulls.size() && nulls[i];
+    // The key's value is NULL here: `col = NULL` matches nothing, `col IS NULL` its scope.
+    parts.push_back(has_null ? "(" + col + " = " + value + " OR " + col + " IS NULL)" : col + " = " + value);
+  }
+  return join(parts, " AND ");
+}
+
+std::string StageSql::select_scoped(const NullColumns& nulls) const { return select_scoped(nulls, false); }
+
+std::string StageSql::select_scoped(const NullColumns& nulls, bool one_key) const {
   return "SELECT " + column_list(shape_.columns, "s") + " FROM " + wrap_query("s") + " WHERE " +
-         scope_filter("s", nulls);
+         (one_key ? scope_filter_one_key("s", nulls) : scope_filter("s", nulls));
 }
 
 std::string StageSql::select_scoped_literal(const std::vector<std::string>& array_literals,
@@ -88,12 +103,17 @@ std::string StageSql::select_scoped_literal(const std::vector<std::string>& arra
   return sql;
 }
 
-std::string StageSql::delete_scoped(const NullColumns& nulls) const {
-  return "DELETE FROM " + shape_.target + " AS t WHERE " + scope_filter("t", nulls);
+std::string StageSql::delete_scoped(const NullColumns& nulls) const { return delete_scoped(nulls, false); }
+
+std::string StageSql::delete_scoped(const NullColumns& nulls, bool one_key) const {
+  return "DELETE FROM " + shape_.target + " AS t WHERE " +
+         (one_key ? scope_filter_one_key("t", nulls) : scope_filter("t", nulls));
 }
 
-std::string StageSql::insert_scoped(const NullColumns& nulls) const {
-  return "INSERT INTO " + shape_.target + " (" + column_list(shape_.columns) + ") " + select_scoped(nulls);
+std::string StageSql::insert_scoped(const NullColumns& nulls) const { return insert_scoped(nulls, false); }
+
+std::string StageSql::insert_scoped(const NullColumns& nulls, bool one_key) const {
+  return "INSERT INTO " + shape_.target + " (" + column_list(shape_.columns) + ") " + select_scoped(nulls, one_key);
 }
 
 std::string StageSql::row_text(const std::string& alias) const {
@@ -193,8 +213,11 @@ std::string StageSql::multiset_diff_body(const std::string& fresh_sql, const std
   return sql;
 }
 
-std::string StageSql::diff_scoped(const NullColumns& nulls) const {
-  return diff_body(select_scoped(nulls), scope_filter("t", nulls));
+std::string StageSql::diff_scoped(const NullColumns& nulls) const { return diff_scoped(nulls, false); }
+
+std::string StageSql::diff_scoped(const NullColumns& nulls, bool one_key) const {
+  return diff_body(select_scoped(nulls, one_key),
+                   one_key ? scope_filter_one_key("t", nulls) : scope_filter("t", nulls));
 }
 
 namespace {

@@ -41,21 +41,31 @@ class StageSql {
 
   // Predicate on `alias` selecting the batch's scopes; parameters $first.. are arrays.
   std::string scope_filter(const std::string& alias, const NullColumns& nulls, int first_param = 1) const;
+  // The same for a batch of exactly one key: `col = ($n::type[])[1]` (plus `OR col IS NULL`
+  // where the key's value is NULL), no tuple filter (one key is one tuple). A kept generic
+  // plan estimates it as one scope, where `= ANY($n)` is estimated as ten
+  // (refresh/batch_plans.hpp): the plan a one-key refresh wants.
+  std::string scope_filter_one_key(const std::string& alias, const NullColumns& nulls) const;
 
   // SELECT <columns> FROM (<query>) s WHERE <scope filter on s>
   std::string select_scoped(const NullColumns& nulls) const;
+  // one_key: the batch holds exactly one key (scope_filter_one_key). The same parameters.
+  std::string select_scoped(const NullColumns& nulls, bool one_key) const;
   // Same, with literal key arrays in place of parameters (for EXPLAIN text a user can rerun).
   std::string select_scoped_literal(const std::vector<std::string>& array_literals, const NullColumns& nulls) const;
 
   // engine replace: delete the batch's rows, insert them again from the query.
   std::string delete_scoped(const NullColumns& nulls) const;
   std::string insert_scoped(const NullColumns& nulls) const;
+  std::string delete_scoped(const NullColumns& nulls, bool one_key) const;
+  std::string insert_scoped(const NullColumns& nulls, bool one_key) const;
 
   // engine diff: one statement; returns (deleted, inserted, updated). Unchanged rows are
   // not written at all. With a unique_key, rows are paired by it (NULLs pair with NULLs)
   // and compared by their text form; without one, the stage is a multiset and rows are
   // paired by their whole text form, copy by copy (see multiset_diff_body).
   std::string diff_scoped(const NullColumns& nulls) const;
+  std::string diff_scoped(const NullColumns& nulls, bool one_key) const;
 
   // engine full. row_filter: an extra condition on the query's rows (empty: none); the
   // rebuild passes one that counts rows for incview.progress.

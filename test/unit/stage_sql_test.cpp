@@ -42,6 +42,25 @@ TEST(StageSql, ScopeFilterIsPushableAny) {
   EXPECT_EQ(sql.scope_filter("s", {true}), "(s.\"patient_id\" = ANY($1::bigint[]) OR s.\"patient_id\" IS NULL)");
 }
 
+// One key: the array's first element, so a kept generic plan estimates one scope, not ten.
+TEST(StageSql, OneKeyFilterTakesTheArraysFirstElement) {
+  StageSql single_sql(single());
+  EXPECT_EQ(single_sql.scope_filter_one_key("s", {false}), "s.\"patient_id\" = ($1::bigint[])[1]");
+  EXPECT_EQ(single_sql.scope_filter_one_key("t", {true}),
+            "(t.\"patient_id\" = ($1::bigint[])[1] OR t.\"patient_id\" IS NULL)");
+  EXPECT_TRUE(contains(single_sql.delete_scoped({false}, true), "AS t WHERE t.\"patient_id\" = ($1::bigint[])[1]"));
+  EXPECT_TRUE(contains(single_sql.insert_scoped({false}, true), ") AS s WHERE s.\"patient_id\" = ($1::bigint[])[1]"));
+  EXPECT_EQ(single_sql.insert_scoped({false}, false), single_sql.insert_scoped({false}));
+  EXPECT_EQ(single_sql.delete_scoped({true}, false), single_sql.delete_scoped({true}));
+  // Composite: one equality per column is the exact tuple, no unnest filter on top.
+  StageSql comp(composite());
+  EXPECT_EQ(comp.scope_filter_one_key("s", {false, true}),
+            "s.\"org_id\" = ($1::integer[])[1] AND (s.\"cluster\" = ($2::text[])[1] OR s.\"cluster\" IS NULL)");
+  const std::string d = comp.diff_scoped({false, false}, true);
+  EXPECT_TRUE(contains(d, "t.\"org_id\" = ($1::integer[])[1] AND t.\"cluster\" = ($2::text[])[1]")) << d;
+  EXPECT_FALSE(contains(d, "unnest")) << d;
+}
+
 TEST(StageSql, TrailingCommentCannotSwallowTheParenthesis) {
   StageSql sql(single());
   const std::string q = sql.select_scoped({false});

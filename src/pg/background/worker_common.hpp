@@ -44,7 +44,8 @@ void guarded_iteration(F&& body) {
 // The worker's own statements (fixed texts over our catalog, pinned search path) keep their
 // plans for the life of the process: a pass runs them all each time a commit wakes it, so
 // under a steady write load their parsing and planning was part of every freshness lag.
-// The stage owner's SQL inside (as_stage_owner) is still planned for each batch.
+// The stage owner's SQL inside (as_stage_owner) is planned for each batch, but for the
+// scoped statements of small batches (refresh/batch_plans.hpp).
 template <typename F>
 void in_transaction(F&& body) {
   pg_call([] {

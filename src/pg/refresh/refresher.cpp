@@ -6,6 +6,7 @@
 
 #include "pg/citus/citus.hpp"
 #include "pg/support/guard.hpp"
+#include "pg/refresh/batch_plans.hpp"
 #include "pg/refresh/delta_engine.hpp"
 #include "pg/catalog/catalog.hpp"
 #include "pg/catalog/queue_markers.hpp"
@@ -23,7 +24,7 @@ constexpr int32 kLockSpace = 0x696e6376;
 }  // namespace
 
 // The advisory-lock functions called directly, not through SQL: a statement here was
-// parsed and planned on every refresh call (the stage owner's SQL is never kept prepared).
+// parsed and planned on every refresh call (run as the stage's owner, under its search path).
 void lock_stage(int32 stage_id) {
   pg_call([&] { DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(kLockSpace), Int32GetDatum(stage_id)); });
 }
@@ -60,15 +61,20 @@ RefreshStats refresh_batches(const StageRecord& stage, const std::vector<KeyBatc
     for (const auto& batch : batches) {
       const auto args = batch_args(batch, stage.scope_types);
       const std::string rows = sql.select_scoped(batch.nulls);
+      // A small batch's statements run kept plans (batch_plans.hpp), a large one's are planned with its keys;
+      // one key gets a filter the kept plan estimates as one scope.
+      const int64 n = batch.count;
+      const bool one = n == 1;
       if (engine == Engine::Diff) {
-        insert_routed(stage, rows, args, [&] { spi_exec(sql.diff_scoped(batch.nulls), args); });
+        insert_routed(stage, rows, args, [&] { spi_exec_batch(sql.diff_scoped(batch.nulls, one), args, n); });
         stats.deleted += spi_int8(0, 1);
         stats.inserted += spi_int8(0, 2);
         stats.updated += spi_int8(0, 3);
       } else {
-        stats.deleted += static_cast<int64>(spi_exec(sql.delete_scoped(batch.nulls), args));
-        insert_routed(stage, rows, args,
-                      [&] { stats.inserted += static_cast<int64>(spi_exec(sql.insert_scoped(batch.nulls), args)); });
+        stats.deleted += static_cast<int64>(spi_exec_batch(sql.delete_scoped(batch.nulls, one), args, n));
+        insert_routed(stage, rows, args, [&] {
+          stats.inserted += static_cast<int64>(spi_exec_batch(sql.insert_scoped(batch.nulls, one), args, n));
+        });
       }
       stats.scopes += batch.count;
       progress_batch_done(batch.count, stats.deleted + stats.inserted + stats.updated - rows_reported);

@@ -99,7 +99,7 @@ template <typename F>
 void as_stage_owner(Oid owner, const std::string& stored_search_path, F&& body) {
   const std::string path = stage_search_path(stored_search_path);
   AsRole role(owner, true);
-  CatalogPlans no_plans(false);  // the owner's SQL is planned for each batch
+  CatalogPlans no_plans(false);  // the owner's SQL: only small batches keep plans (batch_plans.hpp)
   int level = 0;
   pg_call([&] { level = NewGUCNestLevel(); });
   with_session_settings(path, body);

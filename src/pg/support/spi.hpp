@@ -20,8 +20,9 @@ SpiArg null_arg(Oid type);
 // as_extension_owner), spi_exec keeps the prepared plans of its SELECT / INSERT / UPDATE /
 // DELETE / WITH statements for the life of the backend instead of parsing and planning them
 // on every call (PostgreSQL's plan cache replans them when a table, the role or the search
-// path they depend on changes). Statements with a stage's SQL are never kept (on = false in
-// as_stage_owner): their best plan depends on the batch.
+// path they depend on changes). Statements with a stage's SQL are not kept here (on = false in
+// as_stage_owner): only the scoped statements of small batches are, by the refresher, keyed
+// by role and search path too (refresh/batch_plans.hpp).
 class CatalogPlans {
  public:
   explicit CatalogPlans(bool on = true);

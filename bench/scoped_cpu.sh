@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# CPU time of a k = 1 refresh of the scoped (replace) stage of examples/vet against the
+# hand-written floor, before and after, on a shared machine (issue 12, item 4). As
+# bench/delta_cpu.sh does for the delta stage: per transaction, the CPU time the pgbench
+# session's backend ran (/proc/<pid>/schedstat, first field, ns; and utime + stime of
+# /proc/<pid>/stat, clock ticks, as a cross-check) over a window in the middle of each run,
+# and the transactions in that window (the medications id sequence: each inserts one row):
+#   ins    INSERT INTO medications (one row of a random patient, captured)
+#   k1     the same INSERT, then SELECT incview.refresh('patient_product_due')
+#   floor  the same INSERT, then by hand in one message: DELETE that patient's rows from a
+#          copy of the stage and INSERT them from the stage's query
+# refresh = k1 - ins and floor = floor - ins (µs per call, server CPU only: waiting for a
+# core is not counted, so the load of the machine moves it much less than latencies).
+#
+#   bench/scoped_cpu.sh [scale]      # default 5: 10,000 patients
+#   CPU_ROUNDS (6), CPU_SECONDS (10): alternating rounds per build and variant
+#   PGBIN (after), PGBIN_BEFORE (optional: a second PostgreSQL copy with another build)
+#   BENCH_PGPORT (54567; before: +1), BENCH_PGDATA (/tmp/pg_incview_scoped_cpu)
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+SCALE=${1:-5}
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+PGBIN_BEFORE=${PGBIN_BEFORE:-}
+PORT=${BENCH_PGPORT:-54567}
+DATA=${BENCH_PGDATA:-/tmp/pg_incview_scoped_cpu}
+ROUNDS=${CPU_ROUNDS:-6}
+SECS=${CPU_SECONDS:-10}
+OUT=${BENCH_OUT:-$HERE/out/scoped_cpu}
+STAGE=patient_product_due
+mkdir -p "$OUT"
+RAW=$OUT/raw.csv
+echo "label,variant,round,tx,cpu_us_per_tx,ticks_us_per_tx" > "$RAW"
+log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
+
+LABELS=(after)
+declare -A BIN PRT DIR
+BIN[after]=$PGBIN; PRT[after]=$PORT; DIR[after]=${DATA}_after
+if [[ -n $PGBIN_BEFORE ]]; then
+  LABELS+=(before)
+  BIN[before]=$PGBIN_BEFORE; PRT[before]=$((PORT + 1)); DIR[before]=${DATA}_before
+fi
+cluster() {
+  local l=$1; shift
+  PGBIN=${BIN[$l]} INCVIEW_PGPORT=${PRT[$l]} INCVIEW_PGDATA=${DIR[$l]} INCVIEW_FAST=0 \
+    INCVIEW_PGCONF_EXTRA="shared_buffers = '256MB'
+max_wal_size = '4GB'
+incview.enabled = off" bash "$ROOT/scripts/cluster.sh" "$@" >/dev/null
+}
+psql_() { local l=$1; shift; "${BIN[$l]}/psql" -X -q -h /tmp -p "${PRT[$l]}" -U postgres -v ON_ERROR_STOP=1 -d scpu "$@"; }
+sql() { psql_ "$1" -At -c "$2"; }
+cleanup() { for l in "${LABELS[@]}"; do cluster "$l" stop || true; rm -rf "${DIR[$l]}"; done; }
+trap cleanup EXIT
+
+QUERY=$(awk '/query  => \$q\$/{f=1;next} /^  \$q\$,/{f=0} f' "$ROOT/examples/vet/stage.sql" | tr '\n' ' ')
+log "scoped_cpu: scale $SCALE, $ROUNDS rounds of ${SECS} s, labels ${LABELS[*]}, load $(cut -d' ' -f1-3 /proc/loadavg)"
+for l in "${LABELS[@]}"; do
+  INCVIEW_FRESH=1 cluster "$l" start
+  "${BIN[$l]}/psql" -X -q -h /tmp -p "${PRT[$l]}" -U postgres -d postgres -c "CREATE DATABASE scpu"
+  sql "$l" "CREATE EXTENSION pg_incview" >/dev/null
+  psql_ "$l" -f "$ROOT/examples/vet/schema.sql" >/dev/null
+  psql_ "$l" -v scale="$SCALE" -f "$ROOT/examples/vet/data.sql" >/dev/null
+  psql_ "$l" -f "$HERE/setup.sql" >/dev/null
+  psql_ "$l" -f "$ROOT/examples/vet/stage.sql" >/dev/null
+  sql "$l" "SELECT incview.set_policy('$STAGE', 'manual')" >/dev/null
+  sql "$l" "CREATE TABLE ppd_floor AS SELECT * FROM $STAGE" >/dev/null
+  sql "$l" "CREATE UNIQUE INDEX ON ppd_floor (patient_id, product_id) NULLS NOT DISTINCT" >/dev/null
+  sql "$l" "VACUUM ANALYZE" >/dev/null
+done
+N_PATIENTS=$(sql after "SELECT n_patients FROM bench.meta")
+N_PRODUCTS=$(sql after "SELECT n_products FROM bench.meta")
+
+cat > "$OUT/ins.pgbench" <<EOF
+\\set p random(1, $N_PATIENTS)
+INSERT INTO medications (patient_id, product_id, given_at) VALUES (:p, 1 + :p % $N_PRODUCTS, now());
+EOF
+cat > "$OUT/k1.pgbench" <<EOF
+\\set p random(1, $N_PATIENTS)
+INSERT INTO medications (patient_id, product_id, given_at) VALUES (:p, 1 + :p % $N_PRODUCTS, now());
+SELECT incview.refresh('$STAGE');
+EOF
+cat > "$OUT/floor.pgbench" <<EOF
+\\set p random(1, $N_PATIENTS)
+INSERT INTO medications (patient_id, product_id, given_at) VALUES (:p, 1 + :p % $N_PRODUCTS, now());
+BEGIN \\; DELETE FROM ppd_floor WHERE patient_id = :p \\; INSERT INTO ppd_floor SELECT * FROM ($QUERY) s WHERE s.patient_id = :p \\; COMMIT;
+EOF
+
+# One pgbench run; prints "tx cpu_us_per_tx ticks_us_per_tx" over the window from 1 s after
+# the start to 1 s before the end.
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+measure() {  # label variant
+  local l=$1 v=$2 pid c0 c1 t0 t1 s0 s1 hz
+  hz=$(getconf CLK_TCK)
+  PGOPTIONS="-c synchronous_commit=off" "${BIN[$l]}/pgbench" -n -h /tmp -p "${PRT[$l]}" -U postgres \
+    -T "$SECS" -f "$OUT/$v.pgbench" scpu > "$OUT/pgbench-$l-$v.log" 2>&1 &
+  local bench=$!
+  sleep 1
+  # this run's session (a busy machine may start it late, or the last run's may still exit)
+  for _ in $(seq 1 50); do
+    pid=$(sql "$l" "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench' AND datname = 'scpu' AND state IS NOT NULL ORDER BY backend_start DESC LIMIT 1")
+    [[ -n $pid && -r /proc/$pid/schedstat ]] && break
+    sleep 0.1
+  done
+  c0=$(cut -d' ' -f1 "/proc/$pid/schedstat"); t0=$(ticks "$pid"); s0=$(sql "$l" "SELECT last_value FROM medications_id_seq")
+  sleep $((SECS - 2))
+  c1=$(cut -d' ' -f1 "/proc/$pid/schedstat"); t1=$(ticks "$pid"); s1=$(sql "$l" "SELECT last_value FROM medications_id_seq")
+  wait "$bench"
+  awk -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v s0="$s0" -v s1="$s1" -v hz="$hz" \
+    'BEGIN { printf "%d %.1f %.1f\n", s1 - s0, (c1 - c0) / 1000 / (s1 - s0), (t1 - t0) * 1e6 / hz / (s1 - s0) }'
+}
+
+for round in $(seq 1 "$ROUNDS"); do
+  order=("${LABELS[@]}")
+  (( round % 2 == 0 )) && order=($(printf '%s\n' "${LABELS[@]}" | tac))
+  for l in "${order[@]}"; do
+    for v in ins k1 floor; do
+      read -r tx us tus < <(measure "$l" "$v")
+      echo "$l,$v,$round,$tx,$us,$tus" >> "$RAW"
+      log "round $round $l $v: $tx transactions, $us µs CPU each (ticks: $tus)"
+      # the keys the ins and floor variants queued (k1 would refresh them all at its first
+      # call), then the dead rows: every variant starts alike
+      sql "$l" "SELECT incview.refresh('$STAGE')" >/dev/null
+      sql "$l" "VACUUM medications, incview.dirty_scope, incview.source_change, $STAGE, ppd_floor" >/dev/null
+    done
+  done
+done
+for l in "${LABELS[@]}"; do
+  log "$l: verify($STAGE) (missing,extra) = ($(sql "$l" "SELECT missing || ',' || extra FROM incview.verify('$STAGE')"))"
+done
+log "load at the end $(cut -d' ' -f1-3 /proc/loadavg)"
+
+python3 - "$RAW" <<'PY' | tee "$OUT/summary.md"
+import csv, sys, statistics
+rows = list(csv.DictReader(open(sys.argv[1])))
+labels = sorted({r['label'] for r in rows}, key=lambda l: l != 'before')
+def v(l, var): return [float(r['cpu_us_per_tx']) for r in rows if r['label'] == l and r['variant'] == var]
+print("| build | ins (µs) | k1 (µs) | floor (µs) | refresh = k1 - ins (µs) | floor = floor - ins (µs) | refresh / floor (medians) | per round |")
+print("|---|---|---|---|---|---|---|---|")
+for l in labels:
+    i, k, f = v(l, 'ins'), v(l, 'k1'), v(l, 'floor')
+    ref = [b - a for a, b in zip(i, k)]; fl = [b - a for a, b in zip(i, f)]
+    per = ", ".join(f"{a / b:.2f}" for a, b in zip(ref, fl))
+    print(f"| {l} | {statistics.median(i):.1f} | {statistics.median(k):.1f} | {statistics.median(f):.1f} | "
+          f"{statistics.median(ref):.1f} | {statistics.median(fl):.1f} | {statistics.median(ref) / statistics.median(fl):.2f}x | {per} |")
+for l in labels:
+    i, k, f = v(l, 'ins'), v(l, 'k1'), v(l, 'floor')
+    print(f"\n{l} per round (µs): refresh " + ", ".join(f"{b - a:.0f}" for a, b in zip(i, k)) +
+          "; floor " + ", ".join(f"{b - a:.0f}" for a, b in zip(i, f)))
+if len(labels) == 2:
+    rb = [b - a for a, b in zip(v('before', 'ins'), v('before', 'k1'))]
+    ra = [b - a for a, b in zip(v('after', 'ins'), v('after', 'k1'))]
+    print(f"\nrefresh after / before per round: {', '.join(f'{a / b:.2f}' for a, b in zip(ra, rb))}; "
+          f"medians {statistics.median(ra) / statistics.median(rb):.2f}")
+PY
