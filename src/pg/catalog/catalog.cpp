@@ -138,7 +138,7 @@ std::optional<StageRecord> find_stage(const std::string& name, bool with_summary
     now.has_downstream = spi_bool(0, 2);
     const int32 id = static_cast<int32>(spi_int8(0, 3));
     if (v02) note_records_probe(id, spi_bool(0, 4));
-    const std::optional<DirtySummary> summary = queue ? std::optional<DirtySummary>(summary_from_row(5)) : std::nullopt;
+    const std::optional<DirtySummary> summary = queue ? summary_from_row(5) : std::nullopt;
     if ((out = cached_stage(name, now))) {
       if (summary && out->delta_queue == *queue) note_dirty_summary(id, *summary);
       return;

@@ -127,18 +127,17 @@ std::string deltas_probe(const std::string& delta_queue) {
 }  // namespace
 
 std::string summary_columns(const std::string& delta_queue) {
-  return "(SELECT coalesce(bool_or(d.key IS NULL), false) FROM incview.dirty_scope d WHERE d.stage_id = s.id), "
-         "(SELECT count(DISTINCT d.key) FROM incview.dirty_scope d WHERE d.stage_id = s.id), "
-         "(SELECT coalesce(st.scope_count, 0) FROM incview.stage_state st WHERE st.stage_id = s.id), " +
-         deltas_probe(delta_queue);
+  // Two EXISTS probes, each a LIMIT 1 scan: what a refresh needs to know when nothing is in
+  // the key queue (the usual case of a delta stage). With keys or a marker queued, the count
+  // and the stage's scope count decide between batches and a rebuild: dirty_summary reads
+  // them after the lock (summary_from_row notes nothing then).
+  return "EXISTS (SELECT 1 FROM incview.dirty_scope d WHERE d.stage_id = s.id), " + deltas_probe(delta_queue);
 }
 
-DirtySummary summary_from_row(int first_column) {
+std::optional<DirtySummary> summary_from_row(int first_column) {
+  if (spi_bool(0, first_column)) return std::nullopt;  // keys or a marker queued
   DirtySummary s;
-  s.every_scope = spi_bool(0, first_column);
-  s.keys = spi_int8(0, first_column + 1);
-  s.total_scopes = spi_int8(0, first_column + 2);
-  s.deltas_queued = spi_bool(0, first_column + 3);
+  s.deltas_queued = spi_bool(0, first_column + 1);
   return s;
 }
 
@@ -162,7 +161,12 @@ DirtySummary dirty_summary(const StageRecord& stage) {
             deltas_probe(stage.delta_queue) + " FROM incview.dirty_scope d WHERE d.stage_id = $1",
         {int4_arg(stage.id)}, true);
   });
-  return summary_from_row(1);
+  DirtySummary s;
+  s.every_scope = spi_bool(0, 1);
+  s.keys = spi_int8(0, 2);
+  s.total_scopes = spi_int8(0, 3);
+  s.deltas_queued = spi_bool(0, 4);
+  return s;
 }
 
 DirtyBatch take_dirty_batch(const StageRecord& stage, const std::optional<std::string>& after, int64 limit) {

@@ -30,10 +30,12 @@ DirtySummary dirty_summary(const StageRecord& stage);
 // come a moment later (the argument of the delta probe, dirty_summary).
 void note_dirty_summary(int32 stage_id, const DirtySummary& summary);
 
-// The summary columns find_stage appends to its version check, for a stage whose delta
-// queue is `delta_queue` ("" for none); read back with summary_from_row.
+// The summary columns find_stage appends to its version check (over incview.stage s), for a
+// stage whose delta queue is `delta_queue` ("" for none); summary_from_row reads them back:
+// the summary when nothing is in the key queue, nullopt when keys or a marker are (then
+// dirty_summary counts them with its own statement).
 std::string summary_columns(const std::string& delta_queue);
-DirtySummary summary_from_row(int first_column);
+std::optional<DirtySummary> summary_from_row(int first_column);
 
 // Takes the next batch of at most `limit` dirty keys after `after` (keyset order over the
 // jsonb keys; nullopt = from the start) and deletes their queue rows in the same
