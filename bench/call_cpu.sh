@@ -124,5 +124,11 @@ for f, what in (('sched_us', 'CPU (schedstat)'), ('stat_us', 'CPU (utime+stime)'
         for var in ('k0', 'k1'):
             r = [a / b for a, b in zip(v('after', var, f), v('before', var, f))]
             print(f"\n{var} after / before per round: {', '.join(f'{x:.2f}' for x in r)}; median {st.median(r):.2f}")
+# The least disturbed round: interference (a shared core, its caches, its SMT sibling) only
+# adds CPU time, so the minimum over rounds estimates what a call costs by itself.
+print("\nminimum over rounds, CPU (schedstat), µs per call: " + "; ".join(
+    f"{l}: k = 0 {min(v(l, 'k0', 'sched_us')):.0f}, k = 1 {min(v(l, 'k1', 'sched_us')):.0f}, "
+    f"floor {min(v(l, 'floor', 'sched_us')):.0f}, k = 1 / floor {min(v(l, 'k1', 'sched_us')) / min(v(l, 'floor', 'sched_us')):.2f}x"
+    for l in labels))
 print("\nload per cell: " + ", ".join(r['load1'] for r in rows))
 PY
