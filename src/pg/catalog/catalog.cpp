@@ -121,6 +121,10 @@ std::optional<StageRecord> find_stage(const std::string& name, bool with_summary
     const bool v02 = catalog_is_0_2();
     std::optional<std::string> queue;
     if (with_summary) queue = cached_delta_queue(name);
+    // A load without the summary drops any noted one (stage id 0 matches no stage): a note
+    // left by a refresh call that failed before its summary was used must not serve a later
+    // step in the same transaction (refresh_all's, refresh_step's), whose own load is newer.
+    if (!with_summary) note_dirty_summary(0, DirtySummary{});
     const uint64 found = spi_exec(
         std::string("SELECT s.xmin::text || ':' || s.ctid::text, "
                     "       EXISTS (SELECT 1 FROM incview.stage_source ss WHERE ss.source = s.target "
