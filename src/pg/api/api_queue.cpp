@@ -113,7 +113,8 @@ Datum incview_refresh(PG_FUNCTION_ARGS) {
   return entry_guard([&]() -> Datum {
     const std::string name = required_text(fcinfo, 0, "stage");
     spi_connect();
-    const StageRecord stage = load_owned_stage(name, "refresh it");
+    // The version check also reads the queue summary the refresh starts from (dirty_queue.hpp).
+    const StageRecord stage = load_owned_stage(name, "refresh it", /*with_summary=*/true);
     // (No capture check here: refresh is the hot path; verify, rebuild and incview.stages say it.)
     const int64 scopes = refresh_stage(stage);
     spi_finish();

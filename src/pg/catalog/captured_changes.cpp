@@ -77,7 +77,8 @@ RecordsProbe noted;
 // A kept-plan scan of a table that holds only records not yet collected by all their stages.
 // The answer of the stage's load moments ago serves if nothing of this transaction's own was
 // written since (a write advances the command counter) and it was not used yet.
-bool records_name_stage(int32 stage_id) {
+// The stage load's answer when it serves (and is used up); nullopt when a look is needed.
+std::optional<bool> noted_answer(int32 stage_id) {
   LocalTransactionId lxid = InvalidLocalTransactionId;
   CommandId cid = InvalidCommandId;
   pg_call([&] {
@@ -87,6 +88,12 @@ bool records_name_stage(int32 stage_id) {
   const RecordsProbe note = noted;
   noted = RecordsProbe{};
   if (note.stage_id == stage_id && note.lxid == lxid && note.cid == cid) return note.any;
+  return std::nullopt;
+}
+
+// As the extension owner.
+bool records_name_stage(int32 stage_id, std::optional<bool> answer) {
+  if (answer) return *answer;
   return spi_scalar("SELECT 1 FROM incview.source_change r WHERE $1 OPERATOR(pg_catalog.=) ANY (r.stage_ids) LIMIT 1",
                     {int4_arg(stage_id)})
       .has_value();
@@ -104,9 +111,13 @@ void note_records_probe(int32 stage_id, bool any) {
 }
 
 void collect_captured(int32 stage_id) {
+  // The usual answer, "no record", is known before switching to the extension owner: no
+  // role and search_path switch for nothing on every refresh call (issue 13).
+  const std::optional<bool> answer = noted_answer(stage_id);
+  if (answer && !*answer) return;  // (noted only under catalog 0.2)
   as_extension_owner([&] {
     if (!catalog_is_0_2()) return;
-    if (!records_name_stage(stage_id)) return;
+    if (!records_name_stage(stage_id, answer)) return;
     // One statement, one snapshot: the records read, the keys moved and the mark written all
     // agree on what "seen" means. The mark row is locked first: two collections for one
     // stage take turns (the second finds the first's mark, or moves a record twice: a

@@ -1,5 +1,7 @@
 #include "pg/catalog/catalog.hpp"
 
+#include <cmath>
+
 extern "C" {
 #include "access/genam.h"
 #include "access/table.h"
@@ -13,6 +15,8 @@ extern "C" {
 
 #include "core/error.hpp"
 #include "pg/catalog/captured_changes.hpp"
+#include "pg/catalog/dirty_queue.hpp"
+#include "pg/catalog/log_rows.hpp"
 #include "pg/catalog/stage_cache.hpp"
 #include "pg/support/guard.hpp"
 #include "pg/support/role.hpp"
@@ -100,7 +104,7 @@ void load_delta_engine(StageRecord& r) {
 }
 }  // namespace
 
-std::optional<StageRecord> find_stage(const std::string& name) {
+std::optional<StageRecord> find_stage(const std::string& name, bool with_summary) {
   std::optional<StageRecord> out;
   // As the extension owner: the catalog's rows are visible to their owners only (row
   // security), and whoever asks for a stage by name must find it to be told whether it may
@@ -110,15 +114,24 @@ std::optional<StageRecord> find_stage(const std::string& name) {
     // One cheap query says which version of the stage row is current (stage_cache.hpp);
     // the full read only when this backend has not read that version yet. The same
     // statement probes for change records naming the stage (catalog 0.2): a refresh that
-    // follows in this call collects only if there is one (captured_changes.hpp).
+    // follows in this call collects only if there is one (captured_changes.hpp). With the
+    // summary, it also reads what is queued, so a refresh call runs one catalog statement
+    // before its fold where it ran two (issue 13); the delta queue's name comes from the
+    // cached record, used only if the version says that record is current.
     const bool v02 = catalog_is_0_2();
+    std::optional<std::string> queue;
+    if (with_summary) queue = cached_delta_queue(name);
+    // A load without the summary drops any noted one (stage id 0 matches no stage): a note
+    // left by a refresh call that failed before its summary was used must not serve a later
+    // step in the same transaction (refresh_all's, refresh_step's), whose own load is newer.
+    if (!with_summary) note_dirty_summary(0, DirtySummary{});
     const uint64 found = spi_exec(
         std::string("SELECT s.xmin::text || ':' || s.ctid::text, "
                     "       EXISTS (SELECT 1 FROM incview.stage_source ss WHERE ss.source = s.target "
                     "               AND ss.stage_id <> s.id), s.id, ") +
             (v02 ? "EXISTS (SELECT 1 FROM incview.source_change r WHERE s.id OPERATOR(pg_catalog.=) ANY (r.stage_ids))"
                  : "false") +
-            " FROM incview.stage s WHERE s.name = $1",
+            (queue ? ", " + summary_columns(*queue) : std::string()) + " FROM incview.stage s WHERE s.name = $1",
         {text_arg(name)}, true);
     if (found == 0) {
       forget_stage(name);
@@ -127,8 +140,13 @@ std::optional<StageRecord> find_stage(const std::string& name) {
     StageRowVersion now;
     now.version = spi_text_or(0, 1, "");
     now.has_downstream = spi_bool(0, 2);
-    if (v02) note_records_probe(static_cast<int32>(spi_int8(0, 3)), spi_bool(0, 4));
-    if ((out = cached_stage(name, now))) return;
+    const int32 id = static_cast<int32>(spi_int8(0, 3));
+    if (v02) note_records_probe(id, spi_bool(0, 4));
+    const std::optional<DirtySummary> summary = queue ? summary_from_row(5) : std::nullopt;
+    if ((out = cached_stage(name, now))) {
+      if (summary && out->delta_queue == *queue) note_dirty_summary(id, *summary);
+      return;
+    }
     const uint64 epoch = stage_cache_epoch();
     out = read_stage(name);
     if (out) remember_stage(name, now, *out, epoch);
@@ -209,8 +227,8 @@ std::optional<StageRecord> read_stage(const std::string& name) {
   return r;
 }
 
-StageRecord load_stage(const std::string& name) {
-  auto r = find_stage(name);
+StageRecord load_stage(const std::string& name, bool with_summary) {
+  auto r = find_stage(name, with_summary);
   if (!r) throw Error(sqlstate::kUndefinedObject, "stage \"" + name + "\" does not exist");
   return *r;
 }
@@ -224,8 +242,8 @@ void check_stage_owner(const StageRecord& stage, const char* action) {
                 std::string("must be owner of stage \"") + stage.name + "\" to " + action);
 }
 
-StageRecord load_owned_stage(const std::string& name, const char* action) {
-  StageRecord stage = load_stage(name);
+StageRecord load_owned_stage(const std::string& name, const char* action, bool with_summary) {
+  StageRecord stage = load_stage(name, with_summary);
   check_stage_owner(stage, action);
   if (stage.shape.target.empty())
     throw Error(sqlstate::kUndefinedObject, "the target table of stage \"" + name + "\" no longer exists", "",
@@ -240,48 +258,90 @@ std::optional<std::string> column_type(Oid table, const std::string& column) {
       {oid_arg(table), text_arg(column)});
 }
 
+namespace {
+
+// The stage's state after a run ($7 duration, $8 error, $10 stage id, $11/$12 the retry
+// back-off's base and cap in ms, $13 keep an earlier failure of the same run visible), as the
+// insert or update of its incview.stage_state row.
+constexpr const char* kStateUpsert =
+    "INSERT INTO incview.stage_state AS st (stage_id, status, last_refresh, last_duration, last_error, "
+    "failures) "
+    "VALUES ($10, CASE WHEN $8::text IS NULL THEN 'idle' ELSE 'failing' END, "
+    "        CASE WHEN $8::text IS NULL THEN clock_timestamp() END, $7::interval, $8, "
+    "        CASE WHEN $8::text IS NULL THEN 0 ELSE 1 END) "
+    "ON CONFLICT (stage_id) DO UPDATE SET "
+    "  status = CASE WHEN $13 THEN st.status ELSE EXCLUDED.status END, "
+    "  last_refresh = coalesce(EXCLUDED.last_refresh, st.last_refresh), "
+    "  last_duration = CASE WHEN $8::text IS NULL THEN EXCLUDED.last_duration ELSE st.last_duration END, "
+    "  last_error = CASE WHEN $13 THEN st.last_error ELSE EXCLUDED.last_error END, "
+    "  failures = CASE WHEN $13 THEN st.failures WHEN $8::text IS NULL THEN 0 ELSE st.failures + 1 END, "
+    // Exponential back-off with jitter (x0.5..1.5), capped: a failing stage is retried
+    // ever more rarely, and many failing stages do not retry in lockstep.
+    "  next_attempt = CASE WHEN $13 THEN st.next_attempt WHEN $8::text IS NULL THEN NULL ELSE "
+    "    clock_timestamp() + least($12::float8, $11::float8 * power(2, least(st.failures, 30))) "
+    "    * (0.5 + random()) * interval '1 millisecond' END";
+
+// The same as an UPDATE of the row (create_stage makes it): the usual case, without the
+// speculative insertion of the upsert. Exactly kStateUpsert's DO UPDATE.
+constexpr const char* kStateUpdate =
+    "UPDATE incview.stage_state AS st SET "
+    "  status = CASE WHEN $13 THEN st.status WHEN $8::text IS NULL THEN 'idle' ELSE 'failing' END, "
+    "  last_refresh = CASE WHEN $8::text IS NULL THEN clock_timestamp() ELSE st.last_refresh END, "
+    "  last_duration = CASE WHEN $8::text IS NULL THEN $7::interval ELSE st.last_duration END, "
+    "  last_error = CASE WHEN $13 THEN st.last_error ELSE $8 END, "
+    "  failures = CASE WHEN $13 THEN st.failures WHEN $8::text IS NULL THEN 0 ELSE st.failures + 1 END, "
+    "  next_attempt = CASE WHEN $13 THEN st.next_attempt WHEN $8::text IS NULL THEN NULL ELSE "
+    "    clock_timestamp() + least($12::float8, $11::float8 * power(2, least(st.failures, 30))) "
+    "    * (0.5 + random()) * interval '1 millisecond' END "
+    "WHERE st.stage_id = $10";
+
+}  // namespace
+
 void log_refresh(const StageRecord& stage, const RefreshStats& s, double seconds,
                  const std::optional<std::string>& error, bool keep_failure) {
   const std::string duration = std::to_string(seconds) + " seconds";
   as_extension_owner([&] {
     const bool with_owner = catalog_is_0_2();
+    const std::vector<SpiArg> args{text_arg(stage.name),
+                                   text_arg(s.engine),
+                                   s.scopes < 0 ? null_arg(INT8OID) : int8_arg(s.scopes),
+                                   int8_arg(s.deleted),
+                                   int8_arg(s.inserted),
+                                   int8_arg(s.updated),
+                                   text_arg(duration),
+                                   error ? text_arg(*error) : null_arg(TEXTOID),
+                                   oid_arg(stage.owner),
+                                   int4_arg(stage.id),
+                                   int8_arg(settings.retry_base_ms),
+                                   int8_arg(settings.retry_max_ms),
+                                   {BOOLOID, BoolGetDatum(keep_failure), false}};
+    // The log row by a direct heap insert (log_rows.hpp), then the state: no INSERT statement
+    // on every refresh call (issue 13). The duration is the text's, to the microsecond.
+    if (with_owner) {
+      LogRow row;
+      row.stage = stage.name;
+      row.owner = stage.owner;
+      row.engine = s.engine;
+      if (s.scopes >= 0) row.scopes = s.scopes;
+      row.deleted = s.deleted;
+      row.inserted = s.inserted;
+      row.updated = s.updated;
+      row.duration_us = static_cast<int64>(std::llround(std::stod(std::to_string(seconds)) * 1e6));
+      row.error = error;
+      if (append_log_row(row)) {
+        if (spi_exec(kStateUpdate, args) == 0) spi_exec(kStateUpsert, args);
+        return;
+      }
+    }
     // The log row and the stage's state in one statement (a data-modifying WITH): one
-    // executor start instead of two on every refresh call (issue 12 item 4).
+    // executor start instead of two (issue 12 item 4).
     spi_exec(std::string("WITH logged AS (") +
                  (with_owner ? "INSERT INTO incview.refresh_log (stage, owner, engine"
                              : "INSERT INTO incview.refresh_log (stage, engine") +
                  ", scopes, rows_deleted, rows_inserted, rows_updated, started_at, duration, error) " +
                  (with_owner ? "VALUES ($1, $9::oid::regrole, $2, $3" : "VALUES ($1, $2, $3") +
-                 ", $4, $5, $6, clock_timestamp() - $7::interval, $7::interval, $8)) "
-                 "INSERT INTO incview.stage_state AS st (stage_id, status, last_refresh, last_duration, last_error, "
-                 "failures) "
-                 "VALUES ($10, CASE WHEN $8::text IS NULL THEN 'idle' ELSE 'failing' END, "
-                 "        CASE WHEN $8::text IS NULL THEN clock_timestamp() END, $7::interval, $8, "
-                 "        CASE WHEN $8::text IS NULL THEN 0 ELSE 1 END) "
-                 "ON CONFLICT (stage_id) DO UPDATE SET "
-                 "  status = CASE WHEN $13 THEN st.status ELSE EXCLUDED.status END, "
-                 "  last_refresh = coalesce(EXCLUDED.last_refresh, st.last_refresh), "
-                 "  last_duration = CASE WHEN $8::text IS NULL THEN EXCLUDED.last_duration ELSE st.last_duration END, "
-                 "  last_error = CASE WHEN $13 THEN st.last_error ELSE EXCLUDED.last_error END, "
-                 "  failures = CASE WHEN $13 THEN st.failures WHEN $8::text IS NULL THEN 0 ELSE st.failures + 1 END, "
-                 // Exponential back-off with jitter (x0.5..1.5), capped: a failing stage is retried
-                 // ever more rarely, and many failing stages do not retry in lockstep.
-                 "  next_attempt = CASE WHEN $13 THEN st.next_attempt WHEN $8::text IS NULL THEN NULL ELSE "
-                 "    clock_timestamp() + least($12::float8, $11::float8 * power(2, least(st.failures, 30))) "
-                 "    * (0.5 + random()) * interval '1 millisecond' END",
-             {text_arg(stage.name),
-              text_arg(s.engine),
-              s.scopes < 0 ? null_arg(INT8OID) : int8_arg(s.scopes),
-              int8_arg(s.deleted),
-              int8_arg(s.inserted),
-              int8_arg(s.updated),
-              text_arg(duration),
-              error ? text_arg(*error) : null_arg(TEXTOID),
-              oid_arg(stage.owner),
-              int4_arg(stage.id),
-              int8_arg(settings.retry_base_ms),
-              int8_arg(settings.retry_max_ms),
-              {BOOLOID, BoolGetDatum(keep_failure), false}});
+                 ", $4, $5, $6, clock_timestamp() - $7::interval, $7::interval, $8)) " + kStateUpsert,
+             args);
   });
 }
 

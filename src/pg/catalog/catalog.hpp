@@ -49,15 +49,17 @@ std::string check_catalog_version();
 // Whether the catalog is at 0.2 (refresh_log.owner, incview.stages.capture_off), not 0.1.
 bool catalog_is_0_2();
 
-// Loads a stage by name; ERROR 42704 naming it when there is none.
-StageRecord load_stage(const std::string& name);
-std::optional<StageRecord> find_stage(const std::string& name);
+// Loads a stage by name; ERROR 42704 naming it when there is none. with_summary (the
+// refresh call): the statement that checks the cached record's version also reads what is
+// queued for the stage, for the dirty_summary that follows (dirty_queue.hpp).
+StageRecord load_stage(const std::string& name, bool with_summary = false);
+std::optional<StageRecord> find_stage(const std::string& name, bool with_summary = false);
 
 // ERROR 42501 unless the current user has the privileges of the stage's owner.
 void check_stage_owner(const StageRecord& stage, const char* action);
 
 // load_stage + check_stage_owner + an ERROR when its table was dropped behind our back.
-StageRecord load_owned_stage(const std::string& name, const char* action);
+StageRecord load_owned_stage(const std::string& name, const char* action, bool with_summary = false);
 
 // Runs body as the stage's owner, restricted, under its search path (role.hpp): every
 // entry point that runs a stage's SQL does its work inside this, whoever called it.

@@ -19,6 +19,24 @@ struct DirtySummary {
 };
 DirtySummary dirty_summary(const StageRecord& stage);
 
+// The summary read by the stage's load moments ago, in the statement that checked the stage
+// row's version (find_stage with the summary: incview.refresh, issue 13's one-row target):
+// dirty_summary takes it instead of running its own statement when it is for this stage, in
+// this transaction, nothing of this transaction's own was written since (the command counter
+// has not moved: a collection of change records writes keys) and it was not used yet. It was
+// read before the stage's lock: what it saw queued is either still queued when the lock is
+// granted, or was consumed by a refresh that committed before the lock was granted; what it
+// did not see was committed after its snapshot, and waits for the next refresh, as if it had
+// come a moment later (the argument of the delta probe, dirty_summary).
+void note_dirty_summary(int32 stage_id, const DirtySummary& summary);
+
+// The summary columns find_stage appends to its version check (over incview.stage s), for a
+// stage whose delta queue is `delta_queue` ("" for none); summary_from_row reads them back:
+// the summary when nothing is in the key queue, nullopt when keys or a marker are (then
+// dirty_summary counts them with its own statement).
+std::string summary_columns(const std::string& delta_queue);
+std::optional<DirtySummary> summary_from_row(int first_column);
+
 // Takes the next batch of at most `limit` dirty keys after `after` (keyset order over the
 // jsonb keys; nullopt = from the start) and deletes their queue rows in the same
 // statement. Leaves the typed keys in SPI_tuptable and returns the batch and the last key.

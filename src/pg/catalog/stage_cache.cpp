@@ -3,7 +3,9 @@
 #include <unordered_map>
 
 extern "C" {
+#include "catalog/namespace.h"
 #include "utils/inval.h"
+#include "utils/lsyscache.h"
 }
 
 #include "pg/support/guard.hpp"
@@ -90,6 +92,24 @@ void remember_stage(const std::string& name, const StageRowVersion& version, con
   if (record.shape.target.empty()) return;                      // target gone: reported on every call
   if (entries.size() >= kMaxEntries) entries.clear();
   entries[name] = Entry{MyDatabaseId, catalog_version, version.version, record};
+}
+
+std::optional<std::string> cached_delta_queue(const std::string& name) {
+  auto it = entries.find(name);
+  if (it == entries.end() || it->second.database != MyDatabaseId) return std::nullopt;
+  // Copies: the look-up below may process invalidations, whose callbacks erase entries.
+  const std::string queue = it->second.record.delta_queue;
+  if (queue.empty()) return queue;
+  // The queue is incview.delta_<id> (delta_engine.cpp); any other name: no probe.
+  const std::string relname = "delta_" + std::to_string(it->second.record.id);
+  if (queue != "incview." + relname) return std::nullopt;
+  bool exists = false;
+  pg_call([&] {
+    const Oid ns = get_namespace_oid("incview", true);
+    exists = OidIsValid(ns) && OidIsValid(get_relname_relid(relname.c_str(), ns));
+  });
+  if (!exists) return std::nullopt;
+  return queue;
 }
 
 void forget_stage(const std::string& name) { entries.erase(name); }

@@ -32,6 +32,12 @@ std::optional<StageRecord> cached_stage(const std::string& name, const StageRowV
 // stage_cache_epoch): if an invalidation arrived meanwhile, it is not kept.
 void remember_stage(const std::string& name, const StageRowVersion& version, const StageRecord& record, uint64 epoch);
 
+// The delta queue of the cached record of this stage, whatever its version ("" when it has
+// none), if a record is cached and that queue table exists now (a name a statement can read
+// without an ERROR; a stage switched off delta dropped it); nullopt otherwise. For a probe in
+// the statement that then checks the version: its answer counts only if the record is current.
+std::optional<std::string> cached_delta_queue(const std::string& name);
+
 // Forgets the stage of this name (it is gone).
 void forget_stage(const std::string& name);
 
