@@ -1,9 +1,8 @@
 #include "pg/refresh/batch_plans.hpp"
 
-#include <unordered_map>
-
 #include "core/error.hpp"
 #include "pg/support/guard.hpp"
+#include "pg/support/plan_cache.hpp"
 
 extern "C" {
 #include "commands/extension.h"
@@ -13,16 +12,10 @@ namespace incview::pg {
 
 namespace {
 
-// Plans of statements of stages that were dropped or changed stay until the map is full,
+// Plans of statements of stages that were dropped or changed stay until the cache is full,
 // then all are freed together (at a moment when none runs) and made again as needed.
-constexpr size_t kMaxPlans = 64;
-std::unordered_map<std::string, SPIPlanPtr> plans;
-int running = 0;  // batch statements executing (a nested refresh may run inside one)
-
-struct Running {
-  Running() { ++running; }
-  ~Running() { --running; }
-};
+// Generic: planning per execution is what this saves (a custom plan is made per call).
+PlanCache plans(64, CURSOR_OPT_GENERIC_PLAN);
 
 bool citus_installed() {
   bool installed = false;
@@ -47,28 +40,7 @@ std::string plan_key(const std::string& sql, const std::vector<Oid>& types) {
 
 // The kept plan, prepared now if needed; nullptr when none can be kept at this moment.
 SPIPlanPtr batch_plan(const std::string& sql, std::vector<Oid>& types) {
-  std::string key = plan_key(sql, types);
-  auto it = plans.find(key);
-  if (it != plans.end()) return it->second;
-  if (plans.size() >= kMaxPlans) {
-    if (running > 0) return nullptr;  // one of them may be running
-    for (auto& kv : plans) {
-      SPIPlanPtr p = kv.second;
-      pg_call([&] { SPI_freeplan(p); });
-    }
-    plans.clear();
-  }
-  SPIPlanPtr plan = nullptr;
-  const char* text = sql.c_str();
-  const int nargs = static_cast<int>(types.size());
-  Oid* t = types.data();
-  pg_call([&] {
-    // Generic: planning per execution is what this saves (a custom plan is made per call).
-    plan = SPI_prepare_cursor(text, nargs, t, CURSOR_OPT_GENERIC_PLAN);
-    if (plan) SPI_keepplan(plan);
-  });
-  if (plan) plans.emplace(std::move(key), plan);
-  return plan;
+  return plans.get(plan_key(sql, types), sql, types);
 }
 
 }  // namespace
@@ -85,7 +57,7 @@ uint64 spi_exec_batch(const std::string& sql, const std::vector<SpiArg>& args, i
   }
   SPIPlanPtr plan = batch_plan(sql, types);
   if (!plan) return spi_exec(sql, args);
-  Running guard;
+  PlanCache::InUse guard(plans);
   int rc = 0;
   uint64 processed = 0;
   Datum* v = values.data();

@@ -1,18 +1,17 @@
 #include "pg/support/spi.hpp"
 
 #include "pg/support/guard.hpp"
+#include "pg/support/plan_cache.hpp"
 
 #include <cctype>
-#include <unordered_map>
 
 namespace incview::pg {
 
 namespace {
 
 bool catalog_plans = false;  // a CatalogPlans(true) is the innermost scope
-int executing = 0;           // spi_exec calls running (a kept plan may be in use)
-constexpr size_t kMaxKeptPlans = 256;
-std::unordered_map<std::string, SPIPlanPtr> kept_plans;
+// Every spi_exec call counts as executing: a kept plan may be in use below it.
+PlanCache kept_plans(256, 0);
 
 bool plannable(const std::string& sql) {
   size_t i = 0;
@@ -28,32 +27,8 @@ SPIPlanPtr kept_plan(const std::string& sql, std::vector<Oid>& types) {
   std::string key = sql;
   key.push_back('\0');
   for (Oid t : types) key += std::to_string(t) + ",";
-  auto it = kept_plans.find(key);
-  if (it != kept_plans.end()) return it->second;
-  if (kept_plans.size() >= kMaxKeptPlans) {
-    if (executing > 0) return nullptr;  // one of them may be running: free them later
-    for (auto& kv : kept_plans) {
-      SPIPlanPtr p = kv.second;
-      pg_call([&] { SPI_freeplan(p); });
-    }
-    kept_plans.clear();
-  }
-  SPIPlanPtr plan = nullptr;
-  const char* text = sql.c_str();
-  const int nargs = static_cast<int>(types.size());
-  Oid* t = types.data();
-  pg_call([&] {
-    plan = SPI_prepare(text, nargs, t);
-    if (plan) SPI_keepplan(plan);
-  });
-  if (plan) kept_plans.emplace(std::move(key), plan);
-  return plan;
+  return kept_plans.get(key, sql, types);
 }
-
-struct Executing {
-  Executing() { ++executing; }
-  ~Executing() { --executing; }
-};
 
 }  // namespace
 
@@ -101,7 +76,7 @@ uint64 spi_exec(const std::string& sql, const std::vector<SpiArg>& args, bool re
   // earlier writes (a table created a moment ago); callers mix reads and writes freely.
   (void)read_only;
   SPIPlanPtr plan = catalog_plans && plannable(sql) ? kept_plan(sql, types) : nullptr;
-  Executing running;
+  PlanCache::InUse running(kept_plans);
   pg_call([&] {
     rc = plan ? SPI_execute_plan(plan, v, n, false, max_rows)
               : SPI_execute_with_args(text, nargs, t, v, n, false, max_rows);
@@ -118,7 +93,7 @@ uint64 spi_exec_kept(const std::string& sql) {
   std::vector<Oid> types;
   SPIPlanPtr plan = kept_plan(sql, types);
   if (!plan) return spi_exec(sql);  // the kept plans are being replaced: plan this once
-  Executing running;
+  PlanCache::InUse running(kept_plans);
   int rc = 0;
   uint64 processed = 0;
   pg_call([&] {
