@@ -1,6 +1,5 @@
 #include "pg/refresh/batch_plans.hpp"
 
-#include "core/error.hpp"
 #include "pg/support/guard.hpp"
 #include "pg/support/plan_cache.hpp"
 
@@ -47,29 +46,11 @@ SPIPlanPtr batch_plan(const std::string& sql, std::vector<Oid>& types) {
 
 uint64 spi_exec_batch(const std::string& sql, const std::vector<SpiArg>& args, int64 keys) {
   if (keys > kKeptPlanMaxKeys || citus_installed()) return spi_exec(sql, args);
-  std::vector<Oid> types;
-  std::vector<Datum> values;
-  std::vector<char> nulls;
-  for (const auto& a : args) {
-    types.push_back(a.type);
-    values.push_back(a.value);
-    nulls.push_back(a.isnull ? 'n' : ' ');
-  }
+  std::vector<Oid> types = spi_arg_types(args);
   SPIPlanPtr plan = batch_plan(sql, types);
   if (!plan) return spi_exec(sql, args);
   PlanCache::InUse guard(plans);
-  int rc = 0;
-  uint64 processed = 0;
-  Datum* v = values.data();
-  char* n = nulls.data();
-  pg_call([&] {
-    rc = SPI_execute_plan(plan, v, n, false, 0);
-    processed = SPI_processed;
-  });
-  if (rc < 0)
-    throw Error(sqlstate::kInternalError,
-                std::string("pg_incview: SPI failed (") + SPI_result_code_string(rc) + ") running: " + sql);
-  return processed;
+  return spi_exec_plan(plan, args, sql);
 }
 
 }  // namespace incview::pg

@@ -94,10 +94,28 @@ uint64 spi_exec_kept(const std::string& sql) {
   SPIPlanPtr plan = kept_plan(sql, types);
   if (!plan) return spi_exec(sql);  // the kept plans are being replaced: plan this once
   PlanCache::InUse running(kept_plans);
+  return spi_exec_plan(plan, {}, sql);
+}
+
+std::vector<Oid> spi_arg_types(const std::vector<SpiArg>& args) {
+  std::vector<Oid> types;
+  for (const auto& a : args) types.push_back(a.type);
+  return types;
+}
+
+uint64 spi_exec_plan(SPIPlanPtr plan, const std::vector<SpiArg>& args, const std::string& sql) {
+  std::vector<Datum> values;
+  std::vector<char> nulls;
+  for (const auto& a : args) {
+    values.push_back(a.value);
+    nulls.push_back(a.isnull ? 'n' : ' ');
+  }
+  Datum* v = values.empty() ? nullptr : values.data();
+  char* n = nulls.empty() ? nullptr : nulls.data();
   int rc = 0;
   uint64 processed = 0;
   pg_call([&] {
-    rc = SPI_execute_plan(plan, nullptr, nullptr, false, 0);
+    rc = SPI_execute_plan(plan, v, n, false, 0);
     processed = SPI_processed;
   });
   if (rc < 0)

@@ -50,6 +50,14 @@ uint64 spi_exec(const std::string& sql, const std::vector<SpiArg>& args = {}, bo
 // every execution.
 uint64 spi_exec_kept(const std::string& sql);
 
+// SPI_execute_plan of a plan prepared with the types of `args` (read-write, all rows);
+// returns SPI_processed, throws naming `sql` on an SPI error code. The caller keeps the plan
+// marked in use while it runs (PlanCache::InUse).
+uint64 spi_exec_plan(SPIPlanPtr plan, const std::vector<SpiArg>& args, const std::string& sql);
+
+// The parameter types of `args`, in order (what a plan is prepared with).
+std::vector<Oid> spi_arg_types(const std::vector<SpiArg>& args);
+
 // Values of the current SPI_tuptable (0-based row, 1-based column as in SPI).
 std::optional<std::string> spi_text(uint64 row, int col);
 std::string spi_text_or(uint64 row, int col, const std::string& fallback);
