@@ -5,8 +5,9 @@
 # CPU time (/proc/<pid>/stat, utime + stime) over the middle of each run, and the rows they
 # committed over the same interval (max(id) of the table), so it measures the write path.
 #
-# Tables t<name>, each with its own stages (CPU_TABLES: "name:stages ...", every stage
-# `SELECT k, sum(v), count(*) … GROUP BY k`, scope k, engine CPU_ENGINE, manual policy) on
+# Tables t<name>, each with its own stages (CPU_TABLES: "name:stages[:engine] ...", every stage
+# `SELECT k, sum(v), count(*) … GROUP BY k`, scope k, engine CPU_ENGINE unless the table names
+# its own, manual policy) on
 # CPU_SOURCE_ROWS rows (1,000 scope values). Each round, for each build (alternating order)
 # and synchronous_commit on and off, every table gets a pgbench run of CPU_SECONDS (2
 # clients, single-row INSERT) in rotated order; queues are emptied after each run.
@@ -16,6 +17,9 @@
 #   CPU_ENGINE=delta CPU_TABLES="d1:1 d10:10 d50:50" AFTER_PGBIN=... BEFORE_PGBIN=... bench/capture_fanout_cpu.sh
 #   CPU_ENGINE=replace CPU_TABLES="k1:1 k50:50 c1:1" CPU_ROUNDS=9 ...   (c1: the 1-vs-1 control)
 #   CPU_TOGETHER=1: the tables' runs at the same time instead of one after the other (below).
+#   CPU_TABLES="k1:1:replace d1:1:delta" CPU_BULK_ROWS=100000 ...: one key-capture stage against one delta
+#   stage (issue 13's writer-cost target), and after each round's pgbench runs one INSERT … SELECT of
+#   CPU_BULK_ROWS rows per table, its backend's CPU measured the same way (measure "b").
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
@@ -28,6 +32,7 @@ ENGINE=${CPU_ENGINE:-delta}
 ROUNDS=${CPU_ROUNDS:-5}
 SECS=${CPU_SECONDS:-6}
 SOURCE_ROWS=${CPU_SOURCE_ROWS:-100000}
+BULK_ROWS=${CPU_BULK_ROWS:-0}
 TOGETHER=${CPU_TOGETHER:-0}
 CLIENTS=${CPU_CLIENTS:-1}  # CPU_TOGETHER only (one after the other: 2 clients)
 OUT=${BENCH_OUT:-$HERE/out/capture_fanout_cpu_$ENGINE}
@@ -123,6 +128,23 @@ run_together() {  # lib, sync
     awk -v tab="$tab" -v d="$d" -v n="$n1" -v hz="$HZ" 'BEGIN { printf "%s %.1f %.1f\n", tab, n / '"$SECS"', 1e6 * d / hz / n }'
   done
 }
+# One INSERT … SELECT of BULK_ROWS rows into t$2 in a session of its own; prints "ms cpu_ms" (wall
+# time and the backend's on-CPU time, /proc/<pid>/schedstat, over the statement).
+bulk() {  # lib, table
+  local lib=$1 tab=$2 pid c0 c1 w0 w1 x
+  coproc BULK { q "$lib"; }
+  echo "SELECT pg_backend_pid();" >&"${BULK[1]}"
+  read -r pid <&"${BULK[0]}"
+  read -r c0 _ </proc/"$pid"/schedstat
+  w0=$(date +%s%N)
+  echo "INSERT INTO t$tab (k, v) SELECT 1 + g % 1000, g FROM generate_series(1, $BULK_ROWS) g; SELECT 1;" >&"${BULK[1]}"
+  read -r x <&"${BULK[0]}"
+  w1=$(date +%s%N)
+  read -r c1 _ </proc/"$pid"/schedstat
+  echo '\q' >&"${BULK[1]}"
+  wait "$BULK_PID" 2>/dev/null || true
+  awk -v w=$((w1 - w0)) -v c=$((c1 - c0)) 'BEGIN { printf "%.1f %.1f\n", w / 1e6, c / 1e6 }'
+}
 clear_queues() {  # lib
   q "$1" -c "DELETE FROM incview.dirty_scope" -c "DELETE FROM incview.source_change" -c "DELETE FROM incview.capture_mark"
   local dq
@@ -141,13 +163,14 @@ for lib in $LIBS; do
   "$AFTER_PGBIN/psql" -X -q -h /tmp -p "$(port_of "$lib")" -U postgres -d postgres -c "CREATE DATABASE fanout"
   q "$lib" -c "SET client_min_messages = warning" -c "CREATE EXTENSION pg_incview"
   for spec in $TABLES; do
-    name=${spec%%:*} n=${spec#*:}
+    name=${spec%%:*} n=${spec#*:} eng=$ENGINE
+    [[ $n == *:* ]] && eng=${n#*:} n=${n%%:*}
     q "$lib" -c "CREATE TABLE t$name (id bigserial PRIMARY KEY, k int NOT NULL, v int NOT NULL)" \
       -c "INSERT INTO t$name (k, v) SELECT 1 + g % 1000, g FROM generate_series(1, $SOURCE_ROWS) g" \
       -c "CREATE INDEX ON t$name (k)" -c "VACUUM ANALYZE t$name"
     q "$lib" -c "SET client_min_messages = error" -c "SET incview.default_policy = manual" \
       -c "SELECT count(incview.create_stage('s_${name}_' || i, 'SELECT k, sum(v) AS total, count(*) AS n FROM t$name GROUP BY k',
-          ARRAY['k'], engine => '$ENGINE')) FROM generate_series(1, $n) i" >/dev/null
+          ARRAY['k'], engine => '$eng')) FROM generate_series(1, $n) i" >/dev/null
   done
   echo "$lib: $(q "$lib" -c "SELECT count(*) || ' stages, ' || (SELECT count(*) FROM incview.delta_stage) || ' delta' FROM incview.stage")" | tee -a "$OUT/run.log"
   clear_queues "$lib"
@@ -174,6 +197,13 @@ for ((r = 1; r <= ROUNDS; r++)); do
         clear_queues "$lib"
       done
     done
+    if ((BULK_ROWS > 0)); then
+      for tab in $order; do
+        read -r ms cpu <<<"$(bulk "$lib" "$tab")"
+        echo "b,$lib,$tab,$r,-,$ms,$cpu" >>"$RAW"
+        clear_queues "$lib"
+      done
+    fi
   done
   echo "$(date -u +%H:%M:%S) round $r done; load $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/run.log"
 done
@@ -195,8 +225,8 @@ first=${names%% *}
       echo "|---|---|---|---|---|---|---|"
       for tab in $names; do
         awk -F, -v l="$lib" -v s="$sync" -v t="$tab" -v f="$first" '
-          $2 == l && $5 == s && $3 == f { ft[$4] = $6; fc[$4] = $7 }
-          $2 == l && $5 == s && $3 == t { tt[$4] = $6; tc[$4] = $7; if ($4 > m) m = $4 }
+          $1 == "w" && $2 == l && $5 == s && $3 == f { ft[$4] = $6; fc[$4] = $7 }
+          $1 == "w" && $2 == l && $5 == s && $3 == t { tt[$4] = $6; tc[$4] = $7; if ($4 > m) m = $4 }
           function med(a, n,   i, j, x) { for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { x = a[j]; a[j] = a[j-1]; a[j-1] = x }
                                          return (n % 2) ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2 }
           END { for (r = 1; r <= m; r++) { ts = ts sprintf(" %.0f", tt[r]); cs = cs sprintf(" %.0f", tc[r])
@@ -206,4 +236,23 @@ first=${names%% *}
       done
     done
   done
+  if ((BULK_ROWS > 0)); then
+    for lib in $LIBS; do
+      echo
+      echo "INSERT … SELECT of $BULK_ROWS rows, build $lib (ratios to t$first of the same round):"
+      echo
+      echo "| table | per round ms | per round backend CPU ms | CPU ratio per round | median CPU ratio |"
+      echo "|---|---|---|---|---|"
+      for tab in $names; do
+        awk -F, -v l="$lib" -v t="$tab" -v f="$first" '
+          $1 == "b" && $2 == l && $3 == f { fc[$4] = $7 }
+          $1 == "b" && $2 == l && $3 == t { tt[$4] = $6; tc[$4] = $7; if ($4 > m) m = $4 }
+          function med(a, n,   i, j, x) { for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { x = a[j]; a[j] = a[j-1]; a[j-1] = x }
+                                         return (n % 2) ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2 }
+          END { for (r = 1; r <= m; r++) { ts = ts sprintf(" %.0f", tt[r]); cs = cs sprintf(" %.0f", tc[r])
+                                           b[r] = tc[r] / fc[r]; rb = rb sprintf(" %.2f", b[r]) }
+                printf "| t%s |%s |%s |%s | %.2f |\n", t, ts, cs, rb, med(b, m) }' "$RAW"
+      done
+    done
+  fi
 } | tee "$OUT/report.md"

@@ -799,6 +799,11 @@ ALTER TABLE incview.delta_stage ADD COLUMN last_rederive timestamptz;
 -- stay, the other groups' deltas put back for the full fold in the same statement; NULL for
 -- stages whose groups may need re-deriving (HAVING, min/max, numeric scale).
 ALTER TABLE incview.delta_stage ADD COLUMN fold_fast text;
+-- Direct capture of one-row statements (core/delta_direct.hpp): the queue row's parts, for a
+-- single table without WHERE whose group keys and aggregate arguments are plain columns; such a
+-- statement's row is built in C and appended without the capture statement. NULL: always the
+-- statement.
+ALTER TABLE incview.delta_capture ADD COLUMN direct text;
 
 CREATE FUNCTION incview.set_rederive(stage text, every interval)
 RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'incview_set_rederive';

@@ -105,6 +105,7 @@ class DeltaPlan {
   std::vector<std::pair<std::string, std::string>> hidden_aggregates() const;
   void set_table_query(const std::string& sql) { multi_table_query_ = sql; }
   bool multi() const { return d_.multi; }
+  bool has_where() const { return !d_.where.empty(); }
   bool joins() const { return d_.join; }
   const std::vector<std::string>& sources() const { return d_.sources; }
   // The capture statements of one source (multi-relation queries; single-table ones have

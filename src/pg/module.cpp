@@ -48,6 +48,12 @@ void define_settings() {
                            // Superuser only: a writer setting it could flood every stage with markers.
                            nullptr, &settings.capture_all_ratio, 0.5, 0.0, 1.0, PGC_SUSET, 0, nullptr, nullptr,
                            nullptr);
+  DefineCustomBoolVariable("incview.delta_capture_direct",
+                           "Engine delta: a one-row INSERT or DELETE on a plain single-table stage queues its row "
+                           "built directly, without the capture statement.",
+                           // Superuser only, like capture_all_ratio: it changes how writers capture (the
+                           // differential tests compare both paths).
+                           nullptr, &settings.delta_capture_direct, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
   DefineCustomIntVariable("incview.max_workers", "Refresh workers per database running at once.", nullptr,
                           &settings.max_workers, 2, 1, 64, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
   DefineCustomIntVariable("incview.naptime", "Longest sleep of the scheduler between checks.", nullptr,

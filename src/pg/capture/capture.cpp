@@ -177,6 +177,7 @@ std::shared_ptr<StageList> load(Oid relid, TupleDesc desc) {
       sc->delta_pending_check = oid_array_from_text(spi_text_or(i, 12, "{}"));
       sc->delta_waits_for_writers = spi_text_or(i, 13, "f") == "t";
       sc->delta_queue = static_cast<Oid>(std::stoul(spi_text_or(i, 14, "0")));
+      sc->direct = parse_direct(spi_text_or(i, 15, ""));
       all.push_back(std::move(sc));
     }
     all.back()->spec.scope.push_back(spi_text_or(i, 7, ""));
@@ -339,14 +340,17 @@ Datum incview_capture(PG_FUNCTION_ARGS) {
     try {
       for (const auto& g : stages->groups)
         capture_group(stages->record_table, g, data, event, rows, group_threshold(g));
-      if (!stages->own.empty()) {
+      // A delta stage's one-row statement may be captured directly (no SPI); the others
+      // run their statements with the transition tables registered.
+      bool registered = false;
+      for (auto& sc : stages->own) {
+        wake = wake || sc->wakes;
+        if (capture_stage_direct(*sc, data, relid, event)) continue;
         if (!connected) spi_connect();
         connected = true;
-        pg_call([&] { SPI_register_trigger_data(data); });
-        for (auto& sc : stages->own) {
-          capture_stage(*sc, relid, event, rows);
-          wake = wake || sc->wakes;
-        }
+        if (!registered) pg_call([&] { SPI_register_trigger_data(data); });
+        registered = true;
+        capture_stage(*sc, relid, event, rows);
       }
     } catch (...) {
       --capture_depth;

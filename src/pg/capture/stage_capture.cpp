@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "pg/capture/delta_direct.hpp"
 #include "pg/support/guard.hpp"
 #include "pg/support/role.hpp"
 #include "pg/support/settings.hpp"
@@ -116,6 +117,15 @@ void delta_wait_for_writers(const StageCapture& sc) {
   if (!sc.delta_waits_for_writers || !OidIsValid(sc.delta_queue)) return;
   const Oid queue = sc.delta_queue;
   pg_call([&] { LockRelationOid(queue, ShareRowExclusiveLock); });
+}
+
+bool capture_stage_direct(StageCapture& sc, const TriggerData* td, Oid relid, CaptureEvent event) {
+  // Only single-table stages have direct parts: no join side to wait for or check.
+  if (sc.delta[0].empty() || sc.direct.empty() || !sc.delta_pending_check.empty() || sc.delta_waits_for_writers)
+    return false;
+  if (event != CaptureEvent::Insert && event != CaptureEvent::Delete) return false;
+  if (delta_rls_hides_rows(sc.stage_owner, relid)) return false;  // the statement path queues the marker
+  return capture_delta_direct(sc, td, event);
 }
 
 void capture_stage(StageCapture& sc, Oid relid, CaptureEvent event, int64 rows) {

@@ -4,14 +4,18 @@
 // setting (floats, date-times), or the delta engine's partials, and the "every scope" markers
 // of a statement. Runs with SPI connected and the statement's transition tables registered.
 #pragma once
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/capture_sql.hpp"
+#include "core/delta_direct.hpp"
 #include "pg/catalog/dirty_rows.hpp"
 #include "pg/support/kept_plans.hpp"
 
 namespace incview::pg {
+
+struct DeltaDirectLayout;  // delta_direct.hpp
 
 // What one stage captures from one source, with its prepared statements per event.
 struct StageCapture {
@@ -35,6 +39,10 @@ struct StageCapture {
   std::vector<Oid> delta_pending_check;
   bool delta_waits_for_writers = false;  // a join's side but the first: see capture_delta
   Oid delta_queue = InvalidOid;
+  // A one-row INSERT or DELETE's queue row built directly (delta_direct.hpp): its parts
+  // (empty: always the statement) and how they map to the source, resolved at first use.
+  std::vector<DirectPart> direct;
+  std::shared_ptr<DeltaDirectLayout> direct_layout;
 };
 
 // More distinct keys than this in one statement queue one "every scope" marker
@@ -52,6 +60,11 @@ bool delta_interleaved(const StageCapture& sc);
 void delta_wait_for_writers(const StageCapture& sc);
 
 // Captures the statement's `rows` changed rows (the larger transition table) for the stage.
+// Runs with SPI connected and the statement's transition tables registered.
 void capture_stage(StageCapture& sc, Oid relid, CaptureEvent event, int64 rows);
+
+// Engine delta: a one-row INSERT or DELETE of a stage with direct parts captured without SPI
+// and without the statement (delta_direct.hpp). False when it needs capture_stage.
+bool capture_stage_direct(StageCapture& sc, const TriggerData* td, Oid relid, CaptureEvent event);
 
 }  // namespace incview::pg

@@ -15,7 +15,7 @@ uint64 read_capture_list(Oid relid) {
   static const char* const kSql[2] = {
       "SELECT s.id, s.owner::oid::text, ss.mapping_kind, ss.mapping, s.search_path, "
       "       coalesce(st.scope_count, 0), u.col, s.policy = 'continuous', NULL::text, NULL::text, NULL::text, "
-      "       NULL::text, NULL::boolean, NULL::text "
+      "       NULL::text, NULL::boolean, NULL::text, NULL::text "
       "FROM incview.stage_source ss JOIN incview.stage s ON s.id = ss.stage_id "
       "LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
       "CROSS JOIN LATERAL unnest(s.scope) WITH ORDINALITY AS u(col, ord) "
@@ -24,7 +24,7 @@ uint64 read_capture_list(Oid relid) {
       "       coalesce(st.scope_count, 0), u.col, s.policy = 'continuous', "
       "       d.capture_insert, d.capture_update, d.capture_delete, d.pending_check::pg_catalog.oid[]::text, "
       "       d.waits_for_writers, (SELECT q.queue::pg_catalog.oid::text FROM incview.delta_stage q "
-      "                             WHERE q.stage_id = s.id) "
+      "                             WHERE q.stage_id = s.id), d.direct "
       "FROM incview.stage_source ss JOIN incview.stage s ON s.id = ss.stage_id "
       "LEFT JOIN incview.stage_state st ON st.stage_id = s.id "
       "LEFT JOIN incview.delta_capture d ON d.stage_id = s.id AND d.source = ss.source "

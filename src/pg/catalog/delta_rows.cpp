@@ -25,15 +25,16 @@ void save_delta_stage(int32 stage_id, const std::string& queue, const std::strin
 
 void save_delta_capture(int32 stage_id, const std::string& source, const std::string& capture_insert,
                         const std::string& capture_update, const std::string& capture_delete,
-                        const std::string& pending_check_json, bool waits_for_writers) {
+                        const std::string& pending_check_json, bool waits_for_writers, const std::string& direct) {
   as_extension_owner([&] {
     spi_exec(
         "INSERT INTO incview.delta_capture (stage_id, source, capture_insert, capture_update, capture_delete, "
-        "pending_check, waits_for_writers) VALUES ($1, $2::pg_catalog.regclass, $3, $4, $5, "
+        "pending_check, waits_for_writers, direct) VALUES ($1, $2::pg_catalog.regclass, $3, $4, $5, "
         "ARRAY(SELECT pg_catalog.jsonb_array_elements_text($6::pg_catalog.jsonb)::pg_catalog.regclass), "
-        "$7::pg_catalog.bool)",
+        "$7::pg_catalog.bool, $8)",
         {int4_arg(stage_id), text_arg(source), text_arg(capture_insert), text_arg(capture_update),
-         text_arg(capture_delete), text_arg(pending_check_json), text_arg(waits_for_writers ? "true" : "false")});
+         text_arg(capture_delete), text_arg(pending_check_json), text_arg(waits_for_writers ? "true" : "false"),
+         direct.empty() ? null_arg(TEXTOID) : text_arg(direct)});
   });
 }
 

@@ -25,11 +25,12 @@ void save_delta_stage(int32 stage_id, const std::string& queue, const std::strin
                       const SpiArg& fold_fast);
 
 // Writes: one incview.delta_capture row, the capture statements of one source, the other
-// sides its statements must not have pending (JSON array of names) and whether its writers
-// wait for the other sides' (capture.cpp).
+// sides its statements must not have pending (JSON array of names), whether its writers
+// wait for the other sides' (capture.cpp) and the direct capture of one-row statements
+// (core/delta_direct.hpp; empty: none, stored NULL).
 void save_delta_capture(int32 stage_id, const std::string& source, const std::string& capture_insert,
                         const std::string& capture_update, const std::string& capture_delete,
-                        const std::string& pending_check_json, bool waits_for_writers);
+                        const std::string& pending_check_json, bool waits_for_writers, const std::string& direct);
 
 // Writes: forgets the stage's incview.delta_stage row (its delta_capture rows go with it).
 void forget_delta_stage(int32 stage_id);

@@ -2,6 +2,7 @@
 
 #include <unordered_map>
 
+#include "core/delta_direct.hpp"
 #include "core/delta_write_cost.hpp"
 #include "core/sql_text.hpp"
 #include "pg/catalog/delta_rows.hpp"
@@ -96,7 +97,7 @@ void enable_delta(const StageRecord& stage, const std::string& engine) {
       save_delta_capture(stage.id, source, plan.capture_source(queue, source, false, true),
                          plan.capture_source(queue, source, true, true),
                          plan.capture_source(queue, source, true, false), json_string_array(others),
-                         plan.joins() && source != sources.front());
+                         plan.joins() && source != sources.front(), format_direct(direct_parts(plan)));
     }
     save_engine(stage.id, engine);
   });

@@ -9,6 +9,7 @@ struct Settings {
   int batch_size = 1000;                                 // scope keys per refresh batch
   double full_refresh_ratio = kDefaultFullRefreshRatio;  // auto: rebuild above this dirty share
   double capture_all_ratio = 0.5;                        // capture: one "every scope" marker above this share
+  bool delta_capture_direct = true;                      // delta: one-row statements' rows built in C
   int max_workers = 2;                                   // parallel refresh workers per database
   int naptime_ms = 1000;                                 // scheduler wake-up when nothing signals it
   char* databases = nullptr;

@@ -1,0 +1,105 @@
+#include <gtest/gtest.h>
+
+#include "core/delta_direct.hpp"
+
+using namespace incview;
+
+namespace {
+
+DeltaOutput group(const std::string& name) {
+  DeltaOutput o;
+  o.name = name;
+  o.text = name;
+  o.type = "text";
+  o.group_key = true;
+  return o;
+}
+
+DeltaOutput agg(const std::string& name, const std::string& fn, const std::string& arg, const std::string& arg_type,
+                bool fixed_scale = false) {
+  DeltaOutput o;
+  o.name = name;
+  o.function = fn;
+  o.star = arg.empty();
+  o.arg = arg;
+  o.arg_type = arg_type;
+  o.arg_fixed_scale = fixed_scale;
+  o.text = fn + "(" + (arg.empty() ? "*" : arg) + ")";
+  o.type = "bigint";
+  o.aggregate = true;
+  o.builtin = true;
+  return o;
+}
+
+DeltaQueryDescription single(std::vector<DeltaOutput> outs) {
+  DeltaQueryDescription d;
+  d.relations = 1;
+  d.source = "\"public\".\"events\"";
+  d.sources = {d.source};
+  d.has_group_by = true;
+  d.group_by = {"tag"};
+  d.outputs = std::move(outs);
+  return d;
+}
+
+std::string kinds(const std::vector<DirectPart>& parts) {
+  static const char* names[] = {"key", "count", "n", "sum", "scale", "ins", "del"};
+  std::string s;
+  for (const auto& p : parts) s += std::string(names[static_cast<int>(p.kind)]) + " ";
+  return s;
+}
+
+}  // namespace
+
+TEST(DeltaDirect, PartsFollowTheQueueColumns) {
+  auto plan = DeltaPlan::qualify(
+      single({group("tag"), agg("n", "count", "", ""), agg("c", "count", "v", "any"), agg("s", "sum", "v", "integer"),
+              agg("a", "avg", "x", "numeric"), agg("lo", "min", "\"My Col\"", "integer")}));
+  const auto parts = direct_parts(plan);
+  // queue: tag, dcount, dn_2, dn_3, ds_3, dn_4, ds_4, dscale_4, ins_5, del_5
+  EXPECT_EQ(kinds(parts), "key count n n sum n sum scale ins del ");
+  EXPECT_EQ(parts[4].arg_type, "integer");
+  EXPECT_EQ(parts[4].partial_type, "bigint");
+  EXPECT_EQ(parts[6].partial_type, "numeric");
+  EXPECT_EQ(parts[8].text, "\"My Col\"");
+  EXPECT_EQ(parse_direct(format_direct(parts)).size(), parts.size());
+  EXPECT_EQ(format_direct(parse_direct(format_direct(parts))), format_direct(parts));
+}
+
+TEST(DeltaDirect, FixedScaleNumericHasNoScalePart) {
+  auto plan = DeltaPlan::qualify(single({group("tag"), agg("s", "sum", "x", "numeric", true)}));
+  EXPECT_EQ(kinds(direct_parts(plan)), "key count n sum ");
+}
+
+TEST(DeltaDirect, OnlyPlainColumnsWithoutWhere) {
+  auto expr = single({group("tag"), agg("s", "sum", "v + 1", "integer")});
+  EXPECT_TRUE(direct_parts(DeltaPlan::qualify(expr)).empty());
+  auto key = single({group("tag"), agg("n", "count", "", "")});
+  key.outputs[0].text = "lower(tag)";
+  key.group_by = {"lower(tag)"};
+  EXPECT_TRUE(direct_parts(DeltaPlan::qualify(key)).empty());
+  auto where = single({group("tag"), agg("n", "count", "", "")});
+  where.where = "v > 0";
+  EXPECT_TRUE(direct_parts(DeltaPlan::qualify(where)).empty());
+}
+
+TEST(DeltaDirect, PlainIdentifiers) {
+  EXPECT_TRUE(plain_identifier("tag"));
+  EXPECT_TRUE(plain_identifier("_x1$"));
+  EXPECT_TRUE(plain_identifier("\"Tag\""));
+  EXPECT_TRUE(plain_identifier("\"a\"\"b\""));
+  EXPECT_FALSE(plain_identifier("Tag"));  // deparse would quote it
+  EXPECT_FALSE(plain_identifier("1"));
+  EXPECT_FALSE(plain_identifier("'x'::text"));
+  EXPECT_FALSE(plain_identifier("\"a\"b\""));
+  EXPECT_FALSE(plain_identifier("\"a\nb\""));
+  EXPECT_FALSE(plain_identifier("t.tag"));
+}
+
+TEST(DeltaDirect, MalformedTextParsesToNothing) {
+  EXPECT_TRUE(parse_direct("key\t\t\ttag").empty());  // no newline
+  EXPECT_TRUE(parse_direct("bogus\t\t\ttag\n").empty());
+  EXPECT_TRUE(parse_direct("sum\t\t\tv\n").empty());  // no types
+  EXPECT_TRUE(parse_direct("key\t\t\tlower(tag)\n").empty());
+  EXPECT_EQ(parse_direct("key\t\t\ttag\ncount\t\t\t\n").size(), 2u);
+}
