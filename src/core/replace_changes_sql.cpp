@@ -15,9 +15,16 @@ std::string own_name(const StageShape& shape, std::string base) {
   return base;
 }
 
-// The unique key's text form: text equality hashes; NULL-safe ("(1,)" is not "(1,\"\")").
-std::string key_text(const StageShape& shape, const std::string& alias) {
-  return "ROW(" + column_list(shape.unique_key, alias) + ")::text";
+// Pairs f and t by their unique key, with the key types' own `=` (as the scope filter uses
+// it, resolved under the stage's search path): a hash join on the key columns. Only a
+// narrowing for the `*=` that decides: identical rows have equal keys, so no match is hidden;
+// a key with a NULL pairs with nothing, so its row is rewritten (deleted and inserted again)
+// at every refresh of its scope, as under DELETE + INSERT. (Pairing by the key's text form
+// instead, NULL-safe, cost a record_out per row and side: 270 against 185 ms for 300 keys.)
+std::string key_pairs(const StageShape& shape) {
+  std::vector<std::string> eq;
+  for (const auto& c : shape.unique_key) eq.push_back("f." + quote_ident(c) + " = t." + quote_ident(c));
+  return join(eq, " AND ");
 }
 
 // The row with every column cast to its compare type, for `*=`.
@@ -39,15 +46,14 @@ std::string replace_changes_scoped(const StageSql& sql, const NullColumns& nulls
     throw Error(sqlstate::kInvalidParameterValue, "writing only changed rows needs a unique_key");
   if (compare_types.size() != shape.columns.size())
     throw Error(sqlstate::kInvalidParameterValue, "one compare type per column is needed");
-  const std::string key = own_name(shape, "incview_key");
   const std::string img = own_name(shape, "incview_img");
   const std::string in_batch = one_key ? sql.scope_filter_one_key("t", nulls) : sql.scope_filter("t", nulls);
   // The current row t has an identical fresh row f (the same predicate on both sides).
-  const std::string identical = "f." + key + " OPERATOR(pg_catalog.=) " + key_text(shape, "t") + " AND f." + img +
-                                " OPERATOR(pg_catalog.*=) " + image(shape, "t", compare_types);
+  const std::string identical =
+      key_pairs(shape) + " AND f." + img + " OPERATOR(pg_catalog.*=) " + image(shape, "t", compare_types);
   std::string out;
-  out += "WITH incview_fresh AS MATERIALIZED (SELECT f.*, " + key_text(shape, "f") + " AS " + key + ", " +
-         image(shape, "f", compare_types) + " AS " + img + " FROM (" + sql.select_scoped(nulls, one_key) + ") AS f),\n";
+  out += "WITH incview_fresh AS MATERIALIZED (SELECT f.*, " + image(shape, "f", compare_types) + " AS " + img +
+         " FROM (" + sql.select_scoped(nulls, one_key) + ") AS f),\n";
   out += "incview_gone AS (DELETE FROM " + shape.target + " AS t WHERE " + in_batch +
          " AND NOT EXISTS (SELECT 1 FROM incview_fresh AS f WHERE " + identical + ") RETURNING 1),\n";
   // The statement's snapshot: t are the rows before gone's DELETE (a fresh row never matches

@@ -10,11 +10,12 @@
 // "Identical" is record image equality (`*=`, record_image_eq, what REFRESH MATERIALIZED VIEW
 // CONCURRENTLY compares): the same bytes, so 1.0 and 1.00, -0 and 0, 'a' and 'A' under a case-
 // insensitive collation differ and are written; NULLs are identical to NULLs; no equality
-// operator of the column types is needed. Rows are first paired by their unique key's text
-// (so the anti-joins hash instead of comparing every row with every row); identical rows have
-// identical keys, so the pairing never hides a match, and one that fails (text forms differ)
-// only means a rewrite. Both sides use the same predicate, so a kept row is exactly a current
-// row with an identical fresh one: the scope's rows afterwards equal the query's.
+// operator of the column types is needed for it. Rows are first paired by their unique key
+// with its types' `=` (so the anti-joins hash on the key instead of comparing every row with
+// every row); identical rows have equal keys, so the pairing never hides a match, and a pair it
+// misses (a NULL in the key) only means a rewrite. Both sides use the same predicate, so a kept
+// row is exactly a current row with an identical fresh one: the scope's rows afterwards equal
+// the query's.
 //
 // Why only with a unique_key: the unique index makes the table a set (no two identical rows),
 // which "no identical row on the other side" needs. A multiset needs copies counted per value,
