@@ -12,8 +12,15 @@
 # refresh = k1 - ins and floor = floor - ins (µs per call, server CPU only: waiting for a
 # core is not counted, so the load of the machine moves it much less than latencies).
 #
+# With CPU_KS (e.g. "1 5 100 300"), each round also measures refresh calls of k keys: in one
+# session (synchronous_commit = off), CPU_REPS times per k: one medication for each of k
+# distinct random patients (captured), then SELECT incview.refresh(...) alone, its server CPU
+# (/proc/<pid>/schedstat around it) and its time (psql's \timing); raw values in
+# out/scoped_cpu/batch.csv, medians per build and k in the summary.
+#
 #   bench/scoped_cpu.sh [scale]      # default 5: 10,000 patients
 #   CPU_ROUNDS (6), CPU_SECONDS (10): alternating rounds per build and variant
+#   CPU_KS (""), CPU_REPS (10): the k-key refreshes; CPU_K1=0 skips the k = 1 variants
 #   PGBIN (after), PGBIN_BEFORE (optional: a second PostgreSQL copy with another build)
 #   BENCH_PGPORT (54567; before: +1), BENCH_PGDATA (/tmp/pg_incview_scoped_cpu)
 set -euo pipefail
@@ -31,6 +38,11 @@ STAGE=patient_product_due
 mkdir -p "$OUT"
 RAW=$OUT/raw.csv
 echo "label,variant,round,tx,cpu_us_per_tx,ticks_us_per_tx" > "$RAW"
+BATCH=$OUT/batch.csv
+echo "label,k,round,rep,scopes,cpu_us,ms" > "$BATCH"
+KS=${CPU_KS:-}
+REPS=${CPU_REPS:-10}
+K1=${CPU_K1:-1}
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 
 LABELS=(after)
@@ -109,10 +121,42 @@ measure() {  # label variant
     'BEGIN { printf "%d %.1f %.1f\n", s1 - s0, (c1 - c0) / 1000 / (s1 - s0), (t1 - t0) * 1e6 / hz / (s1 - s0) }'
 }
 
+# Refresh calls of k keys, REPS times, in one session: prints "scopes cpu_us ms" per call.
+batch_measure() {  # label k
+  local l=$1 k=$2
+  {
+    echo "SET synchronous_commit = off;"
+    echo "SELECT pg_backend_pid() AS pid \\gset"
+    echo "\\setenv BPID :pid"
+    for _ in $(seq 1 "$REPS"); do
+      echo "INSERT INTO medications (patient_id, product_id, given_at) SELECT p, 1 + p % $N_PRODUCTS, now()"
+      echo "  FROM (SELECT DISTINCT 1 + (random() * ($N_PATIENTS - 1))::int AS p FROM generate_series(1, $k * 2)) d LIMIT $k;"
+      echo "\\! echo c0 \$(cut -d' ' -f1 /proc/\$BPID/schedstat)"
+      echo "\\timing on"
+      echo "SELECT 'scopes', incview.refresh('$STAGE');"
+      echo "\\timing off"
+      echo "\\! echo c1 \$(cut -d' ' -f1 /proc/\$BPID/schedstat)"
+    done
+  } > "$OUT/batch-$k.sql"
+  psql_ "$l" -At -F ' ' -f "$OUT/batch-$k.sql" |
+    awk '$1 == "c0" { c0 = $2 } $1 == "scopes" { n = $2 } $1 == "Time:" { ms = $2 }
+         $1 == "c1" { printf "%d %.1f %.3f\n", n, ($2 - c0) / 1000, ms }'
+}
+
 for round in $(seq 1 "$ROUNDS"); do
   order=("${LABELS[@]}")
   (( round % 2 == 0 )) && order=($(printf '%s\n' "${LABELS[@]}" | tac))
   for l in "${order[@]}"; do
+    for k in $KS; do
+      rep=0
+      while read -r n us ms; do
+        rep=$((rep + 1))
+        echo "$l,$k,$round,$rep,$n,$us,$ms" >> "$BATCH"
+      done < <(batch_measure "$l" "$k")
+      log "round $round $l k=$k: $(awk -F, -v l="$l" -v k="$k" -v r="$round" '$1 == l && $2 == k && $3 == r { printf "%s ", $6 }' "$BATCH")µs CPU"
+      sql "$l" "VACUUM medications, incview.dirty_scope, incview.source_change, $STAGE" >/dev/null
+    done
+    (( K1 == 1 )) || continue
     for v in ins k1 floor; do
       read -r tx us tus < <(measure "$l" "$v")
       echo "$l,$v,$round,$tx,$us,$tus" >> "$RAW"
@@ -129,6 +173,33 @@ for l in "${LABELS[@]}"; do
 done
 log "load at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 
+if [[ -n $KS ]]; then
+python3 - "$BATCH" <<'PY' | tee "$OUT/batch_summary.md"
+import csv, sys, statistics
+rows = list(csv.DictReader(open(sys.argv[1])))
+labels = sorted({r['label'] for r in rows}, key=lambda l: l != 'before')
+ks = sorted({int(r['k']) for r in rows})
+rounds = sorted({int(r['round']) for r in rows})
+def sel(l, k, col, rnd=None):
+    return [float(r[col]) for r in rows if r['label'] == l and int(r['k']) == k and (rnd is None or int(r['round']) == rnd)]
+print("| k | build | calls | scopes (median) | CPU per call (µs, median) | time per call (ms, median) | per-round median CPU (µs) |")
+print("|---|---|---|---|---|---|---|")
+for k in ks:
+    for l in labels:
+        per = ", ".join(f"{statistics.median(sel(l, k, 'cpu_us', r)):.0f}" for r in rounds if sel(l, k, 'cpu_us', r))
+        print(f"| {k} | {l} | {len(sel(l, k, 'cpu_us'))} | {statistics.median(sel(l, k, 'scopes')):.0f} | "
+              f"{statistics.median(sel(l, k, 'cpu_us')):.0f} | {statistics.median(sel(l, k, 'ms')):.2f} | {per} |")
+if len(labels) == 2:
+    for k in ks:
+        rr = [statistics.median(sel('after', k, 'cpu_us', r)) / statistics.median(sel('before', k, 'cpu_us', r))
+              for r in rounds if sel('after', k, 'cpu_us', r) and sel('before', k, 'cpu_us', r)]
+        rt = [statistics.median(sel('after', k, 'ms', r)) / statistics.median(sel('before', k, 'ms', r))
+              for r in rounds if sel('after', k, 'ms', r) and sel('before', k, 'ms', r)]
+        print(f"\nk = {k}: after / before per round, CPU {', '.join(f'{x:.2f}' for x in rr)} (median {statistics.median(rr):.2f}); "
+              f"time {', '.join(f'{x:.2f}' for x in rt)} (median {statistics.median(rt):.2f})")
+PY
+fi
+(( K1 == 1 )) || exit 0
 python3 - "$RAW" <<'PY' | tee "$OUT/summary.md"
 import csv, sys, statistics
 rows = list(csv.DictReader(open(sys.argv[1])))

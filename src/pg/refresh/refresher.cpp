@@ -2,12 +2,14 @@
 
 #include <chrono>
 
+#include "core/replace_changes_sql.hpp"
 #include "core/sql_text.hpp"
 
 #include "pg/citus/citus.hpp"
 #include "pg/support/guard.hpp"
 #include "pg/refresh/batch_plans.hpp"
 #include "pg/refresh/delta_engine.hpp"
+#include "pg/refresh/replace_changes.hpp"
 #include "pg/catalog/catalog.hpp"
 #include "pg/catalog/queue_markers.hpp"
 #include "pg/storage/partitions.hpp"
@@ -54,6 +56,9 @@ RefreshStats refresh_batches(const StageRecord& stage, const std::vector<KeyBatc
     return stats;
   }
   const StageSql sql(stage.shape);
+  // Replace writes only the rows that changed where the stage has a unique_key.
+  const bool changes = engine == Engine::Replace && replace_writes_changes(stage);
+  const std::vector<std::string> types = changes ? compare_types(stage) : std::vector<std::string>{};
   settle_delta_queue(stage, true);
   int64 rows_reported = 0;  // rows already counted in incview.progress
   progress_phase(ProgressPhase::RefreshingBatches);
@@ -70,6 +75,14 @@ RefreshStats refresh_batches(const StageRecord& stage, const std::vector<KeyBatc
         stats.deleted += spi_int8(0, 1);
         stats.inserted += spi_int8(0, 2);
         stats.updated += spi_int8(0, 3);
+      } else if (changes) {
+        // Only the rows that changed (core/replace_changes_sql.hpp): deleted and inserted
+        // count what was written.
+        insert_routed(stage, rows, args, [&] {
+          spi_exec_batch(replace_changes_scoped(sql, batch.nulls, one, types), args, n);
+          stats.deleted += spi_int8(0, 1);
+          stats.inserted += spi_int8(0, 2);
+        });
       } else {
         stats.deleted += static_cast<int64>(spi_exec_batch(sql.delete_scoped(batch.nulls, one), args, n));
         insert_routed(stage, rows, args, [&] {
