@@ -78,6 +78,12 @@ bool citus_present() {
   return present;
 }
 
+bool citus_installed() {
+  bool installed = false;
+  pg_call([&] { installed = OidIsValid(get_extension_oid("citus", true)); });
+  return installed;
+}
+
 bool is_citus_table(Oid rel) { return citus_present() && citus_table(rel).has_value(); }
 
 CitusStage plan_citus_stage(const std::vector<Oid>& query_tables, const std::vector<Oid>& citus,

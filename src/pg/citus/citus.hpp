@@ -39,6 +39,10 @@ struct CitusStage {
 // Whether Citus' metadata is present in this database.
 bool citus_present();
 
+// Whether the citus extension is installed here: a catalog lookup without a statement, cheap
+// enough for every refresh call (citus_present and is_citus_table run one).
+bool citus_installed();
+
 // Whether this relation is a Citus table (distributed, reference or Citus local).
 bool is_citus_table(Oid rel);
 

@@ -1,11 +1,8 @@
 #include "pg/refresh/batch_plans.hpp"
 
+#include "pg/citus/citus.hpp"
 #include "pg/support/guard.hpp"
 #include "pg/support/plan_cache.hpp"
-
-extern "C" {
-#include "commands/extension.h"
-}
 
 namespace incview::pg {
 
@@ -15,12 +12,6 @@ namespace {
 // then all are freed together (at a moment when none runs) and made again as needed.
 // Generic: planning per execution is what this saves (a custom plan is made per call).
 PlanCache plans(64, CURSOR_OPT_GENERIC_PLAN);
-
-bool citus_installed() {
-  bool installed = false;
-  pg_call([&] { installed = OidIsValid(get_extension_oid("citus", true)); });
-  return installed;
-}
 
 // The lookup key: everything the plan's meaning depends on that its text does not say.
 std::string plan_key(const std::string& sql, const std::vector<Oid>& types) {

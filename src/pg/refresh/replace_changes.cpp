@@ -8,19 +8,9 @@
 
 extern "C" {
 #include "access/relation.h"
-#include "commands/extension.h"
 }
 
 namespace incview::pg {
-
-namespace {
-// A catalog lookup, no SQL: is_citus_table asks with a statement, on every refresh call.
-bool citus_installed() {
-  bool installed = false;
-  pg_call([&] { installed = OidIsValid(get_extension_oid("citus", true)); });
-  return installed;
-}
-}  // namespace
 
 bool replace_writes_changes(const StageRecord& stage) {
   return incview::replace_writes_changes(stage.shape) && !(citus_installed() && is_citus_table(stage.target));
