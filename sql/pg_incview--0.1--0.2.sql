@@ -799,6 +799,10 @@ ALTER TABLE incview.delta_stage ADD COLUMN last_rederive timestamptz;
 -- stay, the other groups' deltas put back for the full fold in the same statement; NULL for
 -- stages whose groups may need re-deriving (HAVING, min/max, numeric scale).
 ALTER TABLE incview.delta_stage ADD COLUMN fold_fast text;
+-- The fold of one queued row (DeltaPlan::fold_one): fold_fast's UPDATE of its group with the
+-- row's partials as parameters, the row consumed by the refresh in the same transaction; NULL
+-- where fold_fast is.
+ALTER TABLE incview.delta_stage ADD COLUMN fold_one text;
 
 CREATE FUNCTION incview.set_rederive(stage text, every interval)
 RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'incview_set_rederive';

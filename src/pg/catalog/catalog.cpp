@@ -87,14 +87,15 @@ namespace {
 // stage's definition, visible only to its owner's role.
 void load_delta_engine(StageRecord& r) {
   as_extension_owner([&] {
-    if (spi_exec("SELECT queue::pg_catalog.text, fold, table_query, hidden_columns::pg_catalog.text[], fold_fast "
-                 "FROM incview.delta_stage WHERE stage_id = $1",
+    if (spi_exec("SELECT queue::pg_catalog.text, fold, table_query, hidden_columns::pg_catalog.text[], fold_fast, "
+                 "fold_one FROM incview.delta_stage WHERE stage_id = $1",
                  {int4_arg(r.id)}, true) == 0)
       return;
     r.delta_queue = spi_text_or(0, 1, "");
     r.delta_fold = spi_text_or(0, 2, "");
     r.shape.query = spi_text_or(0, 3, "");
     r.delta_fold_fast = spi_text_or(0, 5, "");
+    r.delta_fold_one = spi_text_or(0, 6, "");
   });
   if (r.delta_queue.empty()) return;
   as_extension_owner([&] {
