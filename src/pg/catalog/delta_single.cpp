@@ -13,6 +13,7 @@ extern "C" {
 #include "utils/acl.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
 #include "utils/regproc.h"
 #include "utils/snapmgr.h"
 }
@@ -29,7 +30,7 @@ std::optional<QueuedDelta> single_queued_delta(const std::string& queue) {
     Relation rel = table_open(q, NoLock);
     TupleDesc desc = RelationGetDescr(rel);
     bool ok = rel->rd_rel->relkind == RELKIND_RELATION && rel->rd_rel->relam == HEAP_TABLE_AM_OID &&
-              rel->trigdesc == nullptr && !rel->rd_rel->relrowsecurity;
+              rel->trigdesc == nullptr && check_enable_rls(q, InvalidOid, true) != RLS_ENABLED;
     for (int i = 0; ok && i < desc->natts; ++i) ok = !TupleDescAttr(desc, i)->attisdropped;
     if (ok) {
       // As a statement: this transaction's earlier writes visible, the snapshot a statement

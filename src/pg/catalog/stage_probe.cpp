@@ -17,6 +17,7 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
 #include "utils/snapmgr.h"
 #include "utils/varlena.h"
 }
@@ -48,8 +49,12 @@ Oid btree_on(Relation rel, const char* index, AttrNumber attno) {
   return ok ? oid : InvalidOid;
 }
 
-// Tables read as the extension owner, their owner: row security applies only when forced.
-bool plain_table(Relation rel) { return rel->rd_rel->relkind == RELKIND_RELATION && !rel->rd_rel->relforcerowsecurity; }
+// Tables read as the extension owner, their owner: row security does not apply unless forced
+// (or another role owns the table): then the statement, which applies the policies.
+bool plain_table(Relation rel) {
+  return rel->rd_rel->relkind == RELKIND_RELATION &&
+         check_enable_rls(RelationGetRelid(rel), InvalidOid, true) != RLS_ENABLED;
+}
 
 }  // namespace
 

@@ -18,6 +18,7 @@ extern "C" {
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 }
@@ -125,7 +126,8 @@ bool update_state_row_ok(int32 stage_id, int64 duration_us, bool keep_failure) {
     const Oid table = OidIsValid(ns) ? get_relname_relid("stage_state", ns) : InvalidOid;
     if (!OidIsValid(table)) return;
     Relation rel = table_open(table, RowExclusiveLock);
-    if (!check_shape(rel)) {
+    // Row security as the statement would apply it (not to the table's owner unless forced).
+    if (!check_shape(rel) || check_enable_rls(table, InvalidOid, true) == RLS_ENABLED) {
       table_close(rel, RowExclusiveLock);
       return;
     }
