@@ -26,7 +26,10 @@ std::optional<QueuedDelta> single_queued_delta(const std::string& queue) {
   pg_call([&] {
     const Oid q = RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(name)), RowExclusiveLock, true);
     if (!OidIsValid(q)) return;
-    if (pg_class_aclcheck(q, GetUserId(), ACL_SELECT | ACL_DELETE) != ACLCHECK_OK) return;
+    // Both privileges (one aclcheck of two bits would accept either).
+    if (pg_class_aclcheck(q, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
+        pg_class_aclcheck(q, GetUserId(), ACL_DELETE) != ACLCHECK_OK)
+      return;
     Relation rel = table_open(q, NoLock);
     TupleDesc desc = RelationGetDescr(rel);
     bool ok = rel->rd_rel->relkind == RELKIND_RELATION && rel->rd_rel->relam == HEAP_TABLE_AM_OID &&

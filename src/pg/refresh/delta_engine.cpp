@@ -171,14 +171,17 @@ bool parameters_match(const std::string& sql, const std::vector<std::string>& na
   return sql.find("$" + std::to_string(names.size() + 1) + " ") == std::string::npos;
 }
 
-// As the stage owner, under its settings: true when the one queued row was applied and consumed.
-bool fold_one_row(const StageRecord& stage) {
-  if (stage.delta_fold_one.empty()) return false;
+// As the stage owner, under its settings: the rows its UPDATE wrote when the one queued row
+// was applied and consumed (one per group; more only if the table holds a group twice, which
+// the fast fold's UPDATE would write as well); 0 when nothing was applied or consumed.
+uint64 fold_one_row(const StageRecord& stage) {
+  if (stage.delta_fold_one.empty()) return 0;
   const std::optional<QueuedDelta> one = single_queued_delta(stage.delta_queue);
-  if (!one || !parameters_match(stage.delta_fold_one, one->names)) return false;
-  if (spi_exec_kept(stage.delta_fold_one, one->values) != 1) return false;
-  consume_queued_delta(*one);
-  return true;
+  if (!one || !parameters_match(stage.delta_fold_one, one->names)) return 0;
+  // Anything written means applied: the row is consumed, never left for a second fold.
+  const uint64 written = spi_exec_kept(stage.delta_fold_one, one->values);
+  if (written > 0) consume_queued_delta(*one);
+  return written;
 }
 
 }  // namespace
@@ -202,8 +205,8 @@ RefreshStats fold_deltas(const StageRecord& stage) {
     // One queued row (a one-row change): its group's UPDATE with the row as parameters, and
     // the row consumed in this transaction only if that UPDATE wrote the group; otherwise
     // (a group that is new, vanishes or would not change) it stays for the folds below.
-    if (fold_one_row(stage)) {
-      stats.updated = stats.scopes = 1;
+    if (const uint64 written = fold_one_row(stage)) {
+      stats.updated = stats.scopes = static_cast<int64>(written);
       return;
     }
     // The usual case first: the groups that exist and stay are updated, and the deltas of
