@@ -9,7 +9,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pg_incview;
 SET LOCAL client_min_messages = warning;
-SELECT plan(14);
+SELECT plan(19);
 
 CREATE TABLE dr_ev (id bigserial PRIMARY KEY, tag text, v int);
 INSERT INTO dr_ev (tag, v) SELECT 't' || (i % 4), i FROM generate_series(1, 200) i;
@@ -81,6 +81,40 @@ UPDATE incview.stage SET query = 'SELECT g, count(*) * 10 AS n FROM dr_src GROUP
 INSERT INTO dr_src VALUES (101, 1);
 SELECT incview.refresh('dr_rep');
 SELECT is((SELECT n FROM dr_rep WHERE g = 1), 120::bigint, 'the refresh ran the query of the updated row');
+
+-- 5. The one-row fold deletes the queue row only with the owner's DELETE privilege on the
+-- queue (one check per privilege: SELECT alone must not do): revoked by hand, the refresh
+-- takes the fold statement, which is refused as before; the delta stays queued.
+CREATE ROLE dr_owner LOGIN;
+CREATE SCHEMA dr_own AUTHORIZATION dr_owner;
+SET ROLE dr_owner;
+CREATE TABLE dr_own.ev (id serial PRIMARY KEY, tag int, v int);
+INSERT INTO dr_own.ev (tag, v) SELECT i % 3, i FROM generate_series(1, 30) i;
+SELECT incview.create_stage('dr_own_s', 'SELECT tag, count(*) AS n, sum(v) AS s FROM dr_own.ev GROUP BY tag',
+                            ARRAY['tag'], target => 'dr_own.s', engine => 'delta');
+SELECT incview.set_policy('dr_own_s', 'manual');
+RESET ROLE;
+DO $$ BEGIN
+  EXECUTE format('REVOKE DELETE ON %s FROM dr_owner',
+                 (SELECT d.queue FROM incview.delta_stage d JOIN incview.stage s ON s.id = d.stage_id
+                  WHERE s.name = 'dr_own_s'));
+END $$;
+SET ROLE dr_owner;
+INSERT INTO dr_own.ev (tag, v) VALUES (1, 100);
+SELECT is(incview.refresh('dr_own_s'), 0::bigint, 'without DELETE on its queue the owner''s fold is refused');
+RESET ROLE;
+SELECT is(incview.delta_dirty_groups((SELECT id FROM incview.stage WHERE name = 'dr_own_s')), 1::bigint,
+          'the delta is still queued');
+SELECT is((SELECT n FROM dr_own.s WHERE tag = 1), 10::bigint, 'the group is unchanged');
+DO $$ BEGIN
+  EXECUTE format('GRANT DELETE ON %s TO dr_owner',
+                 (SELECT d.queue FROM incview.delta_stage d JOIN incview.stage s ON s.id = d.stage_id
+                  WHERE s.name = 'dr_own_s'));
+END $$;
+SET ROLE dr_owner;
+SELECT is(incview.refresh('dr_own_s'), 1::bigint, 'granted again: folded once');
+SELECT is((SELECT row(missing, extra)::text FROM incview.verify('dr_own_s')), '(0,0)', 'the table equals its query');
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;
