@@ -804,6 +804,10 @@ ALTER TABLE incview.delta_stage ADD COLUMN fold_fast text;
 -- statement's row is built in C and appended without the capture statement. NULL: always the
 -- statement.
 ALTER TABLE incview.delta_capture ADD COLUMN direct text;
+-- The fold of one queued row (DeltaPlan::fold_one): fold_fast's UPDATE of its group with the
+-- row's partials as parameters, the row consumed by the refresh in the same transaction; NULL
+-- where fold_fast is.
+ALTER TABLE incview.delta_stage ADD COLUMN fold_one text;
 
 CREATE FUNCTION incview.set_rederive(stage text, every interval)
 RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'incview_set_rederive';

@@ -337,26 +337,14 @@ std::string DeltaPlan::rederive(const std::string& target, const std::string& qu
   return fold_sql(target, queue, true);
 }
 
-std::string DeltaPlan::fold_fast(const std::string& target, const std::string& queue) const {
-  if (has_having()) return "";
-  for (const auto& c : columns_)
-    if (c.agg == DeltaAgg::Min || c.agg == DeltaAgg::Max || c.tracks_scale) return "";
+DeltaPlan::FastUpdate DeltaPlan::fast_update() const {
   const auto col = [](const std::string& prefix, int pos) { return name_of(prefix, pos); };
-  // a: the queued partials combined per group, named and typed as the queue's columns (so
-  // the groups not applied here go back into the queue as they are).
-  std::vector<std::string> queue_cols = group_names_;
-  std::vector<std::string> a_cols = group_names_;
-  queue_cols.push_back("\"__incview_dcount\"");
-  a_cols.push_back("pg_catalog.sum(q.\"__incview_dcount\")::bigint AS \"__incview_dcount\"");
-  for (const auto& c : columns_)
-    for (const auto& p : partials_of(c)) {
-      queue_cols.push_back(p.name);
-      a_cols.push_back(p.combine + "(q." + p.name + ")::" + p.type + " AS " + p.name);
-    }
+  FastUpdate f;
   // The group's new values from its row t and its partials a: the expressions of fold_sql
   // for a group that exists (t's count and counters are never NULL then).
-  const std::string new_count = "(t.\"__incview_count\" + a.\"__incview_dcount\")";
-  std::vector<std::string> cols, vals;
+  f.new_count = "(t.\"__incview_count\" + a.\"__incview_dcount\")";
+  std::vector<std::string>& cols = f.cols;
+  std::vector<std::string>& vals = f.vals;
   for (const auto& c : columns_) {
     const std::string user = quote_ident(c.out.name);
     const std::string t = "t." + user;
@@ -366,7 +354,7 @@ std::string DeltaPlan::fold_fast(const std::string& target, const std::string& q
       case DeltaAgg::GroupKey: continue;
       case DeltaAgg::CountStar:
         cols.push_back(user);
-        vals.push_back(new_count);
+        vals.push_back(f.new_count);
         break;
       case DeltaAgg::Count:
         cols.push_back(user);
@@ -390,7 +378,7 @@ std::string DeltaPlan::fold_fast(const std::string& target, const std::string& q
   }
   // hidden columns, in hidden_columns() order
   cols.push_back("\"__incview_count\"");
-  vals.push_back(new_count);
+  vals.push_back(f.new_count);
   for (const auto& c : columns_) {
     if (c.agg != DeltaAgg::Sum && c.agg != DeltaAgg::Avg) continue;
     const std::string nn = "(t." + col("__incview_n", c.pos) + " + a." + col("__incview_dn", c.pos) + ")";
@@ -403,15 +391,37 @@ std::string DeltaPlan::fold_fast(const std::string& target, const std::string& q
       vals.push_back("CASE WHEN " + nn + " = 0 THEN NULL ELSE " + s + "::" + c.partial_type + " END");
     }
   }
-  std::vector<std::string> sets, old_vals;
+  std::vector<std::string>& sets = f.sets;
+  std::vector<std::string>& old_vals = f.old_vals;
   for (size_t i = 0; i < cols.size(); ++i) {
     sets.push_back(cols[i] + " = " + vals[i]);
     old_vals.push_back("t." + cols[i]);
   }
   if (has_float_sums()) sets.push_back(quote_ident(kFoldedColumn) + " = true");  // may have drifted
-  std::vector<std::string> match;
+  std::vector<std::string>& match = f.match;
   for (const auto& g : group_names_)
     match.push_back("(t." + g + " = a." + g + " OR (t." + g + " IS NULL AND a." + g + " IS NULL))");
+  return f;
+}
+
+std::string DeltaPlan::fold_fast(const std::string& target, const std::string& queue) const {
+  if (has_having()) return "";
+  for (const auto& c : columns_)
+    if (c.agg == DeltaAgg::Min || c.agg == DeltaAgg::Max || c.tracks_scale) return "";
+  // a: the queued partials combined per group, named and typed as the queue's columns (so
+  // the groups not applied here go back into the queue as they are).
+  std::vector<std::string> queue_cols = group_names_;
+  std::vector<std::string> a_cols = group_names_;
+  queue_cols.push_back("\"__incview_dcount\"");
+  a_cols.push_back("pg_catalog.sum(q.\"__incview_dcount\")::bigint AS \"__incview_dcount\"");
+  for (const auto& c : columns_)
+    for (const auto& p : partials_of(c)) {
+      queue_cols.push_back(p.name);
+      a_cols.push_back(p.combine + "(q." + p.name + ")::" + p.type + " AS " + p.name);
+    }
+  const FastUpdate f = fast_update();
+  const std::string& new_count = f.new_count;
+  const std::vector<std::string>&sets = f.sets, &old_vals = f.old_vals, &vals = f.vals, &match = f.match;
   std::vector<std::string> a_queue;
   for (const auto& c : queue_cols) a_queue.push_back("a." + c);
   std::string sql = "WITH q AS (DELETE FROM " + queue + " RETURNING *),\n";
@@ -432,6 +442,31 @@ std::string DeltaPlan::fold_fast(const std::string& target, const std::string& q
       "SELECT pg_catalog.count(*) FILTER (WHERE x.k = 1), pg_catalog.count(*) FILTER (WHERE x.k = 2) "
       "FROM (SELECT 1 AS k FROM u UNION ALL SELECT 2 FROM b) AS x";
   return sql;
+}
+
+std::string DeltaPlan::fold_one(const std::string& target) const {
+  if (fold_fast(target, "q").empty()) return "";  // the same cases as fold_fast
+  const FastUpdate f = fast_update();
+  // a: one queued row, its columns as parameters in the queue's column order ($1 the first
+  // group column ... ): one row's partials are their own combination (every combine here
+  // is a sum).
+  std::vector<std::string> a_cols;
+  const std::vector<std::string> names = queue_columns();
+  for (size_t i = 0; i < names.size(); ++i) a_cols.push_back("$" + std::to_string(i + 1) + " AS " + names[i]);
+  return "UPDATE " + target + " AS t SET " + join(f.sets, ", ") + " FROM (SELECT " + join(a_cols, ", ") +
+         ") AS a WHERE " + join(f.match, " AND ") + " AND " + f.new_count + " > 0 AND ROW(" + join(f.old_vals, ", ") +
+         ") IS DISTINCT FROM ROW(" + join(f.vals, ", ") + ")";
+}
+
+std::vector<std::string> DeltaPlan::queue_columns() const {
+  // create_queue's order: the group columns, the count, each column's partials.
+  std::vector<std::string> cols;
+  for (const auto& c : columns_)
+    if (c.agg == DeltaAgg::GroupKey) cols.push_back(quote_ident(c.out.name));
+  cols.push_back("\"__incview_dcount\"");
+  for (const auto& c : columns_)
+    for (const auto& p : partials_of(c)) cols.push_back(p.name);
+  return cols;
 }
 
 std::string DeltaPlan::fold_sql(const std::string& target, const std::string& queue, bool forced) const {

@@ -133,8 +133,22 @@ class DeltaPlan {
   // a third of the plan nodes to start for a one-row change. Returns one row:
   // (updated groups, groups put back).
   std::string fold_fast(const std::string& target, const std::string& queue) const;
+  // The fold of one queued row (issue 13's one-row target), for the plans fold_fast serves
+  // (empty otherwise): fold_fast's UPDATE of the group, its partials given as parameters $1..
+  // in the queue's column order (queue_columns()). Updates one row or none (a group that is
+  // new, vanishes or would not change: fold() applies it). The caller consumes the queued
+  // row in the same transaction when it updated one.
+  std::string fold_one(const std::string& target) const;
+  // The queue's columns, quoted, in create_queue's order.
+  std::vector<std::string> queue_columns() const;
 
  private:
+  // fold_fast's UPDATE of a group from its row t and its combined partials a.
+  struct FastUpdate {
+    std::string new_count;
+    std::vector<std::string> cols, vals, sets, old_vals, match;
+  };
+  FastUpdate fast_update() const;
   std::string fold_sql(const std::string& target, const std::string& queue, bool forced) const;
   // What one side of a statement is read from: FROM text, WHERE, and each output's text.
   struct Input {

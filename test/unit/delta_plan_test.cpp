@@ -350,3 +350,32 @@ TEST(DeltaPlan, NoFastFoldWhenAGroupMayNeedReDeriving) {
   EXPECT_TRUE(contains(f, "\"__incview_folded\" = true")) << f;
   EXPECT_TRUE(contains(f, "\"__incview_sum_4\" = CASE WHEN")) << f;
 }
+
+TEST(DeltaPlan, FoldOfOneRowIsTheFastFoldsUpdateWithTheRowAsParameters) {
+  DeltaPlan p = DeltaPlan::qualify(count_by_tag());
+  const std::string f = p.fold_one("\"public\".\"t\"");
+  // the queue's columns in create_queue's order, one parameter each
+  EXPECT_EQ(p.queue_columns(),
+            (std::vector<std::string>{"\"tag\"", "\"__incview_dcount\"", "\"__incview_dn_3\"", "\"__incview_ds_3\""}));
+  EXPECT_TRUE(contains(p.create_queue("q"), "(\"tag\" text, \"__incview_dcount\" bigint NOT NULL, "
+                                            "\"__incview_dn_3\" bigint NOT NULL, \"__incview_ds_3\""))
+      << p.create_queue("q");
+  EXPECT_TRUE(contains(f,
+                       "FROM (SELECT $1 AS \"tag\", $2 AS \"__incview_dcount\", $3 AS \"__incview_dn_3\", "
+                       "$4 AS \"__incview_ds_3\") AS a"))
+      << f;
+  EXPECT_EQ(f.rfind("UPDATE \"public\".\"t\" AS t SET", 0), 0u) << f;
+  // the same guards as the fast fold: an existing group, a count above zero, a change
+  EXPECT_TRUE(contains(f, "(t.\"tag\" = a.\"tag\" OR (t.\"tag\" IS NULL AND a.\"tag\" IS NULL))")) << f;
+  EXPECT_TRUE(contains(f, "(t.\"__incview_count\" + a.\"__incview_dcount\") > 0")) << f;
+  EXPECT_TRUE(contains(f, "IS DISTINCT FROM ROW(")) << f;
+  // no queue statement in it: the caller consumes the row
+  EXPECT_FALSE(contains(f, "delta")) << f;
+  // none where the fast fold has none
+  auto d = count_by_tag();
+  d.having = "(count(*) > 1)";
+  EXPECT_EQ(DeltaPlan::qualify(d).fold_one("t"), "");
+  d = count_by_tag();
+  d.outputs.push_back(agg("lo", "min", "v", "integer", "integer"));
+  EXPECT_EQ(DeltaPlan::qualify(d).fold_one("t"), "");
+}

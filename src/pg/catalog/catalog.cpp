@@ -18,6 +18,8 @@ extern "C" {
 #include "pg/catalog/dirty_queue.hpp"
 #include "pg/catalog/log_rows.hpp"
 #include "pg/catalog/stage_cache.hpp"
+#include "pg/catalog/stage_probe.hpp"
+#include "pg/catalog/state_heap.hpp"
 #include "pg/support/guard.hpp"
 #include "pg/support/role.hpp"
 #include "pg/support/settings.hpp"
@@ -85,14 +87,15 @@ namespace {
 // stage's definition, visible only to its owner's role.
 void load_delta_engine(StageRecord& r) {
   as_extension_owner([&] {
-    if (spi_exec("SELECT queue::pg_catalog.text, fold, table_query, hidden_columns::pg_catalog.text[], fold_fast "
-                 "FROM incview.delta_stage WHERE stage_id = $1",
+    if (spi_exec("SELECT queue::pg_catalog.text, fold, table_query, hidden_columns::pg_catalog.text[], fold_fast, "
+                 "fold_one FROM incview.delta_stage WHERE stage_id = $1",
                  {int4_arg(r.id)}, true) == 0)
       return;
     r.delta_queue = spi_text_or(0, 1, "");
     r.delta_fold = spi_text_or(0, 2, "");
     r.shape.query = spi_text_or(0, 3, "");
     r.delta_fold_fast = spi_text_or(0, 5, "");
+    r.delta_fold_one = spi_text_or(0, 6, "");
   });
   if (r.delta_queue.empty()) return;
   as_extension_owner([&] {
@@ -125,6 +128,29 @@ std::optional<StageRecord> find_stage(const std::string& name, bool with_summary
     // left by a refresh call that failed before its summary was used must not serve a later
     // step in the same transaction (refresh_all's, refresh_step's), whose own load is newer.
     if (!with_summary) note_dirty_summary(0, DirtySummary{});
+    // The same questions without a statement (stage_probe.hpp), when the tables are ours.
+    if (const auto probe = v02 ? probe_stage(name, queue) : std::nullopt) {
+      if (!probe->found) {
+        forget_stage(name);
+        return;
+      }
+      StageRowVersion now;
+      now.version = probe->version;
+      now.has_downstream = probe->has_downstream;
+      note_records_probe(probe->id, probe->records);
+      if ((out = cached_stage(name, now))) {
+        if (queue && !probe->keys_queued && out->delta_queue == *queue) {
+          DirtySummary summary;
+          summary.deltas_queued = probe->deltas_queued;
+          note_dirty_summary(probe->id, summary);
+        }
+        return;
+      }
+      const uint64 epoch = stage_cache_epoch();
+      out = read_stage(name);
+      if (out) remember_stage(name, now, *out, epoch);
+      return;
+    }
     const uint64 found = spi_exec(
         std::string("SELECT s.xmin::text || ':' || s.ctid::text, "
                     "       EXISTS (SELECT 1 FROM incview.stage_source ss WHERE ss.source = s.target "
@@ -329,6 +355,9 @@ void log_refresh(const StageRecord& stage, const RefreshStats& s, double seconds
       row.duration_us = static_cast<int64>(std::llround(std::stod(std::to_string(seconds)) * 1e6));
       row.error = error;
       if (append_log_row(row)) {
+        // A success by a direct update of the state row (state_heap.hpp); a failure (its
+        // back-off has a random jitter), another shape or a concurrent update by the statement.
+        if (!error && update_state_row_ok(stage.id, row.duration_us, keep_failure)) return;
         if (spi_exec(kStateUpdate, args) == 0) spi_exec(kStateUpsert, args);
         return;
       }

@@ -34,6 +34,7 @@ struct StageRecord {
   std::string delta_queue;      // quoted queue table; empty when the delta engine is off
   std::string delta_fold;       // the fold statement
   std::string delta_fold_fast;  // the fold of the usual case (empty: none, fold only)
+  std::string delta_fold_one;   // the fold of one queued row (empty: none)
   size_t delta_hidden = 0;
 };
 

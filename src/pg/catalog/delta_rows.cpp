@@ -12,14 +12,14 @@ void save_rederive_every(int32 stage_id, const SpiArg& every) {
 
 void save_delta_stage(int32 stage_id, const std::string& queue, const std::string& table_query,
                       const std::string& hidden_json, const std::string& fold, const SpiArg& rederive,
-                      const SpiArg& fold_fast) {
+                      const SpiArg& fold_fast, const SpiArg& fold_one) {
   as_extension_owner([&] {
     spi_exec(
-        "INSERT INTO incview.delta_stage (stage_id, queue, table_query, hidden_columns, fold, rederive, fold_fast) "
-        "VALUES ($1, $2::pg_catalog.regclass, $3, "
-        "ARRAY(SELECT pg_catalog.jsonb_array_elements_text($4::pg_catalog.jsonb)), $5, $6, $7)",
+        "INSERT INTO incview.delta_stage (stage_id, queue, table_query, hidden_columns, fold, rederive, fold_fast, "
+        "fold_one) VALUES ($1, $2::pg_catalog.regclass, $3, "
+        "ARRAY(SELECT pg_catalog.jsonb_array_elements_text($4::pg_catalog.jsonb)), $5, $6, $7, $8)",
         {int4_arg(stage_id), text_arg(queue), text_arg(table_query), text_arg(hidden_json), text_arg(fold), rederive,
-         fold_fast});
+         fold_fast, fold_one});
   });
 }
 

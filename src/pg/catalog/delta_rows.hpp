@@ -18,11 +18,11 @@ void save_rederive_every(int32 stage_id, const SpiArg& every);
 
 // Writes: the stage's incview.delta_stage row when the engine turns on: its queue table,
 // the query its table is built from, its hidden columns (JSON array of names), its fold
-// statement, re-derive statement (text, or NULL without float sums) and fold of the usual
-// case (text, or NULL when it has none).
+// statement, re-derive statement (text, or NULL without float sums), fold of the usual
+// case and fold of one queued row (text, or NULL when it has none).
 void save_delta_stage(int32 stage_id, const std::string& queue, const std::string& table_query,
                       const std::string& hidden_json, const std::string& fold, const SpiArg& rederive,
-                      const SpiArg& fold_fast);
+                      const SpiArg& fold_fast, const SpiArg& fold_one);
 
 // Writes: one incview.delta_capture row, the capture statements of one source, the other
 // sides its statements must not have pending (JSON array of names), whether its writers

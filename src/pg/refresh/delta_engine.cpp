@@ -6,6 +6,7 @@
 #include "core/delta_write_cost.hpp"
 #include "core/sql_text.hpp"
 #include "pg/catalog/delta_rows.hpp"
+#include "pg/catalog/delta_single.hpp"
 #include "pg/catalog/stage_rows.hpp"
 #include "pg/catalog/state_rows.hpp"
 #include "pg/capture/capture.hpp"
@@ -75,12 +76,14 @@ void enable_delta(const StageRecord& stage, const std::string& engine) {
     // would be left out of the dump, and a restore cannot add one back. DROP EXTENSION is
     // refused while it exists, as it is for the stages' triggers and views; CASCADE drops it.
     const std::string fast = plan.fold_fast(stage.shape.target, queue);
+    const std::string one = plan.fold_one(stage.shape.target);
     spi_exec("GRANT SELECT, INSERT, DELETE ON " + queue + " TO " +
              *spi_scalar("SELECT $1::pg_catalog.regrole::pg_catalog.text", {oid_arg(stage.owner)}));
     save_delta_stage(stage.id, queue, plan.table_query(), json_string_array(hidden),
                      plan.fold(stage.shape.target, queue),
                      plan.has_float_sums() ? text_arg(plan.rederive(stage.shape.target, queue)) : null_arg(TEXTOID),
-                     fast.empty() ? null_arg(TEXTOID) : text_arg(fast));
+                     fast.empty() ? null_arg(TEXTOID) : text_arg(fast),
+                     one.empty() ? null_arg(TEXTOID) : text_arg(one));
     // One set of capture statements per source. A join's side reads the other sides as they
     // are when its statement's trigger fires: `pending_check` lists them, and a statement
     // whose trigger fires while one of them has a statement of its own pending (a cascade,
@@ -159,6 +162,29 @@ RefreshStats run_fold(const std::string& sql) {
   return stats;
 }
 
+// DeltaPlan::fold_one's parameters are the queue's columns in order ($1 AS "tag", ...):
+// checked against the table's columns, so a queue that differs takes the fold statement.
+bool parameters_match(const std::string& sql, const std::vector<std::string>& names) {
+  for (size_t i = 0; i < names.size(); ++i)
+    if (sql.find("$" + std::to_string(i + 1) + " AS " + quote_ident(names[i]) + ",") == std::string::npos &&
+        sql.find("$" + std::to_string(i + 1) + " AS " + quote_ident(names[i]) + ")") == std::string::npos)
+      return false;
+  return sql.find("$" + std::to_string(names.size() + 1) + " ") == std::string::npos;
+}
+
+// As the stage owner, under its settings: the rows its UPDATE wrote when the one queued row
+// was applied and consumed (one per group; more only if the table holds a group twice, which
+// the fast fold's UPDATE would write as well); 0 when nothing was applied or consumed.
+uint64 fold_one_row(const StageRecord& stage) {
+  if (stage.delta_fold_one.empty()) return 0;
+  const std::optional<QueuedDelta> one = single_queued_delta(stage.delta_queue);
+  if (!one || !parameters_match(stage.delta_fold_one, one->names)) return 0;
+  // Anything written means applied: the row is consumed, never left for a second fold.
+  const uint64 written = spi_exec_kept(stage.delta_fold_one, one->values);
+  if (written > 0) consume_queued_delta(*one);
+  return written;
+}
+
 }  // namespace
 
 RefreshStats fold_deltas(const StageRecord& stage) {
@@ -175,6 +201,13 @@ RefreshStats fold_deltas(const StageRecord& stage) {
     };
     if (stage.delta_fold_fast.empty() || came_or_went) {
       stats = full();
+      return;
+    }
+    // One queued row (a one-row change): its group's UPDATE with the row as parameters, and
+    // the row consumed in this transaction only if that UPDATE wrote the group; otherwise
+    // (a group that is new, vanishes or would not change) it stays for the folds below.
+    if (const uint64 written = fold_one_row(stage)) {
+      stats.updated = stats.scopes = static_cast<int64>(written);
       return;
     }
     // The usual case first: the groups that exist and stay are updated, and the deltas of

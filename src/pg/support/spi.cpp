@@ -97,6 +97,14 @@ uint64 spi_exec_kept(const std::string& sql) {
   return spi_exec_plan(plan, {}, sql);
 }
 
+uint64 spi_exec_kept(const std::string& sql, const std::vector<SpiArg>& args) {
+  std::vector<Oid> types = spi_arg_types(args);
+  SPIPlanPtr plan = kept_plan(sql, types);
+  if (!plan) return spi_exec(sql, args);  // the kept plans are being replaced: plan this once
+  PlanCache::InUse running(kept_plans);
+  return spi_exec_plan(plan, args, sql);
+}
+
 std::vector<Oid> spi_arg_types(const std::vector<SpiArg>& args) {
   std::vector<Oid> types;
   for (const auto& a : args) types.push_back(a.type);

@@ -49,6 +49,9 @@ uint64 spi_exec(const std::string& sql, const std::vector<SpiArg>& args = {}, bo
 // security or the search path the plan depends on changes, and privileges are checked on
 // every execution.
 uint64 spi_exec_kept(const std::string& sql);
+// The same with parameters (the plan kept per statement and parameter types): the delta
+// engine's fold of one queued row (DeltaPlan::fold_one).
+uint64 spi_exec_kept(const std::string& sql, const std::vector<SpiArg>& args);
 
 // SPI_execute_plan of a plan prepared with the types of `args` (read-write, all rows);
 // returns SPI_processed, throws naming `sql` on an SPI error code. The caller keeps the plan
