@@ -1,5 +1,6 @@
 #include "pg/catalog/log_rows.hpp"
 
+#include "pg/catalog/table_shape.hpp"
 #include "pg/support/guard.hpp"
 
 extern "C" {
@@ -31,14 +32,8 @@ constexpr int kIndexes = 2;  // refresh_log_pkey (id), refresh_log_stage (stage,
 
 // The table whose shape was last found right, and its id sequence, until a relcache message
 // for it (or for every relation) arrives.
-Oid checked_table = InvalidOid;
+ShapeMemo shape;
 Oid checked_sequence = InvalidOid;
-bool shape_ok = false;
-bool callback_registered = false;
-
-void relcache_callback(Datum, Oid relid) {
-  if (relid == InvalidOid || relid == checked_table) checked_table = InvalidOid;
-}
 
 // The two indexes of our script: plain btree columns, no expression, no predicate, nothing
 // deferred (what CatalogTupleInsert's index maintenance handles). Inside pg_call.
@@ -49,9 +44,7 @@ bool our_indexes(Relation rel) {
   foreach (lc, indexes) {
     if (!ok) break;
     Relation index = index_open(lfirst_oid(lc), AccessShareLock);
-    ok = index->rd_rel->relam == BTREE_AM_OID && RelationGetIndexExpressions(index) == NIL &&
-         RelationGetIndexPredicate(index) == NIL && index->rd_index->indimmediate && index->rd_index->indisvalid &&
-         index->rd_index->indisready && !index->rd_index->indisexclusion;
+    ok = plain_btree(index);
     index_close(index, AccessShareLock);
   }
   list_free(indexes);
@@ -60,30 +53,20 @@ bool our_indexes(Relation rel) {
 
 // Inside pg_call.
 bool check_shape(Relation rel) {
-  if (RelationGetRelid(rel) == checked_table) return shape_ok;
-  if (!callback_registered) {
-    CacheRegisterRelcacheCallback(relcache_callback, 0);
-    callback_registered = true;
-  }
-  TupleDesc desc = RelationGetDescr(rel);
-  bool ok = rel->rd_rel->relkind == RELKIND_RELATION && rel->rd_rel->relam == HEAP_TABLE_AM_OID &&
-            rel->trigdesc == nullptr && !rel->rd_rel->relforcerowsecurity && desc->natts == kColumns &&
-            our_indexes(rel);
-  for (int i = 0; ok && i < kColumns; ++i)
-    ok = !TupleDescAttr(desc, i)->attisdropped && TupleDescAttr(desc, i)->atttypid == kColumnTypes[i];
-  // The id's sequence: the one the bigserial made, owned by the column.
-  Oid seq = InvalidOid;
-  if (ok) {
-    seq = get_relname_relid("refresh_log_id_seq", RelationGetNamespace(rel));
-    Oid table = InvalidOid;
-    int32 column = 0;
-    ok = OidIsValid(seq) && sequenceIsOwned(seq, DEPENDENCY_AUTO, &table, &column) && table == RelationGetRelid(rel) &&
-         column == 1;
-  }
-  checked_table = RelationGetRelid(rel);
-  checked_sequence = seq;
-  shape_ok = ok;
-  return ok;
+  return shape.get(rel, [](Relation r) {
+    bool ok = plain_table_of(r, kColumnTypes, kColumns) && r->trigdesc == nullptr && our_indexes(r);
+    // The id's sequence: the one the bigserial made, owned by the column.
+    Oid seq = InvalidOid;
+    if (ok) {
+      seq = get_relname_relid("refresh_log_id_seq", RelationGetNamespace(r));
+      Oid table = InvalidOid;
+      int32 column = 0;
+      ok = OidIsValid(seq) && sequenceIsOwned(seq, DEPENDENCY_AUTO, &table, &column) && table == RelationGetRelid(r) &&
+           column == 1;
+    }
+    checked_sequence = seq;
+    return ok;
+  });
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "pg/catalog/state_heap.hpp"
 
+#include "pg/catalog/table_shape.hpp"
 #include "pg/support/guard.hpp"
 
 extern "C" {
@@ -43,14 +44,8 @@ enum Col {
 const Oid kTypes[kColumns] = {INT4OID, TEXTOID, TIMESTAMPTZOID, INTERVALOID,   TEXTOID,
                               INT4OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 
-Oid checked_table = InvalidOid;
+ShapeMemo shape;
 Oid primary_key = InvalidOid;
-bool shape_ok = false;
-bool callback_registered = false;
-
-void relcache_callback(Datum, Oid relid) {
-  if (relid == InvalidOid || relid == checked_table) checked_table = InvalidOid;
-}
 
 // One index, the primary key: a plain btree on stage_id. Inside pg_call.
 bool our_index(Relation rel) {
@@ -58,10 +53,7 @@ bool our_index(Relation rel) {
   bool ok = list_length(indexes) == 1;
   if (ok) {
     Relation index = index_open(linitial_oid(indexes), AccessShareLock);
-    ok = index->rd_rel->relam == BTREE_AM_OID && RelationGetIndexExpressions(index) == NIL &&
-         RelationGetIndexPredicate(index) == NIL && index->rd_index->indimmediate && index->rd_index->indisvalid &&
-         index->rd_index->indisready && !index->rd_index->indisexclusion && index->rd_index->indnkeyatts == 1 &&
-         index->rd_index->indkey.values[0] == kStageId + 1;
+    ok = plain_btree(index) && index->rd_index->indnkeyatts == 1 && index->rd_index->indkey.values[0] == kStageId + 1;
     primary_key = RelationGetRelid(index);
     index_close(index, AccessShareLock);
   }
@@ -82,20 +74,9 @@ bool only_foreign_key_triggers(Relation rel) {
 
 // Inside pg_call.
 bool check_shape(Relation rel) {
-  if (RelationGetRelid(rel) == checked_table) return shape_ok;
-  if (!callback_registered) {
-    CacheRegisterRelcacheCallback(relcache_callback, 0);
-    callback_registered = true;
-  }
-  TupleDesc desc = RelationGetDescr(rel);
-  bool ok = rel->rd_rel->relkind == RELKIND_RELATION && rel->rd_rel->relam == HEAP_TABLE_AM_OID &&
-            !rel->rd_rel->relforcerowsecurity && desc->natts == kColumns && only_foreign_key_triggers(rel) &&
-            our_index(rel);
-  for (int i = 0; ok && i < kColumns; ++i)
-    ok = !TupleDescAttr(desc, i)->attisdropped && TupleDescAttr(desc, i)->atttypid == kTypes[i];
-  checked_table = RelationGetRelid(rel);
-  shape_ok = ok;
-  return ok;
+  return shape.get(rel, [](Relation r) {
+    return plain_table_of(r, kTypes, kColumns) && only_foreign_key_triggers(r) && our_index(r);
+  });
 }
 
 // The new version's index entry when the update was not HOT (as CatalogTupleUpdate's
