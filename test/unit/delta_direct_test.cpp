@@ -1,35 +1,13 @@
 #include <gtest/gtest.h>
 
 #include "core/delta_direct.hpp"
+#include "delta_outputs.hpp"
 
 using namespace incview;
+using incview::test::delta_agg;
+using incview::test::delta_group;
 
 namespace {
-
-DeltaOutput group(const std::string& name) {
-  DeltaOutput o;
-  o.name = name;
-  o.text = name;
-  o.type = "text";
-  o.group_key = true;
-  return o;
-}
-
-DeltaOutput agg(const std::string& name, const std::string& fn, const std::string& arg, const std::string& arg_type,
-                bool fixed_scale = false) {
-  DeltaOutput o;
-  o.name = name;
-  o.function = fn;
-  o.star = arg.empty();
-  o.arg = arg;
-  o.arg_type = arg_type;
-  o.arg_fixed_scale = fixed_scale;
-  o.text = fn + "(" + (arg.empty() ? "*" : arg) + ")";
-  o.type = "bigint";
-  o.aggregate = true;
-  o.builtin = true;
-  return o;
-}
 
 DeltaQueryDescription single(std::vector<DeltaOutput> outs) {
   DeltaQueryDescription d;
@@ -53,8 +31,9 @@ std::string kinds(const std::vector<DirectPart>& parts) {
 
 TEST(DeltaDirect, PartsFollowTheQueueColumns) {
   auto plan = DeltaPlan::qualify(
-      single({group("tag"), agg("n", "count", "", ""), agg("c", "count", "v", "any"), agg("s", "sum", "v", "integer"),
-              agg("a", "avg", "x", "numeric"), agg("lo", "min", "\"My Col\"", "integer")}));
+      single({delta_group("tag"), delta_agg("n", "count", "", ""), delta_agg("c", "count", "v", "any"),
+              delta_agg("s", "sum", "v", "integer"), delta_agg("a", "avg", "x", "numeric"),
+              delta_agg("lo", "min", "\"My Col\"", "integer")}));
   const auto parts = direct_parts(plan);
   // queue: tag, dcount, dn_2, dn_3, ds_3, dn_4, ds_4, dscale_4, ins_5, del_5
   EXPECT_EQ(kinds(parts), "key count n n sum n sum scale ins del ");
@@ -67,18 +46,18 @@ TEST(DeltaDirect, PartsFollowTheQueueColumns) {
 }
 
 TEST(DeltaDirect, FixedScaleNumericHasNoScalePart) {
-  auto plan = DeltaPlan::qualify(single({group("tag"), agg("s", "sum", "x", "numeric", true)}));
+  auto plan = DeltaPlan::qualify(single({delta_group("tag"), delta_agg("s", "sum", "x", "numeric", "bigint", true)}));
   EXPECT_EQ(kinds(direct_parts(plan)), "key count n sum ");
 }
 
 TEST(DeltaDirect, OnlyPlainColumnsWithoutWhere) {
-  auto expr = single({group("tag"), agg("s", "sum", "v + 1", "integer")});
+  auto expr = single({delta_group("tag"), delta_agg("s", "sum", "v + 1", "integer")});
   EXPECT_TRUE(direct_parts(DeltaPlan::qualify(expr)).empty());
-  auto key = single({group("tag"), agg("n", "count", "", "")});
+  auto key = single({delta_group("tag"), delta_agg("n", "count", "", "")});
   key.outputs[0].text = "lower(tag)";
   key.group_by = {"lower(tag)"};
   EXPECT_TRUE(direct_parts(DeltaPlan::qualify(key)).empty());
-  auto where = single({group("tag"), agg("n", "count", "", "")});
+  auto where = single({delta_group("tag"), delta_agg("n", "count", "", "")});
   where.where = "v > 0";
   EXPECT_TRUE(direct_parts(DeltaPlan::qualify(where)).empty());
 }

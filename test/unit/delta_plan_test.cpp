@@ -1,37 +1,17 @@
 #include <gtest/gtest.h>
 
+#include "delta_outputs.hpp"
+#include "test_util.hpp"
+
 #include "core/delta_plan.hpp"
 #include "core/error.hpp"
 
 using namespace incview;
+using incview::test::contains;
+using incview::test::delta_agg;
+using incview::test::delta_group;
 
 namespace {
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-DeltaOutput group(const std::string& name, const std::string& type = "text") {
-  DeltaOutput o;
-  o.name = name;
-  o.text = name;
-  o.type = type;
-  o.group_key = true;
-  return o;
-}
-
-DeltaOutput agg(const std::string& name, const std::string& fn, const std::string& arg, const std::string& arg_type,
-                const std::string& type) {
-  DeltaOutput o;
-  o.name = name;
-  o.function = fn;
-  o.star = arg.empty();
-  o.arg = arg;
-  o.arg_type = arg_type;
-  o.text = fn + "(" + (arg.empty() ? "*" : arg) + ")";
-  o.type = type;
-  o.aggregate = true;
-  o.builtin = true;
-  return o;
-}
 
 DeltaQueryDescription count_by_tag() {
   DeltaQueryDescription d;
@@ -39,7 +19,8 @@ DeltaQueryDescription count_by_tag() {
   d.source = "\"public\".\"events\"";
   d.has_group_by = true;
   d.group_by = {"tag"};
-  d.outputs = {group("tag"), agg("n", "count", "", "", "bigint"), agg("s", "sum", "v", "integer", "bigint")};
+  d.outputs = {delta_group("tag"), delta_agg("n", "count", "", "", "bigint"),
+               delta_agg("s", "sum", "v", "integer", "bigint")};
   return d;
 }
 
@@ -119,7 +100,7 @@ TEST(DeltaPlan, RefusalsNameTheDisqualifyingPart) {
 
 TEST(DeltaPlan, HiddenColumnsBehindSumAndAvg) {
   auto d = count_by_tag();
-  d.outputs.push_back(agg("a", "avg", "v", "bigint", "numeric"));
+  d.outputs.push_back(delta_agg("a", "avg", "v", "bigint", "numeric"));
   DeltaPlan p = DeltaPlan::qualify(d);
   const auto h = p.hidden_names();
   ASSERT_EQ(h.size(), 4u);
@@ -159,7 +140,7 @@ TEST(DeltaPlan, WhereAndHavingCarryOver) {
 
 TEST(DeltaPlan, FoldConsumesAndAppliesInOneStatement) {
   auto d = count_by_tag();
-  d.outputs.push_back(agg("lo", "min", "v", "integer", "integer"));
+  d.outputs.push_back(delta_agg("lo", "min", "v", "integer", "integer"));
   DeltaPlan p = DeltaPlan::qualify(d);
   const std::string f = p.fold("\"public\".\"t\"", "\"incview\".\"delta_1\"");
   EXPECT_EQ(f.rfind("WITH q AS (DELETE FROM \"incview\".\"delta_1\" RETURNING *)", 0), 0u) << f;
@@ -180,11 +161,11 @@ DeltaQueryDescription multi_map() {
   d.relations = 3;
   d.multi = true;
   d.has_group_by = true;
-  DeltaOutput k = group("k");
+  DeltaOutput k = delta_group("k");
   k.text.clear();
-  DeltaOutput n = agg("n", "count", "", "", "bigint");
-  DeltaOutput s = agg("s", "sum", "", "integer", "bigint");
-  DeltaOutput a = agg("a", "avg", "", "integer", "numeric");
+  DeltaOutput n = delta_agg("n", "count", "", "", "bigint");
+  DeltaOutput s = delta_agg("s", "sum", "", "integer", "bigint");
+  DeltaOutput a = delta_agg("a", "avg", "", "integer", "numeric");
   for (DeltaOutput* o : {&n, &s, &a}) o->text.clear();
   s.star = a.star = false;
   d.outputs = {k, n, s, a};
@@ -262,13 +243,13 @@ TEST(DeltaPlan, FloatSumsMarkFoldedGroups) {
   EXPECT_FALSE(DeltaPlan::qualify(count_by_tag()).has_float_sums());
   for (const std::string t : {"real", "double precision"}) {
     auto d = count_by_tag();
-    d.outputs.push_back(agg("f", "avg", "x", t, "double precision"));
+    d.outputs.push_back(delta_agg("f", "avg", "x", t, "double precision"));
     DeltaPlan p = DeltaPlan::qualify(d);
     EXPECT_TRUE(p.has_float_sums()) << t;
     EXPECT_EQ(p.hidden_names().back(), "__incview_folded") << t;
   }
   auto d = count_by_tag();
-  d.outputs.push_back(agg("sf", "sum", "x", "double precision", "double precision"));
+  d.outputs.push_back(delta_agg("sf", "sum", "x", "double precision", "double precision"));
   DeltaPlan p = DeltaPlan::qualify(d);
   EXPECT_TRUE(contains(p.table_query(), "false AS \"__incview_folded\"")) << p.table_query();
   const std::string f = p.fold("\"public\".\"t\"", "\"incview\".\"delta_1\"");
@@ -294,7 +275,7 @@ TEST(DeltaPlan, FoldReadsTheSourceOnlyWhenAGroupCanBeRederived) {
   EXPECT_TRUE(contains(plain, "> 0 RETURNING 1)")) << plain;
 
   auto with_min = count_by_tag();
-  with_min.outputs.push_back(agg("lo", "min", "v", "integer", "integer"));
+  with_min.outputs.push_back(delta_agg("lo", "min", "v", "integer", "integer"));
   auto with_having = count_by_tag();
   with_having.having = "(count(*) > 1)";
   for (const auto& d : {with_min, with_having}) {
@@ -303,7 +284,7 @@ TEST(DeltaPlan, FoldReadsTheSourceOnlyWhenAGroupCanBeRederived) {
     EXPECT_TRUE(contains(f, " UNION ALL SELECT f.")) << f;
   }
   auto floats = count_by_tag();
-  floats.outputs.push_back(agg("sf", "sum", "x", "double precision", "double precision"));
+  floats.outputs.push_back(delta_agg("sf", "sum", "x", "double precision", "double precision"));
   const DeltaPlan p = DeltaPlan::qualify(floats);
   EXPECT_FALSE(contains(p.fold("\"public\".\"t\"", "\"incview\".\"delta_1\""), "fresh"));
   EXPECT_TRUE(contains(p.rederive("\"public\".\"t\"", "\"incview\".\"delta_1\""), "fresh AS (SELECT s.* FROM ("));
@@ -338,14 +319,14 @@ TEST(DeltaPlan, NoFastFoldWhenAGroupMayNeedReDeriving) {
   d.having = "(count(*) > 1)";
   EXPECT_EQ(DeltaPlan::qualify(d).fold_fast("t", "q"), "");
   d = count_by_tag();
-  d.outputs.push_back(agg("lo", "min", "v", "integer", "integer"));
+  d.outputs.push_back(delta_agg("lo", "min", "v", "integer", "integer"));
   EXPECT_EQ(DeltaPlan::qualify(d).fold_fast("t", "q"), "");
   d = count_by_tag();
-  d.outputs.push_back(agg("m", "sum", "x", "numeric", "numeric"));  // no declared scale
+  d.outputs.push_back(delta_agg("m", "sum", "x", "numeric", "numeric"));  // no declared scale
   EXPECT_EQ(DeltaPlan::qualify(d).fold_fast("t", "q"), "");
   // float sums: the fast fold marks the groups it writes, as the full fold does
   d = count_by_tag();
-  d.outputs.push_back(agg("f", "avg", "x", "double precision", "double precision"));
+  d.outputs.push_back(delta_agg("f", "avg", "x", "double precision", "double precision"));
   const std::string f = DeltaPlan::qualify(d).fold_fast("t", "q");
   EXPECT_TRUE(contains(f, "\"__incview_folded\" = true")) << f;
   EXPECT_TRUE(contains(f, "\"__incview_sum_4\" = CASE WHEN")) << f;
@@ -357,8 +338,9 @@ TEST(DeltaPlan, FoldOfOneRowIsTheFastFoldsUpdateWithTheRowAsParameters) {
   // the queue's columns in create_queue's order, one parameter each
   EXPECT_EQ(p.queue_columns(),
             (std::vector<std::string>{"\"tag\"", "\"__incview_dcount\"", "\"__incview_dn_3\"", "\"__incview_ds_3\""}));
-  EXPECT_TRUE(contains(p.create_queue("q"), "(\"tag\" text, \"__incview_dcount\" bigint NOT NULL, "
-                                            "\"__incview_dn_3\" bigint NOT NULL, \"__incview_ds_3\""))
+  EXPECT_TRUE(contains(p.create_queue("q"),
+                       "(\"tag\" text, \"__incview_dcount\" bigint NOT NULL, "
+                       "\"__incview_dn_3\" bigint NOT NULL, \"__incview_ds_3\""))
       << p.create_queue("q");
   EXPECT_TRUE(contains(f,
                        "FROM (SELECT $1 AS \"tag\", $2 AS \"__incview_dcount\", $3 AS \"__incview_dn_3\", "
@@ -376,6 +358,6 @@ TEST(DeltaPlan, FoldOfOneRowIsTheFastFoldsUpdateWithTheRowAsParameters) {
   d.having = "(count(*) > 1)";
   EXPECT_EQ(DeltaPlan::qualify(d).fold_one("t"), "");
   d = count_by_tag();
-  d.outputs.push_back(agg("lo", "min", "v", "integer", "integer"));
+  d.outputs.push_back(delta_agg("lo", "min", "v", "integer", "integer"));
   EXPECT_EQ(DeltaPlan::qualify(d).fold_one("t"), "");
 }
