@@ -2,22 +2,14 @@
 
 #include "core/error.hpp"
 #include "core/stage_sql.hpp"
+#include "stage_shapes.hpp"
 #include "test_util.hpp"
 
 using namespace incview;
 using incview::test::contains;
+using incview::test::keyed_stage;
 
 namespace {
-
-StageShape single() {
-  StageShape s;
-  s.query = "SELECT patient_id, product_id, n FROM t -- trailing comment";
-  s.target = "\"public\".\"due\"";
-  s.columns = {"patient_id", "product_id", "n"};
-  s.scope = {{"patient_id", "bigint"}};
-  s.unique_key = {"patient_id", "product_id"};
-  return s;
-}
 
 StageShape composite() {
   StageShape s;
@@ -31,20 +23,20 @@ StageShape composite() {
 }  // namespace
 
 TEST(StageSql, NeedsAScope) {
-  StageShape s = single();
+  StageShape s = keyed_stage();
   s.scope.clear();
   EXPECT_THROW(StageSql{s}, Error);
 }
 
 TEST(StageSql, ScopeFilterIsPushableAny) {
-  StageSql sql(single());
+  StageSql sql(keyed_stage());
   EXPECT_EQ(sql.scope_filter("s", {false}), "s.\"patient_id\" = ANY($1::bigint[])");
   EXPECT_EQ(sql.scope_filter("s", {true}), "(s.\"patient_id\" = ANY($1::bigint[]) OR s.\"patient_id\" IS NULL)");
 }
 
 // One key: the array's first element, so a kept generic plan estimates one scope, not ten.
 TEST(StageSql, OneKeyFilterTakesTheArraysFirstElement) {
-  StageSql single_sql(single());
+  StageSql single_sql(keyed_stage());
   EXPECT_EQ(single_sql.scope_filter_one_key("s", {false}), "s.\"patient_id\" = ($1::bigint[])[1]");
   EXPECT_EQ(single_sql.scope_filter_one_key("t", {true}),
             "(t.\"patient_id\" = ($1::bigint[])[1] OR t.\"patient_id\" IS NULL)");
@@ -62,7 +54,7 @@ TEST(StageSql, OneKeyFilterTakesTheArraysFirstElement) {
 }
 
 TEST(StageSql, TrailingCommentCannotSwallowTheParenthesis) {
-  StageSql sql(single());
+  StageSql sql(keyed_stage());
   const std::string q = sql.select_scoped({false});
   EXPECT_TRUE(contains(q, "-- trailing comment\n) AS s WHERE")) << q;
 }
@@ -79,7 +71,7 @@ TEST(StageSql, CompositeFilterHasPerColumnAnyAndExactTuples) {
 }
 
 TEST(StageSql, ReplaceStatements) {
-  StageSql sql(single());
+  StageSql sql(keyed_stage());
   EXPECT_EQ(sql.delete_scoped({false}),
             "DELETE FROM \"public\".\"due\" AS t WHERE t.\"patient_id\" = ANY($1::bigint[])");
   EXPECT_TRUE(
@@ -88,7 +80,7 @@ TEST(StageSql, ReplaceStatements) {
 }
 
 TEST(StageSql, DiffPairsByUniqueKeyAndUpdatesOnlyChangedRows) {
-  StageSql sql(single());
+  StageSql sql(keyed_stage());
   const std::string d = sql.diff_scoped({false});
   EXPECT_TRUE(contains(d, "ROW(f.\"patient_id\", f.\"product_id\")::text AS incview_key"));  // hashable
   EXPECT_TRUE(contains(d, "WHERE f.incview_row IS DISTINCT FROM c.incview_row"));
@@ -102,7 +94,7 @@ TEST(StageSql, DiffPairsByUniqueKeyAndUpdatesOnlyChangedRows) {
 }
 
 TEST(StageSql, DiffWithoutUniqueKeyPairsCopiesOfWholeRows) {
-  StageShape s = single();
+  StageShape s = keyed_stage();
   s.unique_key.clear();
   const std::string d = StageSql(s).diff_scoped({false});
   // Copies per value, counted by the whole row's text form on both sides.
@@ -131,7 +123,7 @@ TEST(StageSql, DiffWithoutUniqueKeyPairsCopiesOfWholeRows) {
 }
 
 TEST(StageSql, DiffWithOnlyKeyColumnsHasNoUpdate) {
-  StageShape s = single();
+  StageShape s = keyed_stage();
   s.columns = {"patient_id", "product_id"};
   const std::string d = StageSql(s).diff_scoped({false});
   EXPECT_FALSE(contains(d, "UPDATE"));
@@ -148,13 +140,13 @@ TEST(StageSql, LiteralBatchReplacesHighParamsFirst) {
 }
 
 TEST(StageSql, KeysFromJsonAcceptScalarsOnlyForSingleColumn) {
-  EXPECT_TRUE(contains(StageSql(single()).keys_from_json(), "ELSE e #>> '{}' END)::bigint"));
+  EXPECT_TRUE(contains(StageSql(keyed_stage()).keys_from_json(), "ELSE e #>> '{}' END)::bigint"));
   EXPECT_TRUE(contains(StageSql(composite()).keys_from_json(), "ELSE NULL END)::text"));
   EXPECT_TRUE(contains(StageSql(composite()).check_json_keys(), "jsonb_array_length(e) <> 2 ELSE true END"));
 }
 
 TEST(StageSql, ColumnNamesAreQuotedEverywhere) {
-  StageShape s = single();
+  StageShape s = keyed_stage();
   s.columns = {"Weird \"Name\"", "x"};
   s.scope = {{"Weird \"Name\"", "text"}};
   s.unique_key = {"x"};
@@ -165,7 +157,7 @@ TEST(StageSql, ColumnNamesAreQuotedEverywhere) {
 }
 
 TEST(StageSql, RetentionFiltersTheQueryEverywhere) {
-  StageShape s = single();
+  StageShape s = keyed_stage();
   s.retention_column = "last_at";
   s.retention_keep = "30 days";
   StageSql sql(s);
@@ -175,11 +167,11 @@ TEST(StageSql, RetentionFiltersTheQueryEverywhere) {
   EXPECT_TRUE(contains(sql.insert_all(), "r.\"last_at\" >= now()"));
   EXPECT_TRUE(contains(sql.delete_expired(500), "t.\"last_at\" < now() - '30 days'::interval LIMIT 500"));
   EXPECT_TRUE(contains(sql.delete_expired(500), "d.tableoid = x.toid AND d.ctid = x.tid"));  // partitions repeat ctids
-  EXPECT_THROW(StageSql(single()).delete_expired(1), Error);
+  EXPECT_THROW(StageSql(keyed_stage()).delete_expired(1), Error);
 }
 
 TEST(StageSql, RebuildRowFilterGoesOutsideTheQuery) {
-  StageSql sql(single());
+  StageSql sql(keyed_stage());
   // Outside the query's parentheses, so it filters (and counts) the query's output rows.
   EXPECT_TRUE(contains(sql.insert_all("incview.progress_row()"), "\n) AS s WHERE incview.progress_row()"));
   EXPECT_TRUE(contains(sql.diff_all("incview.progress_row()"), "\n) AS s WHERE incview.progress_row()) AS f"));
@@ -188,14 +180,14 @@ TEST(StageSql, RebuildRowFilterGoesOutsideTheQuery) {
 }
 
 TEST(StageSql, DeclaredIndexDefinitions) {
-  StageSql sql(single());
+  StageSql sql(keyed_stage());
   EXPECT_EQ(sql.create_declared_index("ix", "n DESC"), "CREATE INDEX \"ix\" ON \"public\".\"due\" (n DESC)");
   EXPECT_EQ(sql.create_declared_index("ix", "(a, b DESC)"), "CREATE INDEX \"ix\" ON \"public\".\"due\" (a, b DESC)");
 }
 
 // create_stage skips the scope index when the unique index already leads with the scope.
 TEST(StageSql, UniqueIndexLeadingWithTheScopeServesAsScopeIndex) {
-  StageShape s = single();
+  StageShape s = keyed_stage();
   s.unique_key = {};
   EXPECT_FALSE(StageSql(s).unique_index_leads_with_scope()) << "no unique index";
   s.unique_key = {"patient_id", "product_id"};
