@@ -22,6 +22,7 @@
 #include "pg/background/worker_budget.hpp"
 #include "pg/support/kept_plans.hpp"
 #include "pg/support/spi.hpp"
+#include "pg/support/relcache_watch.hpp"
 
 extern "C" {
 #include "access/transam.h"
@@ -281,7 +282,7 @@ CaptureEvent event_of(TriggerEvent ev) {
 
 }  // namespace
 
-void register_capture_invalidation() { CacheRegisterRelcacheCallback(relcache_callback, 0); }
+void register_capture_invalidation() { watch_relcache(relcache_callback); }
 
 void invalidate_capture(Oid source) {
   pg_call([&] { CacheInvalidateRelcacheByRelid(source); });

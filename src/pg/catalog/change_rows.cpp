@@ -1,6 +1,7 @@
 #include "pg/catalog/change_rows.hpp"
 
 #include "pg/support/guard.hpp"
+#include "pg/support/relcache_watch.hpp"
 
 extern "C" {
 #include "access/heapam.h"
@@ -56,7 +57,7 @@ bool only_restore_trigger(Relation rel) {
 void check_shape(Relation rel) {
   if (RelationGetRelid(rel) == checked_table) return;
   if (!callback_registered) {
-    CacheRegisterRelcacheCallback(relcache_callback, 0);
+    watch_relcache(relcache_callback);
     callback_registered = true;
   }
   TupleDesc desc = RelationGetDescr(rel);

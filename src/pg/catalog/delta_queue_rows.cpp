@@ -3,6 +3,7 @@
 #include <unordered_set>
 
 #include "pg/support/guard.hpp"
+#include "pg/support/relcache_watch.hpp"
 
 extern "C" {
 #include "access/heapam.h"
@@ -34,7 +35,7 @@ void relcache_callback(Datum, Oid relid) {
 bool plain(Relation rel) {
   if (checked.count(RelationGetRelid(rel))) return true;
   if (!callback_registered) {
-    CacheRegisterRelcacheCallback(relcache_callback, 0);
+    watch_relcache(relcache_callback);
     callback_registered = true;
   }
   const TupleConstr* constr = RelationGetDescr(rel)->constr;

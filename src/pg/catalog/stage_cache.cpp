@@ -9,6 +9,7 @@ extern "C" {
 }
 
 #include "pg/support/guard.hpp"
+#include "pg/support/relcache_watch.hpp"
 
 namespace incview::pg {
 
@@ -54,7 +55,7 @@ void syscache_callback(Datum, int, uint32) {
 void register_callbacks() {
   if (registered) return;
   pg_call([] {
-    CacheRegisterRelcacheCallback(relcache_callback, 0);
+    watch_relcache(relcache_callback);
     CacheRegisterSyscacheCallback(TYPEOID, syscache_callback, 0);
     CacheRegisterSyscacheCallback(NAMESPACEOID, syscache_callback, 0);
   });

@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "pg/support/relcache_watch.hpp"
+
 extern "C" {
 #include "access/relation.h"
 #include "catalog/pg_am.h"
@@ -31,7 +33,7 @@ void relcache_callback(Datum, Oid relid) {
 void ShapeMemo::watch() {
   if (watched_) return;
   if (!callback_registered) {
-    CacheRegisterRelcacheCallback(relcache_callback, 0);
+    watch_relcache(relcache_callback);
     callback_registered = true;
   }
   memos().push_back(this);
