@@ -57,25 +57,14 @@ RAW=$OUT/raw.csv
 echo "label,experiment,variant,round,value" > "$RAW"
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" | tee -a "$LOG"; }
 
-LABELS=(after)
-declare -A BIN PRT DIR
-BIN[after]=$PGBIN; PRT[after]=$PORT; DIR[after]=${DATA}_after
-if [[ -n $PGBIN_BEFORE ]]; then
-  LABELS+=(before)
-  BIN[before]=$PGBIN_BEFORE; PRT[before]=$((PORT + 1)); DIR[before]=${DATA}_before
-fi
-
-psql_() { local l=$1; shift; "${BIN[$l]}/psql" -X -q -h /tmp -p "${PRT[$l]}" -U postgres -v ON_ERROR_STOP=1 "$@"; }
+# shellcheck source=bench/builds.sh
+source "$HERE/builds.sh"
+builds_init "$PORT" "$DATA"
+BUILDS_PGCONF="work_mem = '64MB'
+${FC_PGCONF_EXTRA:-}"
+psql_() { builds_psql "$@"; }
 sql() { psql_ "$1" -d "$DB" -At -c "$2" 2>>"$LOG"; }
-cluster() {
-  local l=$1; shift
-  PGBIN=${BIN[$l]} INCVIEW_PGPORT=${PRT[$l]} INCVIEW_PGDATA=${DIR[$l]} INCVIEW_FAST=0 \
-    INCVIEW_PGCONF_EXTRA="shared_buffers = '256MB'
-work_mem = '64MB'
-max_wal_size = '4GB'
-incview.enabled = off
-${FC_PGCONF_EXTRA:-}" bash "$ROOT/scripts/cluster.sh" "$@"
-}
+cluster() { builds_cluster "$@"; }
 cleanup() {
   local rc=$?
   [[ -n ${LOAD_PID:-} ]] && kill "$LOAD_PID" 2>/dev/null
@@ -170,8 +159,7 @@ per_call() {  # label variant
 
 # 1. per call -------------------------------------------------------------------------
 for round in $(seq 1 "$ROUNDS"); do
-  order=("${LABELS[@]}")
-  (( round % 2 == 0 )) && order=($(printf '%s\n' "${LABELS[@]}" | tac))
+  mapfile -t order < <(builds_order "$round")
   for l in "${order[@]}"; do
     for v in "${VARIANTS[@]}"; do
       ms=$(per_call "$l" "$v")
@@ -256,8 +244,7 @@ cell=0
 # are pooled in the summary. The builds' order alternates from cell to cell, so a load that
 # drifts during the run does not always fall on the same build.
 for rate in $LAG_RATES; do
-  order=("${LABELS[@]}")
-  (( cell % 2 == 1 )) && order=($(printf '%s\n' "${LABELS[@]}" | tac))
+  mapfile -t order < <(builds_order $((cell + 1)))
   cell=$((cell + 1))
   for l in "${order[@]}"; do
     sql "$l" "DELETE FROM medications WHERE id > $BASE_MED" >/dev/null

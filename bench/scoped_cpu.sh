@@ -45,24 +45,13 @@ REPS=${CPU_REPS:-10}
 K1=${CPU_K1:-1}
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 
-LABELS=(after)
-declare -A BIN PRT DIR
-BIN[after]=$PGBIN; PRT[after]=$PORT; DIR[after]=${DATA}_after
-if [[ -n $PGBIN_BEFORE ]]; then
-  LABELS+=(before)
-  BIN[before]=$PGBIN_BEFORE; PRT[before]=$((PORT + 1)); DIR[before]=${DATA}_before
-fi
-cluster() {
-  local l=$1; shift
-  PGBIN=${BIN[$l]} INCVIEW_PGPORT=${PRT[$l]} INCVIEW_PGDATA=${DIR[$l]} INCVIEW_FAST=0 \
-    INCVIEW_PGCONF_EXTRA="shared_buffers = '256MB'
-max_wal_size = '4GB'
-incview.enabled = off" bash "$ROOT/scripts/cluster.sh" "$@" >/dev/null
-}
-psql_() { local l=$1; shift; "${BIN[$l]}/psql" -X -q -h /tmp -p "${PRT[$l]}" -U postgres -v ON_ERROR_STOP=1 -d scpu "$@"; }
+# shellcheck source=bench/builds.sh
+source "$HERE/builds.sh"
+builds_init "$PORT" "$DATA"
+cluster() { builds_cluster "$@" >/dev/null; }
+psql_() { local l=$1; shift; builds_psql "$l" -d scpu "$@"; }
 sql() { psql_ "$1" -At -c "$2"; }
-cleanup() { for l in "${LABELS[@]}"; do cluster "$l" stop || true; rm -rf "${DIR[$l]}"; done; }
-trap cleanup EXIT
+trap builds_remove EXIT
 
 QUERY=$(awk '/query  => \$q\$/{f=1;next} /^  \$q\$,/{f=0} f' "$ROOT/examples/vet/stage.sql" | tr '\n' ' ')
 log "scoped_cpu: scale $SCALE, $ROUNDS rounds of ${SECS} s, labels ${LABELS[*]}, load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -144,8 +133,7 @@ batch_measure() {  # label k
 }
 
 for round in $(seq 1 "$ROUNDS"); do
-  order=("${LABELS[@]}")
-  (( round % 2 == 0 )) && order=($(printf '%s\n' "${LABELS[@]}" | tac))
+  mapfile -t order < <(builds_order "$round")
   for l in "${order[@]}"; do
     for k in $KS; do
       rep=0
