@@ -36,6 +36,8 @@ gcc -O2 -o "$OUT/call_cpu" "$HERE/call_cpu.c" -I"$(pg_config --includedir 2>/dev
 
 # shellcheck source=bench/builds.sh
 source "$HERE/builds.sh"
+# shellcheck source=bench/workloads.sh
+source "$HERE/workloads.sh"
 builds_init "$PORT" "$DATA"
 BUILDS_PGCONF="autovacuum = off"
 cluster() { builds_cluster "$@" >/dev/null; }
@@ -49,15 +51,7 @@ for l in "${LABELS[@]}"; do
   "${BIN[$l]}/psql" -X -q -h /tmp -p "${PRT[$l]}" -U postgres -d ccpu -v ON_ERROR_STOP=1 >/dev/null <<SQL
 SET client_min_messages = warning;
 CREATE EXTENSION pg_incview;
-CREATE TABLE events (id bigserial PRIMARY KEY, tag text NOT NULL, v int NOT NULL);
-INSERT INTO events (tag, v) SELECT 'tag' || (i % 10), i % 1000 FROM generate_series(1, $ROWS) i;
-CREATE INDEX ON events (tag);
-VACUUM ANALYZE events;
-SELECT incview.create_stage('by_tag_delta', 'SELECT tag, count(*) AS n, sum(v) AS s FROM events GROUP BY tag',
-                            ARRAY['tag'], engine => 'delta');
-SELECT incview.set_policy('by_tag_delta', 'manual');
-CREATE TABLE by_tag_floor AS SELECT tag, count(*) AS n, sum(v) AS s FROM events GROUP BY tag;
-CREATE UNIQUE INDEX ON by_tag_floor (tag);
+$(by_tag_sql "$ROWS")
 CREATE TABLE floor_writes (id bigserial PRIMARY KEY, tag text NOT NULL, v int NOT NULL);
 VACUUM ANALYZE;
 SQL

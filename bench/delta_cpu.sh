@@ -35,6 +35,8 @@ log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 
 # shellcheck source=bench/builds.sh
 source "$HERE/builds.sh"
+# shellcheck source=bench/workloads.sh
+source "$HERE/workloads.sh"
 builds_init "$PORT" "$DATA"
 cluster() { builds_cluster "$@" >/dev/null; }
 sql() { builds_psql "$1" -At -d dcpu -c "$2"; }
@@ -47,15 +49,7 @@ for l in "${LABELS[@]}"; do
   "${BIN[$l]}/psql" -X -q -h /tmp -p "${PRT[$l]}" -U postgres -d dcpu -v ON_ERROR_STOP=1 >/dev/null <<EOF
 SET client_min_messages = warning;
 CREATE EXTENSION pg_incview;
-CREATE TABLE events (id bigserial PRIMARY KEY, tag text NOT NULL, v int NOT NULL);
-INSERT INTO events (tag, v) SELECT 'tag' || (i % 10), i % 1000 FROM generate_series(1, $ROWS) i;
-CREATE INDEX ON events (tag);
-VACUUM ANALYZE events;
-SELECT incview.create_stage('by_tag_delta', 'SELECT tag, count(*) AS n, sum(v) AS s FROM events GROUP BY tag',
-                            ARRAY['tag'], engine => 'delta');
-SELECT incview.set_policy('by_tag_delta', 'manual');
-CREATE TABLE by_tag_floor AS SELECT tag, count(*) AS n, sum(v) AS s FROM events GROUP BY tag;
-CREATE UNIQUE INDEX ON by_tag_floor (tag);
+$(by_tag_sql "$ROWS")
 VACUUM ANALYZE;
 EOF
 done

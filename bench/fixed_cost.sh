@@ -59,6 +59,8 @@ log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" | tee -a "$LOG"; }
 
 # shellcheck source=bench/builds.sh
 source "$HERE/builds.sh"
+# shellcheck source=bench/workloads.sh
+source "$HERE/workloads.sh"
 builds_init "$PORT" "$DATA"
 BUILDS_PGCONF="work_mem = '64MB'
 ${FC_PGCONF_EXTRA:-}"
@@ -73,7 +75,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-QUERY=$(awk '/query  => \$q\$/{f=1;next} /^  \$q\$,/{f=0} f' "$ROOT/examples/vet/stage.sql" | tr '\n' ' ')
+QUERY=$(vet_stage_query)
 log "fixed cost bench, scale $SCALE, labels: ${LABELS[*]}, load $(cut -d' ' -f1-3 /proc/loadavg)"
 for l in "${LABELS[@]}"; do
   log "$l: fresh cluster ${DIR[$l]} on port ${PRT[$l]} (${BIN[$l]})"
@@ -91,15 +93,7 @@ for l in "${LABELS[@]}"; do
   if (( DELTA_ROWS > 0 )); then
     psql_ "$l" -d "$DB" >/dev/null 2>>"$LOG" <<EOF
 SET client_min_messages = warning;
-CREATE TABLE events (id bigserial PRIMARY KEY, tag text NOT NULL, v int NOT NULL);
-INSERT INTO events (tag, v) SELECT 'tag' || (i % 10), i % 1000 FROM generate_series(1, $DELTA_ROWS) i;
-CREATE INDEX ON events (tag);
-VACUUM ANALYZE events;
-SELECT incview.create_stage('by_tag_delta', 'SELECT tag, count(*) AS n, sum(v) AS s FROM events GROUP BY tag',
-                            ARRAY['tag'], engine => 'delta');
-SELECT incview.set_policy('by_tag_delta', 'manual');
-CREATE TABLE by_tag_floor AS SELECT tag, count(*) AS n, sum(v) AS s FROM events GROUP BY tag;
-CREATE UNIQUE INDEX ON by_tag_floor (tag);
+$(by_tag_sql "$DELTA_ROWS")
 EOF
   fi
   sql "$l" "VACUUM ANALYZE" >/dev/null
@@ -112,18 +106,7 @@ log "data: $N_PATIENTS patients, $(sql after "SELECT count(*) FROM $STAGE") stag
 cat > "$OUT/k0.pgbench" <<EOF
 SELECT incview.refresh('$STAGE');
 EOF
-cat > "$OUT/k1.pgbench" <<EOF
-\\set p random(1, $N_PATIENTS)
-INSERT INTO medications (patient_id, product_id, given_at) VALUES (:p, 1 + :p % $N_PRODUCTS, now());
-SELECT incview.refresh('$STAGE');
-EOF
-# The floor's transaction goes to the server in one message (\\; joins the statements), as
-# the refresh does: on a loaded machine every extra client round trip costs a wait for a CPU.
-cat > "$OUT/floor.pgbench" <<EOF
-\\set p random(1, $N_PATIENTS)
-INSERT INTO medications (patient_id, product_id, given_at) VALUES (:p, 1 + :p % $N_PRODUCTS, now());
-BEGIN \\; DELETE FROM ppd_floor WHERE patient_id = :p \\; INSERT INTO ppd_floor SELECT * FROM ($QUERY) s WHERE s.patient_id = :p \\; COMMIT;
-EOF
+vet_pgbench_scripts "$OUT" "$N_PATIENTS" "$N_PRODUCTS" "$STAGE" "$QUERY"
 
 VARIANTS=(k0 k1 floor)
 if (( DELTA_ROWS > 0 )); then
