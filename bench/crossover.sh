@@ -14,6 +14,10 @@
 #   minmax  SELECT k, count(*) AS n, min(v) AS lo, max(v) AS hi FROM t GROUP BY k
 #   join    SELECT f.k, count(*) AS n, sum(d.w) AS s FROM t f JOIN xo_dim d ON d.id = f.dim_id GROUP BY f.k
 #           (xo_dim: 100 rows; delta capture runs the join in the writer's transaction)
+#   where   SELECT k, count(*) AS n, sum(v) AS s FROM t WHERE v >= 0 GROUP BY k
+#           (a WHERE: capture runs its statement even for one row, without a join)
+#   having  SELECT k, count(*) AS n, sum(v) AS s FROM t GROUP BY k HAVING count(*) > 0
+#           (the fold re-derives every touched group from the source)
 # Cells (W = the writer's statement per call, committed; M = the measured backend):
 #   k1    refresh after a one-row INSERT               W: insert one row,        M: incview.refresh
 #   kpct  refresh after ~1 % of the scopes changed     W: insert one row into each of max(1, scopes/100)
@@ -25,7 +29,7 @@
 # Within each round the two engines of a cell run back to back, their order alternating by round.
 #
 #   bench/crossover.sh                 # ROWS=200000, SIZES="1 3 10 30 100 1000 10000"
-#   XO_ROWS, XO_SIZES, XO_SHAPES ("plain minmax join"), XO_WSIZES (writer cells' sizes: "1 100 10000"),
+#   XO_ROWS, XO_SIZES, XO_SHAPES ("plain minmax join"; also "where", "having"), XO_WSIZES (writer cells' sizes: "1 100 10000"),
 #   XO_ROUNDS (5), XO_CALLS (300: one-row refresh cells; fewer for large scopes, see calls()),
 #   PGBIN, BENCH_PGPORT (54565), BENCH_PGDATA (/tmp/pg_incview_crossover), BENCH_OUT
 # Results: $OUT/raw.csv and the tables on stdout (per-round values, medians, replace ÷ delta).
@@ -71,6 +75,8 @@ query() {  # shape table
     plain) echo "SELECT k, count(*) AS n, sum(v) AS s FROM $2 GROUP BY k" ;;
     minmax) echo "SELECT k, count(*) AS n, min(v) AS lo, max(v) AS hi FROM $2 GROUP BY k" ;;
     join) echo "SELECT f.k, count(*) AS n, sum(d.w) AS s FROM $2 f JOIN xo_dim d ON d.id = f.dim_id GROUP BY f.k" ;;
+    where) echo "SELECT k, count(*) AS n, sum(v) AS s FROM $2 WHERE v >= 0 GROUP BY k" ;;
+    having) echo "SELECT k, count(*) AS n, sum(v) AS s FROM $2 GROUP BY k HAVING count(*) > 0" ;;
   esac
 }
 t0=$SECONDS

@@ -36,20 +36,26 @@ DeltaShape delta_shape(const DeltaQueryDescription& d) {
 }
 
 double delta_crossover_rows(const DeltaShape& s) {
-  if (s.having) return std::numeric_limits<double>::infinity();
   return s.statement_capture ? kDeltaCrossoverRowsStatement : kDeltaCrossoverRowsDirect;
 }
 
-bool delta_pays_off(double rows_per_scope, const DeltaShape& s) { return rows_per_scope >= delta_crossover_rows(s); }
+double delta_crossover_max_rows(const DeltaShape& s) {
+  return s.having ? kDeltaHavingMaxRows : std::numeric_limits<double>::infinity();
+}
+
+bool delta_pays_off(double rows_per_scope, const DeltaShape& s) {
+  return rows_per_scope >= delta_crossover_rows(s) && rows_per_scope <= delta_crossover_max_rows(s);
+}
 
 std::string delta_crossover_reason(const DeltaShape& s) {
-  if (s.having)
-    return "a GROUP BY with HAVING: never (its fold re-derives every group it touches, as replace does, and "
-           "writers pay its capture on top)";
   const std::string what = s.join ? "a join, captured by a statement that runs the join in the writer's transaction"
                            : s.statement_capture ? "a GROUP BY captured by a statement per write"
                                                  : "a single-table GROUP BY over plain columns, captured row by row";
-  return what + ": from " + rows_text(delta_crossover_rows(s)) + " per scope";
+  const double from = delta_crossover_rows(s), to = delta_crossover_max_rows(s);
+  if (!s.having) return what + ": from " + rows_text(from) + " per scope";
+  const std::string having = " with HAVING (its fold re-derives every group it touches)";
+  if (from > to) return what + having + ": never";
+  return what + having + ": from " + rows_text(from) + " up to " + rows_text(to) + " per scope";
 }
 
 }  // namespace incview

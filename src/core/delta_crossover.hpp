@@ -4,13 +4,14 @@
 // "Crossover by shape"):
 //   - the refresh: a delta fold costs what the touched groups cost, replace re-derives each
 //     touched scope from its source rows. Measured in server CPU of the refreshing backend,
-//     delta was cheaper at every size from 1 source row per scope up, for one-row changes and
-//     for 1 % of the scopes changed, except where the fold re-derives groups itself: HAVING
-//     (every touched group) and a deleted min/max (its group).
+//     delta was cheaper at every size from 1 to 10,000 source rows per scope, after a one-row
+//     change and after 1 % of the scopes changed, except where the fold re-derives groups
+//     itself: with HAVING (every touched group) it cost more than replace from 100 rows per
+//     scope on, and a deleted min/max (its group) from 30 on.
 //   - the writer: a one-row INSERT/DELETE on a single-table stage without WHERE over plain
 //     columns appends its queue row directly, at the cost of key capture (core/delta_direct);
-//     every other shape runs a capture statement per write (a join's runs the join), which
-//     costs the writer more than key capture, and pays off only from larger scopes.
+//     every other shape runs a capture statement per write (a join's runs the join), 1.4-2x
+//     key capture's CPU, which the refresh repays per changed row only from larger scopes.
 #pragma once
 #include "core/no_postgres.hpp"
 
@@ -30,11 +31,15 @@ struct DeltaShape {
 
 DeltaShape delta_shape(const DeltaQueryDescription& d);
 
-// Source rows per scope from which auto chooses delta (never, for HAVING: the fold re-derives
-// every group it touches, as replace does, and the writers pay capture on top).
+// The source rows per scope for which auto chooses delta: from delta_crossover_rows up to
+// delta_crossover_max_rows (infinity: no bound). HAVING has an upper bound instead of a lower
+// one: its fold re-derives every group it touches, cheaper than replace's scoped statement for
+// small groups, 2-3x dearer for large ones.
 inline constexpr double kDeltaCrossoverRowsDirect = 1.0;       // direct capture: writers pay as key capture
 inline constexpr double kDeltaCrossoverRowsStatement = 100.0;  // a capture statement per write
-double delta_crossover_rows(const DeltaShape& s);              // infinity: never
+inline constexpr double kDeltaHavingMaxRows = 10.0;            // HAVING: delta up to this many
+double delta_crossover_rows(const DeltaShape& s);
+double delta_crossover_max_rows(const DeltaShape& s);
 bool delta_pays_off(double rows_per_scope, const DeltaShape& s);
 
 // Why, in words: "a single-table GROUP BY captured row by row: from 1 source row per scope".

@@ -82,13 +82,22 @@ TEST(DeltaCrossover, StatementCaptureNeedsLargerScopes) {
   EXPECT_GT(kDeltaCrossoverRowsStatement, kDeltaCrossoverRowsDirect);
 }
 
-TEST(DeltaCrossover, HavingNever) {
+TEST(DeltaCrossover, HavingOnlyForSmallGroups) {
+  // bench/delta.md "Crossover by shape": with HAVING delta was cheaper at 1 and 10 source rows
+  // per scope and dearer from 100 (1 % of the scopes changed) and from 1,000 (one row).
   DeltaQueryDescription d = plain();
   d.having = "count(*) > 1";
   const DeltaShape s = delta_shape(d);
   EXPECT_TRUE(s.having);
-  EXPECT_TRUE(std::isinf(delta_crossover_rows(s)));
+  EXPECT_EQ(delta_crossover_max_rows(s), kDeltaHavingMaxRows);
+  EXPECT_TRUE(delta_pays_off(1, s));
+  EXPECT_TRUE(delta_pays_off(kDeltaHavingMaxRows, s));
+  EXPECT_FALSE(delta_pays_off(kDeltaHavingMaxRows + 1, s));
   EXPECT_FALSE(delta_pays_off(1e12, s));
+  EXPECT_TRUE(std::isinf(delta_crossover_max_rows(delta_shape(plain()))));
+  // a join with HAVING: from 100 up to 10, never
+  d.multi = d.join = true;
+  for (double rows : {1.0, 10.0, 100.0, 1e6}) EXPECT_FALSE(delta_pays_off(rows, delta_shape(d)));
 }
 
 TEST(DeltaCrossover, ReasonsSayTheShapeAndTheThreshold) {
@@ -100,5 +109,8 @@ TEST(DeltaCrossover, ReasonsSayTheShapeAndTheThreshold) {
   EXPECT_TRUE(contains(delta_crossover_reason(delta_shape(join)), "from 100 source rows per scope"));
   DeltaQueryDescription having = plain();
   having.having = "sum(v) > 0";
-  EXPECT_TRUE(contains(delta_crossover_reason(delta_shape(having)), "HAVING: never"));
+  EXPECT_TRUE(contains(delta_crossover_reason(delta_shape(having)), "up to 10 source rows per scope"));
+  having.multi = having.join = true;
+  EXPECT_TRUE(contains(delta_crossover_reason(delta_shape(having)),
+                       "HAVING (its fold re-derives every group it touches): never"));
 }
