@@ -36,6 +36,7 @@ DeltaShape delta_shape(const DeltaQueryDescription& d) {
 }
 
 double delta_crossover_rows(const DeltaShape& s) {
+  if (s.join) return kDeltaCrossoverRowsJoin;
   return s.statement_capture ? kDeltaCrossoverRowsStatement : kDeltaCrossoverRowsDirect;
 }
 

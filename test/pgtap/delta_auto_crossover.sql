@@ -5,10 +5,10 @@
 -- columns), more where capture runs a statement (a join runs the join in the writer's
 -- transaction), and HAVING re-derives every touched group (cheaper than replace for small
 -- groups, dearer for large ones). So auto chooses delta from 1 source row per scope for the
--- first, from 100 for the second, and with HAVING up to 10.
+-- first, from 10 for a statement (a WHERE), from 100 for a join, and with HAVING up to 10.
 -- Both sides of each threshold on a real server; every stage on its own tables (auto makes
 -- at most one delta stage per table). Before this rule (1,000 for every shape) the small
--- single-table, min/max, WHERE-at-200, join-at-201 and small HAVING stages were not delta and
+-- single-table, min/max, WHERE-at-20, join-at-201 and small HAVING stages were not delta and
 -- the large HAVING one was.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pg_incview;
@@ -44,13 +44,13 @@ ANALYZE empty_src;
 SELECT incview.create_stage('x_empty', 'SELECT k, sum(v) AS s FROM empty_src GROUP BY k', ARRAY['k']);
 SELECT ok(NOT pg_temp.is_delta('x_empty'), 'an empty source (no scopes): not delta');
 
--- A WHERE (a capture statement per write, no join): from 100.
-SELECT pg_temp.source('w_small', 2000, 40);  -- 50 rows per scope
-SELECT incview.create_stage('x_where_50', 'SELECT k, sum(v) AS s FROM w_small WHERE v > 0 GROUP BY k', ARRAY['k']);
-SELECT ok(NOT pg_temp.is_delta('x_where_50'), 'WHERE, 50 source rows per scope: not delta');
-SELECT pg_temp.source('w_large', 2000, 10);  -- 200
-SELECT incview.create_stage('x_where_200', 'SELECT k, sum(v) AS s FROM w_large WHERE v > 0 GROUP BY k', ARRAY['k']);
-SELECT ok(pg_temp.is_delta('x_where_200'), 'WHERE, 200 source rows per scope: delta (was replace below 1,000)');
+-- A WHERE (a capture statement per write, no join): from 10.
+SELECT pg_temp.source('w_small', 2000, 400);  -- 5 rows per scope
+SELECT incview.create_stage('x_where_5', 'SELECT k, sum(v) AS s FROM w_small WHERE v > 0 GROUP BY k', ARRAY['k']);
+SELECT ok(NOT pg_temp.is_delta('x_where_5'), 'WHERE, 5 source rows per scope: not delta');
+SELECT pg_temp.source('w_large', 2000, 100);  -- 20
+SELECT incview.create_stage('x_where_20', 'SELECT k, sum(v) AS s FROM w_large WHERE v > 0 GROUP BY k', ARRAY['k']);
+SELECT ok(pg_temp.is_delta('x_where_20'), 'WHERE, 20 source rows per scope: delta (was replace below 1,000)');
 
 -- A join (capture runs the join in the writer's transaction): from 100, counting both tables' rows.
 SELECT pg_temp.source('f_small', 2000, 40), pg_temp.dim('d_small');  -- (2000 + 10) / 40 = 50
@@ -75,10 +75,10 @@ SELECT ok(pg_temp.is_delta('x_having'), 'HAVING: an explicit delta still works')
 -- set_engine(…, 'auto') decides again from the same rule.
 SELECT incview.set_engine('x_having', 'auto');
 SELECT ok(NOT pg_temp.is_delta('x_having'), 'set_engine auto on a HAVING stage: not delta');
-INSERT INTO w_small (k, dim_id, v) SELECT g % 10, 0, g FROM generate_series(1, 20000) g;  -- now 22,000 / 40 = 550
+INSERT INTO w_small (k, dim_id, v) SELECT g % 400, 0, g FROM generate_series(1, 8000) g;  -- now 10,000 / 400 = 25
 ANALYZE w_small;
-SELECT incview.set_engine('x_where_50', 'auto');
-SELECT ok(pg_temp.is_delta('x_where_50'), 'set_engine auto once the WHERE stage''s scopes grew past 100 rows: delta');
+SELECT incview.set_engine('x_where_5', 'auto');
+SELECT ok(pg_temp.is_delta('x_where_5'), 'set_engine auto once the WHERE stage''s scopes grew past 10 rows: delta');
 
 -- Whatever auto chose, the tables equal their queries once refreshed.
 SELECT count(incview.refresh(name)) FROM incview.stage WHERE name LIKE 'x\_%';

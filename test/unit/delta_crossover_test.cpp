@@ -64,22 +64,31 @@ TEST(DeltaCrossover, StatementCaptureNeedsLargerScopes) {
   expr.outputs[2] = delta_agg("s", "sum", "(v * 2)", "integer", "bigint");
   DeltaQueryDescription key_expr = plain();
   key_expr.outputs[0] = delta_group("lower(k)");
-  DeltaQueryDescription join = plain();
-  join.multi = join.join = true;
-  join.relations = 2;
   DeltaQueryDescription union_all = plain();
   union_all.multi = true;
   union_all.relations = 2;
-  for (const auto& d : {where, expr, key_expr, join, union_all}) {
+  for (const auto& d : {where, expr, key_expr, union_all}) {
     const DeltaShape s = delta_shape(d);
     EXPECT_TRUE(s.statement_capture);
+    EXPECT_FALSE(s.join);
     EXPECT_EQ(delta_crossover_rows(s), kDeltaCrossoverRowsStatement);
     EXPECT_FALSE(delta_pays_off(kDeltaCrossoverRowsStatement - 1, s));
     EXPECT_TRUE(delta_pays_off(kDeltaCrossoverRowsStatement, s));
   }
-  EXPECT_TRUE(delta_shape(join).join);
-  EXPECT_FALSE(delta_shape(union_all).join);
   EXPECT_GT(kDeltaCrossoverRowsStatement, kDeltaCrossoverRowsDirect);
+}
+
+TEST(DeltaCrossover, JoinsNeedTheLargestScopes) {
+  DeltaQueryDescription join = plain();
+  join.multi = join.join = true;
+  join.relations = 2;
+  const DeltaShape s = delta_shape(join);
+  EXPECT_TRUE(s.statement_capture);
+  EXPECT_TRUE(s.join);
+  EXPECT_EQ(delta_crossover_rows(s), kDeltaCrossoverRowsJoin);
+  EXPECT_FALSE(delta_pays_off(kDeltaCrossoverRowsJoin - 1, s));
+  EXPECT_TRUE(delta_pays_off(kDeltaCrossoverRowsJoin, s));
+  EXPECT_GT(kDeltaCrossoverRowsJoin, kDeltaCrossoverRowsStatement);
 }
 
 TEST(DeltaCrossover, HavingOnlyForSmallGroups) {
@@ -95,7 +104,11 @@ TEST(DeltaCrossover, HavingOnlyForSmallGroups) {
   EXPECT_FALSE(delta_pays_off(kDeltaHavingMaxRows + 1, s));
   EXPECT_FALSE(delta_pays_off(1e12, s));
   EXPECT_TRUE(std::isinf(delta_crossover_max_rows(delta_shape(plain()))));
-  // a join with HAVING: from 100 up to 10, never
+  // a join with HAVING: from 100 up to 10, never; a WHERE with HAVING: exactly 10
+  DeltaQueryDescription where = d;
+  where.where = "v > 0";
+  EXPECT_TRUE(delta_pays_off(10, delta_shape(where)));
+  EXPECT_FALSE(delta_pays_off(9, delta_shape(where)));
   d.multi = d.join = true;
   for (double rows : {1.0, 10.0, 100.0, 1e6}) EXPECT_FALSE(delta_pays_off(rows, delta_shape(d)));
 }
@@ -107,6 +120,9 @@ TEST(DeltaCrossover, ReasonsSayTheShapeAndTheThreshold) {
   join.multi = join.join = true;
   EXPECT_TRUE(contains(delta_crossover_reason(delta_shape(join)), "a join"));
   EXPECT_TRUE(contains(delta_crossover_reason(delta_shape(join)), "from 100 source rows per scope"));
+  DeltaQueryDescription where = plain();
+  where.where = "v > 0";
+  EXPECT_TRUE(contains(delta_crossover_reason(delta_shape(where)), "statement per write: from 10 source rows"));
   DeltaQueryDescription having = plain();
   having.having = "sum(v) > 0";
   EXPECT_TRUE(contains(delta_crossover_reason(delta_shape(having)), "up to 10 source rows per scope"));

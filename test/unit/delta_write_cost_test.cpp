@@ -10,14 +10,14 @@ const DeltaShape kJoin{/*statement_capture=*/true, /*join=*/true};  // capture r
 }  // namespace
 
 TEST(DeltaWriteCost, SmallScopesNeverDelta) {
-  EXPECT_EQ(auto_delta_choice(kDeltaCrossoverRowsStatement - 1, 0, kJoin), AutoDelta::SmallScopes);
+  EXPECT_EQ(auto_delta_choice(kDeltaCrossoverRowsJoin - 1, 0, kJoin), AutoDelta::SmallScopes);
   EXPECT_EQ(auto_delta_choice(0, 0, kDirect), AutoDelta::SmallScopes);
   // small scopes win over a busy source: the NOTICE is only for stages that would be delta
   EXPECT_EQ(auto_delta_choice(1, kAutoDeltaStagesPerSource + 5, kJoin), AutoDelta::SmallScopes);
 }
 
 TEST(DeltaWriteCost, LargeScopesDeltaWhileTheSourceHasRoom) {
-  EXPECT_EQ(auto_delta_choice(kDeltaCrossoverRowsStatement, 0, kJoin), AutoDelta::Delta);
+  EXPECT_EQ(auto_delta_choice(kDeltaCrossoverRowsJoin, 0, kJoin), AutoDelta::Delta);
   EXPECT_EQ(auto_delta_choice(kDeltaCrossoverRowsDirect, 0, kDirect), AutoDelta::Delta);
   EXPECT_EQ(auto_delta_choice(1e6, kAutoDeltaStagesPerSource - 1, kDirect), AutoDelta::Delta);
 }
