@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Where engine `delta` starts to pay against `replace` (issue 13 item 3: the crossover `auto`
-# uses, kDeltaCrossoverRows in src/core/delta_plan.hpp), by source rows per scope, in SERVER
+# uses, src/core/delta_crossover.hpp; kDeltaCrossoverRows before), by source rows per scope, in SERVER
 # CPU TIME of the backend that runs the statement (bench/call_cpu.c: /proc/<pid>/schedstat
 # and /proc/<pid>/stat of that backend only, before and after many calls; waiting for a core
 # is not counted, so the number survives a shared, loaded 2-core machine far better than the
