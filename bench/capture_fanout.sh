@@ -142,7 +142,8 @@ reset_source() {  # lib: src and ref as the setup made them (every phase starts 
 set_stages() {  # lib, n: stages s1..sn exist (engine FANOUT_ENGINE), no others; source and queues as at the start
   local lib=$1 n=$2
   q "$lib" -c "SELECT incview.drop_stage(name) FROM incview.stage WHERE name LIKE 's%' AND substr(name, 2)::int > $n" >/dev/null
-  # The source first: engine 'auto' chooses delta from the source's size (1,000 rows per scope),
+  # The source first: engine 'auto' chooses delta from the source's size (rows per scope, by
+  # shape: core/delta_crossover; 1,000 when this was written),
   # and the rounds before this phase grew it (an earlier version of this bench measured 49
   # delta stages against one key-group stage that way).
   reset_source "$lib"

@@ -171,11 +171,3 @@ std::string delta_sum_type(const std::string& arg_type);
 std::string delta_avg_sum_type(const std::string& arg_type);
 
 }  // namespace incview
-
-namespace incview {
-// engine auto: the delta engine when a scope averages at least this many source rows.
-// Measured in bench/delta.md (the crossover against replace); below it, re-deriving a small
-// scope costs about as much as folding, and replace has no queue to maintain.
-inline constexpr double kDeltaCrossoverRows = 1000.0;
-inline bool delta_pays_off(double rows_per_scope) { return rows_per_scope >= kDeltaCrossoverRows; }
-}  // namespace incview

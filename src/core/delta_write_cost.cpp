@@ -1,7 +1,5 @@
 #include "core/delta_write_cost.hpp"
 
-#include "core/delta_plan.hpp"
-
 namespace incview {
 
 namespace {
@@ -16,8 +14,8 @@ const char* kMeasured =
 
 }  // namespace
 
-AutoDelta auto_delta_choice(double rows_per_scope, long busiest) {
-  if (!delta_pays_off(rows_per_scope)) return AutoDelta::SmallScopes;
+AutoDelta auto_delta_choice(double rows_per_scope, long busiest, const DeltaShape& shape) {
+  if (!delta_pays_off(rows_per_scope, shape)) return AutoDelta::SmallScopes;
   if (busiest >= kAutoDeltaStagesPerSource) return AutoDelta::SourceBusy;
   return AutoDelta::Delta;
 }

@@ -9,6 +9,8 @@
 
 #include <string>
 
+#include "core/delta_crossover.hpp"
+
 namespace incview {
 
 // auto turns delta on for a stage only while each of its sources has fewer delta stages than
@@ -21,13 +23,13 @@ inline constexpr long kAutoDeltaStagesPerSource = 1;
 // Why auto does or does not choose delta for a stage whose query qualifies.
 enum class AutoDelta {
   Delta,        // large scopes, and the sources have room for another delta stage
-  SmallScopes,  // fewer than kDeltaCrossoverRows source rows per scope: replace/diff
+  SmallScopes,  // fewer source rows per scope than the shape's crossover (core/delta_crossover): replace/diff
   SourceBusy,   // large scopes, but a source already has kAutoDeltaStagesPerSource delta stages
 };
 
 // rows_per_scope: the sources' rows over the stage's scopes; busiest: the most delta stages,
-// other than this one, on any one of the stage's sources.
-AutoDelta auto_delta_choice(double rows_per_scope, long busiest);
+// other than this one, on any one of the stage's sources; shape: what delta does for the query.
+AutoDelta auto_delta_choice(double rows_per_scope, long busiest, const DeltaShape& shape);
 
 // Whether `delta_stages` delta stages on one source cost its writers more than auto allows.
 inline bool delta_write_cost_grows(long delta_stages) { return delta_stages > kAutoDeltaStagesPerSource; }

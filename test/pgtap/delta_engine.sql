@@ -249,7 +249,8 @@ INSERT INTO small_groups SELECT g, g FROM generate_series(1, 4000) g;
 ANALYZE small_groups;
 SELECT incview.create_stage('a_small', 'SELECT k, sum(x) AS s FROM small_groups GROUP BY k', ARRAY['k']);
 SELECT is((SELECT string_agg(s.name, ',' ORDER BY s.name) FROM incview.delta_stage d JOIN incview.stage s ON s.id = d.stage_id
-           WHERE s.name LIKE 'a\_%'), 'a_big', 'auto: delta for 1,000 rows a scope, not for 1');
+           WHERE s.name LIKE 'a\_%'), 'a_big,a_small',
+          'auto: delta for 1,000 rows a scope and for 1 (one table, plain columns: from 1; delta_auto_crossover.sql has both sides)');
 SELECT is((SELECT engine FROM incview.stage WHERE name = 'a_big'), 'auto', 'auto stays the declared engine');
 
 -- ------------------------------------------------------------------ drop, privileges

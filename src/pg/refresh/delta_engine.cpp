@@ -333,7 +333,7 @@ bool auto_prefers_delta(const StageRecord& stage) {
   // The writers' cost (issue 18): each delta stage captures on its own, so auto stops at a
   // bounded number of them per source, and says so.
   const DeltaLoad load = busiest_delta_source(json_string_array(description.sources), stage.id);
-  switch (auto_delta_choice(rows / scopes, load.stages)) {
+  switch (auto_delta_choice(rows / scopes, load.stages, delta_shape(description))) {
     case AutoDelta::Delta: return true;
     case AutoDelta::SourceBusy:
       report(NOTICE, auto_delta_declined(stage.name, load.source, load.stages), auto_delta_declined_hint(stage.name));
