@@ -1,6 +1,7 @@
 #include "pg/catalog/catalog.hpp"
 
 #include <cmath>
+#include <utility>
 
 extern "C" {
 #include "access/genam.h"
@@ -184,6 +185,7 @@ std::optional<StageRecord> find_stage(const std::string& name, bool with_summary
       if (out) remember_stage(name, now, *out, epoch);
       return;
     }
+    if (queue && !queue->empty() && !delta_queue_exists(*queue)) queue.reset();  // read by the statement
     const uint64 found = spi_exec(
         std::string("SELECT s.xmin::text || ':' || s.ctid::text, "
                     "       EXISTS (SELECT 1 FROM incview.stage_source ss WHERE ss.source = s.target "
@@ -288,7 +290,7 @@ std::optional<StageRecord> read_stage(const std::string& name) {
 StageRecord load_stage(const std::string& name, bool with_summary) {
   auto r = find_stage(name, with_summary);
   if (!r) throw Error(sqlstate::kUndefinedObject, "stage \"" + name + "\" does not exist");
-  return *r;
+  return std::move(*r);  // a record is large (query, fold statements): one copy per call is enough
 }
 
 void check_stage_owner(const StageRecord& stage, const char* action) {
