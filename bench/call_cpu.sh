@@ -34,24 +34,15 @@ log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 
 gcc -O2 -o "$OUT/call_cpu" "$HERE/call_cpu.c" -I"$(pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)" -lpq
 
-LABELS=(after)
-declare -A BIN PRT DIR
-BIN[after]=$PGBIN; PRT[after]=$PORT; DIR[after]=${DATA}_after
-if [[ -n $PGBIN_BEFORE ]]; then
-  LABELS+=(before)
-  BIN[before]=$PGBIN_BEFORE; PRT[before]=$((PORT + 1)); DIR[before]=${DATA}_before
-fi
-cluster() {
-  local l=$1; shift
-  PGBIN=${BIN[$l]} INCVIEW_PGPORT=${PRT[$l]} INCVIEW_PGDATA=${DIR[$l]} INCVIEW_FAST=0 \
-    INCVIEW_PGCONF_EXTRA="shared_buffers = '256MB'
-max_wal_size = '4GB'
-autovacuum = off
-incview.enabled = off" bash "$ROOT/scripts/cluster.sh" "$@" >/dev/null
-}
-sql() { "${BIN[$1]}/psql" -X -q -At -h /tmp -p "${PRT[$1]}" -U postgres -v ON_ERROR_STOP=1 -d ccpu -c "$2"; }
-cleanup() { for l in "${LABELS[@]}"; do cluster "$l" stop || true; rm -rf "${DIR[$l]}"; done; }
-trap cleanup EXIT
+# shellcheck source=bench/builds.sh
+source "$HERE/builds.sh"
+# shellcheck source=bench/workloads.sh
+source "$HERE/workloads.sh"
+builds_init "$PORT" "$DATA"
+BUILDS_PGCONF="autovacuum = off"
+cluster() { builds_cluster "$@" >/dev/null; }
+sql() { builds_psql "$1" -At -d ccpu -c "$2"; }
+trap builds_remove EXIT
 
 log "call_cpu: $ROWS rows, $ROUNDS rounds, $CALLS calls per refresh cell, labels ${LABELS[*]}, load $(cut -d' ' -f1-3 /proc/loadavg)"
 for l in "${LABELS[@]}"; do
@@ -60,15 +51,7 @@ for l in "${LABELS[@]}"; do
   "${BIN[$l]}/psql" -X -q -h /tmp -p "${PRT[$l]}" -U postgres -d ccpu -v ON_ERROR_STOP=1 >/dev/null <<SQL
 SET client_min_messages = warning;
 CREATE EXTENSION pg_incview;
-CREATE TABLE events (id bigserial PRIMARY KEY, tag text NOT NULL, v int NOT NULL);
-INSERT INTO events (tag, v) SELECT 'tag' || (i % 10), i % 1000 FROM generate_series(1, $ROWS) i;
-CREATE INDEX ON events (tag);
-VACUUM ANALYZE events;
-SELECT incview.create_stage('by_tag_delta', 'SELECT tag, count(*) AS n, sum(v) AS s FROM events GROUP BY tag',
-                            ARRAY['tag'], engine => 'delta');
-SELECT incview.set_policy('by_tag_delta', 'manual');
-CREATE TABLE by_tag_floor AS SELECT tag, count(*) AS n, sum(v) AS s FROM events GROUP BY tag;
-CREATE UNIQUE INDEX ON by_tag_floor (tag);
+$(by_tag_sql "$ROWS")
 CREATE TABLE floor_writes (id bigserial PRIMARY KEY, tag text NOT NULL, v int NOT NULL);
 VACUUM ANALYZE;
 SQL
@@ -86,8 +69,7 @@ measure() {  # label variant -> "calls n stat_us x sched_us y wall_us z"
 }
 
 for round in $(seq 1 "$ROUNDS"); do
-  order=("${LABELS[@]}")
-  (( round % 2 == 0 )) && order=($(printf '%s\n' "${LABELS[@]}" | tac))
+  mapfile -t order < <(builds_order "$round")
   for l in "${order[@]}"; do
     for v in k0 k1 floor; do
       read -r _ n _ st _ sc _ wa < <(measure "$l" "$v")
@@ -110,19 +92,21 @@ import csv, sys, statistics as st
 rows = list(csv.DictReader(open(sys.argv[1])))
 labels = sorted({r['label'] for r in rows}, key=lambda l: l != 'before')
 def v(l, var, f): return [float(r[f]) for r in rows if r['label'] == l and r['variant'] == var]
+# utime+stime counts whole clock ticks: a short cell can read 0
+def div(a, b): return a / b if b else float('nan')
 for f, what in (('sched_us', 'CPU (schedstat)'), ('stat_us', 'CPU (utime+stime)'), ('wall_us', 'wall at the client')):
     print(f"\n{what}, µs per call: per-round values; median")
     print("| build | k = 0 | k = 1 | floor | k = 1 / floor per round | k = 1 / floor (medians) |")
     print("|---|---|---|---|---|---|")
     for l in labels:
         k0, k1, fl = v(l, 'k0', f), v(l, 'k1', f), v(l, 'floor', f)
-        ratios = [a / b for a, b in zip(k1, fl)]
+        ratios = [div(a, b) for a, b in zip(k1, fl)]
         fmt = lambda xs: ", ".join(f"{x:.0f}" for x in xs) + f"; **{st.median(xs):.0f}**"
         print(f"| {l} | {fmt(k0)} | {fmt(k1)} | {fmt(fl)} | {', '.join(f'{x:.2f}' for x in ratios)} | "
-              f"{st.median(k1) / st.median(fl):.2f}x |")
+              f"{div(st.median(k1), st.median(fl)):.2f}x |")
     if len(labels) == 2:
         for var in ('k0', 'k1'):
-            r = [a / b for a, b in zip(v('after', var, f), v('before', var, f))]
+            r = [div(a, b) for a, b in zip(v('after', var, f), v('before', var, f))]
             print(f"\n{var} after / before per round: {', '.join(f'{x:.2f}' for x in r)}; median {st.median(r):.2f}")
 # The least disturbed round: interference (a shared core, its caches, its SMT sibling) only
 # adds CPU time, so the minimum over rounds estimates what a call costs by itself.

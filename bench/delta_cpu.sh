@@ -33,23 +33,14 @@ RAW=$OUT/raw.csv
 echo "label,variant,round,tx,cpu_us_per_tx" > "$RAW"
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 
-LABELS=(after)
-declare -A BIN PRT DIR
-BIN[after]=$PGBIN; PRT[after]=$PORT; DIR[after]=${DATA}_after
-if [[ -n $PGBIN_BEFORE ]]; then
-  LABELS+=(before)
-  BIN[before]=$PGBIN_BEFORE; PRT[before]=$((PORT + 1)); DIR[before]=${DATA}_before
-fi
-cluster() {
-  local l=$1; shift
-  PGBIN=${BIN[$l]} INCVIEW_PGPORT=${PRT[$l]} INCVIEW_PGDATA=${DIR[$l]} INCVIEW_FAST=0 \
-    INCVIEW_PGCONF_EXTRA="shared_buffers = '256MB'
-max_wal_size = '4GB'
-incview.enabled = off" bash "$ROOT/scripts/cluster.sh" "$@" >/dev/null
-}
-sql() { "${BIN[$1]}/psql" -X -q -At -h /tmp -p "${PRT[$1]}" -U postgres -v ON_ERROR_STOP=1 -d dcpu -c "$2"; }
-cleanup() { for l in "${LABELS[@]}"; do cluster "$l" stop || true; rm -rf "${DIR[$l]}"; done; }
-trap cleanup EXIT
+# shellcheck source=bench/builds.sh
+source "$HERE/builds.sh"
+# shellcheck source=bench/workloads.sh
+source "$HERE/workloads.sh"
+builds_init "$PORT" "$DATA"
+cluster() { builds_cluster "$@" >/dev/null; }
+sql() { builds_psql "$1" -At -d dcpu -c "$2"; }
+trap builds_remove EXIT
 
 log "delta_cpu: $ROWS rows, $ROUNDS rounds of ${SECS} s, labels ${LABELS[*]}, load $(cut -d' ' -f1-3 /proc/loadavg)"
 for l in "${LABELS[@]}"; do
@@ -58,15 +49,7 @@ for l in "${LABELS[@]}"; do
   "${BIN[$l]}/psql" -X -q -h /tmp -p "${PRT[$l]}" -U postgres -d dcpu -v ON_ERROR_STOP=1 >/dev/null <<EOF
 SET client_min_messages = warning;
 CREATE EXTENSION pg_incview;
-CREATE TABLE events (id bigserial PRIMARY KEY, tag text NOT NULL, v int NOT NULL);
-INSERT INTO events (tag, v) SELECT 'tag' || (i % 10), i % 1000 FROM generate_series(1, $ROWS) i;
-CREATE INDEX ON events (tag);
-VACUUM ANALYZE events;
-SELECT incview.create_stage('by_tag_delta', 'SELECT tag, count(*) AS n, sum(v) AS s FROM events GROUP BY tag',
-                            ARRAY['tag'], engine => 'delta');
-SELECT incview.set_policy('by_tag_delta', 'manual');
-CREATE TABLE by_tag_floor AS SELECT tag, count(*) AS n, sum(v) AS s FROM events GROUP BY tag;
-CREATE UNIQUE INDEX ON by_tag_floor (tag);
+$(by_tag_sql "$ROWS")
 VACUUM ANALYZE;
 EOF
 done
@@ -103,8 +86,7 @@ measure() {  # label variant
 }
 
 for round in $(seq 1 "$ROUNDS"); do
-  order=("${LABELS[@]}")
-  (( round % 2 == 0 )) && order=($(printf '%s\n' "${LABELS[@]}" | tac))
+  mapfile -t order < <(builds_order "$round")
   for l in "${order[@]}"; do
     for v in ins dk1 dfloor; do
       read -r tx us < <(measure "$l" "$v")

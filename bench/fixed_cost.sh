@@ -57,25 +57,16 @@ RAW=$OUT/raw.csv
 echo "label,experiment,variant,round,value" > "$RAW"
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" | tee -a "$LOG"; }
 
-LABELS=(after)
-declare -A BIN PRT DIR
-BIN[after]=$PGBIN; PRT[after]=$PORT; DIR[after]=${DATA}_after
-if [[ -n $PGBIN_BEFORE ]]; then
-  LABELS+=(before)
-  BIN[before]=$PGBIN_BEFORE; PRT[before]=$((PORT + 1)); DIR[before]=${DATA}_before
-fi
-
-psql_() { local l=$1; shift; "${BIN[$l]}/psql" -X -q -h /tmp -p "${PRT[$l]}" -U postgres -v ON_ERROR_STOP=1 "$@"; }
+# shellcheck source=bench/builds.sh
+source "$HERE/builds.sh"
+# shellcheck source=bench/workloads.sh
+source "$HERE/workloads.sh"
+builds_init "$PORT" "$DATA"
+BUILDS_PGCONF="work_mem = '64MB'
+${FC_PGCONF_EXTRA:-}"
+psql_() { builds_psql "$@"; }
 sql() { psql_ "$1" -d "$DB" -At -c "$2" 2>>"$LOG"; }
-cluster() {
-  local l=$1; shift
-  PGBIN=${BIN[$l]} INCVIEW_PGPORT=${PRT[$l]} INCVIEW_PGDATA=${DIR[$l]} INCVIEW_FAST=0 \
-    INCVIEW_PGCONF_EXTRA="shared_buffers = '256MB'
-work_mem = '64MB'
-max_wal_size = '4GB'
-incview.enabled = off
-${FC_PGCONF_EXTRA:-}" bash "$ROOT/scripts/cluster.sh" "$@"
-}
+cluster() { builds_cluster "$@"; }
 cleanup() {
   local rc=$?
   [[ -n ${LOAD_PID:-} ]] && kill "$LOAD_PID" 2>/dev/null
@@ -84,7 +75,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-QUERY=$(awk '/query  => \$q\$/{f=1;next} /^  \$q\$,/{f=0} f' "$ROOT/examples/vet/stage.sql" | tr '\n' ' ')
+QUERY=$(vet_stage_query)
 log "fixed cost bench, scale $SCALE, labels: ${LABELS[*]}, load $(cut -d' ' -f1-3 /proc/loadavg)"
 for l in "${LABELS[@]}"; do
   log "$l: fresh cluster ${DIR[$l]} on port ${PRT[$l]} (${BIN[$l]})"
@@ -102,15 +93,7 @@ for l in "${LABELS[@]}"; do
   if (( DELTA_ROWS > 0 )); then
     psql_ "$l" -d "$DB" >/dev/null 2>>"$LOG" <<EOF
 SET client_min_messages = warning;
-CREATE TABLE events (id bigserial PRIMARY KEY, tag text NOT NULL, v int NOT NULL);
-INSERT INTO events (tag, v) SELECT 'tag' || (i % 10), i % 1000 FROM generate_series(1, $DELTA_ROWS) i;
-CREATE INDEX ON events (tag);
-VACUUM ANALYZE events;
-SELECT incview.create_stage('by_tag_delta', 'SELECT tag, count(*) AS n, sum(v) AS s FROM events GROUP BY tag',
-                            ARRAY['tag'], engine => 'delta');
-SELECT incview.set_policy('by_tag_delta', 'manual');
-CREATE TABLE by_tag_floor AS SELECT tag, count(*) AS n, sum(v) AS s FROM events GROUP BY tag;
-CREATE UNIQUE INDEX ON by_tag_floor (tag);
+$(by_tag_sql "$DELTA_ROWS")
 EOF
   fi
   sql "$l" "VACUUM ANALYZE" >/dev/null
@@ -123,18 +106,7 @@ log "data: $N_PATIENTS patients, $(sql after "SELECT count(*) FROM $STAGE") stag
 cat > "$OUT/k0.pgbench" <<EOF
 SELECT incview.refresh('$STAGE');
 EOF
-cat > "$OUT/k1.pgbench" <<EOF
-\\set p random(1, $N_PATIENTS)
-INSERT INTO medications (patient_id, product_id, given_at) VALUES (:p, 1 + :p % $N_PRODUCTS, now());
-SELECT incview.refresh('$STAGE');
-EOF
-# The floor's transaction goes to the server in one message (\\; joins the statements), as
-# the refresh does: on a loaded machine every extra client round trip costs a wait for a CPU.
-cat > "$OUT/floor.pgbench" <<EOF
-\\set p random(1, $N_PATIENTS)
-INSERT INTO medications (patient_id, product_id, given_at) VALUES (:p, 1 + :p % $N_PRODUCTS, now());
-BEGIN \\; DELETE FROM ppd_floor WHERE patient_id = :p \\; INSERT INTO ppd_floor SELECT * FROM ($QUERY) s WHERE s.patient_id = :p \\; COMMIT;
-EOF
+vet_pgbench_scripts "$OUT" "$N_PATIENTS" "$N_PRODUCTS" "$STAGE" "$QUERY"
 
 VARIANTS=(k0 k1 floor)
 if (( DELTA_ROWS > 0 )); then
@@ -170,8 +142,7 @@ per_call() {  # label variant
 
 # 1. per call -------------------------------------------------------------------------
 for round in $(seq 1 "$ROUNDS"); do
-  order=("${LABELS[@]}")
-  (( round % 2 == 0 )) && order=($(printf '%s\n' "${LABELS[@]}" | tac))
+  mapfile -t order < <(builds_order "$round")
   for l in "${order[@]}"; do
     for v in "${VARIANTS[@]}"; do
       ms=$(per_call "$l" "$v")
@@ -256,8 +227,7 @@ cell=0
 # are pooled in the summary. The builds' order alternates from cell to cell, so a load that
 # drifts during the run does not always fall on the same build.
 for rate in $LAG_RATES; do
-  order=("${LABELS[@]}")
-  (( cell % 2 == 1 )) && order=($(printf '%s\n' "${LABELS[@]}" | tac))
+  mapfile -t order < <(builds_order $((cell + 1)))
   cell=$((cell + 1))
   for l in "${order[@]}"; do
     sql "$l" "DELETE FROM medications WHERE id > $BASE_MED" >/dev/null

@@ -3,8 +3,40 @@
 #   bench/results.sh bench/out/run.env > RESULTS.md
 # Needs the benchmark cluster still running (bench/run.sh calls it before stopping it;
 # BENCH_KEEP=1 bench/run.sh ... keeps the cluster so this can be re-run by hand).
+# The hand-written files of bench/ follow a marker line: bench/results.sh --includes RESULTS.md
+# re-reads them into an existing RESULTS.md (everything after the marker), without the cluster,
+# so a hand-written measurement is never lost to the next run and never copied by hand.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+MARKER='<!-- Below: hand-written files of bench/, re-read by `bench/results.sh --includes RESULTS.md`; edit those files, not this part. -->'
+
+# The marker, findings.md and summaries.md, then every other measurement file of bench/ by its title.
+hand_written() {
+  echo
+  echo "$MARKER"
+  local f
+  for f in findings.md summaries.md; do
+    [[ -f "$HERE/$f" ]] && { echo; cat "$HERE/$f"; }
+  done
+  echo
+  echo "## Every measurement file"
+  echo
+  echo "Each script of bench/ writes its own file (bench/README.md says which), listed here by its first heading:"
+  echo
+  for f in "$HERE"/*.md; do
+    case $(basename "$f") in README.md | RESULTS.md | findings.md | summaries.md) continue ;; esac
+    echo "- [$(basename "$f")]($(basename "$f")): $(grep -m1 '^#' "$f" | sed 's/^#* *//')"
+  done
+}
+
+if [[ ${1:-} == --includes ]]; then
+  TARGET=${2:?usage: results.sh --includes RESULTS.md}
+  grep -qxF "$MARKER" "$TARGET" || { echo "results.sh: no marker line in $TARGET" >&2; exit 1; }
+  { awk -v m="$MARKER" '$0 == m { exit } { print }' "$TARGET"; hand_written | tail -n +2; } > "$TARGET.new"
+  mv "$TARGET.new" "$TARGET"
+  exit 0
+fi
+
 ENV_FILE=${1:?usage: results.sh bench/out/run.env}
 # shellcheck disable=SC1090
 source "$ENV_FILE"
@@ -363,53 +395,6 @@ EOF
   done
 fi
 
-if [[ -f "$HERE/findings.md" ]]; then
-  echo
-  cat "$HERE/findings.md"
-fi
-
-# Measured separately by bench/security_cost.sh (alternating libraries on one cluster).
-if [[ -f "$HERE/security_cost.md" ]]; then
-  echo
-  cat "$HERE/security_cost.md"
-fi
-
-# Measured separately by bench/ensure_fresh.sh (ensure_fresh beside a plain read).
-if [[ -f "$HERE/ensure_fresh.md" ]]; then
-  echo
-  cat "$HERE/ensure_fresh.md"
-fi
-
-# Measured separately by bench/ddl_latency.sh (stage DDL beside native matview DDL).
-if [[ -f "$HERE/ddl_latency.md" ]]; then
-  echo
-  cat "$HERE/ddl_latency.md"
-fi
-
-# Measured separately by bench/multiset.sh (diff without unique_key beside replace).
-if [[ -f "$HERE/multiset.md" ]]; then
-  echo
-  cat "$HERE/multiset.md"
-fi
-# Measured separately by bench/fixed_cost.sh + bench/memory.sh and bench/sports.sh (issue 12).
-for f in fixed_cost.md sports.md; do
-  if [[ -f "$HERE/$f" ]]; then
-    echo
-    cat "$HERE/$f"
-  fi
-done
-# Measured separately by bench/rebuild.sh (rebuild by storage swap vs REFRESH, readers meanwhile).
-if [[ -f "$HERE/rebuild.md" ]]; then
-  echo
-  cat "$HERE/rebuild.md"
-fi
-
-# Measured separately by bench/soak.sh (a long run under continuous writes).
-if [[ -f "$HERE/soak.md" ]]; then
-  echo
-  cat "$HERE/soak.md"
-fi
-
 cat <<EOF
 
 ## How to reproduce
@@ -418,3 +403,5 @@ cat <<EOF
 bench/run.sh $SCALE      # see bench/README.md for the knobs (BENCH_REPS, BENCH_KEEP, ...)
 \`\`\`
 EOF
+
+hand_written

@@ -45,26 +45,17 @@ REPS=${CPU_REPS:-10}
 K1=${CPU_K1:-1}
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 
-LABELS=(after)
-declare -A BIN PRT DIR
-BIN[after]=$PGBIN; PRT[after]=$PORT; DIR[after]=${DATA}_after
-if [[ -n $PGBIN_BEFORE ]]; then
-  LABELS+=(before)
-  BIN[before]=$PGBIN_BEFORE; PRT[before]=$((PORT + 1)); DIR[before]=${DATA}_before
-fi
-cluster() {
-  local l=$1; shift
-  PGBIN=${BIN[$l]} INCVIEW_PGPORT=${PRT[$l]} INCVIEW_PGDATA=${DIR[$l]} INCVIEW_FAST=0 \
-    INCVIEW_PGCONF_EXTRA="shared_buffers = '256MB'
-max_wal_size = '4GB'
-incview.enabled = off" bash "$ROOT/scripts/cluster.sh" "$@" >/dev/null
-}
-psql_() { local l=$1; shift; "${BIN[$l]}/psql" -X -q -h /tmp -p "${PRT[$l]}" -U postgres -v ON_ERROR_STOP=1 -d scpu "$@"; }
+# shellcheck source=bench/builds.sh
+source "$HERE/builds.sh"
+# shellcheck source=bench/workloads.sh
+source "$HERE/workloads.sh"
+builds_init "$PORT" "$DATA"
+cluster() { builds_cluster "$@" >/dev/null; }
+psql_() { local l=$1; shift; builds_psql "$l" -d scpu "$@"; }
 sql() { psql_ "$1" -At -c "$2"; }
-cleanup() { for l in "${LABELS[@]}"; do cluster "$l" stop || true; rm -rf "${DIR[$l]}"; done; }
-trap cleanup EXIT
+trap builds_remove EXIT
 
-QUERY=$(awk '/query  => \$q\$/{f=1;next} /^  \$q\$,/{f=0} f' "$ROOT/examples/vet/stage.sql" | tr '\n' ' ')
+QUERY=$(vet_stage_query)
 log "scoped_cpu: scale $SCALE, $ROUNDS rounds of ${SECS} s, labels ${LABELS[*]}, load $(cut -d' ' -f1-3 /proc/loadavg)"
 for l in "${LABELS[@]}"; do
   INCVIEW_FRESH=1 cluster "$l" start
@@ -82,20 +73,7 @@ done
 N_PATIENTS=$(sql after "SELECT n_patients FROM bench.meta")
 N_PRODUCTS=$(sql after "SELECT n_products FROM bench.meta")
 
-cat > "$OUT/ins.pgbench" <<EOF
-\\set p random(1, $N_PATIENTS)
-INSERT INTO medications (patient_id, product_id, given_at) VALUES (:p, 1 + :p % $N_PRODUCTS, now());
-EOF
-cat > "$OUT/k1.pgbench" <<EOF
-\\set p random(1, $N_PATIENTS)
-INSERT INTO medications (patient_id, product_id, given_at) VALUES (:p, 1 + :p % $N_PRODUCTS, now());
-SELECT incview.refresh('$STAGE');
-EOF
-cat > "$OUT/floor.pgbench" <<EOF
-\\set p random(1, $N_PATIENTS)
-INSERT INTO medications (patient_id, product_id, given_at) VALUES (:p, 1 + :p % $N_PRODUCTS, now());
-BEGIN \\; DELETE FROM ppd_floor WHERE patient_id = :p \\; INSERT INTO ppd_floor SELECT * FROM ($QUERY) s WHERE s.patient_id = :p \\; COMMIT;
-EOF
+vet_pgbench_scripts "$OUT" "$N_PATIENTS" "$N_PRODUCTS" "$STAGE" "$QUERY"
 
 # One pgbench run; prints "tx cpu_us_per_tx ticks_us_per_tx" over the window from 1 s after
 # the start to 1 s before the end.
@@ -144,8 +122,7 @@ batch_measure() {  # label k
 }
 
 for round in $(seq 1 "$ROUNDS"); do
-  order=("${LABELS[@]}")
-  (( round % 2 == 0 )) && order=($(printf '%s\n' "${LABELS[@]}" | tac))
+  mapfile -t order < <(builds_order "$round")
   for l in "${order[@]}"; do
     for k in $KS; do
       rep=0

@@ -27,7 +27,6 @@ const Oid kColumnTypes[kColumns] = {INT4ARRAYOID, XID8OID, JSONBARRAYOID, TIMEST
 // relation) arrives: CREATE INDEX, CREATE TRIGGER, ALTER TABLE and DROP all send one, and
 // table_open processes pending messages before we look.
 Oid checked_table = InvalidOid;
-bool callback_registered = false;
 
 void relcache_callback(Datum, Oid relid) {
   if (relid == InvalidOid || relid == checked_table) checked_table = InvalidOid;
@@ -56,10 +55,7 @@ bool only_restore_trigger(Relation rel) {
 // one our script made. Inside pg_call.
 void check_shape(Relation rel) {
   if (RelationGetRelid(rel) == checked_table) return;
-  if (!callback_registered) {
-    watch_relcache(relcache_callback);
-    callback_registered = true;
-  }
+  watch_relcache(relcache_callback);  // once: watch_relcache ignores a second call
   TupleDesc desc = RelationGetDescr(rel);
   bool ours = rel->rd_rel->relkind == RELKIND_RELATION && rel->rd_rel->relam == HEAP_TABLE_AM_OID &&
               RelationGetIndexList(rel) == NIL && only_restore_trigger(rel) && desc->natts == kColumns;

@@ -21,7 +21,6 @@ namespace {
 // relation) arrives: CREATE INDEX, CREATE TRIGGER, ALTER TABLE and DROP all send one, and
 // table_open processes pending messages before we look.
 std::unordered_set<Oid> checked;
-bool callback_registered = false;
 
 void relcache_callback(Datum, Oid relid) {
   if (relid == InvalidOid)
@@ -34,10 +33,7 @@ void relcache_callback(Datum, Oid relid) {
 // policies: only a table with none of those takes one. Inside pg_call.
 bool plain(Relation rel) {
   if (checked.count(RelationGetRelid(rel))) return true;
-  if (!callback_registered) {
-    watch_relcache(relcache_callback);
-    callback_registered = true;
-  }
+  watch_relcache(relcache_callback);  // once: watch_relcache ignores a second call
   const TupleConstr* constr = RelationGetDescr(rel)->constr;
   const bool ok = rel->rd_rel->relkind == RELKIND_RELATION && rel->rd_rel->relam == HEAP_TABLE_AM_OID &&
                   !rel->rd_rel->relrowsecurity && rel->trigdesc == nullptr && RelationGetIndexList(rel) == NIL &&

@@ -22,7 +22,6 @@ std::vector<ShapeMemo*>& memos() {
   static std::vector<ShapeMemo*> all;
   return all;
 }
-bool callback_registered = false;
 
 void relcache_callback(Datum, Oid relid) {
   for (ShapeMemo* m : memos()) m->forget(relid);
@@ -32,10 +31,7 @@ void relcache_callback(Datum, Oid relid) {
 
 void ShapeMemo::watch() {
   if (watched_) return;
-  if (!callback_registered) {
-    watch_relcache(relcache_callback);
-    callback_registered = true;
-  }
+  watch_relcache(relcache_callback);  // once: watch_relcache ignores a second call
   memos().push_back(this);
   watched_ = true;
 }
