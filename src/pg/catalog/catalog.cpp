@@ -1,6 +1,7 @@
 #include "pg/catalog/catalog.hpp"
 
 #include <cmath>
+#include <utility>
 
 extern "C" {
 #include "access/genam.h"
@@ -10,7 +11,9 @@ extern "C" {
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 }
 
 #include "core/error.hpp"
@@ -58,12 +61,31 @@ std::optional<std::string> installed_version() {
 
 }  // namespace
 
+namespace {
+
+// The version read last in this database, kept across transactions until pg_extension changes:
+// any row of it written (CREATE, ALTER ... UPDATE, DROP EXTENSION, by any session: a catcache
+// message for EXTENSIONOID, committed or this transaction's own at its next command, and again
+// at an abort that undoes it) or a reset of every cache empties it. Reading it was ~4 % of a
+// one-row delta refresh call when it was read once per transaction (bench/fixed_cost.md). One
+// syscache callback for the backend's life (PostgreSQL's slots for them are bounded).
+struct VersionCache {
+  Oid database = InvalidOid;
+  std::string version;
+  bool watched = false;
+};
+VersionCache version_cache;
+
+void forget_version(Datum, int, uint32) { version_cache.version.clear(); }
+
+}  // namespace
+
 std::string check_catalog_version() {
-  // Read once per transaction (ALTER EXTENSION ... UPDATE is a transaction of its own).
-  static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
-  static Oid cached_db = InvalidOid;
-  static std::string cached;
-  if (cached_lxid == MyProc->lxid && cached_db == MyDatabaseId && !cached.empty()) return cached;
+  if (!version_cache.watched) {
+    pg_call([] { CacheRegisterSyscacheCallback(EXTENSIONOID, forget_version, 0); });
+    version_cache.watched = true;
+  }
+  if (version_cache.database == MyDatabaseId && !version_cache.version.empty()) return version_cache.version;
   const auto v = installed_version();
   if (!v) throw Error(sqlstate::kUndefinedObject, "extension \"pg_incview\" is not installed in this database");
   if (*v != kCatalogVersion && *v != "0.1")
@@ -73,10 +95,9 @@ std::string check_catalog_version() {
                 "",
                 "install the pg_incview library of version " + *v + ", or update the extension to " + kCatalogVersion +
                     " with ALTER EXTENSION pg_incview UPDATE");
-  cached = *v;
-  cached_lxid = MyProc->lxid;
-  cached_db = MyDatabaseId;
-  return cached;
+  version_cache.version = *v;
+  version_cache.database = MyDatabaseId;
+  return version_cache.version;
 }
 
 bool catalog_is_0_2() { return check_catalog_version() != "0.1"; }
@@ -113,44 +134,58 @@ std::optional<StageRecord> find_stage(const std::string& name, bool with_summary
   // security), and whoever asks for a stage by name must find it to be told whether it may
   // touch it. format_type() qualifies a type unless the search_path finds it: reading under
   // the safe path gives type names that resolve the same in every session and worker.
-  as_extension_owner([&] {
-    // One cheap query says which version of the stage row is current (stage_cache.hpp);
-    // the full read only when this backend has not read that version yet. The same
-    // statement probes for change records naming the stage (catalog 0.2): a refresh that
-    // follows in this call collects only if there is one (captured_changes.hpp). With the
-    // summary, it also reads what is queued, so a refresh call runs one catalog statement
-    // before its fold where it ran two (issue 13); the delta queue's name comes from the
-    // cached record, used only if the version says that record is current.
-    const bool v02 = catalog_is_0_2();
-    std::optional<std::string> queue;
+  //
+  // One cheap look says which version of the stage row is current (stage_cache.hpp); the full
+  // read only when this backend has not read that version yet. The same look probes for
+  // change records naming the stage (catalog 0.2): a refresh that follows in this call
+  // collects only if there is one (captured_changes.hpp). With the summary, it also reads what
+  // is queued, so a refresh call runs no catalog statement before its fold (issue 13); the
+  // delta queue's name comes from the cached record, used only if the version says that
+  // record is current.
+  std::optional<std::string> queue;
+  std::optional<StageProbe> probe;
+  StageRowVersion now;
+  bool v02 = false;
+  {
+    // The probe and the cache run no statement: the role only, without the settings every
+    // statement of ours runs under (a GUC nest level and a search_path set and restored, which
+    // also makes the next name lookup recompute the path: ~2 % of a one-row delta refresh).
+    AsRole role(extension_owner());
+    v02 = catalog_is_0_2();
     if (with_summary) queue = cached_delta_queue(name);
     // A load without the summary drops any noted one (stage id 0 matches no stage): a note
     // left by a refresh call that failed before its summary was used must not serve a later
     // step in the same transaction (refresh_all's, refresh_step's), whose own load is newer.
     if (!with_summary) note_dirty_summary(0, DirtySummary{});
     // The same questions without a statement (stage_probe.hpp), when the tables are ours.
-    if (const auto probe = v02 ? probe_stage(name, queue) : std::nullopt) {
+    if (v02) probe = probe_stage(name, queue);
+    if (probe) {
       if (!probe->found) {
         forget_stage(name);
-        return;
+        return out;
       }
-      StageRowVersion now;
       now.version = probe->version;
       now.has_downstream = probe->has_downstream;
       note_records_probe(probe->id, probe->records);
       if ((out = cached_stage(name, now))) {
         if (queue && !probe->keys_queued && out->delta_queue == *queue) {
           DirtySummary summary;
-          summary.deltas_queued = probe->deltas_queued;
+          // Not known yet: the refresh scans a delta queue once, under the stage's lock.
+          summary.deltas_queued = !queue->empty();
           note_dirty_summary(probe->id, summary);
         }
-        return;
+        return out;
       }
+    }
+  }
+  as_extension_owner([&] {
+    if (probe) {  // a version this backend has not read
       const uint64 epoch = stage_cache_epoch();
       out = read_stage(name);
       if (out) remember_stage(name, now, *out, epoch);
       return;
     }
+    if (queue && !queue->empty() && !delta_queue_exists(*queue)) queue.reset();  // read by the statement
     const uint64 found = spi_exec(
         std::string("SELECT s.xmin::text || ':' || s.ctid::text, "
                     "       EXISTS (SELECT 1 FROM incview.stage_source ss WHERE ss.source = s.target "
@@ -163,7 +198,6 @@ std::optional<StageRecord> find_stage(const std::string& name, bool with_summary
       forget_stage(name);
       return;
     }
-    StageRowVersion now;
     now.version = spi_text_or(0, 1, "");
     now.has_downstream = spi_bool(0, 2);
     const int32 id = static_cast<int32>(spi_int8(0, 3));
@@ -256,7 +290,7 @@ std::optional<StageRecord> read_stage(const std::string& name) {
 StageRecord load_stage(const std::string& name, bool with_summary) {
   auto r = find_stage(name, with_summary);
   if (!r) throw Error(sqlstate::kUndefinedObject, "stage \"" + name + "\" does not exist");
-  return *r;
+  return std::move(*r);  // a record is large (query, fold statements): one copy per call is enough
 }
 
 void check_stage_owner(const StageRecord& stage, const char* action) {
@@ -325,25 +359,15 @@ constexpr const char* kStateUpdate =
 
 void log_refresh(const StageRecord& stage, const RefreshStats& s, double seconds,
                  const std::optional<std::string>& error, bool keep_failure) {
-  const std::string duration = std::to_string(seconds) + " seconds";
-  as_extension_owner([&] {
-    const bool with_owner = catalog_is_0_2();
-    const std::vector<SpiArg> args{text_arg(stage.name),
-                                   text_arg(s.engine),
-                                   s.scopes < 0 ? null_arg(INT8OID) : int8_arg(s.scopes),
-                                   int8_arg(s.deleted),
-                                   int8_arg(s.inserted),
-                                   int8_arg(s.updated),
-                                   text_arg(duration),
-                                   error ? text_arg(*error) : null_arg(TEXTOID),
-                                   oid_arg(stage.owner),
-                                   int4_arg(stage.id),
-                                   int8_arg(settings.retry_base_ms),
-                                   int8_arg(settings.retry_max_ms),
-                                   {BOOLOID, BoolGetDatum(keep_failure), false}};
-    // The log row by a direct heap insert (log_rows.hpp), then the state: no INSERT statement
-    // on every refresh call (issue 13). The duration is the text's, to the microsecond.
-    if (with_owner) {
+  // To the microsecond, the same in the direct row and the statements' interval.
+  const int64 duration_us = static_cast<int64>(std::llround(seconds * 1e6));
+  bool logged = false;
+  {
+    // The log row by a direct heap insert (log_rows.hpp), then the state: no statement on
+    // every refresh call (issue 13), and so the role only, without the settings statements
+    // run under (as find_stage).
+    AsRole role(extension_owner());
+    if (catalog_is_0_2()) {
       LogRow row;
       row.stage = stage.name;
       row.owner = stage.owner;
@@ -352,23 +376,40 @@ void log_refresh(const StageRecord& stage, const RefreshStats& s, double seconds
       row.deleted = s.deleted;
       row.inserted = s.inserted;
       row.updated = s.updated;
-      row.duration_us = static_cast<int64>(std::llround(std::stod(std::to_string(seconds)) * 1e6));
+      row.duration_us = duration_us;
       row.error = error;
-      if (append_log_row(row)) {
-        // A success by a direct update of the state row (state_heap.hpp); a failure (its
-        // back-off has a random jitter), another shape or a concurrent update by the statement.
-        if (!error && update_state_row_ok(stage.id, row.duration_us, keep_failure)) return;
-        if (spi_exec(kStateUpdate, args) == 0) spi_exec(kStateUpsert, args);
-        return;
-      }
+      logged = append_log_row(row);  // false: another shape, the statement below
+      // A success by a direct update of the state row (state_heap.hpp); a failure (its
+      // back-off has a random jitter), another shape or a concurrent update: the statement.
+      if (logged && !error && update_state_row_ok(stage.id, row.duration_us, keep_failure)) return;
+    }
+  }
+  as_extension_owner([&] {
+    const bool v02 = catalog_is_0_2();
+    const std::vector<SpiArg> args{text_arg(stage.name),
+                                   text_arg(s.engine),
+                                   s.scopes < 0 ? null_arg(INT8OID) : int8_arg(s.scopes),
+                                   int8_arg(s.deleted),
+                                   int8_arg(s.inserted),
+                                   int8_arg(s.updated),
+                                   text_arg(std::to_string(duration_us) + " microseconds"),
+                                   error ? text_arg(*error) : null_arg(TEXTOID),
+                                   oid_arg(stage.owner),
+                                   int4_arg(stage.id),
+                                   int8_arg(settings.retry_base_ms),
+                                   int8_arg(settings.retry_max_ms),
+                                   {BOOLOID, BoolGetDatum(keep_failure), false}};
+    if (logged) {
+      if (spi_exec(kStateUpdate, args) == 0) spi_exec(kStateUpsert, args);
+      return;
     }
     // The log row and the stage's state in one statement (a data-modifying WITH): one
     // executor start instead of two (issue 12 item 4).
     spi_exec(std::string("WITH logged AS (") +
-                 (with_owner ? "INSERT INTO incview.refresh_log (stage, owner, engine"
-                             : "INSERT INTO incview.refresh_log (stage, engine") +
+                 (v02 ? "INSERT INTO incview.refresh_log (stage, owner, engine"
+                      : "INSERT INTO incview.refresh_log (stage, engine") +
                  ", scopes, rows_deleted, rows_inserted, rows_updated, started_at, duration, error) " +
-                 (with_owner ? "VALUES ($1, $9::oid::regrole, $2, $3" : "VALUES ($1, $2, $3") +
+                 (v02 ? "VALUES ($1, $9::oid::regrole, $2, $3" : "VALUES ($1, $2, $3") +
                  ", $4, $5, $6, clock_timestamp() - $7::interval, $7::interval, $8)) " + kStateUpsert,
              args);
   });

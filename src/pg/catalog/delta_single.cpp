@@ -20,16 +20,12 @@ extern "C" {
 
 namespace incview::pg {
 
-std::optional<QueuedDelta> single_queued_delta(const std::string& queue) {
-  std::optional<QueuedDelta> out;
+QueueScan scan_delta_queue(const std::string& queue) {
+  QueueScan out;
   const char* name = queue.c_str();
   pg_call([&] {
     const Oid q = RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(name)), RowExclusiveLock, true);
     if (!OidIsValid(q)) return;
-    // Both privileges (one aclcheck of two bits would accept either).
-    if (pg_class_aclcheck(q, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
-        pg_class_aclcheck(q, GetUserId(), ACL_DELETE) != ACLCHECK_OK)
-      return;
     Relation rel = table_open(q, NoLock);
     TupleDesc desc = RelationGetDescr(rel);
     bool ok = rel->rd_rel->relkind == RELKIND_RELATION && rel->rd_rel->relam == HEAP_TABLE_AM_OID &&
@@ -46,7 +42,11 @@ std::optional<QueuedDelta> single_queued_delta(const std::string& queue) {
       const bool more = first && heap_getnext(scan, ForwardScanDirection) != nullptr;
       table_endscan(scan);
       UnregisterSnapshot(snapshot);
-      if (copy && !more) {
+      out.rows = !copy ? QueuedRows::None : more ? QueuedRows::Several : QueuedRows::One;
+      // Both privileges (one aclcheck of two bits would accept either): the statements the
+      // fold would run otherwise read and delete it as this user.
+      if (out.rows == QueuedRows::One && pg_class_aclcheck(q, GetUserId(), ACL_SELECT) == ACLCHECK_OK &&
+          pg_class_aclcheck(q, GetUserId(), ACL_DELETE) == ACLCHECK_OK) {
         QueuedDelta d;
         d.queue = q;
         d.tid = copy->t_self;
@@ -57,7 +57,7 @@ std::optional<QueuedDelta> single_queued_delta(const std::string& queue) {
           d.names.emplace_back(NameStr(TupleDescAttr(desc, i)->attname));
           d.values.push_back({TupleDescAttr(desc, i)->atttypid, values[i], nulls[i]});
         }
-        out = std::move(d);
+        out.one = std::move(d);
       }
     }
     table_close(rel, NoLock);  // RowExclusiveLock held to commit, as the DELETE statement holds it

@@ -15,7 +15,7 @@ struct DirtySummary {
   bool every_scope = false;
   int64 keys = 0;
   int64 total_scopes = 0;      // incview.stage_state.scope_count (0 = unknown)
-  bool deltas_queued = false;  // a delta stage's queue is not empty (always false otherwise)
+  bool deltas_queued = false;  // a delta stage's queue may hold a row (false: it is empty, or no delta stage)
 };
 DirtySummary dirty_summary(const StageRecord& stage);
 

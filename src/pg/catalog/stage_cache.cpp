@@ -98,19 +98,25 @@ void remember_stage(const std::string& name, const StageRowVersion& version, con
 std::optional<std::string> cached_delta_queue(const std::string& name) {
   auto it = entries.find(name);
   if (it == entries.end() || it->second.database != MyDatabaseId) return std::nullopt;
-  // Copies: the look-up below may process invalidations, whose callbacks erase entries.
-  const std::string queue = it->second.record.delta_queue;
+  const std::string& queue = it->second.record.delta_queue;
   if (queue.empty()) return queue;
-  // The queue is incview.delta_<id> (delta_engine.cpp); any other name: no probe.
-  const std::string relname = "delta_" + std::to_string(it->second.record.id);
-  if (queue != "incview." + relname) return std::nullopt;
+  // The queue is incview.delta_<id> (delta_engine.cpp); any other name: no probe. Whether the
+  // table is there is not looked up: the refresh opens it by name (a missing one: the fold
+  // statement, which reports it), only if the probe finds the cached record current.
+  if (queue != "incview.delta_" + std::to_string(it->second.record.id)) return std::nullopt;
+  return queue;
+}
+
+bool delta_queue_exists(const std::string& queue) {
+  const std::string prefix = "incview.";
+  if (queue.compare(0, prefix.size(), prefix) != 0) return false;
+  const std::string relname = queue.substr(prefix.size());
   bool exists = false;
   pg_call([&] {
     const Oid ns = get_namespace_oid("incview", true);
     exists = OidIsValid(ns) && OidIsValid(get_relname_relid(relname.c_str(), ns));
   });
-  if (!exists) return std::nullopt;
-  return queue;
+  return exists;
 }
 
 void forget_stage(const std::string& name) { entries.erase(name); }

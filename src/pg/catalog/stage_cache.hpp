@@ -33,10 +33,14 @@ std::optional<StageRecord> cached_stage(const std::string& name, const StageRowV
 void remember_stage(const std::string& name, const StageRowVersion& version, const StageRecord& record, uint64 epoch);
 
 // The delta queue of the cached record of this stage, whatever its version ("" when it has
-// none), if a record is cached and that queue table exists now (a name a statement can read
-// without an ERROR; a stage switched off delta dropped it); nullopt otherwise. For a probe in
-// the statement that then checks the version: its answer counts only if the record is current.
+// none), if a record is cached; nullopt otherwise. For a probe with the check of the version:
+// its answer counts only if the record is current. Whether the table still exists is not
+// asked (a stage switched off delta dropped it): see delta_queue_exists.
 std::optional<std::string> cached_delta_queue(const std::string& name);
+
+// Whether the queue named by cached_delta_queue exists now: a name a statement can read
+// without an ERROR (find_stage's statement, when the probe cannot answer).
+bool delta_queue_exists(const std::string& queue);
 
 // Forgets the stage of this name (it is gone).
 void forget_stage(const std::string& name);

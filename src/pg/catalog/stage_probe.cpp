@@ -62,7 +62,6 @@ std::optional<StageProbe> probe_stage(const std::string& name, const std::option
   StageProbe out;
   bool ok = false;
   const char* stage_name = name.c_str();
-  const char* queue = delta_queue && !delta_queue->empty() ? delta_queue->c_str() : nullptr;
   pg_call([&] {
     const Oid ns = get_namespace_oid("incview", true);
     if (!OidIsValid(ns)) return;
@@ -161,21 +160,6 @@ std::optional<StageProbe> probe_stage(const std::string& name, const std::option
       table_close(rel, NoLock);  // held to commit, as a statement holds it
     }
 
-    if (shape && out.found && queue) {  // the delta queue: its first visible row
-      List* names = stringToQualifiedNameList(queue);
-      const Oid q = RangeVarGetRelid(makeRangeVarFromNameList(names), AccessShareLock, true);
-      shape = OidIsValid(q);
-      if (shape) {
-        Relation rel = table_open(q, NoLock);
-        shape = plain_table(rel) && rel->rd_rel->relam == HEAP_TABLE_AM_OID;
-        if (shape) {
-          TableScanDesc scan = table_beginscan(rel, snapshot, 0, nullptr);
-          out.deltas_queued = heap_getnext(scan, ForwardScanDirection) != nullptr;
-          table_endscan(scan);
-        }
-        table_close(rel, NoLock);  // held to commit, as a statement holds it
-      }
-    }
     UnregisterSnapshot(snapshot);
     ok = shape;
   });

@@ -8,7 +8,9 @@
 //  - whether another stage reads its table (incview.stage_source, scanned on source);
 //  - whether a change record names it (incview.source_change, which keeps no index);
 //  - with a queue: whether a key or marker is queued (incview.dirty_scope's index on
-//    (stage_id, key)) and whether its delta queue holds a row (the first visible row).
+//    (stage_id, key)). Whether a delta stage's queue holds a row is asked by the refresh
+//    itself, under the stage's lock, by the one scan that also reads the row of a one-row
+//    change (delta_single.hpp): asked here too, it was a second scan of the same pages.
 // Whatever looks unlike the tables our scripts made (a column's type, a missing index,
 // forced row security) gives nullopt: the caller runs the statement, as before.
 #pragma once
@@ -26,7 +28,6 @@ struct StageProbe {
   int32 id = 0;
   bool records = false;      // a change record names the stage
   bool keys_queued = false;  // with a queue: a key or marker in incview.dirty_scope
-  bool deltas_queued = false;
 };
 
 // delta_queue: the quoted queue name of the cached record ("" none, nullopt: no probe of the

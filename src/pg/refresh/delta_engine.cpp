@@ -6,7 +6,6 @@
 #include "core/delta_write_cost.hpp"
 #include "core/sql_text.hpp"
 #include "pg/catalog/delta_rows.hpp"
-#include "pg/catalog/delta_single.hpp"
 #include "pg/catalog/stage_rows.hpp"
 #include "pg/catalog/state_rows.hpp"
 #include "pg/capture/capture.hpp"
@@ -175,9 +174,10 @@ bool parameters_match(const std::string& sql, const std::vector<std::string>& na
 // As the stage owner, under its settings: the rows its UPDATE wrote when the one queued row
 // was applied and consumed (one per group; more only if the table holds a group twice, which
 // the fast fold's UPDATE would write as well); 0 when nothing was applied or consumed.
-uint64 fold_one_row(const StageRecord& stage) {
+uint64 fold_one_row(const StageRecord& stage, const QueueScan* scanned) {
   if (stage.delta_fold_one.empty()) return 0;
-  const std::optional<QueuedDelta> one = single_queued_delta(stage.delta_queue);
+  const QueueScan own = scanned ? QueueScan{} : scan_delta_queue(stage.delta_queue);
+  const std::optional<QueuedDelta>& one = scanned ? scanned->one : own.one;
   if (!one || !parameters_match(stage.delta_fold_one, one->names)) return 0;
   // Anything written means applied: the row is consumed, never left for a second fold.
   const uint64 written = spi_exec_kept(stage.delta_fold_one, one->values);
@@ -187,7 +187,7 @@ uint64 fold_one_row(const StageRecord& stage) {
 
 }  // namespace
 
-RefreshStats fold_deltas(const StageRecord& stage) {
+RefreshStats fold_deltas(const StageRecord& stage, const QueueScan* scanned) {
   RefreshStats stats;
   with_session_settings(stage.search_path, [&] {
     // The folds are fixed per stage and have no parameters: their plans are kept
@@ -206,7 +206,7 @@ RefreshStats fold_deltas(const StageRecord& stage) {
     // One queued row (a one-row change): its group's UPDATE with the row as parameters, and
     // the row consumed in this transaction only if that UPDATE wrote the group; otherwise
     // (a group that is new, vanishes or would not change) it stays for the folds below.
-    if (const uint64 written = fold_one_row(stage)) {
+    if (const uint64 written = fold_one_row(stage, scanned)) {
       stats.updated = stats.scopes = static_cast<int64>(written);
       return;
     }

@@ -13,6 +13,7 @@
 //   flight finish first) and folds or discards it, so no delta is counted twice.
 #pragma once
 #include "pg/catalog/catalog.hpp"
+#include "pg/catalog/delta_single.hpp"
 
 namespace incview::pg {
 
@@ -35,8 +36,10 @@ void drop_delta_queue(const StageRecord& stage);
 // stage ids would collide with them. Transactional: a DROP refused later undoes it.
 void drop_all_delta_queues();
 
-// Folds the queued deltas into the table (one statement). As the stage owner.
-RefreshStats fold_deltas(const StageRecord& stage);
+// Folds the queued deltas into the table (one statement). As the stage owner. `scanned`: what
+// the caller's scan of the queue found in this transaction, under the stage's lock
+// (scan_delta_queue, delta_single.hpp; its row is consumed here); nullptr: scanned here.
+RefreshStats fold_deltas(const StageRecord& stage, const QueueScan* scanned = nullptr);
 
 // Before re-deriving scopes in statements of their own (as the stage owner): waits for
 // writers with deltas in flight, keeps new ones out until commit, and folds (fold = true)

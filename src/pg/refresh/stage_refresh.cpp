@@ -84,7 +84,11 @@ StepResult step_as_owner(const StageRecord& stage, const std::optional<std::stri
       stats.engine = "delta";
       // Nothing queued: nothing to fold, log or undo (no subtransaction, no fold statement).
       if (!dirty.deltas_queued) return result;
-      auto error = in_subtransaction([&] { stats = fold_deltas(stage); });
+      // One scan of the queue, under the stage's lock (no other fold runs until commit): the
+      // answer to "is a delta queued" and, for a one-row change, the row the fold applies.
+      const QueueScan queued = scan_delta_queue(stage.delta_queue);
+      if (queued.rows == QueuedRows::None) return result;
+      auto error = in_subtransaction([&] { stats = fold_deltas(stage, &queued); });
       if (error || stats.scopes > 0)
         log_refresh(stage, stats, monotonic_seconds() - t0,
                     error ? std::optional<std::string>(error->message) : std::nullopt, run_failed);
