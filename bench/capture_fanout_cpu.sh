@@ -265,9 +265,9 @@ first=${names%% *}
       echo "| table | per round ms | per round backend CPU ms | CPU ratio per round | median CPU ratio |"
       echo "|---|---|---|---|---|"
       for tab in $names; do
-        awk -F, -v m="$m" -v l="$lib" -v t="$tab" -v f="$first" '
-          $1 == m && $2 == l && $3 == f { fc[$4] = $7 }
-          $1 == m && $2 == l && $3 == t { tt[$4] = $6; tc[$4] = $7; if ($4 > m) m = $4 }
+        awk -F, -v meas="$m" -v l="$lib" -v t="$tab" -v f="$first" '
+          $1 == meas && $2 == l && $3 == f { fc[$4] = $7 }
+          $1 == meas && $2 == l && $3 == t { tt[$4] = $6; tc[$4] = $7; if ($4 > m) m = $4 }
           function med(a, n,   i, j, x) { for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { x = a[j]; a[j] = a[j-1]; a[j-1] = x }
                                          return (n % 2) ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2 }
           END { for (r = 1; r <= m; r++) { ts = ts sprintf(" %.0f", tt[r]); cs = cs sprintf(" %.0f", tc[r])
