@@ -332,8 +332,9 @@ bool capture_update(StageCapture& sc, const DeltaDirectLayout& l, const TriggerD
   bool done = false;
   if (got) switch (update_rows(keys)) {
       case UpdateRows::Two:
-        done = append_delta_row(sc.delta_queue, l.types, ov.data(), on.get()) &&
-               append_delta_row(sc.delta_queue, l.types, nv.data(), nn.get());
+        // both or neither: the statement must not run after one of them was written
+        done =
+            append_delta_rows(sc.delta_queue, l.types, {DeltaRow{ov.data(), on.get()}, DeltaRow{nv.data(), nn.get()}});
         break;
       case UpdateRows::One: {
         bool combined = false;
