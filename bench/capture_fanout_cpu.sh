@@ -20,6 +20,10 @@
 #   CPU_TABLES="k1:1:replace d1:1:delta" CPU_BULK_ROWS=100000 ...: one key-capture stage against one delta
 #   stage (issue 13's writer-cost target), and after each round's pgbench runs one INSERT … SELECT of
 #   CPU_BULK_ROWS rows per table, its backend's CPU measured the same way (measure "b").
+#   CPU_WORKLOAD=update: pgbench's single-row statement is `UPDATE t SET v = v + 1 WHERE id = :id`
+#   (random id, the row stays in its group; committed rows counted by sum(v)) instead of the INSERT;
+#   with CPU_BULK_ROWS, also one `UPDATE … SET v = v + 1 WHERE id <= CPU_BULK_ROWS` per table after
+#   the INSERT … SELECT (measure "u").
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
@@ -35,6 +39,9 @@ SOURCE_ROWS=${CPU_SOURCE_ROWS:-100000}
 BULK_ROWS=${CPU_BULK_ROWS:-0}
 TOGETHER=${CPU_TOGETHER:-0}
 CLIENTS=${CPU_CLIENTS:-1}  # CPU_TOGETHER only (one after the other: 2 clients)
+WORKLOAD=${CPU_WORKLOAD:-insert}
+# what grows by one per committed single-row statement
+if [[ $WORKLOAD == update ]]; then DONE_SQL="sum(v)"; else DONE_SQL="max(id)"; fi
 OUT=${BENCH_OUT:-$HERE/out/capture_fanout_cpu_$ENGINE}
 mkdir -p "$OUT"
 RAW="$OUT/raw.csv"
@@ -77,13 +84,13 @@ run() {  # lib, table, sync
   local pg=$!
   sleep 1
   pids=$(q "$lib" -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench' AND datname = 'fanout' AND $FRESH")
-  n0=$(q "$lib" -c "SELECT max(id) FROM t$tab")
+  n0=$(q "$lib" -c "SELECT $DONE_SQL FROM t$tab")
   # shellcheck disable=SC2086
   t0=$(ticks_of $pids)
   sleep $((SECS - 2))
   # shellcheck disable=SC2086
   t1=$(ticks_of $pids)
-  n1=$(q "$lib" -c "SELECT max(id) FROM t$tab")
+  n1=$(q "$lib" -c "SELECT $DONE_SQL FROM t$tab")
   wait "$pg"
   out=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$OUT/pgbench.out" | head -1)
   awk -v tps="$out" -v d=$((t1 - t0)) -v n=$((n1 - n0)) -v hz="$HZ" 'BEGIN { printf "%s %.1f\n", tps, 1e6 * d / hz / n }'
@@ -108,7 +115,7 @@ run_together() {  # lib, sync
     pids=$(q "$lib" -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'fan_$tab' AND $FRESH")
     p0[$tab]=""
     for p in $pids; do p0[$tab]+="$p:$(ticks_of "$p") "; done
-    n0[$tab]=$(q "$lib" -c "SELECT max(id) FROM t$tab")
+    n0[$tab]=$(q "$lib" -c "SELECT $DONE_SQL FROM t$tab")
   done
   sleep "$SECS"
   for tab in $names; do
@@ -119,7 +126,7 @@ run_together() {  # lib, sync
       t1=$(ticks_of "${p%%:*}")
       d=$((d + t1 - ${p#*:}))
     done
-    n1=$(q "$lib" -c "SELECT max(id) FROM t$tab")
+    n1=$(q "$lib" -c "SELECT $DONE_SQL FROM t$tab")
     p0[$tab]="$d $((n1 - n0[$tab]))"
   done
   for tab in $names; do
@@ -130,14 +137,15 @@ run_together() {  # lib, sync
 }
 # One INSERT … SELECT of BULK_ROWS rows into t$2 in a session of its own; prints "ms cpu_ms" (wall
 # time and the backend's on-CPU time, /proc/<pid>/schedstat, over the statement).
-bulk() {  # lib, table
+bulk() {  # lib, table[, statement]
   local lib=$1 tab=$2 pid c0 c1 w0 w1 x
+  local sql=${3:-"INSERT INTO t$tab (k, v) SELECT 1 + g % 1000, g FROM generate_series(1, $BULK_ROWS) g"}
   coproc BULK { q "$lib"; }
   echo "SELECT pg_backend_pid();" >&"${BULK[1]}"
   read -r pid <&"${BULK[0]}"
   read -r c0 _ </proc/"$pid"/schedstat
   w0=$(date +%s%N)
-  echo "INSERT INTO t$tab (k, v) SELECT 1 + g % 1000, g FROM generate_series(1, $BULK_ROWS) g; SELECT 1;" >&"${BULK[1]}"
+  echo "$sql; SELECT 1;" >&"${BULK[1]}"
   read -r x <&"${BULK[0]}"
   w1=$(date +%s%N)
   read -r c1 _ </proc/"$pid"/schedstat
@@ -156,7 +164,11 @@ names=""
 for spec in $TABLES; do
   name=${spec%%:*}
   names+="$name "
-  printf '\\set k random(1, 1000)\nINSERT INTO t%s (k, v) VALUES (:k, 1);\n' "$name" >"$OUT/insert_$name.sql"
+  if [[ $WORKLOAD == update ]]; then
+    printf '\\set id random(1, %s)\nUPDATE t%s SET v = v + 1 WHERE id = :id;\n' "$SOURCE_ROWS" "$name" >"$OUT/insert_$name.sql"
+  else
+    printf '\\set k random(1, 1000)\nINSERT INTO t%s (k, v) VALUES (:k, 1);\n' "$name" >"$OUT/insert_$name.sql"
+  fi
 done
 for lib in $LIBS; do
   INCVIEW_FRESH=1 cluster "$lib" start
@@ -202,6 +214,10 @@ for ((r = 1; r <= ROUNDS; r++)); do
         read -r ms cpu <<<"$(bulk "$lib" "$tab")"
         echo "b,$lib,$tab,$r,-,$ms,$cpu" >>"$RAW"
         clear_queues "$lib"
+        [[ $WORKLOAD == update ]] || continue
+        read -r ms cpu <<<"$(bulk "$lib" "$tab" "UPDATE t$tab SET v = v + 1 WHERE id <= $BULK_ROWS")"
+        echo "u,$lib,$tab,$r,-,$ms,$cpu" >>"$RAW"
+        clear_queues "$lib"
       done
     fi
   done
@@ -213,6 +229,7 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 first=${names%% *}
 {
   echo "git $(git -C "$ROOT" rev-parse --short HEAD), $(date -u '+%Y-%m-%d %H:%M UTC'), engine $ENGINE, tables: $TABLES,"
+  echo "workload: single-row $WORKLOAD."
   echo "$ROUNDS rounds of $SECS s (tables $( ((TOGETHER)) && echo "at the same time, $CLIENTS client(s) each" || echo "one after the other, 2 clients")), load $LOAD_START at the start, $LOAD_END at the end."
   echo "Per round: TPS / writer-backend CPU per transaction (µs); ratios to t$first of the same round"
   echo "(TPS: t/t$first; CPU: t/t$first, > 1 costs more). Median of the ratios last."
@@ -237,22 +254,27 @@ first=${names%% *}
     done
   done
   if ((BULK_ROWS > 0)); then
+    for m in b u; do
+    [[ $m == u && $WORKLOAD != update ]] && continue
     for lib in $LIBS; do
       echo
-      echo "INSERT … SELECT of $BULK_ROWS rows, build $lib (ratios to t$first of the same round):"
+      what="INSERT … SELECT"
+      [[ $m == u ]] && what="UPDATE"
+      echo "$what of $BULK_ROWS rows, build $lib (ratios to t$first of the same round):"
       echo
       echo "| table | per round ms | per round backend CPU ms | CPU ratio per round | median CPU ratio |"
       echo "|---|---|---|---|---|"
       for tab in $names; do
-        awk -F, -v l="$lib" -v t="$tab" -v f="$first" '
-          $1 == "b" && $2 == l && $3 == f { fc[$4] = $7 }
-          $1 == "b" && $2 == l && $3 == t { tt[$4] = $6; tc[$4] = $7; if ($4 > m) m = $4 }
+        awk -F, -v meas="$m" -v l="$lib" -v t="$tab" -v f="$first" '
+          $1 == meas && $2 == l && $3 == f { fc[$4] = $7 }
+          $1 == meas && $2 == l && $3 == t { tt[$4] = $6; tc[$4] = $7; if ($4 > m) m = $4 }
           function med(a, n,   i, j, x) { for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { x = a[j]; a[j] = a[j-1]; a[j-1] = x }
                                          return (n % 2) ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2 }
           END { for (r = 1; r <= m; r++) { ts = ts sprintf(" %.0f", tt[r]); cs = cs sprintf(" %.0f", tc[r])
                                            b[r] = tc[r] / fc[r]; rb = rb sprintf(" %.2f", b[r]) }
                 printf "| t%s |%s |%s |%s | %.2f |\n", t, ts, cs, rb, med(b, m) }' "$RAW"
       done
+    done
     done
   fi
 } | tee "$OUT/report.md"

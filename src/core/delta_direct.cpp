@@ -65,6 +65,31 @@ std::vector<DirectPart> direct_parts(const DeltaPlan& plan) {
   return parts;
 }
 
+UpdateRows update_rows(const std::vector<KeyChange>& keys) {
+  bool same = true;
+  for (const auto& k : keys) {
+    if (k.identical) continue;
+    if (!k.equality_is_identity) return UpdateRows::Statement;  // 1.0 and 1.00: one group or two?
+    same = false;
+  }
+  return same ? UpdateRows::One : UpdateRows::Two;
+}
+
+bool same_group_queued(const std::vector<DirectPart>& parts, const std::vector<bool>& nonzero) {
+  for (size_t i = 0; i < parts.size(); ++i) switch (parts[i].kind) {
+      case DirectKind::Scale:
+      case DirectKind::Ins:
+      case DirectKind::Del: return true;
+      case DirectKind::Count:
+      case DirectKind::N:
+      case DirectKind::Sum:
+        if (i < nonzero.size() && nonzero[i]) return true;
+        break;
+      case DirectKind::Key: break;
+    }
+  return false;
+}
+
 std::string format_direct(const std::vector<DirectPart>& parts) {
   std::string out;
   for (const auto& p : parts)

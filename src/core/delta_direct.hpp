@@ -1,5 +1,5 @@
 // Engine `delta`, direct capture (issue 13 item 5, writer cost): the queue row of a statement
-// that changed ONE row is that row's own partials (count 1, the sum is the value, ...), so no
+// that changed ONE row (an UPDATE's: its old and new rows, below) is that row's own partials (count 1, the sum is the value, ...), so no
 // aggregate is needed to compute it. For the simplest shape — one table, no WHERE, every group
 // key and aggregate argument a plain column — capture builds that row in C and appends it to
 // the queue by a direct heap insert (pg/capture/delta_direct.hpp), as key capture appends
@@ -48,5 +48,26 @@ std::vector<DirectPart> parse_direct(const std::string& text);
 
 // Whether `text` is one identifier as deparse writes a column: lower-case unquoted, or quoted.
 bool plain_identifier(const std::string& text);
+
+// A one-row UPDATE: the statement queues the old row's partials negated and the new row's,
+// combined per group by the GROUP BY's equality (DeltaPlan::insert_partials). Direct capture
+// queues the same: one combined row when the row stays in its group, the DELETE's and the
+// INSERT's rows when it moves. Whether it stayed is decided only where the answer is certain:
+// group keys identical byte for byte (both NULL alike: GROUP BY puts NULLs together) are
+// equal under any equality; keys that differ are unequal only when the type's equality is
+// identity (its btree "equalimage": int, text under a deterministic collation; not numeric
+// 1.0 = 1.00, float -0 = 0, text under a nondeterministic collation). Otherwise: the statement.
+struct KeyChange {
+  bool identical = false;             // old and new key the same bytes, or both NULL
+  bool equality_is_identity = false;  // the key type's equality (its collation) is identity
+};
+enum class UpdateRows { One, Two, Statement };
+UpdateRows update_rows(const std::vector<KeyChange>& keys);
+
+// Whether the statement queues a stayed row's combined row: its HAVING drops a group whose
+// summed partials (count, n, sum) are all zero or NULL, unless the stage has a part combined
+// otherwise (scale by max, min/max candidates): then always. nonzero[i]: part i's combined
+// value is neither zero nor NULL (read for count, n and sum parts only).
+bool same_group_queued(const std::vector<DirectPart>& parts, const std::vector<bool>& nonzero);
 
 }  // namespace incview

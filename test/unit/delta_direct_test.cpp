@@ -82,3 +82,34 @@ TEST(DeltaDirect, MalformedTextParsesToNothing) {
   EXPECT_TRUE(parse_direct("key\t\t\tlower(tag)\n").empty());
   EXPECT_EQ(parse_direct("key\t\t\ttag\ncount\t\t\t\n").size(), 2u);
 }
+
+TEST(DeltaDirect, UpdateRowsByKeys) {
+  const KeyChange same{true, false}, same_id{true, true}, moved{false, true}, maybe{false, false};
+  EXPECT_EQ(update_rows({}), UpdateRows::One);  // no GROUP BY: one group
+  EXPECT_EQ(update_rows({same}), UpdateRows::One);
+  EXPECT_EQ(update_rows({same_id, same}), UpdateRows::One);
+  EXPECT_EQ(update_rows({moved}), UpdateRows::Two);
+  EXPECT_EQ(update_rows({same, moved}), UpdateRows::Two);
+  // numeric 1.0 -> 1.00, text under a nondeterministic collation: maybe one group, maybe two
+  EXPECT_EQ(update_rows({maybe}), UpdateRows::Statement);
+  EXPECT_EQ(update_rows({moved, maybe}), UpdateRows::Statement);
+  EXPECT_EQ(update_rows({same, maybe}), UpdateRows::Statement);
+}
+
+TEST(DeltaDirect, StayedRowQueuedAsTheStatementsHaving) {
+  auto sums = DeltaPlan::qualify(single({delta_group("tag"), delta_agg("n", "count", "", ""),
+                                         delta_agg("s", "sum", "v", "integer")}));
+  const auto parts = direct_parts(sums);  // key count n sum
+  ASSERT_EQ(kinds(parts), "key count n sum ");
+  EXPECT_FALSE(same_group_queued(parts, {false, false, false, false}));  // an UPDATE of another column
+  EXPECT_TRUE(same_group_queued(parts, {false, false, false, true}));    // the sum moved
+  EXPECT_TRUE(same_group_queued(parts, {false, false, true, false}));    // v became NULL
+  EXPECT_FALSE(same_group_queued(parts, {true, false, false, false}));   // a key's value does not count
+  auto ext = DeltaPlan::qualify(single({delta_group("tag"), delta_agg("lo", "min", "v", "integer", "integer")}));
+  const auto ext_parts = direct_parts(ext);
+  EXPECT_TRUE(same_group_queued(ext_parts, std::vector<bool>(ext_parts.size(), false)));  // min/max: always
+  auto scale = DeltaPlan::qualify(single({delta_group("tag"), delta_agg("s", "sum", "x", "numeric", "numeric")}));
+  const auto scale_parts = direct_parts(scale);
+  ASSERT_EQ(kinds(scale_parts), "key count n sum scale ");
+  EXPECT_TRUE(same_group_queued(scale_parts, std::vector<bool>(scale_parts.size(), false)));  // max(scale): always
+}

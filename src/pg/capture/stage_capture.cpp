@@ -123,7 +123,7 @@ bool capture_stage_direct(StageCapture& sc, const TriggerData* td, Oid relid, Ca
   // Only single-table stages have direct parts: no join side to wait for or check.
   if (sc.delta[0].empty() || sc.direct.empty() || !sc.delta_pending_check.empty() || sc.delta_waits_for_writers)
     return false;
-  if (event != CaptureEvent::Insert && event != CaptureEvent::Delete) return false;
+  if (event == CaptureEvent::Truncate) return false;
   if (delta_rls_hides_rows(sc.stage_owner, relid)) return false;  // the statement path queues the marker
   return capture_delta_direct(sc, td, event);
 }

@@ -39,7 +39,7 @@ struct StageCapture {
   std::vector<Oid> delta_pending_check;
   bool delta_waits_for_writers = false;  // a join's side but the first: see capture_delta
   Oid delta_queue = InvalidOid;
-  // A one-row INSERT or DELETE's queue row built directly (delta_direct.hpp): its parts
+  // A one-row INSERT, UPDATE or DELETE's queue row(s) built directly (delta_direct.hpp): its parts
   // (empty: always the statement) and how they map to the source, resolved at first use.
   std::vector<DirectPart> direct;
   std::shared_ptr<DeltaDirectLayout> direct_layout;
@@ -63,7 +63,7 @@ void delta_wait_for_writers(const StageCapture& sc);
 // Runs with SPI connected and the statement's transition tables registered.
 void capture_stage(StageCapture& sc, Oid relid, CaptureEvent event, int64 rows);
 
-// Engine delta: a one-row INSERT or DELETE of a stage with direct parts captured without SPI
+// Engine delta: a one-row INSERT, UPDATE or DELETE of a stage with direct parts captured without SPI
 // and without the statement (delta_direct.hpp). False when it needs capture_stage.
 bool capture_stage_direct(StageCapture& sc, const TriggerData* td, Oid relid, CaptureEvent event);
 

@@ -45,6 +45,10 @@ bool plain(Relation rel) {
 }  // namespace
 
 bool append_delta_row(Oid queue, const std::vector<Oid>& types, Datum* values, bool* nulls) {
+  return append_delta_rows(queue, types, {DeltaRow{values, nulls}});
+}
+
+bool append_delta_rows(Oid queue, const std::vector<Oid>& types, const std::vector<DeltaRow>& rows) {
   bool done = false;
   pg_call([&] {
     Relation rel = table_open(queue, RowExclusiveLock);
@@ -52,12 +56,15 @@ bool append_delta_row(Oid queue, const std::vector<Oid>& types, Datum* values, b
     bool ok = plain(rel) && desc->natts == static_cast<int>(types.size());
     for (int i = 0; ok && i < desc->natts; ++i) {
       Form_pg_attribute a = TupleDescAttr(desc, i);
-      ok = !a->attisdropped && a->atttypid == types[i] && !(a->attnotnull && nulls[i]);
+      ok = !a->attisdropped && a->atttypid == types[i];
+      for (size_t r = 0; ok && r < rows.size(); ++r) ok = !(a->attnotnull && rows[r].nulls[i]);
     }
     if (ok) {
-      HeapTuple tuple = heap_form_tuple(desc, values, nulls);
-      simple_heap_insert(rel, tuple);
-      heap_freetuple(tuple);
+      for (const DeltaRow& r : rows) {
+        HeapTuple tuple = heap_form_tuple(desc, r.values, r.nulls);
+        simple_heap_insert(rel, tuple);
+        heap_freetuple(tuple);
+      }
       done = true;
     }
     table_close(rel, NoLock);

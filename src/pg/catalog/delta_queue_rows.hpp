@@ -18,6 +18,14 @@ namespace incview::pg {
 // which goes through the executor and so honours whatever was added).
 bool append_delta_row(Oid queue, const std::vector<Oid>& types, Datum* values, bool* nulls);
 
+// Several rows (a one-row UPDATE moving between groups: the old group's and the new one's):
+// all of them or, when any one could not be appended, none.
+struct DeltaRow {
+  Datum* values;
+  bool* nulls;
+};
+bool append_delta_rows(Oid queue, const std::vector<Oid>& types, const std::vector<DeltaRow>& rows);
+
 // The queue's column types in order (dropped columns as InvalidOid); empty when the relation
 // is gone.
 std::vector<Oid> delta_queue_types(Oid queue);
