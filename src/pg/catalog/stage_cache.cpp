@@ -127,10 +127,11 @@ std::optional<StageRecord> cached_stage(const std::string& name, const StageRowV
 void remember_stage(const std::string& name, const StageRowVersion& version, const StageRecord& record,
                     uint64 read_epoch) {
   const std::string catalog_version = check_catalog_version();  // (may run a query: first)
-  if (read_epoch != epoch) return;                              // invalidated while it was read: maybe half old
   if (record.shape.target.empty()) return;                      // target gone: reported on every call
+  // A miss in the type cache reads pg_type, which may process invalidations: before the check.
   std::vector<uint32> hashes;
-  pg_call([&] { hashes = type_hashes_of(record); });  // reads the type cache: no invalidation runs
+  pg_call([&] { hashes = type_hashes_of(record); });
+  if (read_epoch != epoch) return;  // invalidated while it was read: maybe half old
   if (entries.size() >= kMaxEntries) entries.clear();
   entries[name] = Entry{MyDatabaseId, catalog_version, version.version, record, std::move(hashes)};
 }
